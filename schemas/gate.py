@@ -1,0 +1,67 @@
+"""Step 6 — gate: ``RoundContinued`` (gate → broker) or ``DeliberationConcluded`` (→ client)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from schemas.base import Event, Struct, Usage
+from schemas.propose import ConsensusState
+from schemas.team import Seat
+
+Status = Literal["completed", "degraded", "failed"]
+StopReason = Literal[
+    "converged",
+    "evidence",
+    "fatigue",
+    "max_rounds",
+    "deadline",
+    "budget",
+    "no_quorum",
+    "no_team",
+    "error",
+]
+
+
+class RoundContinued(Event, tag="round.continued", frozen=True, kw_only=True):
+    next_round: int
+    state: ConsensusState
+    evidence: float = 0.0
+    spend_usd: float = 0.0
+    reason: str = ""
+
+
+class RoundSummary(Struct, frozen=True, kw_only=True):
+    round: int
+    winner: str | None  # proposal id
+    winner_agent: str | None
+    answer: str | None  # the winner's extracted answer
+    conviction: float
+    scores: dict[str, float]  # agent_id -> A
+    state_tokens: int
+    ok_proposals: int
+    valid_ballots: int
+    quorum_met: bool
+    unanimous: bool = False
+    degraded: bool = False  # a timeout, a missing ballot or no quorum in this round
+    notes: tuple[str, ...] = ()
+
+
+class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw_only=True):
+    status: Status
+    stop_reason: StopReason
+    answer: str | None = None
+    extracted_answer: str | None = None
+    winner_agent: str | None = None
+    rounds: int = 0
+    summaries: tuple[RoundSummary, ...] = ()
+    team: tuple[Seat, ...] = ()
+    usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # agent_id -> usage
+    total: Usage = Usage()
+    cost_usd: float = 0.0
+    trace_id: str | None = None
+    correct: bool | None = None
+    simulated: bool = False
+    detail: str = ""
+    elapsed_s: float = 0.0

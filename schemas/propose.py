@@ -1,0 +1,62 @@
+"""Step 2 — propose: ``ProposeRequested`` (broker → agent) and ``ProposalSubmitted`` (agent →
+reviewer), plus the bounded ``ConsensusState`` that each round carries forward."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.base import AgentId, Event, Struct, Usage
+from schemas.task import TaskView
+
+ItemKind = Literal["winner", "alternative", "critique", "claim"]
+CallStatus = Literal["ok", "skip", "error"]
+
+
+class StateItem(Struct, frozen=True, kw_only=True):
+    """One entry of the consensus state h_t (§5.4)."""
+
+    kind: ItemKind
+    text: str
+    retention: float
+    tokens: int
+    answer: str | None = None
+    source: str | None = None  # the proposal this item came from or concerns
+    round: int = 0
+
+
+class ConsensusState(Struct, frozen=True, kw_only=True):
+    """The bounded state carried from round t to t+1; ``tokens`` ≤ the state budget."""
+
+    round: int = 0
+    items: tuple[StateItem, ...] = ()
+    tokens: int = 0
+
+    def winner(self) -> StateItem | None:
+        return next((item for item in self.items if item.kind == "winner"), None)
+
+
+class ProposeRequested(Event, tag="propose.requested", frozen=True, kw_only=True):
+    seat: int
+    agent_id: AgentId
+    role: str = "member"
+    task: TaskView
+    state: ConsensusState | None = None
+    feedback: tuple[str, ...] = ()
+    previous_answer: str | None = None  # this seat's own previous extracted answer
+    deadline: float
+
+
+class ProposalSubmitted(Event, tag="proposal.submitted", frozen=True, kw_only=True):
+    proposal_id: str
+    seat: int
+    agent_id: AgentId
+    instance_id: str = ""
+    model: str = ""
+    content: str = ""
+    reasoning: str | None = None
+    extracted_answer: str | None = None
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    status: CallStatus = "ok"
+    error: str | None = None
+    simulated: bool = False

@@ -1,0 +1,76 @@
+"""The deliberation record (KV ``nsed_deliberations``, key = task id).
+
+Every phase transition is a compare-and-set on the record's KV revision. The record holds
+what the current round has gathered; finished rounds are folded into ``summaries``, the
+consensus ``state`` and per-seat ``feedback``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from schemas.ballot import BallotAccepted
+from schemas.base import Struct, Usage
+from schemas.gate import DeliberationConcluded, RoundContinued, RoundSummary
+from schemas.propose import ConsensusState, ProposalSubmitted
+from schemas.tally import TallyComputed
+from schemas.task import TaskSubmitted
+from schemas.team import Seat, TeamSelected
+
+Phase = Literal["proposing", "reviewing", "voting", "gating", "done"]
+
+
+class RoundState(Struct, frozen=True, kw_only=True):
+    number: int
+    phase: Phase
+    phase_deadline: float
+    team: tuple[Seat, ...]
+    started_at: float = 0.0
+    proposals: tuple[ProposalSubmitted, ...] = ()  # in arrival order
+    timed_out: tuple[int, ...] = ()  # seats whose proposal never came
+    # reviewer seat -> label -> proposal_id
+    packets: dict[int, dict[str, str]] = msgspec.field(default_factory=dict)
+    ballots: tuple[BallotAccepted, ...] = ()
+    tally: TallyComputed | None = None
+
+    def proposal_of(self, seat: int) -> ProposalSubmitted | None:
+        return next((p for p in self.proposals if p.seat == seat), None)
+
+    def ballot_of(self, seat: int) -> BallotAccepted | None:
+        return next((b for b in self.ballots if b.seat == seat), None)
+
+    def ok_proposals(self) -> list[ProposalSubmitted]:
+        return [p for p in self.proposals if p.status == "ok"]
+
+    def seats(self) -> list[int]:
+        return [s.seat for s in self.team]
+
+
+class DeliberationRecord(Struct, frozen=True, kw_only=True):
+    task_id: str
+    task: TaskSubmitted
+    created_at: float
+    deadline_at: float
+    phase_timeout_s: float
+    current: RoundState
+    team_selected: TeamSelected | None = None
+    state: ConsensusState = msgspec.field(default_factory=ConsensusState)
+    feedback: dict[int, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    previous_answers: dict[int, str] = msgspec.field(default_factory=dict)
+    summaries: tuple[RoundSummary, ...] = ()
+    usage: dict[str, Usage] = msgspec.field(default_factory=dict)
+    evidence: float = 0.0
+    last_winner: ProposalSubmitted | None = None  # the latest round winner, for the answer
+    continued: RoundContinued | None = None
+    result: DeliberationConcluded | None = None
+    traceparent: str | None = None
+    simulated: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def spend_usd(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())

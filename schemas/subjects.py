@@ -1,0 +1,157 @@
+"""Every subject, stream and KV bucket name, and the round's flow table, in round order.
+
+Nothing else in the project spells a subject. A message type maps to exactly one subject
+template; the runtime derives a message's subject and its ``Nats-Msg-Id`` from the message,
+so handlers return plain messages and never see a subject or a header.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import msgspec
+
+from schemas.ballot import BallotAccepted
+from schemas.base import Message
+from schemas.dlq import DeadLetter
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.review import ReviewRequested, ReviewSubmitted
+from schemas.tally import TallyComputed
+from schemas.task import TaskSubmitted
+from schemas.team import TeamSelected
+from schemas.timers import PhaseDue
+
+# Streams -------------------------------------------------------------------------------
+NSED_TASKS: Final = "NSED_TASKS"
+NSED_WORK: Final = "NSED_WORK"
+NSED_EVENTS: Final = "NSED_EVENTS"
+NSED_RESULTS: Final = "NSED_RESULTS"
+NSED_DLQ: Final = "NSED_DLQ"
+NSED_TIMERS: Final = "NSED_TIMERS"
+
+# KV buckets ----------------------------------------------------------------------------
+AGENTS_BUCKET: Final = "nsed_agents"
+DELIBERATIONS_BUCKET: Final = "nsed_deliberations"
+TELEMETRY_BUCKET: Final = "nsed_telemetry"
+
+# Subjects ------------------------------------------------------------------------------
+TASKS: Final = "nsed.tasks"
+WORK_PROPOSE: Final = "nsed.work.{agent_id}.propose"
+WORK_REVIEW: Final = "nsed.work.{agent_id}.review"
+EVENT_TEAM: Final = "nsed.events.{task_id}.team"
+EVENT_PROPOSAL: Final = "nsed.events.{task_id}.proposal"
+EVENT_REVIEW: Final = "nsed.events.{task_id}.review"
+EVENT_BALLOT: Final = "nsed.events.{task_id}.ballot"
+EVENT_TALLY: Final = "nsed.events.{task_id}.tally"
+EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"
+RESULTS: Final = "nsed.results.{task_id}"
+DLQ: Final = "nsed.dlq.{service}"
+TIMERS: Final = "nsed.timers.{owner}"
+
+STREAM_SUBJECTS: Final[dict[str, str]] = {
+    NSED_TASKS: TASKS,
+    NSED_WORK: "nsed.work.>",
+    NSED_EVENTS: "nsed.events.>",
+    NSED_RESULTS: "nsed.results.>",
+    NSED_DLQ: "nsed.dlq.>",
+    NSED_TIMERS: "nsed.timers.>",
+}
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of the flow table: a message, where it travels, who sends and who reads it."""
+
+    message: type[Message]
+    subject: str
+    stream: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+
+
+# The round, in order. ``observers`` are people and tools (``nsed watch``, ``nats sub``).
+FLOW: Final[tuple[Step, ...]] = (
+    Step(message=TaskSubmitted, subject=TASKS, stream=NSED_TASKS,
+         producers=("client",), consumers=("broker",)),
+    Step(message=TeamSelected, subject=EVENT_TEAM, stream=NSED_EVENTS,
+         producers=("broker",), consumers=("observers",)),
+    Step(message=ProposeRequested, subject=WORK_PROPOSE, stream=NSED_WORK,
+         producers=("broker",), consumers=("agent_runner",)),
+    Step(message=ProposalSubmitted, subject=EVENT_PROPOSAL, stream=NSED_EVENTS,
+         producers=("agent_runner",), consumers=("reviewer",)),
+    Step(message=ReviewRequested, subject=WORK_REVIEW, stream=NSED_WORK,
+         producers=("reviewer",), consumers=("agent_runner",)),
+    Step(message=ReviewSubmitted, subject=EVENT_REVIEW, stream=NSED_EVENTS,
+         producers=("agent_runner",), consumers=("reviewer",)),
+    Step(message=BallotAccepted, subject=EVENT_BALLOT, stream=NSED_EVENTS,
+         producers=("reviewer",), consumers=("voter",)),
+    Step(message=TallyComputed, subject=EVENT_TALLY, stream=NSED_EVENTS,
+         producers=("voter",), consumers=("gate",)),
+    Step(message=RoundContinued, subject=EVENT_CONTINUED, stream=NSED_EVENTS,
+         producers=("gate",), consumers=("broker",)),
+    Step(message=DeliberationConcluded, subject=RESULTS, stream=NSED_RESULTS,
+         producers=("gate", "broker"), consumers=("client",)),
+    Step(message=PhaseDue, subject=TIMERS, stream=NSED_TIMERS,
+         producers=("broker", "reviewer"), consumers=("reviewer", "gate")),
+    Step(message=DeadLetter, subject=DLQ, stream=NSED_DLQ,
+         producers=("broker", "agent_runner", "reviewer", "voter", "gate"),
+         consumers=("observers",)),
+)  # fmt: skip
+
+_BY_TYPE: Final[dict[type[Message], Step]] = {step.message: step for step in FLOW}
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def step_of(message_type: type[Message]) -> Step:
+    return _BY_TYPE[message_type]
+
+
+def subject_for(message: Message) -> str:
+    """The concrete subject of a message, filled from its own fields."""
+    template = _BY_TYPE[type(message)].subject
+    return _FIELD.sub(lambda m: str(_field(message, m.group(1))), template)
+
+
+def filter_for(message_type: type[Message], **fixed: str) -> str:
+    """A consumer filter for a message type: named fields fixed, the rest wildcards."""
+    template = _BY_TYPE[message_type].subject
+    return _FIELD.sub(lambda m: fixed.get(m.group(1), "*"), template)
+
+
+def stream_for(message_type: type[Message]) -> str:
+    return _BY_TYPE[message_type].stream
+
+
+def results(task_id: str) -> str:
+    return RESULTS.format(task_id=task_id)
+
+
+def task_events(task_id: str) -> str:
+    """Every event of one task, for watchers."""
+    return EVENT_TEAM.format(task_id=task_id).rsplit(".", 1)[0] + ".>"
+
+
+def dlq(service: str) -> str:
+    return DLQ.format(service=service)
+
+
+def agent_work(agent_id: str) -> str:
+    """All work of one agent: the filter of its shared durable consumer."""
+    return WORK_PROPOSE.format(agent_id=agent_id).rsplit(".", 1)[0] + ".>"
+
+
+def agent_key(agent_id: str, instance_id: str) -> str:
+    """The ``nsed_agents`` key of one runner instance."""
+    return f"{agent_id}.{instance_id}"
+
+
+def _field(message: Message, name: str) -> Any:
+    if name == "owner" and isinstance(message, PhaseDue):
+        return message.owner
+    return getattr(message, name)
+
+
+def kv_subject(bucket: str, key: str) -> str:
+    """The subject a KV bucket stores ``key`` under (used to put with a per-message TTL)."""
+    return f"$KV.{bucket}.{key}"

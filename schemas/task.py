@@ -1,0 +1,93 @@
+"""Step 0 — intake: ``TaskSubmitted`` on ``nsed.tasks`` with its deliberation ``Policy``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from schemas.base import AnswerFormat, Message, Struct, TaskId, Token
+
+Count = Annotated[int, msgspec.Meta(ge=1, le=64)]
+Rounds = Annotated[int, msgspec.Meta(ge=1, le=50)]
+Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=7 * 24 * 3600.0)]
+Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class Policy(Struct, frozen=True, kw_only=True):
+    """How one task is deliberated. Every field has a default; a client sends what it changes."""
+
+    team_size: Count = 3
+    min_team: Count = 2
+    max_rounds: Rounds = 6
+    min_rounds: Rounds = 1
+    effort: Unit = 0.6
+    budget_usd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    deadline_s: Seconds = 600.0
+    phase_timeout_s: Seconds | None = None
+    state_token_budget: Annotated[int, msgspec.Meta(ge=64, le=1_000_000)] = 2048
+    feedback_token_budget: Tokens = 512
+    gamma: Unit = 0.5
+    # Role name -> seat count. Absent means every seat has the role ``member``.
+    roles: dict[Token, Count] | None = None
+    pinned_agents: tuple[Token, ...] = ()
+    max_per_family: Count = 1
+    allow_repeat_seats: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_team > self.team_size:
+            raise ValueError(f"min_team ({self.min_team}) exceeds team_size ({self.team_size})")
+        if self.min_rounds > self.max_rounds:
+            raise ValueError(
+                f"min_rounds ({self.min_rounds}) exceeds max_rounds ({self.max_rounds})"
+            )
+        if self.roles is not None and sum(self.roles.values()) != self.team_size:
+            raise ValueError("the role counts must add up to team_size")
+        if len(self.pinned_agents) > self.team_size:
+            raise ValueError("more pinned agents than seats")
+
+    def seat_roles(self) -> list[str]:
+        """One role name per seat, in seat order."""
+        if self.roles is None:
+            return ["member"] * self.team_size
+        return [name for name, count in sorted(self.roles.items()) for _ in range(count)]
+
+
+class TaskSubmitted(Message, tag="task.submitted", frozen=True, kw_only=True):
+    """A question for the council. Only ``prompt`` is required; ``type`` may be omitted."""
+
+    task_id: TaskId | None = None
+    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=400_000)]
+    system: str | None = None
+    domain: Token = "general"
+    answer_format: AnswerFormat = "text"
+    # For evaluation and simulation only: never shown to any agent.
+    reference_answer: str | None = None
+    policy: Policy = msgspec.field(default_factory=Policy)
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    submitted_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prompt.strip():
+            raise ValueError("prompt is blank")
+
+
+class TaskView(Struct, frozen=True, kw_only=True):
+    """What an agent may see of a task: everything but the reference answer and the policy."""
+
+    task_id: TaskId
+    prompt: str
+    system: str | None = None
+    domain: str = "general"
+    answer_format: AnswerFormat = "text"
+
+    @classmethod
+    def of(cls, task_id: str, task: TaskSubmitted) -> TaskView:
+        return cls(
+            task_id=task_id,
+            prompt=task.prompt,
+            system=task.system,
+            domain=task.domain,
+            answer_format=task.answer_format,
+        )

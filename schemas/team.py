@@ -1,0 +1,60 @@
+"""Step 1 — selection: live ``AgentCard``s in KV and the ``TeamSelected`` event."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from schemas.base import AgentId, Backend, Event, Struct
+
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+
+class DomainPrior(Struct, frozen=True, kw_only=True):
+    """An agent's declared precision in a domain: generation ``p_g``, verification ``p_v``."""
+
+    p_g: Probability = 0.5
+    p_v: Probability = 0.6
+
+
+class AgentCard(Struct, frozen=True, kw_only=True):
+    """One live runner instance of an agent profile (KV ``nsed_agents``, per-key TTL)."""
+
+    agent_id: AgentId
+    instance_id: str
+    model: str
+    family: str
+    backend: Backend
+    capabilities: tuple[str, ...] = ()
+    domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+    max_concurrency: int = 1
+    in_flight: int = 0
+    context_window: int = 8192
+    latency_s: float = 1.0
+    latency_p95_s: float = 2.0
+    version: str = "0"
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    draining: bool = False
+
+    def prior(self, domain: str) -> DomainPrior:
+        """The prior for ``domain``, else the ``default`` entry, else a neutral prior."""
+        return self.domains.get(domain) or self.domains.get("default") or DomainPrior()
+
+
+class Seat(Struct, frozen=True, kw_only=True):
+    seat: int
+    agent_id: AgentId
+    role: str = "member"
+
+
+class TeamSelected(Event, tag="team.selected", frozen=True, kw_only=True):
+    seats: tuple[Seat, ...]
+    objective: float = 0.0
+    expected_cost_usd: float = 0.0
+    solver_status: str = "greedy"
+    solve_ms: float = 0.0
+    candidates: int = 0

@@ -1,0 +1,164 @@
+"""The NATS connection, the JetStream topology, and publishing typed messages.
+
+``Bus.publish`` derives a message's subject and ``Nats-Msg-Id`` from the message itself
+(``schemas.subjects``), injects the trace context into the headers, and waits for the
+stream's acknowledgement; JetStream drops a repeated id inside the duplicate window, which
+is what makes every handler safe to re-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import msgspec
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
+
+from schemas import subjects
+from schemas.base import Message
+from services._runtime import telemetry
+from services._runtime.errors import Retryable
+
+DAY = 24 * 3600.0
+PUBLISH_TIMEOUT_S = 5.0
+MSG_ID = "Nats-Msg-Id"
+
+# Streams: retention, age limit, duplicate window (seconds).
+_STREAMS: dict[str, tuple[RetentionPolicy, float, float]] = {
+    subjects.NSED_TASKS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
+    subjects.NSED_WORK: (RetentionPolicy.WORK_QUEUE, DAY, 600.0),
+    subjects.NSED_EVENTS: (RetentionPolicy.LIMITS, DAY, 600.0),
+    subjects.NSED_RESULTS: (RetentionPolicy.LIMITS, 7 * DAY, 3600.0),
+    subjects.NSED_DLQ: (RetentionPolicy.LIMITS, 7 * DAY, 600.0),
+    subjects.NSED_TIMERS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
+}
+AGENT_MARKER_TTL_S = 1.0
+
+
+async def connect(
+    url: str,
+    name: str,
+    *,
+    timeout: float = 5.0,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    max_reconnect_attempts: int = -1,
+) -> Client:
+    """Connect with reconnects forever (services) or a bounded number (CLI)."""
+
+    async def _reconnected() -> None:
+        if on_reconnect is not None:
+            await on_reconnect()
+
+    async def _error(_: Exception) -> None:
+        return None  # connection errors surface through reconnects and timeouts
+
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=timeout,
+        allow_reconnect=True,
+        max_reconnect_attempts=max_reconnect_attempts,
+        reconnect_time_wait=0.5,
+        reconnected_cb=_reconnected,
+        error_cb=_error,
+    )
+
+
+async def ensure_topology(js: JetStreamContext) -> None:
+    """Create (or leave as they are) every stream and KV bucket NSED uses. Idempotent."""
+    for name, (retention, max_age, dup_window) in _STREAMS.items():
+        config = StreamConfig(
+            name=name,
+            subjects=[subjects.STREAM_SUBJECTS[name]],
+            retention=retention,
+            storage=StorageType.FILE,
+            max_age=max_age,
+            duplicate_window=dup_window,
+            discard=DiscardPolicy.OLD,
+            allow_direct=True,
+        )
+        await _create_stream(js, config)
+    await _create_bucket(
+        js,
+        KeyValueConfig(
+            bucket=subjects.AGENTS_BUCKET,
+            history=1,
+            storage=StorageType.FILE,
+            limit_marker_ttl=AGENT_MARKER_TTL_S,
+        ),
+    )
+    for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET):
+        await _create_bucket(
+            js, KeyValueConfig(bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE)
+        )
+
+
+async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        # Another replica created it first, or it exists with an operator's changes: keep it.
+        if exc.err_code not in (10058, 10065):
+            raise
+
+
+async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+    try:
+        await js.key_value(config.bucket)
+    except Exception:
+        try:
+            await js.create_key_value(config)
+        except BadRequestError as exc:
+            if exc.err_code not in (10058, 10065):
+                raise
+
+
+class Bus:
+    """Publishing for one service: typed messages in, JetStream acknowledgements out."""
+
+    def __init__(self, nc: Client, service: str) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
+        self.service = service
+        self._kv: dict[str, KeyValue] = {}
+
+    async def kv(self, bucket: str) -> KeyValue:
+        if bucket not in self._kv:
+            self._kv[bucket] = await self.js.key_value(bucket)
+        return self._kv[bucket]
+
+    async def publish(
+        self, message: Message, *, headers: dict[str, str] | None = None, msg_id: str = ""
+    ) -> None:
+        """Publish one message to its subject, deduplicated by its ``message_id``."""
+        hdrs = telemetry.inject(dict(headers or {}))
+        hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
+        payload = msgspec.json.encode(message)
+        try:
+            await self.js.publish(subjects.subject_for(message), payload, headers=hdrs)
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
+
+    async def publish_all(self, messages: Iterable[Message]) -> None:
+        batch = list(messages)
+        if len(batch) == 1:
+            await self.publish(batch[0])
+        elif batch:
+            await asyncio.gather(*(self.publish(m) for m in batch))
+
+    async def publish_raw(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None = None, **kw: Any
+    ) -> None:
+        await self.js.publish(subject, payload, headers=headers, **kw)

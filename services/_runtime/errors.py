@@ -1,0 +1,45 @@
+"""The exception tree every service uses, and what each class means for a message.
+
+    NsedError
+    ├── Retryable        transient (NATS timeout, CAS contention): nak with a delay
+    │   └── NotYetDue    a timer that is not due: nak with exactly the remaining delay
+    ├── Rejected         the message itself is bad: term + dead letter with the reason
+    └── ConfigError      bad configuration at startup: one readable line, non-zero exit
+
+Anything else raised by a handler is unexpected: it is logged with its traceback and the
+message is retried with backoff; on its last allowed delivery it is dead-lettered.
+"""
+
+from __future__ import annotations
+
+
+class NsedError(Exception):
+    """Base of every error NSED raises on purpose."""
+
+
+class Retryable(NsedError):
+    """A transient failure; the message is redelivered after ``delay`` seconds."""
+
+    def __init__(self, reason: str, *, delay: float = 0.5) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class NotYetDue(Retryable):
+    """A timer message that arrived before its due time."""
+
+    def __init__(self, remaining: float) -> None:
+        super().__init__(f"due in {remaining:.3f}s", delay=max(remaining, 0.001))
+
+
+class Rejected(NsedError):
+    """A message that can never be handled: dead-lettered and terminated."""
+
+    def __init__(self, reason: str, *, path: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+class ConfigError(NsedError):
+    """Configuration that cannot work; reported as one line at startup."""

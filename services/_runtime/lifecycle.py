@@ -1,0 +1,194 @@
+"""Service lifecycle: the composition root's helpers and the one shutdown sequence.
+
+``open_runtime`` enters, through one ``AsyncExitStack``, the tracer provider and the NATS
+connection, and makes sure the topology exists. ``serve`` starts the route workers and
+background tasks, registers the service for discovery (``$SRV.PING.nsed-<service>``, the
+health check ``make up`` waits on) and runs until the stop event. Shutdown, always in this
+order: stop event set → leave discovery → stop fetching → wait (bounded) for in-flight
+messages → cancel what is left → ``after_drain`` hook → flush traces → drain NATS → one
+summary log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.micro
+import structlog
+from nats.aio.client import Client
+from opentelemetry import trace
+
+from services._runtime import bus as busmod
+from services._runtime import telemetry
+from services._runtime.bus import Bus
+from services._runtime.errors import ConfigError
+from services._runtime.logging import configure_logging
+from services._runtime.settings import ServiceSettings
+from services._runtime.worker import Route, Worker
+
+VERSION = "0.1.0"
+SERVICE_PREFIX = "nsed-"
+
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Runtime:
+    """Everything a service's composition root hands down to its parts."""
+
+    service: str
+    instance_id: str
+    settings: ServiceSettings
+    nc: Client
+    bus: Bus
+    tracer: trace.Tracer
+    stop: asyncio.Event
+    reconnected: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Plan:
+    """What a service runs: its routes, background loops and lifecycle hooks."""
+
+    routes: Sequence[Route]
+    background: Sequence[BackgroundTask] = ()
+    before_start: Callable[[], Awaitable[None]] | None = None
+    after_drain: Callable[[], Awaitable[None]] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    instance_id: str | None = None,
+) -> AsyncIterator[Runtime]:
+    instance = instance_id or uuid.uuid4().hex[:12]
+    reconnected = asyncio.Event()
+
+    async def on_reconnect() -> None:
+        reconnected.set()
+
+    async with contextlib.AsyncExitStack() as stack:
+        provider = telemetry.tracer_provider(service, instance)
+        stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
+        try:
+            nc = await busmod.connect(
+                settings.nats_url,
+                f"nsed-{service}-{instance}",
+                timeout=settings.connect_timeout_s,
+                on_reconnect=on_reconnect,
+            )
+        except Exception as exc:
+            raise ConfigError(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+        stack.push_async_callback(_drain, nc)
+        bus = Bus(nc, service)
+        await busmod.ensure_topology(bus.js)
+        yield Runtime(
+            service=service,
+            instance_id=instance,
+            settings=settings,
+            nc=nc,
+            bus=bus,
+            tracer=provider.get_tracer(f"nsed.{service}"),
+            stop=stop or asyncio.Event(),
+            reconnected=reconnected,
+        )
+
+
+async def _drain(nc: Client) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.drain(), timeout=5.0)
+    if not nc.is_closed:
+        with contextlib.suppress(Exception):
+            await nc.close()
+
+
+async def serve(rt: Runtime, plan: Plan) -> None:
+    log = structlog.get_logger("lifecycle")
+    started = time.monotonic()
+    settings = rt.settings
+    workers = [
+        Worker(
+            rt.bus,
+            route,
+            service=rt.service,
+            tracer=rt.tracer,
+            concurrency=settings.concurrency,
+            ack_wait_s=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+        )
+        for route in plan.routes
+    ]
+    background = [asyncio.create_task(task(rt.stop)) for task in plan.background]
+    if plan.before_start is not None:
+        await plan.before_start()
+    for worker in workers:
+        await worker.start()
+    running = [asyncio.create_task(w.run(rt.stop)) for w in workers]
+    discovery = await nats.micro.add_service(
+        rt.nc,
+        name=SERVICE_PREFIX + rt.service.replace("_", "-"),
+        version=VERSION,
+        description=f"NSED {rt.service}",
+        metadata={"instance": rt.instance_id, **plan.metadata},
+    )
+    log.info("ready", instance=rt.instance_id, routes=[r.name for r in plan.routes])
+    stop_wait = asyncio.create_task(rt.stop.wait())
+    await asyncio.wait([stop_wait, *running, *background], return_when=asyncio.FIRST_COMPLETED)
+    crashed = [
+        t for t in (*running, *background) if t.done() and not t.cancelled() and t.exception()
+    ]
+    rt.stop.set()
+    with contextlib.suppress(Exception):
+        await discovery.stop()
+    # Workers stop fetching at once and finish the message in hand, within the grace period.
+    _, pending = await asyncio.wait(running, timeout=settings.shutdown_grace_s)
+    for task in (*pending, *background):
+        task.cancel()
+    await asyncio.gather(*pending, *background, return_exceptions=True)
+    for worker in workers:
+        await worker.unsubscribe()
+    if plan.after_drain is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(plan.after_drain(), timeout=5.0)
+    log.info(
+        "stopped",
+        handled=sum(w.handled for w in workers),
+        abandoned=len(pending),
+        uptime_s=round(time.monotonic() - started, 1),
+    )
+    for task in crashed:
+        raise RuntimeError(f"{rt.service} part failed") from task.exception()
+
+
+def run_main(
+    service: str,
+    settings: ServiceSettings,
+    main: Callable[[ServiceSettings, asyncio.Event], Awaitable[Any]],
+) -> None:
+    """Process entry point: logging, signals → stop event, one readable line on bad config."""
+    configure_logging(service, settings.log_level)
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(settings, stop)
+
+    try:
+        asyncio.run(_run())
+    except ConfigError as exc:
+        print(f"nsed {service}: {exc}", file=sys.stderr)
+        sys.exit(2)

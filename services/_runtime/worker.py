@@ -1,0 +1,313 @@
+"""The one consumer loop every service uses: a route table in, acknowledgements out.
+
+A ``Route`` names a durable pull consumer, the message type(s) it decodes and the handler
+that turns one decoded message into the messages to emit. The worker owns everything a
+handler must not see: fetching, decoding at the edge with a cached typed decoder, the span
+and log context per message, publishing the outputs, and the acknowledgement:
+
+    handler returned          -> publish outputs, then ack
+    Retryable / NotYetDue     -> nak with its delay
+    undecodable or Rejected   -> dead letter with the reason (and msgspec path), then term
+    anything else             -> log, nak with backoff; dead letter on the last delivery
+
+Each route runs ``concurrency`` pull subscriptions bound to one durable consumer, each
+fetching one message at a time, so a message waits for no batch and replicas share work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import msgspec
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from schemas import subjects
+from schemas.base import Message
+from schemas.dlq import DeadLetter
+from services._runtime import telemetry
+from services._runtime.bus import Bus
+from services._runtime.errors import NotYetDue, Rejected, Retryable
+
+FETCH_TIMEOUT_S = 2.0
+EXCERPT_CHARS = 512
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may know about how its message arrived (no NATS types)."""
+
+    subject: str
+    stream_seq: int
+    delivered: int
+    payload: bytes
+
+
+Handler = Callable[[Any, Delivery], Awaitable[Sequence[Message]]]
+RejectHook = Callable[[bytes, Rejected], Sequence[Message]]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the durable consumer name, shared by every replica
+    consumes: tuple[type[Message], ...]
+    handler: Handler
+    emits: tuple[type[Message], ...] = ()
+    filter_subject: str | None = None  # default: the first consumed type's subject, wildcarded
+    concurrency: int | None = None
+    max_deliver: int | None = None  # -1 for timers, which nak until due
+    long_running: bool = False  # ping in-progress while the handler runs
+    on_reject: RejectHook | None = None  # extra messages for a message that fails to decode
+    decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        target: Any = (
+            self.consumes[0] if len(self.consumes) == 1 else Union[tuple(self.consumes)]  # noqa: UP007
+        )
+        object.__setattr__(self, "decoder", msgspec.json.Decoder(target))
+
+    @property
+    def stream(self) -> str:
+        return subjects.stream_for(self.consumes[0])
+
+    @property
+    def subject(self) -> str:
+        return self.filter_subject or subjects.filter_for(self.consumes[0])
+
+
+class Worker:
+    """Runs one route until ``stop`` is set; then stops fetching and drains in-flight work."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        route: Route,
+        *,
+        service: str,
+        tracer: trace.Tracer,
+        concurrency: int,
+        ack_wait_s: float,
+        max_deliver: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bus = bus
+        self.route = route
+        self.service = service
+        self.tracer = tracer
+        self.concurrency = route.concurrency or concurrency
+        self.ack_wait_s = ack_wait_s
+        self.max_deliver = route.max_deliver or max_deliver
+        self.clock = clock
+        self.log = structlog.get_logger("worker").bind(route=route.name)
+        self._subs: list[JetStreamContext.PullSubscription] = []
+        self._busy = 0
+        self.handled = 0
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    async def start(self) -> None:
+        """Create (or update) the durable consumer and bind the pull subscriptions."""
+        js = self.bus.js
+        config = ConsumerConfig(
+            durable_name=self.route.name,
+            filter_subject=self.route.subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_s,
+            max_deliver=self.max_deliver,
+            max_ack_pending=-1,
+        )
+        await js.add_consumer(self.route.stream, config)
+        for _ in range(self.concurrency):
+            self._subs.append(
+                await js.pull_subscribe_bind(durable=self.route.name, stream=self.route.stream)
+            )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loops = [asyncio.create_task(self._loop(sub, stop)) for sub in self._subs]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for task in loops:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*loops, return_exceptions=True)
+
+    async def unsubscribe(self) -> None:
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+
+    async def _loop(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.create_task(sub.fetch(1, timeout=FETCH_TIMEOUT_S))
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    # Stop while idle: abandon the pull. A message the server sends to it
+                    # anyway is redelivered to another replica after ack_wait.
+                    fetch.cancel()
+                    with contextlib.suppress(BaseException):
+                        await fetch
+                    return
+                await self._after_fetch(fetch)
+        finally:
+            stopping.cancel()
+
+    async def _after_fetch(self, fetch: asyncio.Task[list[Msg]]) -> None:
+        try:
+            msgs = fetch.result()
+        except (TimeoutError, nats.errors.TimeoutError):
+            return
+        except Exception as exc:  # a reconnect or a server hiccup: back off, fetch again
+            self.log.warning("fetch_failed", error=repr(exc))
+            await asyncio.sleep(0.5)
+            return
+        for msg in msgs:
+            # A message whose pull was granted is handled even if a stop came meanwhile:
+            # handling it now beats leaving it to wait out ack_wait.
+            await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        self._busy += 1
+        started = time.perf_counter()
+        meta = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            stream_seq=meta.sequence.stream,
+            delivered=meta.num_delivered,
+            payload=msg.data,
+        )
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=self.service, subject=msg.subject)
+        parent = telemetry.extract(dict(msg.headers) if msg.headers else None)
+        pinger = asyncio.create_task(self._keep_alive(msg)) if self.route.long_running else None
+        try:
+            with self.tracer.start_as_current_span(
+                f"{self.service} {self.route.name}",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": msg.subject,
+                    "messaging.operation.type": "process",
+                },
+            ) as span:
+                outcome = await self._dispatch(msg, delivery, span)
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            self._busy -= 1
+            self.handled += 1
+        self.log.info(
+            "handled",
+            outcome=outcome,
+            delivered=delivery.delivered,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    async def _dispatch(self, msg: Msg, delivery: Delivery, span: trace.Span) -> str:
+        try:
+            decoded = self.route.decoder.decode(msg.data)
+        except msgspec.ValidationError as exc:
+            await self._reject(msg, delivery, Rejected(str(exc), path=_path_of(exc)), True)
+            return "rejected"
+        except msgspec.DecodeError as exc:
+            await self._reject(msg, delivery, Rejected(f"undecodable: {exc}"), True)
+            return "rejected"
+        _bind_ids(decoded, span)
+        try:
+            outputs = await self.route.handler(decoded, delivery)
+            await self.bus.publish_all(outputs)
+        except NotYetDue as exc:
+            await msg.nak(delay=exc.delay)
+            return "not_due"
+        except Retryable as exc:
+            if 0 < self.max_deliver <= delivery.delivered:
+                await self._reject(msg, delivery, Rejected(f"still failing: {exc}"))
+                return "gave_up"
+            self.log.info("retry", reason=str(exc), delay=exc.delay)
+            await msg.nak(delay=exc.delay)
+            return "retry"
+        except Rejected as exc:
+            await self._reject(msg, delivery, exc)
+            return "rejected"
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            if 0 < self.max_deliver <= delivery.delivered:
+                self.log.error("gave_up", exc_info=True)
+                await self._reject(
+                    msg,
+                    delivery,
+                    Rejected(f"gave up after {delivery.delivered} deliveries: {exc!r}"),
+                )
+                return "gave_up"
+            self.log.error("handler_failed", exc_info=True)
+            await msg.nak(delay=min(0.2 * 2 ** (delivery.delivered - 1), 10.0))
+            return "failed"
+        await msg.ack()
+        span.set_attribute("nsed.outputs", len(outputs))
+        return "ok"
+
+    async def _reject(
+        self, msg: Msg, delivery: Delivery, error: Rejected, undecodable: bool = False
+    ) -> None:
+        letter = DeadLetter(
+            message_id=f"dlq:{self.route.name}:{delivery.stream_seq}",
+            service=self.service,
+            subject=delivery.subject,
+            error=error.reason,
+            path=error.path,
+            payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
+            stream_seq=delivery.stream_seq,
+            delivered=delivery.delivered,
+            at=self.clock(),
+        )
+        extra: Sequence[Message] = ()
+        if undecodable and self.route.on_reject is not None:
+            with contextlib.suppress(Exception):
+                extra = self.route.on_reject(delivery.payload, error)
+        try:
+            await self.bus.publish_all([letter, *extra])
+        except Retryable as exc:
+            await msg.nak(delay=exc.delay)  # the dead letter must not be lost either
+            return
+        self.log.warning("dead_lettered", error=error.reason, path=error.path)
+        await msg.term()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(self.ack_wait_s / 3)
+                await msg.in_progress()
+
+
+def _path_of(exc: msgspec.ValidationError) -> str | None:
+    text = str(exc)
+    marker = " - at `"
+    return text.split(marker, 1)[1].rstrip("`") if marker in text else None
+
+
+def _bind_ids(message: Any, span: trace.Span) -> None:
+    ids: dict[str, Any] = {}
+    for name, key in (("task_id", "task_id"), ("round", "round"), ("agent_id", "agent_id")):
+        value = getattr(message, name, None)
+        if value is not None:
+            ids[key] = value
+            span.set_attribute(f"nsed.{key}", value)
+    structlog.contextvars.bind_contextvars(**ids)

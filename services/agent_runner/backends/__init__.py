@@ -1,0 +1,1 @@
+"""Agent backends: one small protocol (``propose``, ``review``), one module per kind."""

@@ -1,0 +1,116 @@
+"""The ``sim`` backend: the pure model of ``sim_model`` behind the backend protocol.
+
+It needs the truth, which agents never see in their requests: ``TruthSource`` reads the
+task's reference answer from the deliberation record (falling back to a hidden label), the
+simulation's only oracle. Latency is slept for real, scaled by ``latency_scale``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from schemas.propose import ProposeRequested
+from schemas.review import ReviewEntry, ReviewRequested
+from services.agent_runner import prompts
+from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
+from services.agent_runner.backends.sim_model import (
+    hidden_truth,
+    simulate_proposal,
+    simulate_review,
+)
+from services.agent_runner.config import AgentProfile, SimConfig
+from services.core.answers import extract_answer
+from services.core.tokens import estimate_tokens
+
+TruthSource = Callable[[str], Awaitable[str | None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SimBackend:
+    simulated = True
+
+    def __init__(
+        self,
+        profile: AgentProfile,
+        truth: TruthSource,
+        *,
+        latency_scale: float = 1.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if profile.sim is None:
+            raise ValueError(f"agent {profile.id} has no sim parameters")
+        self.profile = profile
+        self.params: SimConfig = profile.sim
+        self._truth = truth
+        self.latency_scale = latency_scale
+        self._sleep = sleep
+
+    async def _truth_for(self, task_id: str, answer_format: str) -> str:
+        reference = await self._truth(task_id)
+        if reference is not None and reference.strip():
+            return reference.strip()
+        return hidden_truth(task_id, answer_format)  # type: ignore[arg-type]
+
+    async def propose(self, request: ProposeRequested) -> ProposalDraft:
+        started = time.perf_counter()
+        task = request.task
+        truth = await self._truth_for(task.task_id, task.answer_format)
+        winner = request.state.winner() if request.state else None
+        out = simulate_proposal(
+            self.params,
+            agent_id=self.profile.id,
+            task_id=task.task_id,
+            domain=task.domain,
+            answer_format=task.answer_format,
+            round_number=request.round,
+            truth=truth,
+            winner_answer=winner.answer if winner else None,
+            own_previous=request.previous_answer,
+        )
+        await self._sleep(out.latency_s * self.latency_scale)
+        return ProposalDraft(
+            content=out.content,
+            reasoning=out.reasoning,
+            input_tokens=prompts.prompt_tokens(prompts.propose_messages(request)),
+            output_tokens=estimate_tokens(out.content) + estimate_tokens(out.reasoning),
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def review(self, request: ReviewRequested) -> ReviewDraft:
+        started = time.perf_counter()
+        task = request.task
+        truth = await self._truth_for(task.task_id, task.answer_format)
+        own = extract_answer(request.own.content, task.answer_format) if request.own else None
+        judgements, delay = simulate_review(
+            self.params,
+            agent_id=self.profile.id,
+            task_id=task.task_id,
+            domain=task.domain,
+            answer_format=task.answer_format,
+            round_number=request.round,
+            truth=truth,
+            own_answer=own,
+            candidates=[(c.label, c.content) for c in request.candidates],
+        )
+        await self._sleep(delay * self.latency_scale)
+        entries = tuple(
+            ReviewEntry(
+                label=j.label,
+                weight=round(j.weight, 2),
+                justification=j.justification,
+                claims=j.claims,
+            )
+            for j in judgements
+        )
+        text = "\n".join(f"{e.label}: {e.weight} {e.justification}" for e in entries)
+        return ReviewDraft(
+            entries=entries,
+            input_tokens=prompts.prompt_tokens(prompts.review_messages(request)),
+            output_tokens=estimate_tokens(text),
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def aclose(self) -> None:
+        return None

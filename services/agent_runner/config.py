@@ -1,0 +1,115 @@
+"""Agent pools in TOML: one ``[[agents]]`` table per profile (see ``infra/agents/``)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from schemas.base import Backend, Token
+from schemas.team import DomainPrior
+from services._runtime.errors import ConfigError
+
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+
+class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The exact parameters of a simulated agent (§6.2)."""
+
+    p_g: Probability = 0.55
+    p_v: Probability = 0.75
+    sycophancy: Probability = 0.2
+    fatigue: Probability = 0.02
+    latency_median_s: Annotated[float, msgspec.Meta(ge=0.0)] = 0.5
+    latency_sigma: Annotated[float, msgspec.Meta(ge=0.0)] = 0.3
+    reasoning_tokens: Annotated[int, msgspec.Meta(ge=0)] = 200
+    seed: int = 0
+    # per-domain p_g / p_v, else the two above
+    domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
+
+    def precision(self, domain: str) -> DomainPrior:
+        return (
+            self.domains.get(domain)
+            or self.domains.get("default")
+            or DomainPrior(p_g=self.p_g, p_v=self.p_v)
+        )
+
+
+class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: Token
+    model: str
+    family: str
+    backend: Backend = "sim"
+    price_in_per_mtok: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    price_out_per_mtok: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 4
+    context_window: Annotated[int, msgspec.Meta(ge=256)] = 8192
+    capabilities: tuple[str, ...] = ()
+    # Priors the broker starts from. For simulated agents they default to the true values.
+    domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
+    latency_s: float | None = None  # median call latency estimate
+    latency_p95_s: float | None = None
+    sim: SimConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend == "sim" and self.sim is None:
+            raise ValueError(f"agent {self.id}: backend 'sim' needs a [agents.sim] table")
+
+    def priors(self) -> dict[str, DomainPrior]:
+        if self.domains:
+            return dict(self.domains)
+        if self.sim is not None:
+            return {"default": DomainPrior(p_g=self.sim.p_g, p_v=self.sim.p_v), **self.sim.domains}
+        return {"default": DomainPrior()}
+
+    def latency_estimate(self) -> tuple[float, float]:
+        """(median, p95) seconds of one call."""
+        if self.latency_s is not None:
+            return self.latency_s, self.latency_p95_s or self.latency_s * 2.0
+        if self.sim is not None:
+            median = self.sim.latency_median_s
+            return median, median * 2.718281828 ** (1.645 * self.sim.latency_sigma)
+        return 5.0, 30.0
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self.price_in_per_mtok + output_tokens * self.price_out_per_mtok
+        ) / 1e6
+
+
+class PoolConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    agents: tuple[AgentProfile, ...]
+
+    def __post_init__(self) -> None:
+        ids = [a.id for a in self.agents]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate agent ids: {', '.join(duplicates)}")
+
+    def agent(self, agent_id: str | None) -> AgentProfile:
+        if agent_id is None:
+            if len(self.agents) == 1:
+                return self.agents[0]
+            ids = ", ".join(a.id for a in self.agents)
+            raise ConfigError(f"the pool has several agents; choose one with --agent ({ids})")
+        for profile in self.agents:
+            if profile.id == agent_id:
+                return profile
+        ids = ", ".join(a.id for a in self.agents)
+        raise ConfigError(f"no agent {agent_id!r} in the pool (agents: {ids})")
+
+
+def load_pool(path: str | Path) -> PoolConfig:
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"agent pool file not found: {file}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    try:
+        return msgspec.convert(raw, PoolConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{file}: {exc}") from exc

@@ -1,0 +1,121 @@
+"""Agent-runner handlers: a work item in, the agent's proposal or review out.
+
+Consumes ``ProposeRequested`` / ``ReviewRequested``; emits ``ProposalSubmitted`` /
+``ReviewSubmitted``. A backend failure becomes an ``error`` event with the reason, so the
+deliberation goes on without this agent instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from schemas.base import Message, Usage
+from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.review import ReviewRequested, ReviewSubmitted
+from services._runtime.errors import Rejected
+from services._runtime.worker import Delivery
+from services.agent_runner.backends.base import AgentBackend, BackendError
+from services.agent_runner.config import AgentProfile
+from services.core import ids
+from services.core.answers import extract_answer
+
+log = structlog.get_logger("agent_runner")
+
+
+@dataclass
+class Gauge:
+    """Work in flight in this process, reported in the heartbeat."""
+
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class RunnerDeps:
+    profile: AgentProfile
+    instance_id: str
+    backend: AgentBackend
+    clock: Callable[[], float]
+    in_flight: Gauge = field(default_factory=Gauge)
+
+
+async def on_work(
+    msg: ProposeRequested | ReviewRequested, delivery: Delivery, deps: RunnerDeps
+) -> Sequence[Message]:
+    if msg.agent_id != deps.profile.id:
+        raise Rejected(f"work for agent {msg.agent_id!r} reached runner of {deps.profile.id!r}")
+    if deps.clock() > msg.deadline:
+        log.info("skipped_stale_work", deadline=msg.deadline)
+        return []
+    deps.in_flight.value += 1
+    try:
+        if isinstance(msg, ProposeRequested):
+            return [await propose(msg, deps)]
+        return [await review(msg, deps)]
+    finally:
+        deps.in_flight.value -= 1
+
+
+async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
+    profile = deps.profile
+    common = {
+        "task_id": msg.task_id,
+        "round": msg.round,
+        "message_id": ids.proposal(msg.task_id, msg.round, msg.seat),
+        "proposal_id": ids.proposal_ref(msg.task_id, msg.round, msg.seat),
+        "seat": msg.seat,
+        "agent_id": profile.id,
+        "instance_id": deps.instance_id,
+        "model": profile.model,
+        "simulated": deps.backend.simulated,
+    }
+    try:
+        draft = await deps.backend.propose(msg)
+    except BackendError as exc:
+        log.warning("propose_failed", error=str(exc))
+        return ProposalSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+    answer = extract_answer(draft.content, msg.task.answer_format)
+    return ProposalSubmitted(
+        **common,  # type: ignore[arg-type]
+        content=draft.content,
+        reasoning=draft.reasoning,
+        extracted_answer=answer,
+        usage=_usage(profile, draft.input_tokens, draft.output_tokens),
+        latency_s=round(draft.latency_s, 4),
+        status="ok" if draft.content.strip() else "error",
+        error=None if draft.content.strip() else "empty answer",
+    )
+
+
+async def review(msg: ReviewRequested, deps: RunnerDeps) -> ReviewSubmitted:
+    profile = deps.profile
+    common = {
+        "task_id": msg.task_id,
+        "round": msg.round,
+        "message_id": ids.review(msg.task_id, msg.round, msg.seat),
+        "seat": msg.seat,
+        "agent_id": profile.id,
+        "instance_id": deps.instance_id,
+    }
+    try:
+        draft = await deps.backend.review(msg)
+    except BackendError as exc:
+        log.warning("review_failed", error=str(exc))
+        return ReviewSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+    return ReviewSubmitted(
+        **common,  # type: ignore[arg-type]
+        entries=draft.entries,
+        usage=_usage(profile, draft.input_tokens, draft.output_tokens),
+        latency_s=round(draft.latency_s, 4),
+    )
+
+
+def _usage(profile: AgentProfile, input_tokens: int, output_tokens: int) -> Usage:
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=profile.cost_usd(input_tokens, output_tokens),
+        calls=1,
+    )

@@ -1,0 +1,113 @@
+"""Every prompt an agent is given (§6.3), in one place.
+
+The system prompt depends only on the task's own ``system`` text, so it is byte-identical
+across rounds and phases and servers can reuse their prompt cache; round, phase, state and
+candidates go in the user turn. Candidate text is fenced as data (``services.core.fencing``).
+Simulated agents render these same prompts so that their token counts are what a real
+model would be sent.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from schemas.base import AnswerFormat
+from schemas.propose import ConsensusState, ProposeRequested
+from schemas.review import ReviewRequested
+from schemas.task import TaskView
+from services.core.fencing import FENCE_NOTICE, fence
+from services.core.tokens import estimate_tokens
+
+
+class ChatMessage(TypedDict):
+    role: str
+    content: str
+
+
+COUNCIL = (
+    "You are one member of a council of AI models that answers a user's question together. "
+    "The council's answer goes straight to the user: if the council is wrong, every member "
+    "has failed. Each round, members propose answers and review each other's proposals "
+    "anonymously; the proposal with the most support wins the round and its author is "
+    "credited. Collaborate on the truth and compete to be the one who finds it: truth "
+    "outranks popularity, and agreement you did not verify is worth nothing."
+)
+
+FORMAT_RULES: dict[AnswerFormat, str] = {
+    "integer": "End with one line `Final answer: \\boxed{N}` where N is a single integer.",
+    "choice": "End with one line `Final answer: \\boxed{X}` where X is the letter of one option.",
+    "code": "Give the complete solution in one fenced code block, then stop.",
+    "text": "End with one line `Final answer: \\boxed{...}` holding the short final answer.",
+}
+
+RUBRIC = (
+    "Weight bands: -100..-50 demonstrably wrong; -50..-10 major flaws; -10..+10 uncertain "
+    "(0 neutral); +10..+50 sound with minor issues; +50..+85 strong and checked; "
+    "+85..+100 every step verified."
+)
+
+
+def system_prompt(task: TaskView) -> str:
+    return COUNCIL if not task.system else f"{COUNCIL}\n\n{task.system}"
+
+
+def render_state(state: ConsensusState | None) -> str:
+    if state is None or not state.items:
+        return ""
+    lines = [f"Consensus state after round {state.round} (most supported first):"]
+    for item in state.items:
+        lines.append(f"[{item.kind}] {item.text}")
+    return "\n".join(lines)
+
+
+def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
+    task = request.task
+    rule = FORMAT_RULES[task.answer_format]
+    if request.round <= 1 or request.state is None:
+        user = (
+            f"Round {request.round} — propose.\n\nQuestion:\n{task.prompt}\n\n"
+            f"Make a short plan, then solve step by step. {rule}"
+        )
+    else:
+        feedback = "\n".join(f"- {line}" for line in request.feedback) or "- (none)"
+        mine = request.previous_answer or "(none)"
+        user = (
+            f"Round {request.round} — propose again.\n\nQuestion:\n{task.prompt}\n\n"
+            f"{render_state(request.state)}\n\n"
+            f"Your previous answer: {mine}\n"
+            f"Critiques of your previous proposal:\n{feedback}\n\n"
+            "Open by saying how you address each critique. Then write a new answer that "
+            "combines the strengths and fixes the faults you found; do not copy the leading "
+            f"answer without checking it. {rule}"
+        )
+    return [
+        ChatMessage(role="system", content=system_prompt(task)),
+        ChatMessage(role="user", content=user),
+    ]
+
+
+def review_messages(request: ReviewRequested) -> list[ChatMessage]:
+    task = request.task
+    own = fence("own", request.own.content, tag="own_answer") if request.own else "(none)"
+    blocks = "\n\n".join(fence(c.label, c.content) for c in request.candidates)
+    labels = ", ".join(c.label for c in request.candidates)
+    user = (
+        f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
+        f"{FENCE_NOTICE}\n\nYour own answer, as your baseline:\n{own}\n\n"
+        f"Candidates:\n{blocks}\n\n"
+        "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
+        "candidate proves it wrong; locate exactly where the candidate departs from yours and "
+        "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
+        f"each claim verbatim. {request.rubric or RUBRIC}\n"
+        f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
+        "justification and the claims you checked (quote + verified | contested | "
+        "unverified | wrong)."
+    )
+    return [
+        ChatMessage(role="system", content=system_prompt(task)),
+        ChatMessage(role="user", content=user),
+    ]
+
+
+def prompt_tokens(messages: list[ChatMessage]) -> int:
+    return sum(estimate_tokens(m["content"]) for m in messages)

@@ -1,0 +1,88 @@
+"""Composition root of one agent runner: pool file + agent id → a running runner."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+
+import structlog
+
+from schemas import subjects
+from services._runtime.errors import ConfigError
+from services._runtime.lifecycle import Plan, open_runtime, serve
+from services._runtime.records import KvRecordStore, RecordStore
+from services.agent_runner.backends.base import AgentBackend
+from services.agent_runner.backends.sim import SimBackend, TruthSource
+from services.agent_runner.config import AgentProfile, load_pool
+from services.agent_runner.handlers import RunnerDeps
+from services.agent_runner.heartbeat import Heartbeat
+from services.agent_runner.routes import routes
+from services.agent_runner.settings import AgentRunnerSettings
+
+
+def reference_reader(store: RecordStore, capacity: int) -> TruthSource:
+    """The simulation's oracle: a task's reference answer, read once from its record."""
+    cache: OrderedDict[str, str | None] = OrderedDict()
+
+    async def read(task_id: str) -> str | None:
+        if task_id in cache:
+            cache.move_to_end(task_id)
+            return cache[task_id]
+        record = await store.get(task_id)
+        answer = record.task.reference_answer if record else None
+        cache[task_id] = answer
+        if len(cache) > capacity:
+            cache.popitem(last=False)
+        return answer
+
+    return read
+
+
+def make_backend(
+    profile: AgentProfile, settings: AgentRunnerSettings, truth: TruthSource
+) -> AgentBackend:
+    if profile.backend == "sim":
+        return SimBackend(profile, truth, latency_scale=settings.latency_scale)
+    raise ConfigError(f"agent {profile.id}: backend {profile.backend!r} is not available yet")
+
+
+async def serve_agent(
+    settings: AgentRunnerSettings,
+    stop: asyncio.Event,
+    *,
+    pool_path: str,
+    agent_id: str | None,
+    instance_id: str | None = None,
+) -> None:
+    profile = load_pool(pool_path).agent(agent_id)
+    async with open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt:
+        structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
+        store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
+        backend = make_backend(profile, settings, reference_reader(store, settings.truth_cache))
+        deps = RunnerDeps(
+            profile=profile, instance_id=rt.instance_id, backend=backend, clock=time.time
+        )
+        heartbeat = Heartbeat(
+            rt.bus,
+            profile,
+            rt.instance_id,
+            deps.in_flight,
+            every_s=settings.heartbeat_s,
+            ttl_s=settings.heartbeat_ttl_s,
+        )
+
+        async def after_drain() -> None:
+            await heartbeat.remove()
+            await backend.aclose()
+
+        await heartbeat.beat()  # visible as soon as it can take work
+        await serve(
+            rt,
+            Plan(
+                routes=routes(deps),
+                background=[heartbeat.run],
+                after_drain=after_drain,
+                metadata={"agent_id": profile.id, "model": profile.model},
+            ),
+        )

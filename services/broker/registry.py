@@ -1,0 +1,119 @@
+"""The live agent registry, fed by a watch on ``nsed_agents`` (§8).
+
+Each key is one runner instance (``<agent_id>.<instance_id>``). An agent is live while at
+least one of its instances has a fresh card that is not draining; its capacity is the sum
+of its live instances' free concurrency. The watch is re-created after a reconnect, and a
+card that stopped being refreshed is ignored even if its expiry marker was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+import nats.errors
+import structlog
+from nats.js.kv import KeyValue
+
+from schemas.team import AgentCard
+
+log = structlog.get_logger("registry")
+_decoder = msgspec.json.Decoder(AgentCard)
+
+
+@dataclass(frozen=True)
+class LiveAgent:
+    card: AgentCard  # the freshest instance's card
+    instances: int
+    capacity: int
+    in_flight: int
+
+    @property
+    def agent_id(self) -> str:
+        return self.card.agent_id
+
+
+class Registry:
+    def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.time) -> None:
+        self._cards: dict[str, AgentCard] = {}
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self.synced = asyncio.Event()
+
+    def put(self, key: str, card: AgentCard) -> None:
+        self._cards[key] = card
+
+    def remove(self, key: str) -> None:
+        self._cards.pop(key, None)
+
+    def clear(self) -> None:
+        self._cards.clear()
+
+    def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
+        if operation in ("DEL", "PURGE") or not value:
+            self.remove(key)
+            return
+        try:
+            self.put(key, _decoder.decode(value))
+        except msgspec.DecodeError as exc:
+            log.warning("bad_agent_card", key=key, error=str(exc))
+
+    def live(self) -> list[LiveAgent]:
+        now = self.clock()
+        by_agent: dict[str, list[AgentCard]] = {}
+        for card in self._cards.values():
+            if card.draining or now - card.updated_at > self.stale_after_s:
+                continue
+            by_agent.setdefault(card.agent_id, []).append(card)
+        live = []
+        for agent_id in sorted(by_agent):
+            cards = by_agent[agent_id]
+            freshest = max(cards, key=lambda c: c.updated_at)
+            live.append(
+                LiveAgent(
+                    card=freshest,
+                    instances=len(cards),
+                    capacity=sum(max(c.max_concurrency - c.in_flight, 0) for c in cards),
+                    in_flight=sum(c.in_flight for c in cards),
+                )
+            )
+        return live
+
+
+async def watch(
+    kv: KeyValue, registry: Registry, stop: asyncio.Event, reconnected: asyncio.Event
+) -> None:
+    """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects."""
+    while not stop.is_set():
+        reconnected.clear()
+        try:
+            watcher = await kv.watchall()
+        except Exception as exc:
+            log.warning("watch_failed", error=repr(exc))
+            await _pause(stop, 1.0)
+            continue
+        registry.clear()
+        try:
+            while not stop.is_set() and not reconnected.is_set():
+                try:
+                    entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
+                except nats.errors.TimeoutError:
+                    continue
+                if entry is None:  # the initial snapshot is complete
+                    registry.synced.set()
+                    continue
+                registry.apply(entry.key, entry.value, entry.operation)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[no-untyped-call]
+        if reconnected.is_set():
+            log.info("watch_restarted_after_reconnect")
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

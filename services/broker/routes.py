@@ -1,0 +1,32 @@
+"""Broker routes: tasks → ``on_task``; continued rounds → ``on_continued``."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.propose import ProposeRequested
+from schemas.task import TaskSubmitted
+from schemas.team import TeamSelected
+from schemas.timers import PhaseDue
+from services._runtime.worker import Route
+from services.broker import handlers
+from services.broker.handlers import BrokerDeps
+
+
+def routes(deps: BrokerDeps) -> tuple[Route, ...]:
+    return (
+        Route(
+            name="broker-tasks",
+            consumes=(TaskSubmitted,),
+            handler=partial(handlers.on_task, deps=deps),
+            emits=(TeamSelected, ProposeRequested, PhaseDue, DeliberationConcluded),
+            on_reject=handlers.reject_task,
+        ),
+        Route(
+            name="broker-continued",
+            consumes=(RoundContinued,),
+            handler=partial(handlers.on_continued, deps=deps),
+            emits=(ProposeRequested, PhaseDue),
+        ),
+    )

@@ -1,0 +1,49 @@
+"""Composition root of the broker: registry watch + record store + routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+
+from schemas import subjects
+from services._runtime.lifecycle import Plan, open_runtime, serve
+from services._runtime.records import KvRecordStore
+from services._runtime.telemetry import current_traceparent
+from services.broker import registry as registry_mod
+from services.broker.handlers import BrokerDeps
+from services.broker.registry import Registry
+from services.broker.routes import routes
+from services.broker.settings import BrokerSettings
+
+log = structlog.get_logger("broker")
+
+
+async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
+    async with open_runtime("broker", settings, stop=stop) as rt:
+        registry = Registry(stale_after_s=settings.stale_after_s)
+        agents = await rt.bus.kv(subjects.AGENTS_BUCKET)
+        store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
+        deps = BrokerDeps(
+            store=store,
+            registry=registry,
+            clock=time.time,
+            settings=settings,
+            traceparent=current_traceparent,
+        )
+
+        async def watch(stop: asyncio.Event) -> None:
+            await registry_mod.watch(agents, registry, stop, rt.reconnected)
+
+        async def before_start() -> None:
+            # Take no task before the registry has its first snapshot: a broker that
+            # restarts must not answer `no_team` because it has not looked yet.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    registry.synced.wait(), timeout=settings.registry_sync_timeout_s
+                )
+            log.info("registry_synced", agents=[a.agent_id for a in registry.live()])
+
+        await serve(rt, Plan(routes=routes(deps), background=[watch], before_start=before_start))

@@ -1,0 +1,207 @@
+"""The gate's record transitions (pure): a tallied round → the next round, or the result.
+
+``close_round`` folds the round into the consensus state and per-seat feedback, writes the
+round summary, and either opens round r+1 (phase ``proposing``) with its ``RoundContinued``
+or concludes with the one ``DeliberationConcluded``. ``conclude_at_deadline`` ends a
+deliberation whose deadline passed with the best answer it has, marked ``degraded``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.base import Usage
+from schemas.gate import DeliberationConcluded, RoundContinued, RoundSummary, Status, StopReason
+from schemas.propose import ProposalSubmitted
+from schemas.record import DeliberationRecord, RoundState
+from schemas.tally import TallyComputed
+from services._runtime.telemetry import trace_id_of
+from services.core import ids
+from services.core.answers import same_answer
+from services.gate import forget_gate, halting
+from services.gate.settings import GateSettings
+
+replace = msgspec.structs.replace
+
+
+def round_notes(cur: RoundState) -> tuple[list[str], bool]:
+    """Human-readable notes on what went wrong in a round, and whether it is degraded."""
+    notes: list[str] = []
+    degraded = False
+    agents = {s.seat: s.agent_id for s in cur.team}
+    for seat in cur.timed_out:
+        notes.append(f"seat {seat} ({agents.get(seat)}) did not propose in time")
+        degraded = True
+    for proposal in cur.proposals:
+        if proposal.status != "ok":
+            notes.append(
+                f"seat {proposal.seat} ({proposal.agent_id}) {proposal.status}: "
+                f"{proposal.error or 'no reason'}"
+            )
+    for ballot in cur.ballots:
+        if "review timed out" in ballot.notes:
+            notes.append(f"seat {ballot.seat} ({ballot.agent_id}) did not review in time")
+            degraded = True
+    tally = cur.tally
+    if tally is not None and not tally.quorum_met:
+        notes.append(
+            f"below quorum: {tally.ok_proposals} ok proposal(s), "
+            f"{tally.valid_ballots} valid ballot(s)"
+        )
+        degraded = True
+    return notes, degraded
+
+
+def summarize(cur: RoundState, tally: TallyComputed, state_tokens: int) -> RoundSummary:
+    winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
+    notes, degraded = round_notes(cur)
+    return RoundSummary(
+        round=cur.number,
+        winner=tally.winner,
+        winner_agent=winner.agent_id if winner else None,
+        answer=winner.extracted_answer if winner else None,
+        conviction=tally.conviction,
+        scores={s.agent_id: s.score for s in tally.scores},
+        state_tokens=state_tokens,
+        ok_proposals=tally.ok_proposals,
+        valid_ballots=tally.valid_ballots,
+        quorum_met=tally.quorum_met,
+        unanimous=tally.unanimous,
+        degraded=degraded,
+        notes=tuple(notes),
+    )
+
+
+def close_round(
+    record: DeliberationRecord, now: float, settings: GateSettings
+) -> DeliberationRecord | None:
+    cur = record.current
+    tally = cur.tally
+    if record.done or cur.phase != "gating" or tally is None:
+        return None
+    policy = record.task.policy
+    ok = cur.ok_proposals()
+    valid = [b for b in cur.ballots if b.valid]
+    outcome = forget_gate.RoundOutcome(
+        round=cur.number,
+        proposals=ok,
+        scores={s.proposal_id: s.score for s in tally.scores},
+        controversy={s.proposal_id: s.controversy for s in tally.scores},
+        winner=tally.winner,
+        critiques=[c for b in valid for c in b.critiques],
+        claims=[c for b in valid for c in b.claims],
+        answer_format=record.task.answer_format,
+    )
+    config = forget_gate.GateConfig(
+        gamma=policy.gamma,
+        state_token_budget=policy.state_token_budget,
+        feedback_token_budget=policy.feedback_token_budget,
+        floor=settings.retention_floor,
+    )
+    state = forget_gate.fold(record.state, outcome, config)
+    summary = summarize(cur, tally, state.tokens)
+    winner = next((p for p in ok if p.proposal_id == tally.winner), None)
+    last_winner = winner or record.last_winner
+    decision = halting.decide(
+        round_number=cur.number,
+        policy=policy,
+        tally=tally,
+        now=now,
+        deadline_at=record.deadline_at,
+        round_duration_s=max(now - cur.started_at, 0.0),
+    )
+    closed = replace(
+        record,
+        summaries=(*record.summaries, summary),
+        state=state,
+        last_winner=last_winner,
+    )
+    if decision.stop:
+        assert decision.reason is not None
+        return conclude(closed, decision.reason, decision.note, now)
+    seat_of = {p.proposal_id: p.seat for p in cur.proposals}
+    next_round = cur.number + 1
+    deadline = min(now + record.phase_timeout_s, record.deadline_at)
+    return replace(
+        closed,
+        feedback=forget_gate.feedback(
+            outcome.critiques, outcome.claims, seat_of, policy.feedback_token_budget
+        ),
+        previous_answers={
+            **record.previous_answers,
+            **{p.seat: p.extracted_answer for p in ok if p.extracted_answer is not None},
+        },
+        current=RoundState(
+            number=next_round,
+            phase="proposing",
+            phase_deadline=deadline,
+            team=cur.team,
+            started_at=now,
+        ),
+        continued=RoundContinued(
+            task_id=record.task_id,
+            round=cur.number,
+            message_id=ids.continued(record.task_id, cur.number),
+            next_round=next_round,
+            state=state,
+            evidence=record.evidence,
+            spend_usd=round(record.spend_usd(), 8),
+            reason=decision.note,
+        ),
+    )
+
+
+def conclude(
+    record: DeliberationRecord, reason: StopReason, note: str, now: float
+) -> DeliberationRecord:
+    winner: ProposalSubmitted | None = record.last_winner
+    degraded_round = any(s.degraded for s in record.summaries)
+    status: Status
+    if winner is None:
+        status = "failed"
+    elif (
+        degraded_round
+        or reason in ("no_quorum", "error")
+        or (reason == "deadline" and record.current.phase not in ("gating", "done"))
+    ):
+        status = "degraded"
+    else:
+        status = "completed"
+    notes = [n for s in record.summaries for n in s.notes]
+    detail = "; ".join([note, *notes]) if notes else note
+    reference = record.task.reference_answer
+    total = sum(record.usage.values(), Usage())
+    result = DeliberationConcluded(
+        task_id=record.task_id,
+        round=record.current.number,
+        message_id=ids.result(record.task_id),
+        status=status,
+        stop_reason=reason,
+        answer=winner.content if winner else None,
+        extracted_answer=winner.extracted_answer if winner else None,
+        winner_agent=winner.agent_id if winner else None,
+        rounds=len(record.summaries),
+        summaries=record.summaries,
+        team=record.current.team,
+        usage=dict(record.usage),
+        total=total,
+        cost_usd=round(total.cost_usd, 8),
+        trace_id=trace_id_of(record.traceparent),
+        correct=(
+            same_answer(winner.extracted_answer, reference, record.task.answer_format)
+            if reference is not None and winner is not None
+            else (False if reference is not None else None)
+        ),
+        simulated=record.simulated,
+        detail=detail,
+        elapsed_s=round(now - record.created_at, 3),
+    )
+    return replace(record, current=replace(record.current, phase="done"), result=result)
+
+
+def conclude_at_deadline(record: DeliberationRecord, now: float) -> DeliberationRecord | None:
+    if record.done:
+        return None
+    cur = record.current
+    note = f"deadline reached during round {cur.number} ({cur.phase})"
+    return conclude(record, "deadline", note, now)

@@ -1,0 +1,111 @@
+"""Reviewer handlers: proposals, reviews and phase timers in → review requests, ballots and
+timers out. Each one: one compare-and-set on the record, then the messages the resulting
+record calls for (the same ones again when a message is redelivered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from schemas.base import Message
+from schemas.propose import ProposalSubmitted
+from schemas.record import DeliberationRecord
+from schemas.review import ReviewSubmitted
+from schemas.timers import PhaseDue
+from services._runtime.errors import NotYetDue, Rejected
+from services._runtime.records import RecordStore
+from services._runtime.worker import Delivery
+from services.core import ids
+from services.reviewer import phases
+from services.reviewer.settings import ReviewerSettings
+from services.reviewer.validation import validate_ballot
+
+
+@dataclass(frozen=True)
+class ReviewerDeps:
+    store: RecordStore
+    clock: Callable[[], float]
+    settings: ReviewerSettings
+
+
+def _check_seat(record: DeliberationRecord, round_number: int, seat: int, agent_id: str) -> None:
+    if record.current.number != round_number:
+        return  # another round: stale, and the transition ignores it
+    team = {s.seat: s.agent_id for s in record.current.team}
+    if team.get(seat) != agent_id:
+        raise Rejected(f"seat {seat} of round {round_number} is not held by {agent_id!r}")
+
+
+async def on_proposal(
+    msg: ProposalSubmitted, delivery: Delivery, deps: ReviewerDeps
+) -> Sequence[Message]:
+    now = deps.clock()
+
+    def change(r: DeliberationRecord) -> DeliberationRecord | None:
+        _check_seat(r, msg.round, msg.seat, msg.agent_id)
+        return phases.add_proposal(r, msg, now)
+
+    record, _ = await deps.store.update(msg.task_id, change)
+    cur = record.current
+    recorded = cur.proposal_of(msg.seat)
+    if cur.number != msg.round or recorded is None or recorded.message_id != msg.message_id:
+        return []
+    return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
+
+
+async def on_review(
+    msg: ReviewSubmitted, delivery: Delivery, deps: ReviewerDeps
+) -> Sequence[Message]:
+    def change(r: DeliberationRecord) -> DeliberationRecord | None:
+        _check_seat(r, msg.round, msg.seat, msg.agent_id)
+        cur = r.current
+        packet = cur.packets.get(msg.seat)
+        if packet is None or cur.number != msg.round:
+            return None
+        ballot = validate_ballot(
+            msg,
+            packet,
+            phases.shown_texts(r, list(packet.values())),
+            message_id=ids.ballot(msg.task_id, msg.round, msg.seat),
+        )
+        added = phases.add_ballot(r, ballot)
+        if added is None:
+            return None
+        return phases.replace(added, usage=phases.with_usage(added, msg.agent_id, msg.usage))
+
+    record, _ = await deps.store.update(msg.task_id, change)
+    cur = record.current
+    ballot = cur.ballot_of(msg.seat)
+    if cur.number != msg.round or ballot is None or cur.phase not in ("reviewing", "voting"):
+        return []
+    return [ballot]
+
+
+async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Sequence[Message]:
+    record = await deps.store.get(msg.task_id)
+    if record is None or record.done or record.current.number != msg.round:
+        return []
+    cur = record.current
+    if cur.phase != msg.phase:
+        return []
+    now = deps.clock()
+    if now < cur.phase_deadline:  # the record is the truth about deadlines
+        raise NotYetDue(cur.phase_deadline - now)
+    if msg.phase == "proposing":
+        record, _ = await deps.store.update(msg.task_id, lambda r: _if_round(r, msg, now))
+    else:
+        record, _ = await deps.store.update(
+            msg.task_id, lambda r: phases.close_reviewing(r) if _same(r, msg) else None
+        )
+    if record.current.number != msg.round:
+        return []
+    return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
+
+
+def _same(record: DeliberationRecord, msg: PhaseDue) -> bool:
+    return record.current.number == msg.round and record.current.phase == msg.phase
+
+
+def _if_round(record: DeliberationRecord, msg: PhaseDue, now: float) -> DeliberationRecord | None:
+    return phases.close_proposing(record, now) if _same(record, msg) else None

@@ -1,0 +1,69 @@
+"""Review packets (pure): who reviews whom, under which masked label, with what text.
+
+Every seat with an ``ok`` proposal reviews every *other* ``ok`` proposal. Labels
+``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer by an RNG
+seeded from (task, round, reviewer seat); the label → proposal map stays in the record.
+Candidate text has the team's agent and model names masked and its fence tags defanged.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+
+from schemas.propose import ProposalSubmitted
+from schemas.review import Candidate
+from services.core.fencing import mask_identities, sanitize
+from services.core.rng import seeded
+from services.core.tokens import truncate_to_tokens
+
+
+def label(index: int) -> str:
+    letters = string.ascii_uppercase
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = letters[rem] + name
+    return f"Candidate_{name}"
+
+
+def assign_labels(
+    task_id: str, round_number: int, reviewer_seat: int, proposal_ids: Sequence[str]
+) -> dict[str, str]:
+    """label → proposal id, in an order shuffled for this reviewer alone."""
+    order = sorted(proposal_ids)
+    seeded(task_id, round_number, reviewer_seat, "labels").shuffle(order)
+    return {label(i): pid for i, pid in enumerate(order)}
+
+
+def build_packets(
+    task_id: str, round_number: int, proposals: Sequence[ProposalSubmitted]
+) -> dict[int, dict[str, str]]:
+    """reviewer seat → its packet (label → proposal id), for seats with an ``ok`` proposal
+    and at least one other ``ok`` proposal to review."""
+    ok = [p for p in proposals if p.status == "ok"]
+    packets: dict[int, dict[str, str]] = {}
+    for own in ok:
+        others = [p.proposal_id for p in ok if p.seat != own.seat]
+        if others:
+            packets[own.seat] = assign_labels(task_id, round_number, own.seat, others)
+    return packets
+
+
+def shown_text(proposal: ProposalSubmitted, masked_names: Sequence[str]) -> str:
+    """The candidate text exactly as reviewers see it (claims are checked against it)."""
+    return sanitize(mask_identities(proposal.content, list(masked_names)))
+
+
+def candidate(
+    label_: str, proposal: ProposalSubmitted, masked_names: Sequence[str], excerpt_tokens: int
+) -> Candidate:
+    excerpt = ""
+    if proposal.reasoning and excerpt_tokens > 0:
+        excerpt = truncate_to_tokens(
+            sanitize(mask_identities(proposal.reasoning, list(masked_names))), excerpt_tokens
+        )
+    return Candidate(
+        label=label_, content=shown_text(proposal, masked_names), reasoning_excerpt=excerpt
+    )

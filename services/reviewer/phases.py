@@ -1,0 +1,195 @@
+"""The proposing and reviewing phases as pure record transitions, and what each emits.
+
+    proposing ──all seats proposed, or the phase timer fired──▶ reviewing
+    reviewing ──every seat has a ballot, or the phase timer fired──▶ voting
+
+Entering ``reviewing`` builds the packets and, at once, an (invalid) ballot for every seat
+that will not review, with the reason; so every seat ends the round with exactly one
+ballot. The messages each state calls for are a function of the record alone, which is
+what lets a redelivered message emit them again unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from schemas.ballot import BallotAccepted
+from schemas.base import Message, Usage
+from schemas.propose import ProposalSubmitted
+from schemas.record import DeliberationRecord, RoundState
+from schemas.review import ReviewRequested
+from schemas.task import TaskView
+from schemas.timers import PhaseDue
+from services.agent_runner.prompts import RUBRIC
+from services.core import ids
+from services.reviewer.packets import build_packets, candidate, shown_text
+from services.reviewer.validation import absent_ballot
+
+replace = msgspec.structs.replace
+
+
+def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> dict[str, Usage]:
+    totals = dict(record.usage)
+    totals[agent_id] = totals.get(agent_id, Usage()) + usage
+    return totals
+
+
+def add_proposal(
+    record: DeliberationRecord, msg: ProposalSubmitted, now: float
+) -> DeliberationRecord | None:
+    cur = record.current
+    if record.done or cur.number != msg.round or cur.phase != "proposing":
+        return None
+    if cur.proposal_of(msg.seat) is not None or msg.seat in cur.timed_out:
+        return None
+    changed = replace(
+        record,
+        current=replace(cur, proposals=(*cur.proposals, msg)),
+        usage=with_usage(record, msg.agent_id, msg.usage),
+    )
+    if {p.seat for p in changed.current.proposals} >= set(cur.seats()):
+        return open_review(changed, now)
+    return changed
+
+
+def close_proposing(record: DeliberationRecord, now: float) -> DeliberationRecord | None:
+    """The proposing deadline passed: the seats that did not propose are timed out."""
+    cur = record.current
+    if record.done or cur.phase != "proposing":
+        return None
+    missing = tuple(s for s in cur.seats() if cur.proposal_of(s) is None)
+    return open_review(replace(record, current=replace(cur, timed_out=missing)), now)
+
+
+def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
+    cur = record.current
+    packets = build_packets(record.task_id, cur.number, cur.proposals)
+    ballots: list[BallotAccepted] = []
+    for seat in cur.team:
+        if seat.seat in packets:
+            continue
+        own = cur.proposal_of(seat.seat)
+        if own is None:
+            reason = "no proposal in time; not a reviewer this round"
+        elif own.status != "ok":
+            reason = f"proposal {own.status}; not a reviewer this round"
+        else:
+            reason = "no other ok proposal to review"
+        ballots.append(
+            absent_ballot(
+                record.task_id,
+                cur.number,
+                seat.seat,
+                seat.agent_id,
+                reason,
+                ids.ballot(record.task_id, cur.number, seat.seat),
+            )
+        )
+    phase = "reviewing" if packets else "voting"
+    deadline = min(now + record.phase_timeout_s, max(record.deadline_at, now))
+    return replace(
+        record,
+        current=replace(
+            cur, phase=phase, phase_deadline=deadline, packets=packets, ballots=tuple(ballots)
+        ),
+    )
+
+
+def add_ballot(record: DeliberationRecord, ballot: BallotAccepted) -> DeliberationRecord | None:
+    cur = record.current
+    if record.done or cur.number != ballot.round or cur.phase != "reviewing":
+        return None
+    if cur.ballot_of(ballot.seat) is not None:
+        return None
+    ballots = (*cur.ballots, ballot)
+    phase = "voting" if {b.seat for b in ballots} >= set(cur.seats()) else "reviewing"
+    return replace(record, current=replace(cur, ballots=ballots, phase=phase))
+
+
+def close_reviewing(record: DeliberationRecord) -> DeliberationRecord | None:
+    """The reviewing deadline passed: every seat still without a ballot gets a timed-out one."""
+    cur = record.current
+    if record.done or cur.phase != "reviewing":
+        return None
+    late = [
+        absent_ballot(
+            record.task_id,
+            cur.number,
+            seat.seat,
+            seat.agent_id,
+            "review timed out",
+            ids.ballot(record.task_id, cur.number, seat.seat),
+        )
+        for seat in cur.team
+        if cur.ballot_of(seat.seat) is None
+    ]
+    return replace(record, current=replace(cur, ballots=(*cur.ballots, *late), phase="voting"))
+
+
+def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[Message]:
+    """What the review phase of the current round calls for: the review requests still
+    unanswered, every ballot recorded so far and the phase timer."""
+    cur = record.current
+    if cur.phase not in ("reviewing", "voting"):
+        return []
+    out: list[Message] = []
+    if cur.phase == "reviewing":
+        out.extend(review_requests(record, excerpt_tokens))
+        out.append(
+            PhaseDue(
+                task_id=record.task_id,
+                round=cur.number,
+                message_id=ids.timer(record.task_id, cur.number, "reviewing"),
+                phase="reviewing",
+                owner="reviewer",
+                due_at=cur.phase_deadline,
+            )
+        )
+    out.extend(cur.ballots)
+    return out
+
+
+def review_requests(record: DeliberationRecord, excerpt_tokens: int) -> list[ReviewRequested]:
+    cur = record.current
+    view = TaskView.of(record.task_id, record.task)
+    by_id = {p.proposal_id: p for p in cur.proposals}
+    names = masked_names(record, cur)
+    out = []
+    for seat in cur.team:
+        packet = cur.packets.get(seat.seat)
+        if packet is None or cur.ballot_of(seat.seat) is not None:
+            continue
+        own = cur.proposal_of(seat.seat)
+        out.append(
+            ReviewRequested(
+                task_id=record.task_id,
+                round=cur.number,
+                message_id=ids.review_request(record.task_id, cur.number, seat.seat),
+                seat=seat.seat,
+                agent_id=seat.agent_id,
+                task=view,
+                candidates=tuple(
+                    candidate(lbl, by_id[pid], names, excerpt_tokens)
+                    for lbl, pid in sorted(packet.items())
+                ),
+                own=candidate("own", own, names, 0) if own else None,
+                rubric=RUBRIC,
+                deadline=cur.phase_deadline,
+            )
+        )
+    return out
+
+
+def masked_names(record: DeliberationRecord, cur: RoundState) -> list[str]:
+    names = [s.agent_id for s in cur.team]
+    names += [p.model for p in cur.proposals if p.model]
+    return names
+
+
+def shown_texts(record: DeliberationRecord, packet_ids: Sequence[str]) -> dict[str, str]:
+    cur = record.current
+    names = masked_names(record, cur)
+    by_id = {p.proposal_id: p for p in cur.proposals}
+    return {pid: shown_text(by_id[pid], names) for pid in packet_ids if pid in by_id}

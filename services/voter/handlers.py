@@ -1,0 +1,85 @@
+"""Voter handler: a ballot in → the round's ``TallyComputed`` out, once every seat has
+voted (the record is then in ``voting``). The tally is stored in the record by
+compare-and-set, so concurrent or repeated ballots all emit the same tally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from schemas.ballot import BallotAccepted
+from schemas.base import Message
+from schemas.record import DeliberationRecord, RoundState
+from schemas.tally import ProposalScore, TallyComputed
+from services._runtime.records import RecordStore
+from services._runtime.worker import Delivery
+from services.core import ids
+from services.voter import qv
+from services.voter.settings import VoterSettings
+
+
+@dataclass(frozen=True)
+class VoterDeps:
+    store: RecordStore
+    clock: Callable[[], float]
+    settings: VoterSettings
+
+
+def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:
+    cur: RoundState = record.current
+    ok = cur.ok_proposals()
+    valid = [b for b in cur.ballots if b.valid]
+    result = qv.tally(
+        [qv.QvBallot(reviewer=b.seat, weights=b.weights) for b in valid],
+        [p.proposal_id for p in ok],
+    )
+    by_id = {p.proposal_id: p for p in ok}
+    scores = tuple(
+        ProposalScore(
+            proposal_id=pid,
+            seat=by_id[pid].seat,
+            agent_id=by_id[pid].agent_id,
+            score=round(result.scores[pid], 6),
+            net_support=round(result.net_support[pid], 6),
+            controversy=round(result.controversy[pid], 6),
+            ballots=result.coverage[pid],
+        )
+        for pid in by_id
+    )
+    winner = by_id.get(result.winner) if result.winner else None
+    return TallyComputed(
+        task_id=record.task_id,
+        round=cur.number,
+        message_id=ids.tally(record.task_id, cur.number),
+        scores=scores,
+        votes={
+            seat: {p: round(s, 6) for p, s in row.items()} for seat, row in result.votes.items()
+        },
+        winner=result.winner,
+        winner_seat=winner.seat if winner else None,
+        conviction=round(result.conviction, 6),
+        ok_proposals=len(ok),
+        valid_ballots=len(valid),
+        quorum_met=len(ok) >= settings.quorum_proposals and len(valid) >= settings.quorum_ballots,
+        unanimous=result.unanimous,
+    )
+
+
+async def on_ballot(msg: BallotAccepted, delivery: Delivery, deps: VoterDeps) -> Sequence[Message]:
+    def change(r: DeliberationRecord) -> DeliberationRecord | None:
+        cur = r.current
+        if r.done or cur.number != msg.round or cur.phase != "voting":
+            return None
+        tally = compute_tally(r, deps.settings)
+        return msgspec.structs.replace(
+            r, current=msgspec.structs.replace(cur, tally=tally, phase="gating")
+        )
+
+    record, _ = await deps.store.update(msg.task_id, change)
+    cur = record.current
+    if cur.number == msg.round and cur.phase == "gating" and cur.tally is not None:
+        return [cur.tally]
+    return []
