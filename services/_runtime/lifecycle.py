@@ -82,15 +82,7 @@ async def open_runtime(
     async with contextlib.AsyncExitStack() as stack:
         provider = telemetry.tracer_provider(service, instance)
         stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
-        try:
-            nc = await busmod.connect(
-                settings.nats_url,
-                f"nsed-{service}-{instance}",
-                timeout=settings.connect_timeout_s,
-                on_reconnect=on_reconnect,
-            )
-        except Exception as exc:
-            raise ConfigError(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+        nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
         await busmod.ensure_topology(bus.js)
@@ -104,6 +96,27 @@ async def open_runtime(
             stop=stop or asyncio.Event(),
             reconnected=reconnected,
         )
+
+
+async def _connect_at_startup(
+    settings: ServiceSettings, name: str, on_reconnect: Callable[[], Awaitable[None]]
+) -> Client:
+    """Connect, retrying while NATS is still starting (a process manager starts us at once)."""
+    deadline = time.monotonic() + settings.startup_timeout_s
+    while True:
+        try:
+            return await busmod.connect(
+                settings.nats_url,
+                name,
+                timeout=settings.connect_timeout_s,
+                on_reconnect=on_reconnect,
+            )
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"cannot connect to NATS at {settings.nats_url}: {exc!r}"
+                ) from exc
+            await asyncio.sleep(0.5)
 
 
 async def _drain(nc: Client) -> None:

@@ -30,6 +30,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_deliver: int = 20
     shutdown_grace_s: float = 10.0
     connect_timeout_s: float = 5.0
+    startup_timeout_s: float = 30.0  # keep trying to reach NATS for this long at startup
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -1,0 +1,1 @@
+"""The ``nsed`` command line: submit, watch, result, agents, agent run, stack."""

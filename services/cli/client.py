@@ -1,0 +1,87 @@
+"""What every CLI command shares: the NATS address, connecting, one-line errors, exit codes.
+
+Exit codes (DESIGN §10): 0 completed, 3 degraded, 1 failed, 2 usage or connection error;
+``nsed result`` also uses 4 for "no result yet".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+import click
+import msgspec
+import nats
+from nats.aio.client import Client
+
+from schemas import subjects
+from schemas.gate import DeliberationConcluded
+from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DEGRADED = 3
+EXIT_PENDING = 4
+CONNECT_TIMEOUT_S = 3.0
+
+_result_decoder = msgspec.json.Decoder(DeliberationConcluded)
+
+
+class CliError(click.ClickException):
+    """One readable line on stderr and exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        print(f"nsed: {self.message}", file=file or sys.stderr)
+
+
+def nats_url() -> str:
+    return os.environ.get("NSED_NATS_URL", DEFAULT_NATS_URL)
+
+
+def nsed_home() -> str:
+    return os.environ.get("NSED_HOME", DEFAULT_HOME)
+
+
+async def connect(url: str | None = None) -> Client:
+    url = url or nats_url()
+
+    async def _quiet(_: Exception) -> None:
+        return None
+
+    try:
+        return await nats.connect(
+            url,
+            name="nsed-cli",
+            connect_timeout=CONNECT_TIMEOUT_S,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            error_cb=_quiet,
+        )
+    except Exception as exc:
+        raise CliError(
+            f"cannot reach NATS at {url} ({type(exc).__name__}); is the stack up? try `make up`"
+        ) from exc
+
+
+def exit_code(result: DeliberationConcluded) -> int:
+    return {"completed": EXIT_COMPLETED, "degraded": EXIT_DEGRADED}.get(result.status, EXIT_FAILED)
+
+
+def decode_result(data: bytes) -> DeliberationConcluded:
+    return _result_decoder.decode(data)
+
+
+async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | None:
+    """The task's result from ``NSED_RESULTS``, if it has one."""
+    js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
+    try:
+        msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+    except nats.js.errors.NotFoundError:
+        return None
+    except nats.errors.NoRespondersError as exc:
+        raise CliError("JetStream is not available on this server; is the stack up?") from exc
+    return decode_result(msg.data) if msg.data else None

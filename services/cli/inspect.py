@@ -1,0 +1,164 @@
+"""``nsed agents``, ``nsed result`` and ``nsed watch``: read-only views of a running stack."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.js.api import DeliverPolicy
+from rich.console import Console
+from rich.table import Table
+
+from schemas import subjects
+from schemas.gate import DeliberationConcluded
+from schemas.record import DeliberationRecord
+from services.broker.registry import LiveAgent, Registry
+from services.cli import client
+from services.cli.client import CliError
+from services.cli.progress import RoundCounts, describe, event_decoder, summary_line
+from services.cli.submit import print_answer
+
+STALE_AFTER_S = 10.0
+
+
+async def live_agents() -> list[LiveAgent]:
+    nc = await client.connect()
+    try:
+        js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
+        try:
+            kv = await js.key_value(subjects.AGENTS_BUCKET)
+        except Exception as exc:
+            raise CliError("no agent registry on this server; is the stack up?") from exc
+        registry = Registry(stale_after_s=STALE_AFTER_S)
+        try:
+            for key in await kv.keys():
+                entry = await kv.get(key)
+                registry.apply(key, entry.value, entry.operation)
+        except nats.js.errors.NoKeysError:
+            pass
+        return registry.live()
+    finally:
+        await nc.close()
+
+
+def agent_json(agent: LiveAgent) -> dict[str, Any]:
+    card = msgspec.to_builtins(agent.card)
+    card.pop("instance_id", None)
+    card.update(instances=agent.instances, capacity=agent.capacity, in_flight=agent.in_flight)
+    return dict(card)
+
+
+def print_agents(agents: list[LiveAgent], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(msgspec.json.encode([agent_json(a) for a in agents]).decode() + "\n")
+        return
+    if not agents:
+        Console(stderr=True).print("no live agents")
+        return
+    table = Table(
+        "agent",
+        "model",
+        "family",
+        "backend",
+        "p_g/p_v",
+        "$/Mtok in/out",
+        "instances",
+        "busy/capacity",
+        "latency",
+    )
+    for a in agents:
+        prior = a.card.prior("default")
+        table.add_row(
+            a.agent_id,
+            a.card.model,
+            a.card.family,
+            a.card.backend,
+            f"{prior.p_g:.2f}/{prior.p_v:.2f}",
+            f"{a.card.price_in_per_mtok:g}/{a.card.price_out_per_mtok:g}",
+            str(a.instances),
+            f"{a.in_flight}/{a.in_flight + a.capacity}",
+            f"{a.card.latency_s:.2f}s",
+        )
+    Console().print(table)
+
+
+async def result(task_id: str, as_json: bool) -> int:
+    nc = await client.connect()
+    try:
+        found = await client.stored_result(nc, task_id)
+        if found is None:
+            record = await _record(nc, task_id)
+            if record is None:
+                raise CliError(f"no task {task_id!r} on this server")
+            cur = record.current
+            print(
+                f"nsed: task {task_id} has no result yet (round {cur.number}, {cur.phase})",
+                file=sys.stderr,
+            )
+            return client.EXIT_PENDING
+    finally:
+        await nc.close()
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(found).decode() + "\n")
+    else:
+        print_answer(found)
+    return client.exit_code(found)
+
+
+async def _record(nc: Any, task_id: str) -> DeliberationRecord | None:
+    js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
+    try:
+        kv = await js.key_value(subjects.DELIBERATIONS_BUCKET)
+        entry = await kv.get(task_id)
+    except Exception:
+        return None
+    return msgspec.json.decode(entry.value, type=DeliberationRecord) if entry.value else None
+
+
+async def watch(task_id: str, timeout: float) -> int:
+    """Replay a task's events from the start, then follow them until its result."""
+    nc = await client.connect()
+    console = Console(highlight=False)
+    counts = RoundCounts()
+    try:
+        js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
+        if await _record(nc, task_id) is None:
+            raise CliError(f"no task {task_id!r} on this server")
+        events = await js.subscribe(
+            subjects.task_events(task_id),
+            stream=subjects.NSED_EVENTS,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+        deadline = time.monotonic() + timeout
+        final: DeliberationConcluded | None = None
+        while final is None and time.monotonic() < deadline:
+            try:
+                msg = await events.next_msg(timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                final = await client.stored_result(nc, task_id)
+                continue
+            try:
+                line = describe(event_decoder.decode(msg.data), counts)
+            except msgspec.DecodeError:
+                continue
+            if line:
+                console.print(line, markup=False)
+        await events.unsubscribe()
+        if final is None:
+            print(f"nsed: {task_id} has not finished yet", file=sys.stderr)
+            return client.EXIT_PENDING
+        console.print(summary_line(final), markup=False)
+        if final.extracted_answer is not None:
+            console.print(f"answer: {final.extracted_answer}", markup=False)
+        return client.exit_code(final)
+    finally:
+        await nc.close()
+
+
+def run(coro: Any) -> int:
+    return int(asyncio.run(coro))

@@ -1,0 +1,188 @@
+"""The ``nsed`` command: every subcommand of DESIGN §10, plus ``stack`` for the Makefile."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from services._runtime.errors import ConfigError
+from services.cli import client
+from services.cli.client import CliError
+
+T = TypeVar("T")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """NSED: several models deliberate on one question and answer it together."""
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option(
+    "--answer", default=None, help="Reference answer (evaluation only; no agent sees it)."
+)
+@click.option("--domain", default="general", show_default=True)
+@click.option(
+    "--format",
+    "answer_format",
+    type=click.Choice(["text", "integer", "choice", "code"]),
+    default=None,
+    help="Answer format [default: integer if --answer is an integer, else text].",
+)
+@click.option("--team-size", type=int, default=None)
+@click.option("--max-rounds", type=int, default=None)
+@click.option("--min-rounds", type=int, default=None)
+@click.option("--budget", type=float, default=None, help="Budget in USD.")
+@click.option("--deadline", type=float, default=None, help="Deadline in seconds.")
+@click.option("--task-id", default=None, help="Use this task id instead of a new one.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly the result JSON on stdout.")
+@click.option("--no-wait", is_flag=True, help="Publish, print the task id, exit.")
+def submit(
+    prompt: str,
+    answer: str | None,
+    domain: str,
+    answer_format: str | None,
+    team_size: int | None,
+    max_rounds: int | None,
+    min_rounds: int | None,
+    budget: float | None,
+    deadline: float | None,
+    task_id: str | None,
+    as_json: bool,
+    no_wait: bool,
+) -> None:
+    """Ask the council PROMPT; show progress per round; print the answer.
+
+    Exit codes: 0 completed, 3 degraded, 1 failed, 2 usage or connection error.
+    """
+    from services.cli.submit import build_task
+    from services.cli.submit import submit as run_submit
+
+    policy = {
+        "team_size": team_size,
+        "min_team": min(2, team_size) if team_size is not None else None,
+        "max_rounds": max_rounds,
+        "min_rounds": min_rounds,
+        "budget_usd": budget,
+        "deadline_s": deadline,
+    }
+    task = build_task(
+        prompt,
+        answer=answer,
+        domain=domain,
+        answer_format=answer_format,
+        policy=policy,
+        task_id=task_id,
+    )
+    code = _run(run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True))
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def agents(as_json: bool) -> None:
+    """List the live agent pool."""
+    from services.cli import inspect
+
+    inspect.print_agents(_run(inspect.live_agents()), as_json)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True)
+def result(task_id: str, as_json: bool) -> None:
+    """Print a task's result (exit 4 while it has none yet)."""
+    from services.cli import inspect
+
+    sys.exit(_run(inspect.result(task_id, as_json)))
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--timeout", type=float, default=900.0, show_default=True)
+def watch(task_id: str, timeout: float) -> None:
+    """Follow a task's events from its start to its result."""
+    from services.cli import inspect
+
+    sys.exit(_run(inspect.watch(task_id, timeout)))
+
+
+@cli.group()
+def agent() -> None:
+    """Agent runners."""
+
+
+@agent.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--agent", "agent_id", default=None, help="Agent id in the pool file.")
+def agent_run(config: str, agent_id: str | None) -> None:
+    """Run one agent-runner process for one profile of the pool CONFIG."""
+    from services.agent_runner.__main__ import run
+
+    run(config, agent_id)
+
+
+@cli.group()
+def stack() -> None:
+    """The local stack (what `make up`, `make down` and `make status` run)."""
+
+
+@stack.command("up")
+@click.option("--pool", default="infra/agents/sim.toml", show_default=True)
+@click.option("--demo/--no-demo", default=True, show_default=True)
+def stack_up(pool: str, demo: bool) -> None:
+    """Start NATS, the services and the pool under supervisord; wait until healthy."""
+    from services.cli import stack as stack_cmd
+
+    sys.exit(stack_cmd.up(pool, demo))
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop everything `stack up` started."""
+    from services.cli import stack as stack_cmd
+
+    sys.exit(stack_cmd.down())
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Show the processes, the services answering discovery and the live agents."""
+    from services.cli import stack as stack_cmd
+
+    sys.exit(stack_cmd.print_status())
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        print(f"nsed: {exc}", file=sys.stderr)
+        sys.exit(client.EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("NSED_DEBUG"):
+            raise
+        print(
+            f"nsed: unexpected {type(exc).__name__}: {exc} (NSED_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        sys.exit(client.EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""``nsed stack up | down | status``: the local stack that ``make up`` / ``make down`` run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+import services
+from services.agent_runner.config import load_pool
+from services.cli import client
+from services.cli.submit import build_task, submit
+from services.stack import health
+from services.stack.supervisor import StackPaths, Supervisor, render
+
+HEALTH_TIMEOUT_S = 90.0
+DEMO_PROMPT = "What is 17*23?"
+DEMO_ANSWER = "391"
+
+
+def project_root() -> Path:
+    """The checkout holding ``infra/`` (the package lives in it: editable install)."""
+    root = Path(services.__file__).resolve().parent.parent
+    return root if (root / "infra").is_dir() else Path.cwd()
+
+
+def paths() -> StackPaths:
+    home = Path(client.nsed_home())
+    if not home.is_absolute():
+        home = project_root() / home
+    return StackPaths(root=project_root(), home=home)
+
+
+def up(pool_path: str, demo: bool) -> int:
+    console = Console(stderr=True, highlight=False)
+    stack = paths()
+    pool_file = Path(pool_path)
+    if not pool_file.is_absolute():
+        pool_file = (Path.cwd() / pool_file).resolve()
+    pool = load_pool(pool_file)
+    supervisor = Supervisor(stack)
+    running = supervisor.pid()
+    if running is not None:
+        console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
+    else:
+        stack.home.mkdir(parents=True, exist_ok=True)
+        stack.config.write_text(render(stack, pool, pool_file, client.nats_url()))
+        supervisor.start()
+        console.print(f"started supervisord (pid {supervisor.pid()}) with {stack.config}")
+    started = time.monotonic()
+    with console.status("starting…") as status:
+        missing = asyncio.run(
+            health.wait_healthy(
+                client.nats_url(),
+                [a.id for a in pool.agents],
+                HEALTH_TIMEOUT_S,
+                on_progress=lambda text: status.update(text),
+            )
+        )
+    if missing:
+        console.print(f"[red]not healthy after {HEALTH_TIMEOUT_S:.0f}s:[/] {', '.join(missing)}")
+        console.print(f"logs: {stack.logs}/  ·  stop: make down")
+        return 1
+    console.print(f"healthy in {time.monotonic() - started:.1f}s")
+    print_status(stack)
+    code = 0
+    if demo and running is None:
+        console.print(f"\ndemo deliberation: {DEMO_PROMPT!r} (reference answer {DEMO_ANSWER})")
+        task = build_task(
+            DEMO_PROMPT,
+            answer=DEMO_ANSWER,
+            domain="math",
+            answer_format=None,
+            policy={"deadline_s": 120.0},
+        )
+        code = asyncio.run(submit(task, wait=True, as_json=False, show_progress=True))
+    console.print(
+        "\n"
+        f"logs     {stack.logs}/ (one file per process, JSON lines)\n"
+        "status   make status\n"
+        'ask      .venv/bin/nsed submit "your question" [--answer A] [--json]\n'
+        "watch    .venv/bin/nsed watch TASK_ID   ·   nats sub 'nsed.events.TASK_ID.>'\n"
+        "traces   export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 before make up\n"
+        "stop     make down",
+        markup=False,
+    )
+    return code if code in (0, 3) else 1
+
+
+def down() -> int:
+    console = Console(stderr=True, highlight=False)
+    supervisor = Supervisor(paths())
+    if supervisor.pid() is None:
+        console.print("NSED is not running.")
+        return 0
+    killed = supervisor.shutdown()
+    if killed:
+        console.print(f"stopped; had to kill {len(killed)} process(es) that ignored SIGTERM")
+    else:
+        console.print("stopped: every process of the stack has exited.")
+    return 0
+
+
+def print_status(stack: StackPaths | None = None) -> int:
+    stack = stack or paths()
+    console = Console(highlight=False)
+    supervisor = Supervisor(stack)
+    pid = supervisor.pid()
+    if pid is None:
+        console.print("NSED is not running (no supervisord).")
+        return 1
+    table = Table("process", "state", "pid", "uptime", title=f"supervisord pid {pid}")
+    for proc in supervisor.processes():
+        uptime = max(proc["now"] - proc["start"], 0) if proc["start"] else 0
+        table.add_row(proc["name"], proc["statename"], str(proc["pid"] or "-"), f"{uptime}s")
+    console.print(table)
+
+    async def probe() -> tuple[dict[str, int], set[str]]:
+        nc = await client.connect()
+        try:
+            return await health.discover(nc), await health.live_agent_ids(nc)
+        finally:
+            await nc.close()
+
+    services_up, agents = asyncio.run(probe())
+    replicas = ", ".join(f"{name}×{count}" for name, count in sorted(services_up.items()))
+    console.print(f"services answering discovery: {replicas or 'none'}")
+    console.print(f"live agents: {', '.join(sorted(agents)) or 'none'}")
+    return 0

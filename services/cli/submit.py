@@ -1,0 +1,143 @@
+"""``nsed submit``: publish a task on ``nsed.tasks``, follow it live, print the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from rich.console import Console
+
+from schemas import subjects
+from schemas.gate import DeliberationConcluded
+from schemas.task import TaskSubmitted
+from services.cli import client
+from services.cli.client import CliError
+from services.cli.progress import Progress, event_decoder, summary_line
+
+RESULT_GRACE_S = 30.0
+POLL_EVERY_S = 2.0
+_INTEGER = re.compile(r"^-?\d+$")
+
+
+def build_task(
+    prompt: str,
+    *,
+    answer: str | None,
+    domain: str,
+    answer_format: str | None,
+    policy: dict[str, Any],
+    task_id: str | None = None,
+) -> TaskSubmitted:
+    """Validate exactly as the broker will, so a bad task is a usage error here."""
+    if answer_format is None:
+        answer_format = "integer" if answer is not None and _INTEGER.match(answer) else "text"
+    raw = {
+        "task_id": task_id or f"t-{uuid.uuid4().hex[:16]}",
+        "prompt": prompt,
+        "domain": domain,
+        "answer_format": answer_format,
+        "reference_answer": answer,
+        "policy": {k: v for k, v in policy.items() if v is not None},
+        "submitted_at": time.time(),
+    }
+    try:
+        return msgspec.convert(raw, TaskSubmitted)
+    except msgspec.ValidationError as exc:
+        raise CliError(f"invalid task: {exc}") from exc
+
+
+async def publish(nc: Client, task: TaskSubmitted) -> None:
+    js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
+    assert task.task_id is not None
+    try:
+        await js.publish(
+            subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": task.task_id}
+        )
+    except nats.errors.NoRespondersError as exc:
+        raise CliError(
+            f"no {subjects.NSED_TASKS} stream on {client.nats_url()}: the services are not "
+            "running; try `make up`"
+        ) from exc
+    except (TimeoutError, nats.errors.TimeoutError) as exc:
+        raise CliError("the server did not acknowledge the task in time") from exc
+
+
+async def follow(
+    nc: Client, task: TaskSubmitted, progress: Progress, timeout: float
+) -> DeliberationConcluded | None:
+    """Wait for the result, showing events; polls the results stream as a fallback."""
+    assert task.task_id is not None
+    done: asyncio.Future[DeliberationConcluded] = asyncio.get_running_loop().create_future()
+
+    async def on_event(msg: Any) -> None:
+        with contextlib.suppress(msgspec.DecodeError):
+            progress.on_event(event_decoder.decode(msg.data))
+
+    async def on_result(msg: Any) -> None:
+        with contextlib.suppress(msgspec.DecodeError):
+            result = client.decode_result(msg.data)
+            if not done.done():
+                done.set_result(result)
+
+    events = await nc.subscribe(subjects.task_events(task.task_id), cb=on_event)
+    results = await nc.subscribe(subjects.results(task.task_id), cb=on_result)
+    try:
+        await publish(nc, task)
+        deadline = time.monotonic() + timeout
+        while not done.done() and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(done), timeout=POLL_EVERY_S)
+            if not done.done():
+                stored = await client.stored_result(nc, task.task_id)
+                if stored is not None:
+                    done.set_result(stored)
+        return done.result() if done.done() else None
+    finally:
+        await events.unsubscribe()
+        await results.unsubscribe()
+
+
+async def submit(task: TaskSubmitted, *, wait: bool, as_json: bool, show_progress: bool) -> int:
+    nc = await client.connect()
+    try:
+        if not wait:
+            await publish(nc, task)
+            print(task.task_id)
+            return client.EXIT_COMPLETED
+        progress = Progress(str(task.task_id), enabled=show_progress and not as_json)
+        try:
+            result = await follow(nc, task, progress, task.policy.deadline_s + RESULT_GRACE_S)
+        finally:
+            progress.close()
+    finally:
+        await nc.close()
+    if result is None:
+        print(
+            f"nsed: no result for {task.task_id} in time; it may still be running: "
+            f"nsed watch {task.task_id}",
+            file=sys.stderr,
+        )
+        return client.EXIT_FAILED
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
+    else:
+        print_answer(result)
+    return client.exit_code(result)
+
+
+def print_answer(result: DeliberationConcluded) -> None:
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if result.answer is None:
+        err.print(f"no answer: {result.detail}")
+    else:
+        out.print(result.answer, markup=False)
+    err.print(summary_line(result), markup=False)

@@ -1,0 +1,1 @@
+"""The local stack: NATS, the five services and an agent pool under supervisord."""

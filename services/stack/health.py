@@ -1,0 +1,103 @@
+"""Is the stack healthy? Every service answers discovery and every pool agent is live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable
+
+import nats
+from nats.aio.client import Client
+
+from schemas import subjects
+from services._runtime.lifecycle import SERVICE_PREFIX
+from services.broker.registry import Registry
+
+SERVICE_NAMES = ("broker", "agent_runner", "reviewer", "voter", "gate")
+PING = "$SRV.PING"
+
+
+async def discover(nc: Client, wait: float = 0.3) -> dict[str, int]:
+    """Replicas answering ``$SRV.PING``, by NSED service name."""
+    inbox = nc.new_inbox()
+    counts: dict[str, int] = {}
+    sub = await nc.subscribe(inbox)
+    await nc.publish(PING, b"", reply=inbox)
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await sub.next_msg(timeout=left)
+        except (TimeoutError, nats.errors.TimeoutError):
+            break
+        if not msg.data:  # a "no responders" status, not a service
+            continue
+        try:
+            name = str(json.loads(msg.data).get("name", ""))
+        except (ValueError, AttributeError):
+            continue
+        if name.startswith(SERVICE_PREFIX):
+            key = name[len(SERVICE_PREFIX) :].replace("-", "_")
+            counts[key] = counts.get(key, 0) + 1
+    await sub.unsubscribe()
+    return counts
+
+
+async def live_agent_ids(nc: Client) -> set[str]:
+    js = nc.jetstream(timeout=2.0)
+    try:
+        kv = await js.key_value(subjects.AGENTS_BUCKET)
+        keys = await kv.keys()
+    except Exception:
+        return set()
+    registry = Registry(stale_after_s=10.0)
+    for key in keys:
+        try:
+            entry = await kv.get(key)
+        except Exception:
+            continue
+        registry.apply(key, entry.value, entry.operation)
+    return {a.agent_id for a in registry.live()}
+
+
+async def connect_retrying(url: str, deadline: float) -> Client:
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return await nats.connect(
+                url, connect_timeout=1.0, allow_reconnect=False, max_reconnect_attempts=0
+            )
+        except Exception as exc:
+            last = exc
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"NATS at {url} did not come up: {last!r}")
+
+
+async def wait_healthy(
+    url: str,
+    agents: Iterable[str],
+    timeout: float,
+    on_progress: Callable[[str], None] = lambda _: None,
+) -> list[str]:
+    """Wait until healthy; returns what is still missing when ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    expected_agents = set(agents)
+    on_progress("waiting for NATS")
+    try:
+        nc = await connect_retrying(url, deadline)
+    except TimeoutError as exc:
+        return [str(exc)]
+    try:
+        missing: list[str] = []
+        while time.monotonic() < deadline:
+            services = await discover(nc)
+            live = await live_agent_ids(nc)
+            missing = [f"service {s}" for s in SERVICE_NAMES if not services.get(s)]
+            missing += [f"agent {a}" for a in sorted(expected_agents - live)]
+            if not missing:
+                return []
+            on_progress("waiting for " + ", ".join(missing))
+            await asyncio.sleep(0.5)
+        return missing
+    finally:
+        await nc.close()

@@ -1,0 +1,155 @@
+"""supervisord as the local process manager: render its config, start it, ask it, stop it.
+
+``render`` fills ``infra/supervisor/*.tmpl`` for one pool; ``Supervisor`` talks to a
+running supervisord over its XML-RPC unix socket.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any, cast
+from urllib.parse import urlparse
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from services.agent_runner.config import PoolConfig
+
+SERVICES = ("broker", "reviewer", "voter", "gate")  # plus one runner per agent
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    root: Path  # the project checkout
+    home: Path  # NSED_HOME, absolute
+
+    @property
+    def config(self) -> Path:
+        return self.home / "supervisord.conf"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home / "supervisord.pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "supervisor.sock"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+
+def nats_listen(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 4222}"
+
+
+def render(paths: StackPaths, pool: PoolConfig, pool_path: Path, nats_url: str) -> str:
+    bindir = Path(sys.executable).parent
+    python = sys.executable
+    values = {
+        "home": str(paths.home),
+        "root": str(paths.root),
+        "instance": str(os.getpid()),
+        "nats_server": str(bindir / "nats-server"),
+        "nats_listen": nats_listen(nats_url),
+        "nats_url": nats_url,
+    }
+    infra = paths.root / "infra" / "supervisor"
+    text = Template((infra / "supervisord.conf.tmpl").read_text()).substitute(values)
+    program = Template((infra / "program.conf.tmpl").read_text())
+    for service in SERVICES:
+        text += program.substitute(
+            values, name=service, command=f"{python} -m services.{service}", priority=20
+        )
+    for agent in pool.agents:
+        text += program.substitute(
+            values,
+            name=f"agent-{agent.id}",
+            command=f"{python} -m services.agent_runner {pool_path} --agent {agent.id}",
+            priority=30,
+        )
+    return text
+
+
+class Supervisor:
+    def __init__(self, paths: StackPaths) -> None:
+        self.paths = paths
+
+    def pid(self) -> int | None:
+        """supervisord's pid if it is running, else None (a stale pidfile is ignored)."""
+        try:
+            pid = int(self.paths.pidfile.read_text().strip())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        return pid
+
+    def _rpc(self) -> Any:
+        transport = SupervisorTransport(  # type: ignore[no-untyped-call]
+            None, None, serverurl=f"unix://{self.paths.socket}"
+        )
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def start(self) -> None:
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        binary = Path(sys.executable).parent / "supervisord"
+        subprocess.run([str(binary), "-c", str(self.paths.config)], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.pid() is not None and self.paths.socket.exists():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"supervisord did not start; see {self.paths.logs}/supervisord.log")
+
+    def processes(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._rpc().supervisor.getAllProcessInfo())
+
+    def shutdown(self, timeout: float = 60.0) -> list[int]:
+        """Stop every program and supervisord; returns pids that had to be killed."""
+        pid = self.pid()
+        if pid is None:
+            return []
+        children = [p["pid"] for p in self.processes() if p.get("pid")]
+        self._rpc().supervisor.shutdown()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.pid() is not None:
+            time.sleep(0.2)
+        killed = []
+        for child in [pid, *children]:
+            if _alive(child):
+                os.killpg(child, signal.SIGKILL) if _is_group(child) else os.kill(
+                    child, signal.SIGKILL
+                )
+                killed.append(child)
+        return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes.
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return True
+    return status != "Z"
+
+
+def _is_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False

@@ -1,0 +1,212 @@
+"""Hand-built messages and records for the unit tier: no NATS, no clock, no randomness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import msgspec
+
+from schemas.ballot import BallotAccepted, ClaimCheck, Critique
+from schemas.base import Usage
+from schemas.propose import ConsensusState, ProposalSubmitted
+from schemas.record import DeliberationRecord, Phase, RoundState
+from schemas.tally import TallyComputed
+from schemas.task import Policy, TaskSubmitted
+from schemas.team import AgentCard, DomainPrior, Seat
+from services._runtime.worker import Delivery
+from services.core import ids
+from services.voter.handlers import compute_tally
+from services.voter.settings import VoterSettings
+
+NOW = 1_000.0
+TASK = "task-1"
+
+
+def card(
+    agent_id: str,
+    *,
+    family: str | None = None,
+    instance: str = "i1",
+    p_g: float = 0.5,
+    p_v: float = 0.6,
+    updated_at: float = NOW,
+    max_concurrency: int = 2,
+    in_flight: int = 0,
+    draining: bool = False,
+    price: float = 0.0,
+    latency_p95_s: float = 2.0,
+    model: str | None = None,
+) -> AgentCard:
+    return AgentCard(
+        agent_id=agent_id,
+        instance_id=instance,
+        model=model or f"{agent_id}-model",
+        family=family or agent_id,
+        backend="sim",
+        domains={"default": DomainPrior(p_g=p_g, p_v=p_v)},
+        price_in_per_mtok=price,
+        price_out_per_mtok=price,
+        max_concurrency=max_concurrency,
+        in_flight=in_flight,
+        latency_p95_s=latency_p95_s,
+        updated_at=updated_at,
+        draining=draining,
+    )
+
+
+def team(*agent_ids: str) -> tuple[Seat, ...]:
+    return tuple(Seat(seat=i, agent_id=a) for i, a in enumerate(agent_ids))
+
+
+def task(
+    *,
+    task_id: str = TASK,
+    reference: str | None = None,
+    answer_format: str = "integer",
+    **policy: object,
+) -> TaskSubmitted:
+    return TaskSubmitted(
+        task_id=task_id,
+        prompt="What is 6 times 7?",
+        answer_format=answer_format,  # type: ignore[arg-type]
+        reference_answer=reference,
+        policy=Policy(**policy),  # type: ignore[arg-type]
+    )
+
+
+def proposal(
+    seat: int,
+    answer: str | None,
+    *,
+    task_id: str = TASK,
+    round_number: int = 1,
+    agent_id: str | None = None,
+    content: str | None = None,
+    status: str = "ok",
+    model: str = "",
+    cost: float = 0.0,
+) -> ProposalSubmitted:
+    return ProposalSubmitted(
+        task_id=task_id,
+        round=round_number,
+        message_id=ids.proposal(task_id, round_number, seat),
+        proposal_id=ids.proposal_ref(task_id, round_number, seat),
+        seat=seat,
+        agent_id=agent_id or f"agent{seat}",
+        model=model,
+        content=content if content is not None else f"Worked it out.\nFinal answer: \\boxed{{{answer}}}",
+        extracted_answer=answer,
+        status=status,  # type: ignore[arg-type]
+        usage=Usage(input_tokens=10, output_tokens=5, cost_usd=cost, calls=1),
+    )
+
+
+def ballot(
+    seat: int,
+    weights: Mapping[str, float],
+    *,
+    task_id: str = TASK,
+    round_number: int = 1,
+    agent_id: str | None = None,
+    valid: bool = True,
+    critiques: Sequence[Critique] = (),
+    claims: Sequence[ClaimCheck] = (),
+    notes: Sequence[str] = (),
+) -> BallotAccepted:
+    return BallotAccepted(
+        task_id=task_id,
+        round=round_number,
+        message_id=ids.ballot(task_id, round_number, seat),
+        seat=seat,
+        agent_id=agent_id or f"agent{seat}",
+        valid=valid,
+        weights=dict(weights) if valid else {},
+        critiques=tuple(critiques),
+        claims=tuple(claims),
+        notes=tuple(notes),
+    )
+
+
+def record(
+    *,
+    the_task: TaskSubmitted | None = None,
+    round_number: int = 1,
+    phase: Phase = "proposing",
+    seats: tuple[Seat, ...] | None = None,
+    proposals: Sequence[ProposalSubmitted] = (),
+    ballots: Sequence[BallotAccepted] = (),
+    timed_out: tuple[int, ...] = (),
+    deadline_at: float = NOW + 600,
+    started_at: float = NOW,
+    state: ConsensusState | None = None,
+) -> DeliberationRecord:
+    the_task = the_task or task()
+    assert the_task.task_id is not None
+    return DeliberationRecord(
+        task_id=the_task.task_id,
+        task=the_task,
+        created_at=NOW,
+        deadline_at=deadline_at,
+        phase_timeout_s=30.0,
+        current=RoundState(
+            number=round_number,
+            phase=phase,
+            phase_deadline=NOW + 30,
+            team=seats if seats is not None else team("agent0", "agent1", "agent2"),
+            started_at=started_at,
+            proposals=tuple(proposals),
+            ballots=tuple(ballots),
+            timed_out=timed_out,
+        ),
+        state=state or ConsensusState(),
+        usage={},
+    )
+
+
+def gating(rec: DeliberationRecord, settings: VoterSettings | None = None) -> DeliberationRecord:
+    """``rec`` with its tally computed by the voter, ready for the gate."""
+    voting = msgspec.structs.replace(rec.current, phase="voting")
+    tallied = compute_tally(msgspec.structs.replace(rec, current=voting), settings or VoterSettings())
+    return msgspec.structs.replace(
+        rec, current=msgspec.structs.replace(voting, phase="gating", tally=tallied)
+    )
+
+
+def agreeing_round(
+    answers: Sequence[str | None],
+    weights: Mapping[int, Mapping[int, float]],
+    **record_args: object,
+) -> DeliberationRecord:
+    """A gating record: seat i proposed ``answers[i]``; ``weights[i][j]`` is reviewer i's
+    weight for seat j's proposal."""
+    props = [proposal(i, a) for i, a in enumerate(answers)]
+    ballots = [
+        ballot(i, {props[j].proposal_id: w for j, w in row.items()}) for i, row in weights.items()
+    ]
+    rec = record(
+        proposals=props,
+        ballots=ballots,
+        seats=team(*(f"agent{i}" for i in range(len(answers)))),
+        **record_args,  # type: ignore[arg-type]
+    )
+    return gating(rec)
+
+
+def tally(**fields: object) -> TallyComputed:
+    base: dict[str, object] = {
+        "task_id": TASK,
+        "round": 1,
+        "message_id": ids.tally(TASK, 1),
+        "scores": (),
+        "votes": {},
+        "winner": "p0",
+        "ok_proposals": 3,
+        "valid_ballots": 3,
+        "quorum_met": True,
+    }
+    base.update(fields)
+    return TallyComputed(**base)  # type: ignore[arg-type]
+
+
+def delivery(payload: bytes = b"{}", seq: int = 1, subject: str = "nsed.test") -> Delivery:
+    return Delivery(subject=subject, stream_seq=seq, delivered=1, payload=payload)
