@@ -101,22 +101,23 @@ async def open_runtime(
 async def _connect_at_startup(
     settings: ServiceSettings, name: str, on_reconnect: Callable[[], Awaitable[None]]
 ) -> Client:
-    """Connect, retrying while NATS is still starting (a process manager starts us at once)."""
-    deadline = time.monotonic() + settings.startup_timeout_s
-    while True:
-        try:
-            return await busmod.connect(
+    """Connect; nats-py keeps trying while NATS is still starting (a process manager starts
+    everything at once), for at most ``startup_timeout_s``."""
+    try:
+        return await asyncio.wait_for(
+            busmod.connect(
                 settings.nats_url,
                 name,
                 timeout=settings.connect_timeout_s,
                 on_reconnect=on_reconnect,
-            )
-        except Exception as exc:
-            if time.monotonic() >= deadline:
-                raise ConfigError(
-                    f"cannot connect to NATS at {settings.nats_url}: {exc!r}"
-                ) from exc
-            await asyncio.sleep(0.5)
+            ),
+            timeout=settings.startup_timeout_s,
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot connect to NATS at {settings.nats_url} within "
+            f"{settings.startup_timeout_s:g}s: {exc!r}"
+        ) from exc
 
 
 async def _drain(nc: Client) -> None:

@@ -58,7 +58,9 @@ async def connect(url: str | None = None) -> Client:
             name="nsed-cli",
             connect_timeout=CONNECT_TIMEOUT_S,
             allow_reconnect=False,
-            max_reconnect_attempts=0,
+            # nats-py retries forever with 0; 1 means: try once more, then give up.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
             error_cb=_quiet,
         )
     except Exception as exc:

@@ -156,8 +156,8 @@ def _key(state_item: StateItem, answer_format: AnswerFormat) -> tuple[str, ...]:
 
 
 def merge(items: Sequence[StateItem], answer_format: AnswerFormat) -> list[StateItem]:
-    """Near-duplicates become one item carrying the summed retention; the newer text (and
-    the ``winner`` kind, if either had it) is kept."""
+    """Near-duplicates become one item carrying the summed retention; the newer text (the
+    winner's, within a round) and the ``winner`` kind, if either had it, are kept."""
     merged: dict[tuple[str, ...], StateItem] = {}
     for it in items:
         key = _key(it, answer_format)
@@ -165,7 +165,10 @@ def merge(items: Sequence[StateItem], answer_format: AnswerFormat) -> list[State
         if seen is None:
             merged[key] = it
             continue
-        newer = it if it.round >= seen.round else seen
+        # Within one round the winner's own text stands for the merged answer, so that the
+        # winner item's text and source name the same proposal.
+        rank_it, rank_seen = (it.round, it.kind == "winner"), (seen.round, seen.kind == "winner")
+        newer = it if rank_it >= rank_seen else seen
         kind: ItemKind = "winner" if "winner" in (it.kind, seen.kind) else newer.kind
         merged[key] = item(
             kind,

@@ -48,8 +48,12 @@ async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Se
 
 async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
     record = await deps.store.get(msg.task_id)
-    if record is None or record.done:
+    if record is None:
         return []
+    if record.result is not None:
+        # Concluded at the deadline (perhaps by this very timer, before a crash lost the
+        # result): emit it again, deduplicated by id. Any other result was emitted already.
+        return [record.result] if record.result.stop_reason == "deadline" else []
     now = deps.clock()
     if now < record.deadline_at:
         raise NotYetDue(record.deadline_at - now)

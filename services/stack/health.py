@@ -65,7 +65,7 @@ async def connect_retrying(url: str, deadline: float) -> Client:
     while time.monotonic() < deadline:
         try:
             return await nats.connect(
-                url, connect_timeout=1.0, allow_reconnect=False, max_reconnect_attempts=0
+                url, connect_timeout=1.0, allow_reconnect=False, max_reconnect_attempts=1
             )
         except Exception as exc:
             last = exc

@@ -93,11 +93,16 @@ class Supervisor:
             return None
         return pid
 
-    def _rpc(self) -> Any:
+    def _call(self, method: str) -> Any:
+        """One XML-RPC call on supervisord's unix socket, closing the socket after it."""
         transport = SupervisorTransport(  # type: ignore[no-untyped-call]
             None, None, serverurl=f"unix://{self.paths.socket}"
         )
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        try:
+            return getattr(proxy.supervisor, method)()
+        finally:
+            transport.close()  # type: ignore[no-untyped-call]
 
     def start(self) -> None:
         self.paths.logs.mkdir(parents=True, exist_ok=True)
@@ -111,7 +116,7 @@ class Supervisor:
         raise RuntimeError(f"supervisord did not start; see {self.paths.logs}/supervisord.log")
 
     def processes(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self._rpc().supervisor.getAllProcessInfo())
+        return cast(list[dict[str, Any]], self._call("getAllProcessInfo"))
 
     def shutdown(self, timeout: float = 60.0) -> list[int]:
         """Stop every program and supervisord; returns pids that had to be killed."""
@@ -119,7 +124,7 @@ class Supervisor:
         if pid is None:
             return []
         children = [p["pid"] for p in self.processes() if p.get("pid")]
-        self._rpc().supervisor.shutdown()
+        self._call("shutdown")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.pid() is not None:
             time.sleep(0.2)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import msgspec
 
 from schemas.ballot import BallotAccepted, ClaimCheck, Critique
-from schemas.base import Usage
-from schemas.propose import ConsensusState, ProposalSubmitted
+from schemas.base import AnswerFormat, Usage
+from schemas.propose import CallStatus, ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.record import DeliberationRecord, Phase, RoundState
+from schemas.review import Claim, ReviewEntry, ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import AgentCard, DomainPrior, Seat
@@ -62,15 +64,15 @@ def task(
     *,
     task_id: str = TASK,
     reference: str | None = None,
-    answer_format: str = "integer",
-    **policy: object,
+    answer_format: AnswerFormat = "integer",
+    **policy: Any,
 ) -> TaskSubmitted:
     return TaskSubmitted(
         task_id=task_id,
         prompt="What is 6 times 7?",
-        answer_format=answer_format,  # type: ignore[arg-type]
+        answer_format=answer_format,
         reference_answer=reference,
-        policy=Policy(**policy),  # type: ignore[arg-type]
+        policy=Policy(**policy),
     )
 
 
@@ -82,7 +84,7 @@ def proposal(
     round_number: int = 1,
     agent_id: str | None = None,
     content: str | None = None,
-    status: str = "ok",
+    status: CallStatus = "ok",
     model: str = "",
     cost: float = 0.0,
 ) -> ProposalSubmitted:
@@ -94,9 +96,11 @@ def proposal(
         seat=seat,
         agent_id=agent_id or f"agent{seat}",
         model=model,
-        content=content if content is not None else f"Worked it out.\nFinal answer: \\boxed{{{answer}}}",
+        content=content
+        if content is not None
+        else f"Worked it out.\nFinal answer: \\boxed{{{answer}}}",
         extracted_answer=answer,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         usage=Usage(input_tokens=10, output_tokens=5, cost_usd=cost, calls=1),
     )
 
@@ -166,7 +170,9 @@ def record(
 def gating(rec: DeliberationRecord, settings: VoterSettings | None = None) -> DeliberationRecord:
     """``rec`` with its tally computed by the voter, ready for the gate."""
     voting = msgspec.structs.replace(rec.current, phase="voting")
-    tallied = compute_tally(msgspec.structs.replace(rec, current=voting), settings or VoterSettings())
+    tallied = compute_tally(
+        msgspec.structs.replace(rec, current=voting), settings or VoterSettings()
+    )
     return msgspec.structs.replace(
         rec, current=msgspec.structs.replace(voting, phase="gating", tally=tallied)
     )
@@ -175,25 +181,40 @@ def gating(rec: DeliberationRecord, settings: VoterSettings | None = None) -> De
 def agreeing_round(
     answers: Sequence[str | None],
     weights: Mapping[int, Mapping[int, float]],
-    **record_args: object,
+    *,
+    critiques: Mapping[int, Sequence[tuple[int, float, str]]] | None = None,
+    **record_args: Any,
 ) -> DeliberationRecord:
-    """A gating record: seat i proposed ``answers[i]``; ``weights[i][j]`` is reviewer i's
-    weight for seat j's proposal."""
-    props = [proposal(i, a) for i, a in enumerate(answers)]
+    """A gating record: seat i proposed ``answers[i]`` (``None``: an error proposal);
+    ``weights[i][j]`` is reviewer i's weight for seat j's proposal; ``critiques[i]`` holds
+    reviewer i's critiques as (seat, weight, text)."""
+    props = [
+        proposal(i, a) if a is not None else proposal(i, None, status="error", content="")
+        for i, a in enumerate(answers)
+    ]
+    critiques = critiques or {}
     ballots = [
-        ballot(i, {props[j].proposal_id: w for j, w in row.items()}) for i, row in weights.items()
+        ballot(
+            i,
+            {props[j].proposal_id: w for j, w in row.items()},
+            critiques=[
+                Critique(proposal_id=props[j].proposal_id, weight=w, text=text)
+                for j, w, text in critiques.get(i, ())
+            ],
+        )
+        for i, row in weights.items()
     ]
     rec = record(
         proposals=props,
         ballots=ballots,
         seats=team(*(f"agent{i}" for i in range(len(answers)))),
-        **record_args,  # type: ignore[arg-type]
+        **record_args,
     )
     return gating(rec)
 
 
-def tally(**fields: object) -> TallyComputed:
-    base: dict[str, object] = {
+def tally(**fields: Any) -> TallyComputed:
+    base: dict[str, Any] = {
         "task_id": TASK,
         "round": 1,
         "message_id": ids.tally(TASK, 1),
@@ -205,8 +226,63 @@ def tally(**fields: object) -> TallyComputed:
         "quorum_met": True,
     }
     base.update(fields)
-    return TallyComputed(**base)  # type: ignore[arg-type]
+    return TallyComputed(**base)
 
 
 def delivery(payload: bytes = b"{}", seq: int = 1, subject: str = "nsed.test") -> Delivery:
     return Delivery(subject=subject, stream_seq=seq, delivered=1, payload=payload)
+
+
+class Clock:
+    """A clock that moves only when a test moves it."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def proposal_for(
+    request: ProposeRequested, answer: str, *, status: CallStatus = "ok"
+) -> ProposalSubmitted:
+    """What an agent runner would send back for ``request``."""
+    return ProposalSubmitted(
+        task_id=request.task_id,
+        round=request.round,
+        message_id=ids.proposal(request.task_id, request.round, request.seat),
+        proposal_id=ids.proposal_ref(request.task_id, request.round, request.seat),
+        seat=request.seat,
+        agent_id=request.agent_id,
+        model=f"{request.agent_id}-model",
+        content=f"I am {request.agent_id}. Six sevens.\nFinal answer: \\boxed{{{answer}}}",
+        extracted_answer=answer,
+        status=status,
+        usage=Usage(input_tokens=100, output_tokens=20, cost_usd=0.001, calls=1),
+    )
+
+
+def review_for(request: ReviewRequested, truth: str) -> ReviewSubmitted:
+    """A reviewer that supports candidates ending in ``\\boxed{truth}`` and rejects the rest,
+    quoting each candidate's last line."""
+    entries = []
+    for c in request.candidates:
+        right = f"\\boxed{{{truth}}}" in c.content
+        last = c.content.strip().splitlines()[-1]
+        entries.append(
+            ReviewEntry(
+                label=c.label,
+                weight=80.0 if right else -70.0,
+                justification="" if right else f"the product is {truth}",
+                claims=(Claim(quote=last, verdict="verified" if right else "wrong"),),
+            )
+        )
+    return ReviewSubmitted(
+        task_id=request.task_id,
+        round=request.round,
+        message_id=ids.review(request.task_id, request.round, request.seat),
+        seat=request.seat,
+        agent_id=request.agent_id,
+        entries=tuple(entries),
+        usage=Usage(input_tokens=200, output_tokens=30, cost_usd=0.002, calls=1),
+    )

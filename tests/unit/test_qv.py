@@ -34,8 +34,11 @@ def test_each_reviewer_spends_exactly_its_whole_credit_budget(weights: dict[str,
         assert all(f == 0 for f in shares.values())
     else:
         assert math.isclose(sum(abs(f) for f in shares.values()), 1.0, rel_tol=1e-9)
-        assert all(math.copysign(1, f) == math.copysign(1, w) for f, w in zip(
-            shares.values(), weights.values(), strict=True) if w)
+        assert all(
+            math.copysign(1, f) == math.copysign(1, w)
+            for f, w in zip(shares.values(), weights.values(), strict=True)
+            if w
+        )
 
 
 @settings(max_examples=200)

@@ -8,6 +8,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.ballot import BallotAccepted
+from schemas.propose import CallStatus
 from schemas.review import Claim, ReviewEntry, ReviewSubmitted
 from services.reviewer.validation import absent_ballot, normalize_quote, validate_ballot
 
@@ -18,7 +20,9 @@ SHOWN = {
 }
 
 
-def review(*entries: ReviewEntry, status: str = "ok", error: str | None = None) -> ReviewSubmitted:
+def review(
+    *entries: ReviewEntry, status: CallStatus = "ok", error: str | None = None
+) -> ReviewSubmitted:
     return ReviewSubmitted(
         task_id="t1",
         round=1,
@@ -26,7 +30,7 @@ def review(*entries: ReviewEntry, status: str = "ok", error: str | None = None) 
         seat=0,
         agent_id="agent0",
         entries=entries,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         error=error,
     )
 
@@ -40,7 +44,7 @@ def entry(label: str, weight: float, *quotes: str, why: str = "") -> ReviewEntry
     )
 
 
-def validate(msg: ReviewSubmitted):  # type: ignore[no-untyped-def]
+def validate(msg: ReviewSubmitted) -> BallotAccepted:
     return validate_ballot(msg, PACKET, SHOWN, message_id="t1:1:ballot:0")
 
 
@@ -173,9 +177,14 @@ def test_arbitrary_reviews_validate_into_bounded_ballots(
         assert set(ballot.weights) == set(PACKET.values())
     assert all(c.proposal_id in PACKET.values() for c in ballot.claims)
     assert all(-100.0 <= c.weight <= 100.0 for c in ballot.critiques)
-    known = sum(1 for e in review_entries if e.label in PACKET)
-    if status == "ok":
-        assert ballot.dropped_entries == len(review_entries) - len(
-            {e.label for e in review_entries if e.label in PACKET and math.isfinite(e.weight)}
-        ) or ballot.dropped_entries <= len(review_entries)
-        assert ballot.dropped_entries >= len(review_entries) - known
+    if status != "ok":
+        return
+    counted = {e.label for e in review_entries if e.label in PACKET and math.isfinite(e.weight)}
+    assert ballot.dropped_entries == len(review_entries) - len(counted)
+    for label, pid in PACKET.items():
+        first = next(
+            (e for e in review_entries if e.label == label and math.isfinite(e.weight)), None
+        )
+        if ballot.valid:
+            expected = 0.0 if first is None else max(-100.0, min(100.0, first.weight))
+            assert ballot.weights[pid] == expected

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from schemas.base import AnswerFormat
 from schemas.review import Claim, Verdict
 from services.agent_runner.config import SimConfig
-from services.core.answers import extract_answer, same_answer
+from services.core.answers import extract_answer, normalize_number, same_answer
 from services.core.rng import seeded, stable_hex
 from services.core.tokens import CHARS_PER_TOKEN
 
@@ -80,13 +80,17 @@ def distractor_pool(task_id: str, truth: str, answer_format: AnswerFormat) -> li
     if answer_format == "choice":
         candidates = [c for c in "ABCDE" if c != truth.strip().upper()]
     else:
+        # An integer task compares normalised numbers ("$18" is 18), so derive from those.
+        number = normalize_number(truth) if answer_format == "integer" else None
         try:
-            value = int(float(truth.replace(",", "")))
-        except ValueError:
+            value = int(float(number or truth.replace(",", "")))
+        except (ValueError, OverflowError):  # not a number, or not a finite one ("inf")
             candidates = [f"{truth} (variant {k})" for k in range(1, 6)]
         else:
             offsets = [value + 1, value - 1, value * 2, value + 10, value // 2 if value else 7]
             candidates = [str(v) for v in dict.fromkeys(offsets) if v != value]
+    # A distractor must be wrong by the same comparison that grades answers.
+    candidates = [c for c in candidates if not same_answer(c, truth, answer_format)]
     rng.shuffle(candidates)
     return candidates[: len(DISTRACTOR_WEIGHTS)]
 

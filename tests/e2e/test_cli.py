@@ -1,0 +1,100 @@
+"""The ``nsed`` command against a running stack: the contract of DESIGN §10."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.natsserver import NatsServer, free_port
+from tests.support.processes import ROOT, ProcessStack
+
+NSED = [sys.executable, "-m", "services.cli.main"]
+
+
+@pytest.fixture
+def run(server: NatsServer, processes: ProcessStack) -> Iterator:
+    def _run(*args: str, url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NSED_NATS_URL": url or server.url}
+        return subprocess.run([*NSED, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+
+    # Wait for the pool (the module's stack may still be starting).
+    for _ in range(60):
+        listed = _run("agents", "--json")
+        if listed.returncode == 0 and len(json.loads(listed.stdout)) >= 4:
+            break
+    yield _run
+
+
+def test_submit_json_prints_exactly_one_result_and_exits_by_status(run) -> None:
+    done = run("submit", "What is 17*23?", "--answer", "391", "--json", "--max-rounds", "3")
+    assert done.returncode in (0, 3), done.stderr
+    result = json.loads(done.stdout)  # stdout is exactly the JSON document
+    assert result["type"] == "deliberation.concluded"
+    for key in ("status", "stop_reason", "answer", "rounds", "summaries", "usage", "total"):
+        assert key in result
+    assert len(result["summaries"]) == result["rounds"] <= 3
+    assert result["extracted_answer"] is not None
+    assert done.returncode == {"completed": 0, "degraded": 3}[result["status"]]
+
+
+def test_submit_without_json_shows_rounds_and_prints_the_answer(run) -> None:
+    done = run("submit", "What is 2+2?", "--answer", "4", "--max-rounds", "2", "--min-rounds", "2")
+    assert done.returncode == 0, done.stderr
+    assert "round 1: winner" in done.stderr and "round 2: winner" in done.stderr
+    assert "\\boxed{" in done.stdout
+    assert "simulated agents" in done.stderr
+
+
+def test_agents_json_lists_the_live_pool(run) -> None:
+    listed = run("agents", "--json")
+    assert listed.returncode == 0
+    agents = {a["agent_id"]: a for a in json.loads(listed.stdout)}
+    assert {"alpha", "bravo", "charlie", "delta"} <= set(agents)
+    assert agents["alpha"]["backend"] == "sim" and agents["alpha"]["instances"] >= 1
+
+
+def test_no_wait_then_result_and_watch_follow_the_same_task(run) -> None:
+    queued = run("submit", "What is 3*3?", "--answer", "9", "--no-wait")
+    assert queued.returncode == 0
+    task_id = queued.stdout.strip()
+    watched = run("watch", task_id)
+    assert watched.returncode in (0, 3)
+    assert "team" in watched.stdout and "answer:" in watched.stdout
+    fetched = run("result", task_id, "--json")
+    assert fetched.returncode in (0, 3)
+    assert json.loads(fetched.stdout)["task_id"] == task_id
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("result", "no-such-task"), "no task 'no-such-task'"),
+        (("submit", "x", "--team-size", "0"), "invalid task"),
+        (("submit", "x", "--deadline", "-5"), "invalid task"),
+    ],
+)
+def test_errors_are_one_readable_line_and_exit_2(run, args: tuple[str, ...], message: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nsed: ") and message in lines[0], done.stderr
+
+
+def test_an_unreachable_server_is_one_line_and_exit_2(run) -> None:
+    done = run("submit", "x", url=f"nats://127.0.0.1:{free_port()}", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "cannot reach NATS" in done.stderr
+
+
+def test_agent_run_with_an_unknown_agent_id_is_one_line_and_exit_2(run) -> None:
+    pool = Path(__file__).resolve().parents[1] / "data" / "pool.toml"
+    done = run("agent", "run", str(pool), "--agent", "nobody")
+    assert done.returncode == 2
+    assert "no agent 'nobody' in the pool" in done.stderr and done.stderr.count("\n") == 1

@@ -1,0 +1,70 @@
+"""``nsed stack up / status / down`` (what ``make up``, ``make status`` and ``make down``
+run): supervisord starts everything, a second ``up`` starts nothing, ``down`` leaves no
+process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.stack.supervisor import StackPaths, Supervisor
+from tests.support.natsserver import free_port
+from tests.support.processes import ROOT
+
+POOL = ROOT / "tests" / "data" / "pool.toml"
+
+
+def nsed(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(300)
+def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    supervisor = Supervisor(StackPaths(root=ROOT, home=home))
+    try:
+        up = nsed(env, "stack", "up", "--pool", str(POOL))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "healthy in" in up.stderr
+        assert "demo deliberation" in up.stderr and "\\boxed{391}" in up.stdout
+        first = supervisor.pid()
+        assert first is not None
+        pids = [p["pid"] for p in supervisor.processes()]
+        names = sorted(p["name"] for p in supervisor.processes())
+        assert names == sorted(["nats", "broker", "reviewer", "voter", "gate",
+                                "agent-alpha", "agent-bravo", "agent-charlie", "agent-delta",
+                                "agent-newbie"])  # fmt: skip
+        assert all(p["statename"] == "RUNNING" for p in supervisor.processes())
+
+        again = nsed(env, "stack", "up", "--pool", str(POOL))
+        assert again.returncode == 0
+        assert "already running" in again.stderr
+        assert supervisor.pid() == first
+        assert [p["pid"] for p in supervisor.processes()] == pids
+
+        status = nsed(env, "stack", "status")
+        assert status.returncode == 0 and "RUNNING" in status.stdout
+        listed = nsed(env, "agents", "--json")
+        assert len(json.loads(listed.stdout)) == 5
+        assert (home / "logs" / "broker.log").exists()
+    finally:
+        down = nsed(env, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert supervisor.pid() is None
+    assert [pid for pid in [first, *pids] if _alive(pid)] == []
+    assert nsed(env, "stack", "down").stderr.strip() == "NSED is not running."

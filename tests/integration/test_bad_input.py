@@ -1,0 +1,104 @@
+"""Bad input never crashes a service: it lands in the DLQ with its reason, and valid
+tasks keep flowing."""
+
+from __future__ import annotations
+
+import json
+
+from nats.aio.client import Client
+
+from tests.integration.conftest import ready
+from tests.support import nsed
+from tests.support.inprocess import InProcessStack
+from tests.support.wait import until
+
+
+async def test_malformed_and_mistyped_tasks_are_dead_lettered_while_valid_ones_flow(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    await nc.publish("nsed.tasks", b"{not json")
+    await nc.publish("nsed.tasks", json.dumps({"prompt": 5}).encode())
+    good = nsed.new_task_id()
+    await nsed.publish_task(nc, nsed.task(good), msg_id=good)
+    result = await nsed.wait_result(nc, good)
+    assert result.status in ("completed", "degraded")
+
+    letters = await until(lambda: _at_least(nc, "broker", 2), what="two broker dead letters")
+    by_reason = {letter.error: letter for letter in letters}
+    assert any(e.startswith("undecodable") for e in by_reason), by_reason
+    typed = next(letter for letter in letters if letter.path == "$.prompt")
+    assert "Expected `str`, got `int`" in typed.error
+    assert typed.subject == "nsed.tasks" and typed.payload_excerpt == '{"prompt": 5}'
+
+
+async def test_an_invalid_task_with_a_readable_id_also_gets_a_failed_result(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    body = {"task_id": "bad-policy", "prompt": "x", "policy": {"team_size": 2, "min_team": 3}}
+    await nc.publish("nsed.tasks", json.dumps(body).encode())
+    result = await nsed.wait_result(nc, "bad-policy")
+    assert result.status == "failed" and result.stop_reason == "error"
+    assert "min_team (3) exceeds team_size (2)" in result.detail
+    letters = await until(lambda: _at_least(nc, "broker", 1), what="a broker dead letter")
+    assert letters[0].path == "$.policy"
+
+
+async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_service(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    js = nc.jetstream()
+    await js.publish("nsed.events.junk.proposal", b"\x00\x01 garbage")
+    await js.publish("nsed.events.junk.ballot", b'{"type": "ballot.accepted", "seat": "x"}')
+    await js.publish("nsed.work.alpha.propose", b"[]")
+    # A well-formed proposal for a task nobody knows about is rejected too.
+    await js.publish(
+        "nsed.events.ghost.proposal",
+        json.dumps({"type": "proposal.submitted", "task_id": "ghost", "round": 1,
+                    "message_id": "m", "proposal_id": "p", "seat": 0,
+                    "agent_id": "alpha"}).encode(),
+    )  # fmt: skip
+    reviewer = await until(lambda: _at_least(nc, "reviewer", 2), what="reviewer dead letters")
+    assert any("undecodable" in d.error for d in reviewer)
+    assert any("no deliberation record for task 'ghost'" in d.error for d in reviewer)
+    voter = await until(lambda: _at_least(nc, "voter", 1), what="a voter dead letter")
+    assert voter[0].subject == "nsed.events.junk.ballot" and voter[0].path is not None
+    runner = await until(lambda: _at_least(nc, "agent_runner", 1), what="a runner dead letter")
+    assert runner[0].subject == "nsed.work.alpha.propose"
+
+    good = nsed.new_task_id()
+    await nsed.publish_task(nc, nsed.task(good), msg_id=good)
+    assert (await nsed.wait_result(nc, good)).status in ("completed", "degraded")
+    assert stack.failures() == []
+
+
+async def test_a_proposal_for_a_seat_the_agent_does_not_hold_is_rejected(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.latency_scale = 40.0  # ~2 s per call: round 1 stays open while we forge
+    for name in ("broker", "reviewer", "voter", "gate"):
+        stack.start_service(name)
+    stack.start_agent("alpha")
+    stack.start_agent("bravo")
+    await ready(nc, agents=("alpha", "bravo"))
+    task_id = nsed.new_task_id()
+    body = nsed.task(task_id, team_size=2, max_rounds=1)
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    await until(lambda: nsed.task_events(nc, task_id, "team", wait=0.1), what="the team")
+    forged = {"type": "proposal.submitted", "task_id": task_id, "round": 1,
+              "message_id": "forged", "proposal_id": "x", "seat": 0, "agent_id": "mallory"}
+    await nc.jetstream().publish(f"nsed.events.{task_id}.proposal", json.dumps(forged).encode())
+    letters = await until(lambda: _at_least(nc, "reviewer", 1), what="a reviewer dead letter")
+    assert "not held by 'mallory'" in letters[0].error
+    result = await nsed.wait_result(nc, task_id)
+    assert result.status == "completed"  # the forgery changed nothing
+
+
+async def _at_least(nc: Client, service: str, count: int) -> list | None:
+    letters = await nsed.dead_letters(nc, service, wait=0.2)
+    return letters if len(letters) >= count else None

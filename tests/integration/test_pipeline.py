@@ -1,0 +1,94 @@
+"""A task in, one result out: the whole round on a real NATS, services in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+from nats.aio.client import Client
+
+from tests.integration.conftest import ready
+from tests.support import nsed
+from tests.support.inprocess import InProcessStack
+
+
+async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
+    stack: InProcessStack, nc: Client, nats_server
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    # Only nats-py and JSON from here on: no project code on the client side.
+    bare = await nats.connect(nats_server.url)
+    try:
+        inbox = await bare.subscribe("nsed.results.bare-1")
+        body = {"task_id": "bare-1", "prompt": "What is 6*7?", "reference_answer": "42",
+                "answer_format": "integer"}
+        await bare.publish("nsed.tasks", json.dumps(body).encode())
+        msg = await inbox.next_msg(timeout=30)
+    finally:
+        await bare.close()
+    result = json.loads(msg.data)
+    assert result["type"] == "deliberation.concluded"
+    assert result["task_id"] == "bare-1"
+    assert result["status"] in ("completed", "degraded")
+    assert result["rounds"] >= 1 and len(result["summaries"]) == result["rounds"]
+    assert result["simulated"] is True
+
+
+async def test_a_task_without_an_id_is_given_one_and_answered(stack: InProcessStack, nc: Client) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    results = await nc.subscribe("nsed.results.>")
+    await nc.publish("nsed.tasks", b'{"prompt": "Name a prime number between 10 and 15."}')
+    msg = await results.next_msg(timeout=30)
+    result = json.loads(msg.data)
+    assert result["task_id"].startswith("t")
+    assert msg.subject == f"nsed.results.{result['task_id']}"
+
+
+async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    task_id = nsed.new_task_id()
+    await nsed.publish_task(nc, nsed.task(task_id, max_rounds=3, min_rounds=3), msg_id=task_id)
+    result = await nsed.wait_result(nc, task_id)
+    assert result.status == "completed" and result.stop_reason == "max_rounds"
+    assert [s.round for s in result.summaries] == [1, 2, 3]
+    assert set(result.usage) == {"alpha", "bravo", "charlie"}
+    assert all(u.calls == 6 for u in result.usage.values())  # 3 proposals + 3 reviews each
+    assert result.total.input_tokens > 0 and result.cost_usd > 0
+    assert result.trace_id is not None and len(result.trace_id) == 32
+    assert result.correct is not None
+    assert await nsed.results_count(nc, task_id) == 1
+    continued = await nsed.task_events(nc, task_id, "continued")
+    assert [c["next_round"] for c in continued] == [2, 3]
+
+
+async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Client) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    task_id = nsed.new_task_id()
+    body = nsed.task(task_id, max_rounds=2, min_rounds=2)
+    # Twice with distinct message ids, so JetStream's dedupe does not hide the second.
+    await nsed.publish_task(nc, body, msg_id=f"{task_id}-a")
+    await nsed.publish_task(nc, body, msg_id=f"{task_id}-b")
+    await nsed.wait_result(nc, task_id)
+    await asyncio.sleep(1.0)  # give a wrongly emitted second result the time to land
+    assert await nsed.results_count(nc, task_id) == 1
+
+
+async def test_twenty_concurrent_tasks_each_get_exactly_one_result(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
+    ids = [nsed.new_task_id("c") for _ in range(20)]
+    await asyncio.gather(
+        *(nsed.publish_task(nc, nsed.task(t, max_rounds=3, min_rounds=3), msg_id=t) for t in ids)
+    )
+    results = await asyncio.gather(*(nsed.wait_result(nc, t, timeout=90) for t in ids))
+    assert all(r.rounds == 3 for r in results)
+    assert [await nsed.results_count(nc, t) for t in ids] == [1] * 20

@@ -1,0 +1,64 @@
+"""Phase deadlines live in the record and are swept by durable timers: a silent agent
+cannot stall a deliberation, and the result says what went wrong."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+
+from tests.integration.conftest import ready
+from tests.support import nsed
+from tests.support.inprocess import InProcessStack
+from tests.support.wait import until
+
+
+async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
+    # delta's runner dies abruptly; its card lingers until its TTL, so the broker still
+    # seats it and its work waits in its queue with nobody to take it.
+    await stack.cancel("agent-delta")
+    task_id = nsed.new_task_id()
+    body = nsed.task(
+        task_id, pinned_agents=["delta"], team_size=4, max_rounds=1, phase_timeout_s=1.5
+    )
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    result = await nsed.wait_result(nc, task_id, timeout=30)
+    assert result.status == "degraded"
+    assert result.rounds == 1
+    assert any("delta" in note and "in time" in note for note in result.summaries[0].notes)
+    assert result.answer is not None  # the three others still answered
+
+
+async def test_a_task_whose_deadline_passes_ends_with_the_best_answer_so_far(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.latency_scale = 20.0  # ~1 s per call
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    task_id = nsed.new_task_id()
+    body = nsed.task(task_id, max_rounds=6, min_rounds=6, deadline_s=3.5)
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    result = await nsed.wait_result(nc, task_id, timeout=30)
+    assert result.stop_reason == "deadline"
+    assert result.rounds < 6
+    assert await nsed.results_count(nc, task_id) == 1
+
+
+async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
+    await stack.cancel("agent-delta")
+    task_id = nsed.new_task_id()
+    body = nsed.task(
+        task_id, pinned_agents=["delta"], team_size=4, max_rounds=1, phase_timeout_s=1.0
+    )
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    await until(lambda: nsed.task_events(nc, task_id, "proposal", wait=0.1), what="a proposal")
+    await stack.stop("reviewer")  # away while the proposing deadline falls due
+    stack.start_service("reviewer")
+    result = await nsed.wait_result(nc, task_id, timeout=30)
+    assert result.status == "degraded" and result.rounds == 1

@@ -1,0 +1,99 @@
+"""The NSED services as asyncio tasks in the test's own event loop (integration tier).
+
+Each service gets its own stop event, so a test can start and stop them one by one, exactly
+as separate processes would be (they share nothing but NATS)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.agent_runner.service import serve_agent
+from services.agent_runner.settings import AgentRunnerSettings
+from services.broker.service import serve_broker
+from services.broker.settings import BrokerSettings
+from services.gate.service import serve_gate
+from services.gate.settings import GateSettings
+from services.reviewer.service import serve_reviewer
+from services.reviewer.settings import ReviewerSettings
+from services.voter.service import serve_voter
+from services.voter.settings import VoterSettings
+
+POOL = Path(__file__).resolve().parent.parent / "data" / "pool.toml"
+
+Serve = Callable[[Any, asyncio.Event], Coroutine[Any, Any, None]]
+SERVICES: dict[str, tuple[Serve, type]] = {
+    "broker": (serve_broker, BrokerSettings),
+    "reviewer": (serve_reviewer, ReviewerSettings),
+    "voter": (serve_voter, VoterSettings),
+    "gate": (serve_gate, GateSettings),
+}
+FAST = {"ack_wait_s": 2.0, "shutdown_grace_s": 3.0}
+
+
+@dataclass
+class Running:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
+@dataclass
+class InProcessStack:
+    url: str
+    pool: Path = POOL
+    latency_scale: float = 1.0
+    running: dict[str, Running] = field(default_factory=dict)
+
+    def _launch(self, name: str, coro: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+        self.running[name] = Running(asyncio.create_task(coro, name=name), stop)
+
+    def start_service(self, name: str, **overrides: Any) -> None:
+        serve, settings_type = SERVICES[name]
+        stop = asyncio.Event()
+        settings = settings_type(nats_url=self.url, **{**FAST, **overrides})
+        self._launch(name, serve(settings, stop), stop)
+
+    def start_agent(self, agent_id: str, name: str | None = None, **overrides: Any) -> str:
+        stop = asyncio.Event()
+        settings = AgentRunnerSettings(
+            nats_url=self.url, latency_scale=self.latency_scale, **{**FAST, **overrides}
+        )
+        key = name or f"agent-{agent_id}"
+        self._launch(
+            key, serve_agent(settings, stop, pool_path=str(self.pool), agent_id=agent_id), stop
+        )
+        return key
+
+    def start_all(self, agents: tuple[str, ...] = ("alpha", "bravo", "charlie")) -> None:
+        for name in SERVICES:
+            self.start_service(name)
+        for agent in agents:
+            self.start_agent(agent)
+
+    async def stop(self, name: str, timeout: float = 15.0) -> None:
+        running = self.running.pop(name)
+        running.stop.set()
+        await asyncio.wait_for(running.task, timeout=timeout)
+
+    async def cancel(self, name: str) -> None:
+        """Stop without any graceful step (the nearest an event loop gets to kill -9)."""
+        running = self.running.pop(name)
+        running.task.cancel()
+        with contextlib.suppress(BaseException):
+            await running.task
+
+    def failures(self) -> list[BaseException]:
+        return [
+            r.task.exception()
+            for r in self.running.values()
+            if r.task.done() and not r.task.cancelled() and r.task.exception()
+        ]  # type: ignore[misc]
+
+    async def close(self) -> None:
+        for name in list(self.running):
+            with contextlib.suppress(Exception):
+                await self.stop(name)

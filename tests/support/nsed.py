@@ -1,0 +1,108 @@
+"""Talking to NSED as a client does, plus what tests need to check: results, DLQ entries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.js.api import DeliverPolicy
+
+from schemas import subjects
+from schemas.dlq import DeadLetter
+from schemas.gate import DeliberationConcluded
+
+
+def new_task_id(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def task(task_id: str, prompt: str = "What is 17*23?", answer: str = "391", **policy: Any) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "prompt": prompt,
+        "answer_format": "integer",
+        "reference_answer": answer,
+        "policy": {"deadline_s": 120, **policy},
+    }
+
+
+async def publish_task(nc: Client, body: dict[str, Any] | bytes, msg_id: str | None = None) -> None:
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    await nc.jetstream().publish(subjects.TASKS, payload, headers=headers)
+
+
+async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> DeliberationConcluded:
+    """The task's result from the results stream (wherever it was published from)."""
+    js = nc.jetstream()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+            return msgspec.json.decode(msg.data, type=DeliberationConcluded)
+        except nats.js.errors.NotFoundError:
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no result for {task_id} within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def results_count(nc: Client, task_id: str) -> int:
+    """How many results the stream holds for one task (the promise is exactly one)."""
+    info = await nc.jetstream().stream_info(
+        subjects.NSED_RESULTS, subjects_filter=subjects.results(task_id)
+    )
+    return int((info.state.subjects or {}).get(subjects.results(task_id), 0))
+
+
+async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[DeadLetter]:
+    js = nc.jetstream()
+    sub = await js.subscribe(
+        subjects.dlq(service),
+        stream=subjects.NSED_DLQ,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+    )
+    letters = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=wait)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            letters.append(msgspec.json.decode(msg.data, type=DeadLetter))
+    finally:
+        await sub.unsubscribe()
+    return letters
+
+
+async def task_events(nc: Client, task_id: str, kind: str, wait: float = 0.3) -> list[dict[str, Any]]:
+    js = nc.jetstream()
+    sub = await js.subscribe(
+        f"nsed.events.{task_id}.{kind}",
+        stream=subjects.NSED_EVENTS,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+    )
+    out = []
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=wait)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            out.append(json.loads(msg.data))
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+async def connect(url: str) -> Client:
+    return await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1,
+                              reconnect_time_wait=0.2)

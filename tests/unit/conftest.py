@@ -1,0 +1,56 @@
+"""Fixtures of the unit tier: every service's handler dependencies over one in-memory record
+store and one hand-driven clock — the services without NATS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from services._runtime.records import InMemoryRecordStore
+from services.broker.handlers import BrokerDeps
+from services.broker.registry import Registry
+from services.broker.settings import BrokerSettings
+from services.gate.handlers import GateDeps
+from services.gate.settings import GateSettings
+from services.reviewer.handlers import ReviewerDeps
+from services.reviewer.settings import ReviewerSettings
+from services.voter.handlers import VoterDeps
+from services.voter.settings import VoterSettings
+
+from .builders import NOW, Clock, card
+
+
+@dataclass
+class Stack:
+    store: InMemoryRecordStore
+    clock: Clock
+    registry: Registry
+    broker: BrokerDeps
+    reviewer: ReviewerDeps
+    voter: VoterDeps
+    gate: GateDeps
+
+
+@pytest.fixture
+def stack() -> Stack:
+    store = InMemoryRecordStore()
+    clock = Clock(NOW)
+    registry = Registry(stale_after_s=10.0, clock=clock)
+    for agent_id, p_g in (("alpha", 0.9), ("bravo", 0.8), ("charlie", 0.7)):
+        registry.put(f"{agent_id}.i1", card(agent_id, p_g=p_g, latency_p95_s=1.0))
+    return Stack(
+        store=store,
+        clock=clock,
+        registry=registry,
+        broker=BrokerDeps(
+            store=store,
+            registry=registry,
+            clock=clock,
+            settings=BrokerSettings(min_phase_timeout_s=30.0),
+            traceparent=lambda: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        reviewer=ReviewerDeps(store=store, clock=clock, settings=ReviewerSettings()),
+        voter=VoterDeps(store=store, clock=clock, settings=VoterSettings()),
+        gate=GateDeps(store=store, clock=clock, settings=GateSettings()),
+    )

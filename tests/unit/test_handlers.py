@@ -1,0 +1,220 @@
+"""Handlers at their edges: no team, conflicting and anonymous tasks, seats held by someone
+else, stale messages, and the phase and task timers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.ballot import BallotAccepted
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.propose import ConsensusState, ProposeRequested
+from schemas.review import ReviewRequested
+from schemas.task import Policy, TaskSubmitted
+from schemas.timers import PhaseDue
+from services._runtime.errors import NotYetDue, Rejected
+from services.broker import handlers as broker
+from services.core import ids
+from services.gate import handlers as gate
+from services.reviewer import handlers as reviewer
+from services.voter import handlers as voter
+
+from .builders import NOW, delivery, proposal_for, review_for
+from .conftest import Stack
+
+
+def task(task_id: str | None = "h-1", **policy: Any) -> TaskSubmitted:
+    return TaskSubmitted(
+        task_id=task_id,
+        prompt="What is 6 times 7?",
+        answer_format="integer",
+        policy=Policy(**policy),
+    )
+
+
+def timer(task_id: str, round_number: int, phase: str, owner: str = "reviewer") -> PhaseDue:
+    return PhaseDue(
+        task_id=task_id,
+        round=round_number,
+        message_id=ids.timer(task_id, round_number, phase),
+        phase=phase,
+        owner=owner,
+        due_at=0.0,
+    )
+
+
+async def opened(stack: Stack, task_id: str = "h-1", **policy: Any) -> list[ProposeRequested]:
+    out = await broker.on_task(task(task_id, **policy), delivery(), stack.broker)
+    return [m for m in out if isinstance(m, ProposeRequested)]
+
+
+async def test_a_task_no_team_can_serve_fails_at_once_with_the_reason(stack: Stack) -> None:
+    stack.registry.clear()
+    out = await broker.on_task(task(), delivery(), stack.broker)
+    [result] = out
+    assert isinstance(result, DeliberationConcluded)
+    assert (result.status, result.stop_reason) == ("failed", "no_team")
+    assert result.detail.startswith("0 live agents")
+    assert result.message_id == ids.result("h-1")
+    assert stack.store.records["h-1"].done
+    assert await broker.on_task(task(), delivery(), stack.broker) == [result]
+
+
+async def test_a_task_id_reused_by_another_task_is_rejected(stack: Stack) -> None:
+    await broker.on_task(task(), delivery(), stack.broker)
+    other = msgspec.structs.replace(task(), prompt="Something else")
+    with pytest.raises(Rejected, match="already used"):
+        await broker.on_task(other, delivery(), stack.broker)
+
+
+async def test_a_task_without_an_id_gets_one_that_is_stable_on_redelivery(stack: Stack) -> None:
+    payload = b'{"prompt": "What is 6 times 7?"}'
+    anonymous = task(None)
+    first = await broker.on_task(anonymous, delivery(payload, seq=41), stack.broker)
+    again = await broker.on_task(anonymous, delivery(payload, seq=41), stack.broker)
+    assert first == again
+    task_id = first[0].task_id
+    assert task_id.startswith("t41-")
+    assert list(stack.store.records) == [task_id]
+
+
+async def test_a_rejected_task_with_a_readable_id_still_gets_a_failed_result() -> None:
+    payload = b'{"task_id": "bad-1", "prompt": "p", "policy": {"team_size": 0}}'
+    [result] = broker.reject_task(payload, Rejected("team_size must be >= 1"))
+    assert isinstance(result, DeliberationConcluded)
+    assert (result.task_id, result.status, result.stop_reason) == ("bad-1", "failed", "error")
+    assert "team_size" in result.detail
+    assert broker.reject_task(b'{"task_id": "a b"}', Rejected("x")) == []
+    assert broker.reject_task(b"\xff", Rejected("x")) == []
+
+
+async def test_a_continued_round_without_a_record_is_rejected(stack: Stack) -> None:
+    msg = RoundContinued(
+        task_id="nope", round=1, message_id="m", next_round=2, state=ConsensusState()
+    )
+    with pytest.raises(Rejected):
+        await broker.on_continued(msg, delivery(), stack.broker)
+
+
+async def test_a_proposal_from_an_agent_not_holding_the_seat_is_rejected(stack: Stack) -> None:
+    requests = await opened(stack)
+    forged = msgspec.structs.replace(proposal_for(requests[0], "42"), agent_id="mallory")
+    with pytest.raises(Rejected, match="seat 0"):
+        await reviewer.on_proposal(forged, delivery(), stack.reviewer)
+    assert stack.store.records["h-1"].current.proposals == ()
+
+
+async def test_a_proposal_for_another_round_changes_nothing(stack: Stack) -> None:
+    requests = await opened(stack)
+    stale = msgspec.structs.replace(proposal_for(requests[0], "42"), round=3)
+    writes = stack.store.writes
+    assert await reviewer.on_proposal(stale, delivery(), stack.reviewer) == []
+    assert stack.store.writes == writes
+
+
+async def test_a_proposing_timer_before_its_deadline_is_not_due(stack: Stack) -> None:
+    await opened(stack)
+    deadline = stack.store.records["h-1"].current.phase_deadline
+    stack.clock.now = deadline - 2.5
+    with pytest.raises(NotYetDue) as caught:
+        await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
+    assert caught.value.delay == pytest.approx(2.5)
+
+
+async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
+    stack: Stack,
+) -> None:
+    requests = await opened(stack)
+    for request in requests[:2]:
+        await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+    stack.clock.now = stack.store.records["h-1"].current.phase_deadline
+    out = await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
+    record = stack.store.records["h-1"]
+    assert (record.current.phase, record.current.timed_out) == ("reviewing", (2,))
+    assert [m.seat for m in out if isinstance(m, ReviewRequested)] == [0, 1]
+    [absent] = [m for m in out if isinstance(m, BallotAccepted)]
+    assert (absent.seat, absent.valid) == (2, False)
+    assert "no proposal in time" in absent.notes[0]
+    # the late proposal is not recorded any more
+    await reviewer.on_proposal(proposal_for(requests[2], "42"), delivery(), stack.reviewer)
+    assert len(stack.store.records["h-1"].current.proposals) == 2
+    # the timer redelivered (its outputs lost in a crash) emits the same messages again
+    writes = stack.store.writes
+    assert await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer) == out
+    assert stack.store.writes == writes
+
+
+async def test_a_timer_for_a_phase_that_closed_on_its_own_emits_nothing(stack: Stack) -> None:
+    for request in await opened(stack):
+        await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+    stack.clock.now = NOW + 10_000
+    assert await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer) == []
+
+
+async def test_error_proposals_neither_review_nor_get_reviewed(stack: Stack) -> None:
+    requests = await opened(stack)
+    await reviewer.on_proposal(proposal_for(requests[0], "42"), delivery(), stack.reviewer)
+    await reviewer.on_proposal(
+        proposal_for(requests[1], "", status="error"), delivery(), stack.reviewer
+    )
+    out = await reviewer.on_proposal(proposal_for(requests[2], "42"), delivery(), stack.reviewer)
+    reviews = [m for m in out if isinstance(m, ReviewRequested)]
+    assert [r.seat for r in reviews] == [0, 2]
+    assert all(len(r.candidates) == 1 for r in reviews)
+    [absent] = [m for m in out if isinstance(m, BallotAccepted)]
+    assert absent.seat == 1
+    assert "proposal error" in absent.notes[0]
+
+
+async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> None:
+    requests = await opened(stack)
+    out: list[Any] = []
+    for request in requests:
+        out = list(
+            await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+        )
+    reviews = [m for m in out if isinstance(m, ReviewRequested)]
+    [ballot] = await reviewer.on_review(review_for(reviews[0], "42"), delivery(), stack.reviewer)
+    assert await voter.on_ballot(ballot, delivery(), stack.voter) == []  # still reviewing
+    with pytest.raises(NotYetDue):
+        await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    stack.clock.now = stack.store.records["h-1"].current.phase_deadline + 1
+    closed = await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    assert stack.store.records["h-1"].current.phase == "voting"
+    late = [b for b in closed if isinstance(b, BallotAccepted) and not b.valid]
+    assert [(b.seat, b.notes) for b in late] == [
+        (1, ("review timed out",)),
+        (2, ("review timed out",)),
+    ]
+    # a review that arrives after the deadline does not replace the timed-out ballot
+    [kept] = await reviewer.on_review(review_for(reviews[1], "42"), delivery(), stack.reviewer)
+    assert not kept.valid
+    [tally] = await voter.on_ballot(ballot, delivery(), stack.voter)
+    assert (tally.valid_ballots, tally.quorum_met) == (1, False)
+
+
+async def test_the_task_deadline_ends_a_deliberation_that_has_not_ended(stack: Stack) -> None:
+    await opened(stack, deadline_s=60.0)
+    due = timer("h-1", 0, "task", owner="gate")
+    stack.clock.now = NOW + 59
+    with pytest.raises(NotYetDue):
+        await gate.on_timer(due, delivery(), stack.gate)
+    stack.clock.now = NOW + 60
+    [result] = await gate.on_timer(due, delivery(), stack.gate)
+    assert (result.status, result.stop_reason) == ("failed", "deadline")
+    assert "round 1 (proposing)" in result.detail
+    writes = stack.store.writes
+    # redelivered (the result lost in a crash): the same result again, nothing rewritten
+    assert await gate.on_timer(due, delivery(), stack.gate) == [result]
+    assert stack.store.writes == writes
+
+
+async def test_a_tally_for_another_round_leaves_the_record_alone(stack: Stack) -> None:
+    await opened(stack)
+    from .builders import tally
+
+    writes = stack.store.writes
+    assert await gate.on_tally(tally(task_id="h-1", round=5), delivery(), stack.gate) == []
+    assert stack.store.writes == writes

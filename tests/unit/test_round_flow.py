@@ -1,0 +1,224 @@
+"""One round driven by hand through every handler — broker → reviewer → voter → gate →
+broker — over the in-memory record store: the record's transitions, and redelivery of any
+message emitting the same messages without touching the record again."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from schemas import subjects
+from schemas.ballot import BallotAccepted
+from schemas.base import Message
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.review import ReviewRequested
+from schemas.tally import TallyComputed
+from schemas.task import Policy, TaskSubmitted
+from schemas.team import TeamSelected
+from schemas.timers import PhaseDue
+from services._runtime.worker import Delivery
+from services.broker.handlers import on_continued, on_task
+from services.core import ids
+from services.gate.handlers import on_tally, on_timer
+from services.reviewer.handlers import on_proposal, on_review
+from services.voter.handlers import on_ballot
+
+from .builders import NOW, proposal_for, review_for
+from .conftest import Stack
+
+Handler = Callable[[Any, Delivery, Any], Awaitable[Sequence[Message]]]
+ANSWERS = {"alpha": "42", "bravo": "41", "charlie": "42"}
+
+
+async def twice(stack: Stack, handler: Handler, msg: Message, deps: object) -> list[Message]:
+    """Handle ``msg``, then its redelivery: the same output, and no second write."""
+    payload = msgspec.json.encode(msg)
+    subject = subjects.subject_for(msg)
+    first = list(await handler(msg, Delivery(subject, 7, 1, payload), deps))
+    writes, records = stack.store.writes, dict(stack.store.records)
+    second = list(await handler(msg, Delivery(subject, 7, 2, payload), deps))
+    assert second == first
+    assert stack.store.writes == writes
+    assert stack.store.records == records
+    return first
+
+
+def of_type(messages: Sequence[Message], kind: type[Message]) -> list[Any]:
+    return [m for m in messages if isinstance(m, kind)]
+
+
+def the_task(task_id: str, **policy: Any) -> TaskSubmitted:
+    return TaskSubmitted(
+        task_id=task_id,
+        prompt="What is 6 times 7?",
+        answer_format="integer",
+        reference_answer="42",
+        policy=Policy(**policy),
+    )
+
+
+async def propose_all(stack: Stack, requests: list[ProposeRequested]) -> list[Message]:
+    """Every seat proposes; returns what the last proposal released."""
+    out: list[Message] = []
+    for i, request in enumerate(requests):
+        out = await twice(
+            stack, on_proposal, proposal_for(request, ANSWERS[request.agent_id]), stack.reviewer
+        )
+        if i < len(requests) - 1:
+            assert out == []  # the phase waits for every seat
+    return out
+
+
+async def review_all(
+    stack: Stack, requests: list[ReviewRequested], beliefs: dict[str, str]
+) -> list[BallotAccepted]:
+    ballots = []
+    for request in requests:
+        [ballot] = await twice(
+            stack, on_review, review_for(request, beliefs[request.agent_id]), stack.reviewer
+        )
+        ballots.append(ballot)
+    return ballots
+
+
+async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) -> None:
+    task = the_task("flow-1")
+    opened = await twice(stack, on_task, task, stack.broker)
+    assert [type(m) for m in opened] == [TeamSelected, PhaseDue, *[ProposeRequested] * 3, PhaseDue]
+    requests = of_type(opened, ProposeRequested)
+    assert [(r.seat, r.agent_id) for r in requests] == [(0, "alpha"), (1, "bravo"), (2, "charlie")]
+    assert [r.message_id for r in requests] == [ids.propose("flow-1", 1, s) for s in range(3)]
+    assert all(r.state is None and r.feedback == () for r in requests)
+    record = stack.store.records["flow-1"]
+    assert (record.current.number, record.current.phase) == (1, "proposing")
+    assert record.deadline_at == NOW + 600
+
+    released = await propose_all(stack, requests)
+    record = stack.store.records["flow-1"]
+    assert record.current.phase == "reviewing"
+    assert set(record.current.packets) == {0, 1, 2}
+    reviews = of_type(released, ReviewRequested)
+    assert [r.seat for r in reviews] == [0, 1, 2]
+    assert of_type(released, PhaseDue)[0].due_at == record.current.phase_deadline
+    for r in reviews:
+        assert len(r.candidates) == 2
+        assert all("alpha" not in c.content and "bravo" not in c.content for c in r.candidates)
+
+    # the first ballot reaches the voter while others are still reviewing: nothing yet
+    beliefs = dict.fromkeys(ANSWERS, "42")
+    [first_ballot] = await twice(stack, on_review, review_for(reviews[0], "42"), stack.reviewer)
+    assert await twice(stack, on_ballot, first_ballot, stack.voter) == []
+    ballots = [first_ballot, *await review_all(stack, reviews[1:], beliefs)]
+    record = stack.store.records["flow-1"]
+    assert record.current.phase == "voting"
+    for ballot in ballots:
+        assert ballot.valid
+        assert set(ballot.weights) <= {p.proposal_id for p in record.current.proposals}
+        assert ballot.ungrounded_quotes == 0
+
+    tallies = [await twice(stack, on_ballot, b, stack.voter) for b in ballots]
+    assert tallies[0] == tallies[1] == tallies[2]  # any ballot releases the one tally
+    [tally] = tallies[0]
+    assert isinstance(tally, TallyComputed)
+    assert tally.message_id == ids.tally("flow-1", 1)
+    assert (tally.winner, tally.winner_seat) == (ids.proposal_ref("flow-1", 1, 0), 0)
+    assert tally.quorum_met
+    assert tally.unanimous
+    assert stack.store.records["flow-1"].current.phase == "gating"
+
+    stack.clock.now = NOW + 12
+    [result] = await twice(stack, on_tally, tally, stack.gate)
+    assert isinstance(result, DeliberationConcluded)
+    assert (result.status, result.stop_reason, result.correct) == ("completed", "converged", True)
+    assert (result.extracted_answer, result.winner_agent, result.rounds) == ("42", "alpha", 1)
+    assert result.trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert result.usage["bravo"].calls == 2  # one proposal, one review
+    assert result.total.calls == 6
+    assert stack.store.records["flow-1"].done
+    # a late redelivery of the task itself re-emits nothing once round 1 is over
+    assert await twice(stack, on_task, task, stack.broker) == []
+    # nor does the task-deadline timer: the result went out with the tally
+    [deadline] = of_type(opened, PhaseDue)[:1]
+    assert (deadline.phase, deadline.owner) == ("task", "gate")
+    stack.clock.now = NOW + 700
+    assert await twice(stack, on_timer, deadline, stack.gate) == []
+
+
+async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack) -> None:
+    opened = await twice(stack, on_task, the_task("flow-2"), stack.broker)
+    released = await propose_all(stack, of_type(opened, ProposeRequested))
+    # bravo believes its own 41: nobody's ballots agree, so the round is not unanimous
+    ballots = await review_all(
+        stack, of_type(released, ReviewRequested), {"alpha": "42", "bravo": "41", "charlie": "42"}
+    )
+    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
+    assert not tally.unanimous
+
+    stack.clock.now = NOW + 12
+    [continued] = await twice(stack, on_tally, tally, stack.gate)
+    assert isinstance(continued, RoundContinued)
+    assert (continued.round, continued.next_round) == (1, 2)
+    assert continued.message_id == ids.continued("flow-2", 1)
+    assert continued.spend_usd > 0
+    record = stack.store.records["flow-2"]
+    assert (record.current.number, record.current.phase) == (2, "proposing")
+    assert record.current.proposals == ()
+    assert record.current.ballots == ()
+
+    dispatched = await twice(stack, on_continued, continued, stack.broker)
+    round2 = of_type(dispatched, ProposeRequested)
+    assert [r.message_id for r in round2] == [ids.propose("flow-2", 2, s) for s in range(3)]
+    assert of_type(dispatched, PhaseDue)[0].message_id == ids.timer("flow-2", 2, "proposing")
+    by_agent = {r.agent_id: r for r in round2}
+    for request in round2:
+        assert request.round == 2
+        assert request.state == continued.state
+        assert request.state is not None
+        assert request.state.items[0].kind == "winner"
+        assert request.previous_answer == ANSWERS[request.agent_id]
+        assert request.task.task_id == "flow-2"
+    assert "the product is 42" in by_agent["bravo"].feedback
+    assert any("judged wrong" in line for line in by_agent["bravo"].feedback)
+    assert by_agent["alpha"].feedback
+    assert "the product is 41" in by_agent["alpha"].feedback
+    assert continued.state.tokens <= Policy().state_token_budget
+
+    # a continued message for a round that has moved on is stale
+    stale = msgspec.structs.replace(continued, next_round=1)
+    assert await twice(stack, on_continued, stale, stack.broker) == []
+    # and the round-1 tally, redelivered late, re-emits the same continued message
+    assert await twice(stack, on_tally, tally, stack.gate) == [continued]
+
+
+async def test_a_proposal_redelivered_after_review_opened_re_emits_the_review_phase(
+    stack: Stack,
+) -> None:
+    opened = await twice(stack, on_task, the_task("flow-3"), stack.broker)
+    requests = of_type(opened, ProposeRequested)
+    released = await propose_all(stack, requests)
+    early = proposal_for(requests[0], ANSWERS["alpha"])
+    assert await twice(stack, on_proposal, early, stack.reviewer) == released
+
+
+async def test_a_second_different_proposal_for_a_seat_is_ignored(stack: Stack) -> None:
+    opened = await twice(stack, on_task, the_task("flow-4"), stack.broker)
+    request = of_type(opened, ProposeRequested)[0]
+    await twice(stack, on_proposal, proposal_for(request, "42"), stack.reviewer)
+    other = msgspec.structs.replace(proposal_for(request, "7"), message_id="another-id")
+    assert await twice(stack, on_proposal, other, stack.reviewer) == []
+    [kept] = stack.store.records["flow-4"].current.proposals
+    assert kept.extracted_answer == "42"
+
+
+async def test_redelivered_proposals_are_recorded_once(stack: Stack) -> None:
+    opened = await twice(stack, on_task, the_task("flow-5"), stack.broker)
+    request = of_type(opened, ProposeRequested)[1]
+    msg: ProposalSubmitted = proposal_for(request, "41")
+    for _ in range(3):
+        await on_proposal(msg, Delivery("s", 1, 3, b""), stack.reviewer)
+    record = stack.store.records["flow-5"]
+    assert len(record.current.proposals) == 1
+    assert record.usage["bravo"].calls == 1
