@@ -65,6 +65,9 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     last_winner: ProposalSubmitted | None = None  # the latest round winner, for the answer
     continued: RoundContinued | None = None
     result: DeliberationConcluded | None = None
+    # The task-deadline timer, not a tally, concluded it: only a redelivery of that timer
+    # (after a crash) emits the result again.
+    concluded_by_timer: bool = False
     traceparent: str | None = None
     simulated: bool = False
 

@@ -1,8 +1,9 @@
 """Answer extraction and comparison per ``answer_format``, for real and simulated agents.
 
 integer  the last ``\\boxed{…}``, else the number after "final answer", else the last
-         number in the text; normalised ("1,234.0" → "1234")
-choice   a letter A–J from ``\\boxed{}`` / "answer: X" / the last "(X)"
+         number in the text; normalised ("1,234.0" → "1234", "1e3" → "1000")
+choice   a letter A–J from ``\\boxed{}``, the "final answer" line, the last "answer: X"
+         or "the answer is (X)" (the letter in upper case), else the last "(X)"
 code     the last fenced code block
 text     ``\\boxed{}``, else the "Final answer:" line, else the last non-empty line
 """
@@ -14,7 +15,10 @@ import re
 from schemas.base import AnswerFormat
 
 _FINAL = re.compile(r"final answer\s*(?:is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# "Answer: C", "the answer is (B)": the word is matched in any case, the letter only in
+# upper case, so "the answer is a bit…" does not read as A.
+_ANSWER_LETTER = re.compile(r"(?i:\banswer\b\s*(?:is)?\s*[:=]?\s*)\(?([A-J])\)?(?![A-Za-z])")
 _CHOICE = re.compile(r"(?:answer\s*(?:is)?\s*[:=]?\s*\(?|^\(?)([A-J])\)?(?:\W|$)", re.IGNORECASE)
 _CODE = re.compile(r"```[\w+-]*\n(.*?)```", re.DOTALL)
 
@@ -69,6 +73,9 @@ def extract_answer(text: str, answer_format: AnswerFormat) -> str | None:
                 letter = _letter(candidate)
                 if letter:
                     return letter
+        stated = _ANSWER_LETTER.findall(text)
+        if stated:
+            return str(stated[-1])
         letters = re.findall(r"\(([A-J])\)", text)
         return letters[-1] if letters else None
     if answer_format == "code":
@@ -94,7 +101,8 @@ def normalize_answer(answer: str | None, answer_format: AnswerFormat) -> str | N
     if answer_format == "code":
         return "\n".join(line.rstrip() for line in answer.strip().splitlines())
     folded = re.sub(r"\s+", " ", answer.strip().strip(".").lower())
-    number = normalize_number(folded) if _NUMBER.fullmatch(folded.replace(",", "")) else None
+    bare = folded.lstrip("$€£").replace(",", "")
+    number = normalize_number(bare) if _NUMBER.fullmatch(bare) else None
     return number or folded
 
 

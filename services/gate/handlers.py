@@ -51,9 +51,9 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
     if record is None:
         return []
     if record.result is not None:
-        # Concluded at the deadline (perhaps by this very timer, before a crash lost the
-        # result): emit it again, deduplicated by id. Any other result was emitted already.
-        return [record.result] if record.result.stop_reason == "deadline" else []
+        # Concluded by this very timer, and a crash may have lost the result: emit it again
+        # (deduplicated by id). A result a tally produced was emitted by the tally handler.
+        return [record.result] if record.concluded_by_timer else []
     now = deps.clock()
     if now < record.deadline_at:
         raise NotYetDue(record.deadline_at - now)

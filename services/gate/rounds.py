@@ -18,6 +18,7 @@ from schemas.tally import TallyComputed
 from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
+from services.core.fencing import mask_identities
 from services.gate import forget_gate, halting
 from services.gate.settings import GateSettings
 
@@ -82,9 +83,12 @@ def close_round(
     policy = record.task.policy
     ok = cur.ok_proposals()
     valid = [b for b in cur.ballots if b.valid]
+    # The state is shown to every member next round: it carries no agent or model names.
+    names = [s.agent_id for s in cur.team] + [p.model for p in cur.proposals if p.model]
+    masked = [replace(p, content=mask_identities(p.content, names)) for p in ok]
     outcome = forget_gate.RoundOutcome(
         round=cur.number,
-        proposals=ok,
+        proposals=masked,
         scores={s.proposal_id: s.score for s in tally.scores},
         controversy={s.proposal_id: s.controversy for s in tally.scores},
         winner=tally.winner,
@@ -204,4 +208,4 @@ def conclude_at_deadline(record: DeliberationRecord, now: float) -> Deliberation
         return None
     cur = record.current
     note = f"deadline reached during round {cur.number} ({cur.phase})"
-    return conclude(record, "deadline", note, now)
+    return replace(conclude(record, "deadline", note, now), concluded_by_timer=True)

@@ -88,7 +88,10 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Seq
         return []
     cur = record.current
     if cur.phase != msg.phase:
-        return []
+        if not _closed_by_timer(record, msg):
+            return []  # the phase closed on its own and emitted what it called for
+        # This timer closed the phase, and a crash may have lost its outputs: emit them again.
+        return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
     now = deps.clock()
     if now < cur.phase_deadline:  # the record is the truth about deadlines
         raise NotYetDue(cur.phase_deadline - now)
@@ -101,6 +104,13 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Seq
     if record.current.number != msg.round:
         return []
     return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
+
+
+def _closed_by_timer(record: DeliberationRecord, msg: PhaseDue) -> bool:
+    cur = record.current
+    if msg.phase == "proposing":
+        return bool(cur.timed_out)
+    return any("review timed out" in b.notes for b in cur.ballots)
 
 
 def _same(record: DeliberationRecord, msg: PhaseDue) -> bool:

@@ -24,7 +24,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
 
 
 @pytest.fixture(scope="module")
-def processes(server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessStack]:
+def processes(
+    server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProcessStack]:
     from tests.support.inprocess import POOL
 
     stack = ProcessStack(

@@ -19,7 +19,9 @@ NSED = [sys.executable, "-m", "services.cli.main"]
 
 @pytest.fixture
 def run(server: NatsServer, processes: ProcessStack) -> Iterator:
-    def _run(*args: str, url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _run(
+        *args: str, url: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "NSED_NATS_URL": url or server.url}
         return subprocess.run([*NSED, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=timeout)  # fmt: skip
@@ -29,7 +31,7 @@ def run(server: NatsServer, processes: ProcessStack) -> Iterator:
         listed = _run("agents", "--json")
         if listed.returncode == 0 and len(json.loads(listed.stdout)) >= 4:
             break
-    yield _run
+    return _run
 
 
 def test_submit_json_prints_exactly_one_result_and_exits_by_status(run) -> None:
@@ -47,7 +49,8 @@ def test_submit_json_prints_exactly_one_result_and_exits_by_status(run) -> None:
 def test_submit_without_json_shows_rounds_and_prints_the_answer(run) -> None:
     done = run("submit", "What is 2+2?", "--answer", "4", "--max-rounds", "2", "--min-rounds", "2")
     assert done.returncode == 0, done.stderr
-    assert "round 1: winner" in done.stderr and "round 2: winner" in done.stderr
+    assert "round 1: winner" in done.stderr
+    assert "round 2: winner" in done.stderr
     assert "\\boxed{" in done.stdout
     assert "simulated agents" in done.stderr
 
@@ -57,7 +60,8 @@ def test_agents_json_lists_the_live_pool(run) -> None:
     assert listed.returncode == 0
     agents = {a["agent_id"]: a for a in json.loads(listed.stdout)}
     assert {"alpha", "bravo", "charlie", "delta"} <= set(agents)
-    assert agents["alpha"]["backend"] == "sim" and agents["alpha"]["instances"] >= 1
+    assert agents["alpha"]["backend"] == "sim"
+    assert agents["alpha"]["instances"] >= 1
 
 
 def test_no_wait_then_result_and_watch_follow_the_same_task(run) -> None:
@@ -66,7 +70,8 @@ def test_no_wait_then_result_and_watch_follow_the_same_task(run) -> None:
     task_id = queued.stdout.strip()
     watched = run("watch", task_id)
     assert watched.returncode in (0, 3)
-    assert "team" in watched.stdout and "answer:" in watched.stdout
+    assert "team" in watched.stdout
+    assert "answer:" in watched.stdout
     fetched = run("result", task_id, "--json")
     assert fetched.returncode in (0, 3)
     assert json.loads(fetched.stdout)["task_id"] == task_id
@@ -84,17 +89,21 @@ def test_errors_are_one_readable_line_and_exit_2(run, args: tuple[str, ...], mes
     done = run(*args)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nsed: ") and message in lines[0], done.stderr
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("nsed: ")
+    assert message in lines[0]
 
 
 def test_an_unreachable_server_is_one_line_and_exit_2(run) -> None:
     done = run("submit", "x", url=f"nats://127.0.0.1:{free_port()}", timeout=30)
     assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and "cannot reach NATS" in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "cannot reach NATS" in done.stderr
 
 
 def test_agent_run_with_an_unknown_agent_id_is_one_line_and_exit_2(run) -> None:
     pool = Path(__file__).resolve().parents[1] / "data" / "pool.toml"
     done = run("agent", "run", str(pool), "--agent", "nobody")
     assert done.returncode == 2
-    assert "no agent 'nobody' in the pool" in done.stderr and done.stderr.count("\n") == 1
+    assert "no agent 'nobody' in the pool" in done.stderr
+    assert done.stderr.count("\n") == 1

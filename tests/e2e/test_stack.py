@@ -41,7 +41,8 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
         up = nsed(env, "stack", "up", "--pool", str(POOL))
         assert up.returncode == 0, up.stdout + up.stderr
         assert "healthy in" in up.stderr
-        assert "demo deliberation" in up.stderr and "\\boxed{391}" in up.stdout
+        assert "demo deliberation" in up.stderr
+        assert "\\boxed{391}" in up.stdout
         first = supervisor.pid()
         assert first is not None
         pids = [p["pid"] for p in supervisor.processes()]
@@ -58,7 +59,8 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
         assert [p["pid"] for p in supervisor.processes()] == pids
 
         status = nsed(env, "stack", "status")
-        assert status.returncode == 0 and "RUNNING" in status.stdout
+        assert status.returncode == 0
+        assert "RUNNING" in status.stdout
         listed = nsed(env, "agents", "--json")
         assert len(json.loads(listed.stdout)) == 5
         assert (home / "logs" / "broker.log").exists()

@@ -30,7 +30,8 @@ async def test_malformed_and_mistyped_tasks_are_dead_lettered_while_valid_ones_f
     assert any(e.startswith("undecodable") for e in by_reason), by_reason
     typed = next(letter for letter in letters if letter.path == "$.prompt")
     assert "Expected `str`, got `int`" in typed.error
-    assert typed.subject == "nsed.tasks" and typed.payload_excerpt == '{"prompt": 5}'
+    assert typed.subject == "nsed.tasks"
+    assert typed.payload_excerpt == '{"prompt": 5}'
 
 
 async def test_an_invalid_task_with_a_readable_id_also_gets_a_failed_result(
@@ -41,7 +42,8 @@ async def test_an_invalid_task_with_a_readable_id_also_gets_a_failed_result(
     body = {"task_id": "bad-policy", "prompt": "x", "policy": {"team_size": 2, "min_team": 3}}
     await nc.publish("nsed.tasks", json.dumps(body).encode())
     result = await nsed.wait_result(nc, "bad-policy")
-    assert result.status == "failed" and result.stop_reason == "error"
+    assert result.status == "failed"
+    assert result.stop_reason == "error"
     assert "min_team (3) exceeds team_size (2)" in result.detail
     letters = await until(lambda: _at_least(nc, "broker", 1), what="a broker dead letter")
     assert letters[0].path == "$.policy"
@@ -67,7 +69,8 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     assert any("undecodable" in d.error for d in reviewer)
     assert any("no deliberation record for task 'ghost'" in d.error for d in reviewer)
     voter = await until(lambda: _at_least(nc, "voter", 1), what="a voter dead letter")
-    assert voter[0].subject == "nsed.events.junk.ballot" and voter[0].path is not None
+    assert voter[0].subject == "nsed.events.junk.ballot"
+    assert voter[0].path is not None
     runner = await until(lambda: _at_least(nc, "agent_runner", 1), what="a runner dead letter")
     assert runner[0].subject == "nsed.work.alpha.propose"
 
@@ -90,8 +93,15 @@ async def test_a_proposal_for_a_seat_the_agent_does_not_hold_is_rejected(
     body = nsed.task(task_id, team_size=2, max_rounds=1)
     await nsed.publish_task(nc, body, msg_id=task_id)
     await until(lambda: nsed.task_events(nc, task_id, "team", wait=0.1), what="the team")
-    forged = {"type": "proposal.submitted", "task_id": task_id, "round": 1,
-              "message_id": "forged", "proposal_id": "x", "seat": 0, "agent_id": "mallory"}
+    forged = {
+        "type": "proposal.submitted",
+        "task_id": task_id,
+        "round": 1,
+        "message_id": "forged",
+        "proposal_id": "x",
+        "seat": 0,
+        "agent_id": "mallory",
+    }
     await nc.jetstream().publish(f"nsed.events.{task_id}.proposal", json.dumps(forged).encode())
     letters = await until(lambda: _at_least(nc, "reviewer", 1), what="a reviewer dead letter")
     assert "not held by 'mallory'" in letters[0].error

@@ -45,7 +45,8 @@ async def test_a_stopped_agent_leaves_the_registry_within_ten_seconds(
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, pinned_agents=["newbie"]), msg_id=task_id)
     result = await nsed.wait_result(nc, task_id)
-    assert result.status == "failed" and result.stop_reason == "no_team"
+    assert result.status == "failed"
+    assert result.stop_reason == "no_team"
     assert "newbie" in result.detail
 
 

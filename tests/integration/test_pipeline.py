@@ -22,8 +22,12 @@ async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
     bare = await nats.connect(nats_server.url)
     try:
         inbox = await bare.subscribe("nsed.results.bare-1")
-        body = {"task_id": "bare-1", "prompt": "What is 6*7?", "reference_answer": "42",
-                "answer_format": "integer"}
+        body = {
+            "task_id": "bare-1",
+            "prompt": "What is 6*7?",
+            "reference_answer": "42",
+            "answer_format": "integer",
+        }
         await bare.publish("nsed.tasks", json.dumps(body).encode())
         msg = await inbox.next_msg(timeout=30)
     finally:
@@ -32,11 +36,14 @@ async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
     assert result["type"] == "deliberation.concluded"
     assert result["task_id"] == "bare-1"
     assert result["status"] in ("completed", "degraded")
-    assert result["rounds"] >= 1 and len(result["summaries"]) == result["rounds"]
+    assert result["rounds"] >= 1
+    assert len(result["summaries"]) == result["rounds"]
     assert result["simulated"] is True
 
 
-async def test_a_task_without_an_id_is_given_one_and_answered(stack: InProcessStack, nc: Client) -> None:
+async def test_a_task_without_an_id_is_given_one_and_answered(
+    stack: InProcessStack, nc: Client
+) -> None:
     stack.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     results = await nc.subscribe("nsed.results.>")
@@ -55,16 +62,21 @@ async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=3, min_rounds=3), msg_id=task_id)
     result = await nsed.wait_result(nc, task_id)
-    assert result.status == "completed" and result.stop_reason == "max_rounds"
+    assert result.status == "completed"
+    assert result.stop_reason == "max_rounds"
     assert [s.round for s in result.summaries] == [1, 2, 3]
     assert set(result.usage) == {"alpha", "bravo", "charlie"}
     assert all(u.calls == 6 for u in result.usage.values())  # 3 proposals + 3 reviews each
-    assert result.total.input_tokens > 0 and result.cost_usd > 0
-    assert result.trace_id is not None and len(result.trace_id) == 32
+    assert result.total.input_tokens > 0
+    assert result.cost_usd > 0
+    assert result.trace_id is not None
+    assert len(result.trace_id) == 32
     assert result.correct is not None
     assert await nsed.results_count(nc, task_id) == 1
     continued = await nsed.task_events(nc, task_id, "continued")
     assert [c["next_round"] for c in continued] == [2, 3]
+    # Every event of the task, from every service, carries the one trace in its headers.
+    assert await nsed.trace_ids_of_events(nc, task_id) == {result.trace_id}
 
 
 async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Client) -> None:

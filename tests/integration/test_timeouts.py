@@ -61,4 +61,5 @@ async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(
     await stack.stop("reviewer")  # away while the proposing deadline falls due
     stack.start_service("reviewer")
     result = await nsed.wait_result(nc, task_id, timeout=30)
-    assert result.status == "degraded" and result.rounds == 1
+    assert result.status == "degraded"
+    assert result.rounds == 1

@@ -22,7 +22,9 @@ def new_task_id(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def task(task_id: str, prompt: str = "What is 17*23?", answer: str = "391", **policy: Any) -> dict[str, Any]:
+def task(
+    task_id: str, prompt: str = "What is 17*23?", answer: str = "391", **policy: Any
+) -> dict[str, Any]:
     return {
         "task_id": task_id,
         "prompt": prompt,
@@ -82,7 +84,9 @@ async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[Dead
     return letters
 
 
-async def task_events(nc: Client, task_id: str, kind: str, wait: float = 0.3) -> list[dict[str, Any]]:
+async def task_events(
+    nc: Client, task_id: str, kind: str, wait: float = 0.3
+) -> list[dict[str, Any]]:
     js = nc.jetstream()
     sub = await js.subscribe(
         f"nsed.events.{task_id}.{kind}",
@@ -104,5 +108,29 @@ async def task_events(nc: Client, task_id: str, kind: str, wait: float = 0.3) ->
 
 
 async def connect(url: str) -> Client:
-    return await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1,
-                              reconnect_time_wait=0.2)
+    return await nats.connect(
+        url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
+
+
+async def trace_ids_of_events(nc: Client, task_id: str, wait: float = 0.3) -> set[str]:
+    """The trace ids in the ``traceparent`` headers of every event of a task."""
+    js = nc.jetstream()
+    sub = await js.subscribe(
+        subjects.task_events(task_id),
+        stream=subjects.NSED_EVENTS,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+    )
+    found: set[str] = set()
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=wait)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            traceparent = (msg.headers or {}).get("traceparent", "")
+            found.add(traceparent.split("-")[1] if traceparent.count("-") == 3 else "missing")
+    finally:
+        await sub.unsubscribe()
+    return found

@@ -140,3 +140,22 @@ def test_truncated_text_always_fits_its_token_budget(text: str, budget: int) -> 
 
 def test_the_token_estimate_is_a_quarter_of_the_characters_rounded_up() -> None:
     assert [estimate_tokens("x" * n) for n in (0, 1, 4, 5, 8)] == [0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Answer: C", "C"),
+        ("The answer is C.", "C"),
+        ("The answer is (D)", "D"),
+        ("the answer is a bit unclear, maybe (B)", "B"),
+        ("no letter here", None),
+    ],
+)
+def test_choice_answers_stated_in_prose_are_read(text: str, expected: str | None) -> None:
+    assert extract_answer(text, "choice") == expected
+
+
+def test_numbers_in_scientific_notation_and_currency_normalise() -> None:
+    assert normalize_answer("1e3", "integer") == "1000"
+    assert same_answer("$18", "18", "text")

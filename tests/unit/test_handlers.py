@@ -21,7 +21,7 @@ from services.gate import handlers as gate
 from services.reviewer import handlers as reviewer
 from services.voter import handlers as voter
 
-from .builders import NOW, delivery, proposal_for, review_for
+from .builders import NOW, delivery, proposal_for, review_for, tally
 from .conftest import Stack
 
 
@@ -183,6 +183,8 @@ async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> Non
     stack.clock.now = stack.store.records["h-1"].current.phase_deadline + 1
     closed = await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
     assert stack.store.records["h-1"].current.phase == "voting"
+    again = await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    assert again == closed  # redelivered: every ballot again, for the voter to tally
     late = [b for b in closed if isinstance(b, BallotAccepted) and not b.valid]
     assert [(b.seat, b.notes) for b in late] == [
         (1, ("review timed out",)),
@@ -211,10 +213,25 @@ async def test_the_task_deadline_ends_a_deliberation_that_has_not_ended(stack: S
     assert stack.store.writes == writes
 
 
+async def test_a_deadline_timer_after_a_normal_conclusion_emits_nothing(stack: Stack) -> None:
+    # A deliberation that stopped on its own (here: the halting rule's "no time for another
+    # round") has emitted its result; the task timer falling due later must not emit it
+    # again, or a long deadline would put a second result past the duplicate window.
+    await opened(stack, deadline_s=60.0)
+    halted = msgspec.structs.replace(
+        stack.store.records["h-1"],
+        result=DeliberationConcluded(
+            task_id="h-1", round=1, message_id=ids.result("h-1"), status="completed",
+            stop_reason="deadline",
+        ),
+    )  # fmt: skip
+    stack.store.records["h-1"] = halted
+    stack.clock.now = NOW + 61
+    assert await gate.on_timer(timer("h-1", 0, "task", owner="gate"), delivery(), stack.gate) == []
+
+
 async def test_a_tally_for_another_round_leaves_the_record_alone(stack: Stack) -> None:
     await opened(stack)
-    from .builders import tally
-
     writes = stack.store.writes
     assert await gate.on_tally(tally(task_id="h-1", round=5), delivery(), stack.gate) == []
     assert stack.store.writes == writes

@@ -219,3 +219,20 @@ def test_conclude_with_an_error_reason_is_degraded() -> None:
     out = conclude(first, "error", "something broke", NOW + 30)
     assert out.result is not None
     assert out.result.status == "degraded"
+
+
+def test_the_consensus_state_carries_no_agent_or_model_names() -> None:
+    rec = agreeing_round(["42", "41", "42"], CONTESTED)
+    winner = rec.current.proposals[0]
+    boastful = msgspec.structs.replace(
+        winner, model="BigModel-70B", content="As agent0 (BigModel-70B) I say \\boxed{42}"
+    )
+    proposals = (boastful, *rec.current.proposals[1:])
+    rec = msgspec.structs.replace(
+        rec, current=msgspec.structs.replace(rec.current, proposals=proposals)
+    )
+    out = closed(rec)
+    text = " ".join(item.text for item in out.state.items)
+    assert "agent0" not in text
+    assert "BigModel-70B" not in text.replace("[a member]", "")
+    assert "\\boxed{42}" in text

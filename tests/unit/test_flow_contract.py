@@ -1,0 +1,92 @@
+"""The contract between the services and the flow table, and the wire schemas' stability."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import snapshot, subjects
+from schemas.subjects import FLOW, step_of
+from services._runtime.records import InMemoryRecordStore
+from services._runtime.worker import Route
+from services.agent_runner.backends.sim import SimBackend
+from services.agent_runner.config import load_pool
+from services.agent_runner.handlers import RunnerDeps
+from services.agent_runner.routes import routes as runner_routes
+from services.broker.handlers import BrokerDeps
+from services.broker.registry import Registry
+from services.broker.routes import routes as broker_routes
+from services.broker.settings import BrokerSettings
+from services.gate.handlers import GateDeps
+from services.gate.routes import routes as gate_routes
+from services.gate.settings import GateSettings
+from services.reviewer.handlers import ReviewerDeps
+from services.reviewer.routes import routes as reviewer_routes
+from services.reviewer.settings import ReviewerSettings
+from services.voter.handlers import VoterDeps
+from services.voter.routes import routes as voter_routes
+from services.voter.settings import VoterSettings
+
+POOL = Path(__file__).resolve().parents[1] / "data" / "pool.toml"
+
+
+async def _no_truth(_: str) -> None:
+    return None
+
+
+def all_routes() -> dict[str, tuple[Route, ...]]:
+    store = InMemoryRecordStore()
+    profile = load_pool(POOL).agent("alpha")
+    return {
+        "broker": broker_routes(
+            BrokerDeps(store, Registry(stale_after_s=10), time.time, BrokerSettings(), lambda: None)
+        ),
+        "agent_runner": runner_routes(
+            RunnerDeps(profile, "i", SimBackend(profile, _no_truth), time.time)
+        ),
+        "reviewer": reviewer_routes(ReviewerDeps(store, time.time, ReviewerSettings())),
+        "voter": voter_routes(VoterDeps(store, time.time, VoterSettings())),
+        "gate": gate_routes(GateDeps(store, time.time, GateSettings())),
+    }
+
+
+@pytest.mark.parametrize("service", ["broker", "agent_runner", "reviewer", "voter", "gate"])
+def test_every_route_consumes_and_emits_what_the_flow_table_says(service: str) -> None:
+    for route in all_routes()[service]:
+        for message in route.consumes:
+            assert service in step_of(message).consumers, (route.name, message.__name__)
+        for message in route.emits:
+            assert service in step_of(message).producers, (route.name, message.__name__)
+        assert route.stream == step_of(route.consumes[0]).stream
+
+
+def test_every_flow_step_has_a_consuming_route_unless_people_read_it() -> None:
+    consumed = {m for routes in all_routes().values() for r in routes for m in r.consumes}
+    for step in FLOW:
+        if set(step.consumers) <= {"observers", "client"}:
+            continue
+        assert step.message in consumed, step.message.__name__
+
+
+def test_durable_names_are_unique_and_filters_stay_inside_their_streams() -> None:
+    names = [r.name for routes in all_routes().values() for r in routes]
+    assert len(names) == len(set(names))
+    for routes in all_routes().values():
+        for route in routes:
+            prefix = subjects.STREAM_SUBJECTS[route.stream].rstrip(">").rstrip(".")
+            assert route.subject.startswith(prefix), route.subject
+
+
+@pytest.mark.parametrize("name", sorted(snapshot.current()))
+def test_wire_schemas_match_their_snapshots(name: str) -> None:
+    stored = snapshot.SNAPSHOTS / name
+    assert stored.exists(), f"no snapshot for {name}: run `python -m schemas.snapshot`"
+    assert snapshot.render(snapshot.current()[name]) == stored.read_text(), (
+        f"{name} changed: if on purpose (and additive), run `python -m schemas.snapshot`"
+    )
+
+
+def test_no_snapshot_is_left_for_a_message_that_no_longer_exists() -> None:
+    assert {p.name for p in snapshot.SNAPSHOTS.glob("*.json")} == set(snapshot.current())
