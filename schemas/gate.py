@@ -32,6 +32,20 @@ class RoundContinued(Event, tag="round.continued", frozen=True, kw_only=True):
     reason: str = ""
 
 
+class Halting(Struct, frozen=True, kw_only=True):
+    """The efficiency–fatigue model of the team (§5.5) and where the deliberation stood."""
+
+    p_g: float
+    p_v: float
+    lam: float  # Λ
+    beta: float  # β
+    k: float  # Λ·(p_v − p_g)
+    t_opt: float  # the best round, W₀((1 − p_g)·k² / (2β)) / k
+    signal: float  # B = U(T_opt) − U(0)
+    evidence: float  # E(r) after the last round
+    target: float  # ε·B: the evidence that stops the deliberation
+
+
 class RoundSummary(Struct, frozen=True, kw_only=True):
     round: int
     winner: str | None  # proposal id
@@ -45,6 +59,9 @@ class RoundSummary(Struct, frozen=True, kw_only=True):
     quorum_met: bool
     unanimous: bool = False
     degraded: bool = False  # a timeout, a missing ballot or no quorum in this round
+    evidence: float = 0.0  # E(r) after this round
+    usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # per agent, this round
+    cost_usd: float = 0.0  # this round, all agents
     notes: tuple[str, ...] = ()
 
 
@@ -62,6 +79,7 @@ class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw
     cost_usd: float = 0.0
     trace_id: str | None = None
     correct: bool | None = None
+    halting: Halting | None = None
     simulated: bool = False
     detail: str = ""
     elapsed_s: float = 0.0

@@ -34,6 +34,7 @@ class RoundState(Struct, frozen=True, kw_only=True):
     packets: dict[int, dict[str, str]] = msgspec.field(default_factory=dict)
     ballots: tuple[BallotAccepted, ...] = ()
     tally: TallyComputed | None = None
+    usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # this round, per agent
 
     def proposal_of(self, seat: int) -> ProposalSubmitted | None:
         return next((p for p in self.proposals if p.seat == seat), None)

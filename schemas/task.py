@@ -26,7 +26,8 @@ class Policy(Struct, frozen=True, kw_only=True):
     budget_usd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
     deadline_s: Seconds = 600.0
     phase_timeout_s: Seconds | None = None
-    state_token_budget: Annotated[int, msgspec.Meta(ge=64, le=1_000_000)] = 2048
+    # At least 256: 128 tokens of it pay for the later rounds' prompt frame (§5.4).
+    state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048
     feedback_token_budget: Tokens = 512
     gamma: Unit = 0.5
     # Role name -> seat count. Absent means every seat has the role ``member``.

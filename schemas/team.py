@@ -49,6 +49,9 @@ class Seat(Struct, frozen=True, kw_only=True):
     seat: int
     agent_id: AgentId
     role: str = "member"
+    # The member's estimated precisions for the task's domain when it was seated (§5.5).
+    p_g: float | None = None
+    p_v: float | None = None
 
 
 class TeamSelected(Event, tag="team.selected", frozen=True, kw_only=True):

@@ -32,6 +32,7 @@ from services.broker.selection import NoTeam, Selection, phase_timeout, select_t
 from services.broker.settings import BrokerSettings
 from services.core import ids
 from services.core.rng import stable_hex
+from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 
 log = structlog.get_logger("broker")
 _TOKEN = re.compile(TOKEN_PATTERN)
@@ -196,7 +197,7 @@ def dispatch_round(record: DeliberationRecord) -> list[Message]:
             task=view,
             state=record.state if current.number > 1 else None,
             feedback=record.feedback.get(seat.seat, ()),
-            previous_answer=record.previous_answers.get(seat.seat),
+            previous_answer=_previous(record.previous_answers.get(seat.seat)),
             deadline=current.phase_deadline,
         )
         for seat in current.team
@@ -212,6 +213,10 @@ def dispatch_round(record: DeliberationRecord) -> list[Message]:
         )
     )
     return out
+
+
+def _previous(answer: str | None) -> str | None:
+    return None if answer is None else truncate_to_tokens(answer, PREVIOUS_ANSWER_TOKENS)
 
 
 def reject_task(payload: bytes, error: Rejected) -> Sequence[Message]:

@@ -89,7 +89,13 @@ def select_team(agents: Sequence[LiveAgent], policy: Policy, domain: str) -> Sel
         )
     roles = policy.seat_roles()
     seats = tuple(
-        Seat(seat=i, agent_id=a.agent_id, role=roles[i] if i < len(roles) else "member")
+        Seat(
+            seat=i,
+            agent_id=a.agent_id,
+            role=roles[i] if i < len(roles) else "member",
+            p_g=a.card.prior(domain).p_g,
+            p_v=a.card.prior(domain).p_v,
+        )
         for i, a in enumerate(chosen)
     )
     return Selection(

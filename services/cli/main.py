@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from services._runtime.errors import ConfigError
+from services._runtime.logging import configure_logging
 from services.cli import client
 from services.cli.client import CliError
 
@@ -20,6 +21,8 @@ T = TypeVar("T")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """NSED: several models deliberate on one question and answer it together."""
+    # Services run in-process by benchmarks log through this; the CLI itself says little.
+    configure_logging("cli", os.environ.get("NSED_LOG_LEVEL", "warning"))
 
 
 @cli.command()
@@ -157,6 +160,26 @@ def stack_status() -> None:
     from services.cli import stack as stack_cmd
 
     sys.exit(stack_cmd.print_status())
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks; each starts a private stack of its own and reports JSON with --json."""
+
+
+@bench.command("quality")
+@click.option("--tasks", type=click.IntRange(1, 500), default=200, show_default=True)
+@click.option("--team-size", type=click.IntRange(2, 5), default=3, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 12), default=6, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_quality(tasks: int, team_size: int, rounds: int, as_json: bool) -> None:
+    """Accuracy by round on GSM8K, simulated pool, against majority/single/Self-MoA."""
+    from services.bench import quality, report
+
+    progress = report.Progress(tasks, enabled=not as_json)
+    result = _run(quality.run(tasks, team_size, rounds, on_result=progress.update))
+    progress.close()
+    report.emit(result, as_json)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CHARS_PER_TOKEN = 4
 TRUNCATION_MARKER = " […truncated]"
+PREVIOUS_ANSWER_TOKENS = 32  # a seat's own previous answer, as quoted back to it
 
 
 def estimate_tokens(text: str) -> int:

@@ -12,8 +12,10 @@ From round t to t+1:
    (truncated with an explicit marker if it alone exceeds it).
 
 The budget packed is ``state_token_budget − FRAME_RESERVE`` item tokens, each item counted
-as rendered (``[kind] text``), so the state as shown in a prompt, header included, stays
-within ``state_token_budget``: the context does not grow with the number of rounds.
+as rendered (``[kind] text``). The reserve pays for everything a later round's prompt adds
+to round 1's besides the state and the feedback, so a proposal prompt in round r is at most
+the round-1 prompt + ``state_token_budget`` + ``feedback_token_budget``: the context does
+not grow with the number of rounds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from schemas.propose import ConsensusState, ItemKind, ProposalSubmitted, StateIt
 from services.core.answers import normalize_answer
 from services.core.tokens import estimate_tokens, truncate_to_tokens
 
-FRAME_RESERVE = 48  # tokens for the state's header line when rendered into a prompt
+# Tokens of the state budget kept for what a later round's prompt adds around the state:
+# the state's header, the longer instructions and the seat's own previous answer (capped at
+# PREVIOUS_ANSWER_TOKENS). tests/unit/test_context_bound.py holds the prompts to it.
+FRAME_RESERVE = 128
 FEEDBACK_RESERVE = 8
 ALTERNATIVE_SHARE = 0.25  # a non-winner item may take at most this share of the budget
 

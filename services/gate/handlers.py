@@ -5,17 +5,24 @@ deadline timer in → the result, if the deliberation has not ended by then.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+
+import structlog
 
 from schemas.base import Message
 from schemas.record import DeliberationRecord
 from schemas.tally import TallyComputed
+from schemas.telemetry import AgentTelemetry
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
 from services._runtime.worker import Delivery
-from services.gate import rounds
+from services.gate import rounds, telemetry
 from services.gate.settings import GateSettings
+from services.gate.telemetry import InMemoryTelemetryStore, TelemetryStore
+
+log = structlog.get_logger("gate")
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,7 @@ class GateDeps:
     store: RecordStore
     clock: Callable[[], float]
     settings: GateSettings
+    telemetry: TelemetryStore = field(default_factory=InMemoryTelemetryStore)
 
 
 def outputs_after(record: DeliberationRecord, round_number: int) -> list[Message]:
@@ -36,14 +44,36 @@ def outputs_after(record: DeliberationRecord, round_number: int) -> list[Message
 
 async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
     now = deps.clock()
+    closing: list[DeliberationRecord] = []
 
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
         if r.current.number != msg.round:
             return None
+        closing[:] = [r]
         return rounds.close_round(r, now, deps.settings)
 
-    record, _ = await deps.store.update(msg.task_id, change)
+    record, changed = await deps.store.update(msg.task_id, change)
+    if changed:
+        await record_telemetry(closing[0], deps, now)
     return outputs_after(record, msg.round)
+
+
+async def record_telemetry(closing: DeliberationRecord, deps: GateDeps, now: float) -> None:
+    """Best effort: a failure to write telemetry never holds up the deliberation."""
+    domain = closing.task.domain
+    for obs in telemetry.observe(closing):
+        try:
+            await deps.telemetry.apply(
+                domain, obs.agent_id, partial(_fold, obs=obs, domain=domain, now=now)
+            )
+        except Exception as exc:
+            log.warning("telemetry_failed", agent=obs.agent_id, error=repr(exc))
+
+
+def _fold(
+    previous: AgentTelemetry | None, *, obs: telemetry.Observation, domain: str, now: float
+) -> AgentTelemetry:
+    return telemetry.fold(previous, obs, domain, now)
 
 
 async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
@@ -58,6 +88,6 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
     if now < record.deadline_at:
         raise NotYetDue(record.deadline_at - now)
     record, changed = await deps.store.update(
-        msg.task_id, lambda r: rounds.conclude_at_deadline(r, now)
+        msg.task_id, lambda r: rounds.conclude_at_deadline(r, now, deps.settings)
     )
     return [record.result] if changed and record.result is not None else []

@@ -1,9 +1,11 @@
 """The gate's record transitions (pure): a tallied round → the next round, or the result.
 
-``close_round`` folds the round into the consensus state and per-seat feedback, writes the
-round summary, and either opens round r+1 (phase ``proposing``) with its ``RoundContinued``
-or concludes with the one ``DeliberationConcluded``. ``conclude_at_deadline`` ends a
-deliberation whose deadline passed with the best answer it has, marked ``degraded``.
+``close_round`` folds the round into the consensus state and per-seat feedback, adds the
+round's evidence ΔE(r) = max(c_r, 0)·(U(r) − U(r−1)), writes the round summary (with its
+usage and cost), asks ``halting.decide`` and either opens round r+1 (phase ``proposing``)
+with its ``RoundContinued`` or concludes with the one ``DeliberationConcluded``.
+``conclude_at_deadline`` ends a deliberation whose deadline passed with the best answer it
+has, marked ``degraded``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,18 @@ from __future__ import annotations
 import msgspec
 
 from schemas.base import Usage
-from schemas.gate import DeliberationConcluded, RoundContinued, RoundSummary, Status, StopReason
+from schemas.gate import (
+    DeliberationConcluded,
+    Halting,
+    RoundContinued,
+    RoundSummary,
+    Status,
+    StopReason,
+)
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.tally import TallyComputed
+from schemas.team import DomainPrior
 from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
@@ -53,7 +63,35 @@ def round_notes(cur: RoundState) -> tuple[list[str], bool]:
     return notes, degraded
 
 
-def summarize(cur: RoundState, tally: TallyComputed, state_tokens: int) -> RoundSummary:
+def fatigue_model(record: DeliberationRecord, settings: GateSettings) -> halting.FatigueModel:
+    """The team's model: the mean of its members' (p_g, p_v) as estimated when seated."""
+    neutral = DomainPrior()  # for a member seated without an estimate
+    precisions = [
+        (neutral.p_g if s.p_g is None else s.p_g, neutral.p_v if s.p_v is None else s.p_v)
+        for s in record.current.team
+    ]
+    return halting.team_model(precisions, settings.fatigue_lambda, settings.fatigue_beta)
+
+
+def halting_info(
+    record: DeliberationRecord, model: halting.FatigueModel, evidence: float
+) -> Halting:
+    return Halting(
+        p_g=round(model.p_g, 6),
+        p_v=round(model.p_v, 6),
+        lam=model.lam,
+        beta=model.beta,
+        k=round(model.k, 6),
+        t_opt=round(model.t_opt(), 6),
+        signal=round(model.signal(), 6),
+        evidence=round(evidence, 6),
+        target=round(record.task.policy.effort * model.signal(), 6),
+    )
+
+
+def summarize(
+    cur: RoundState, tally: TallyComputed, state_tokens: int, evidence: float
+) -> RoundSummary:
     winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
     notes, degraded = round_notes(cur)
     return RoundSummary(
@@ -69,6 +107,9 @@ def summarize(cur: RoundState, tally: TallyComputed, state_tokens: int) -> Round
         quorum_met=tally.quorum_met,
         unanimous=tally.unanimous,
         degraded=degraded,
+        evidence=round(evidence, 6),
+        usage=dict(cur.usage),
+        cost_usd=round(sum(u.cost_usd for u in cur.usage.values()), 8),
         notes=tuple(notes),
     )
 
@@ -103,26 +144,35 @@ def close_round(
         floor=settings.retention_floor,
     )
     state = forget_gate.fold(record.state, outcome, config)
-    summary = summarize(cur, tally, state.tokens)
+    model = fatigue_model(record, settings)
+    evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
+    summary = summarize(cur, tally, state.tokens, evidence)
     winner = next((p for p in ok if p.proposal_id == tally.winner), None)
     last_winner = winner or record.last_winner
     decision = halting.decide(
         round_number=cur.number,
         policy=policy,
         tally=tally,
+        model=model,
+        evidence=evidence,
         now=now,
         deadline_at=record.deadline_at,
         round_duration_s=max(now - cur.started_at, 0.0),
+        spend_usd=record.spend_usd(),
+        round_cost_usd=summary.cost_usd,
     )
     closed = replace(
         record,
         summaries=(*record.summaries, summary),
         state=state,
         last_winner=last_winner,
+        evidence=evidence,
     )
     if decision.stop:
         assert decision.reason is not None
-        return conclude(closed, decision.reason, decision.note, now)
+        return conclude(
+            closed, decision.reason, decision.note, now, halting_info(closed, model, evidence)
+        )
     seat_of = {p.proposal_id: p.seat for p in cur.proposals}
     next_round = cur.number + 1
     deadline = min(now + record.phase_timeout_s, record.deadline_at)
@@ -148,7 +198,7 @@ def close_round(
             message_id=ids.continued(record.task_id, cur.number),
             next_round=next_round,
             state=state,
-            evidence=record.evidence,
+            evidence=round(evidence, 6),
             spend_usd=round(record.spend_usd(), 8),
             reason=decision.note,
         ),
@@ -156,7 +206,11 @@ def close_round(
 
 
 def conclude(
-    record: DeliberationRecord, reason: StopReason, note: str, now: float
+    record: DeliberationRecord,
+    reason: StopReason,
+    note: str,
+    now: float,
+    halting_state: Halting | None = None,
 ) -> DeliberationRecord:
     winner: ProposalSubmitted | None = record.last_winner
     degraded_round = any(s.degraded for s in record.summaries)
@@ -196,6 +250,7 @@ def conclude(
             if reference is not None and winner is not None
             else (False if reference is not None else None)
         ),
+        halting=halting_state,
         simulated=record.simulated,
         detail=detail,
         elapsed_s=round(now - record.created_at, 3),
@@ -203,9 +258,12 @@ def conclude(
     return replace(record, current=replace(record.current, phase="done"), result=result)
 
 
-def conclude_at_deadline(record: DeliberationRecord, now: float) -> DeliberationRecord | None:
+def conclude_at_deadline(
+    record: DeliberationRecord, now: float, settings: GateSettings
+) -> DeliberationRecord | None:
     if record.done:
         return None
     cur = record.current
     note = f"deadline reached during round {cur.number} ({cur.phase})"
-    return replace(conclude(record, "deadline", note, now), concluded_by_timer=True)
+    info = halting_info(record, fatigue_model(record, settings), record.evidence)
+    return replace(conclude(record, "deadline", note, now, info), concluded_by_timer=True)

@@ -7,7 +7,7 @@ import time
 
 from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
-from services._runtime.records import KvRecordStore
+from services._runtime.records import KvRecordStore, KvTelemetryStore
 from services.gate.handlers import GateDeps
 from services.gate.routes import routes
 from services.gate.settings import GateSettings
@@ -16,5 +16,6 @@ from services.gate.settings import GateSettings
 async def serve_gate(settings: GateSettings, stop: asyncio.Event) -> None:
     async with open_runtime("gate", settings, stop=stop) as rt:
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
-        deps = GateDeps(store=store, clock=time.time, settings=settings)
+        telemetry = KvTelemetryStore(await rt.bus.kv(subjects.TELEMETRY_BUCKET))
+        deps = GateDeps(store=store, clock=time.time, settings=settings, telemetry=telemetry)
         await serve(rt, Plan(routes=routes(deps)))

@@ -72,7 +72,7 @@ async def on_review(
         added = phases.add_ballot(r, ballot)
         if added is None:
             return None
-        return phases.replace(added, usage=phases.with_usage(added, msg.agent_id, msg.usage))
+        return phases.with_usage(added, msg.agent_id, msg.usage)
 
     record, _ = await deps.store.update(msg.task_id, change)
     cur = record.current

@@ -30,10 +30,13 @@ from services.reviewer.validation import absent_ballot
 replace = msgspec.structs.replace
 
 
-def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> dict[str, Usage]:
+def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> DeliberationRecord:
+    """``record`` with ``usage`` added to the agent's totals for the task and for the round."""
     totals = dict(record.usage)
     totals[agent_id] = totals.get(agent_id, Usage()) + usage
-    return totals
+    in_round = dict(record.current.usage)
+    in_round[agent_id] = in_round.get(agent_id, Usage()) + usage
+    return replace(record, usage=totals, current=replace(record.current, usage=in_round))
 
 
 def add_proposal(
@@ -44,10 +47,10 @@ def add_proposal(
         return None
     if cur.proposal_of(msg.seat) is not None or msg.seat in cur.timed_out:
         return None
-    changed = replace(
-        record,
-        current=replace(cur, proposals=(*cur.proposals, msg)),
-        usage=with_usage(record, msg.agent_id, msg.usage),
+    changed = with_usage(
+        replace(record, current=replace(cur, proposals=(*cur.proposals, msg))),
+        msg.agent_id,
+        msg.usage,
     )
     if {p.seat for p in changed.current.proposals} >= set(cur.seats()):
         return open_review(changed, now)

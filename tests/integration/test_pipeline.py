@@ -104,3 +104,22 @@ async def test_twenty_concurrent_tasks_each_get_exactly_one_result(
     results = await asyncio.gather(*(nsed.wait_result(nc, t, timeout=90) for t in ids))
     assert all(r.rounds == 3 for r in results)
     assert [await nsed.results_count(nc, t) for t in ids] == [1] * 20
+
+
+async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    task_id = nsed.new_task_id()
+    body = {**nsed.task(task_id, max_rounds=2, min_rounds=2), "domain": "arith"}
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    result = await nsed.wait_result(nc, task_id)
+    kv = await nc.jetstream().key_value("nsed_telemetry")
+    values = {k: json.loads((await kv.get(k)).value) for k in await kv.keys()}
+    assert set(values) == {"arith.alpha", "arith.bravo", "arith.charlie"}
+    assert all(v["rounds"] == 2 for v in values.values())
+    assert sum(v["wins"] for v in values.values()) == 2  # one winner per round
+    assert result.halting is not None
+    assert result.halting.t_opt > 0
+    assert [s.cost_usd > 0 for s in result.summaries] == [True, True]

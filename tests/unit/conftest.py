@@ -37,8 +37,8 @@ def stack() -> Stack:
     store = InMemoryRecordStore()
     clock = Clock(NOW)
     registry = Registry(stale_after_s=10.0, clock=clock)
-    for agent_id, p_g in (("alpha", 0.9), ("bravo", 0.8), ("charlie", 0.7)):
-        registry.put(f"{agent_id}.i1", card(agent_id, p_g=p_g, latency_p95_s=1.0))
+    for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):
+        registry.put(f"{agent_id}.i1", card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0))
     return Stack(
         store=store,
         clock=clock,

@@ -71,7 +71,7 @@ def outcomes(draw: st.DrawFn, round_number: int = 1) -> RoundOutcome:
 configs = st.builds(
     GateConfig,
     gamma=unit,
-    state_token_budget=st.integers(min_value=64, max_value=3000),
+    state_token_budget=st.integers(min_value=256, max_value=3000),
     feedback_token_budget=st.integers(min_value=0, max_value=600),
 )
 
@@ -214,11 +214,11 @@ def test_a_winner_larger_than_the_budget_is_truncated_with_a_marker() -> None:
     state = fold(
         ConsensusState(),
         outcome_of(a, scores={a.proposal_id: 1.0}, winner=a.proposal_id),
-        GateConfig(gamma=0.5, state_token_budget=64, feedback_token_budget=0),
+        GateConfig(gamma=0.5, state_token_budget=256, feedback_token_budget=0),
     )
     assert state.items[0].kind == "winner"
     assert state.items[0].text.endswith("[…truncated]")
-    assert state.tokens <= 64 - FRAME_RESERVE
+    assert state.tokens <= 256 - FRAME_RESERVE
 
 
 def test_critiques_and_disputed_claims_of_a_proposal_enter_the_state() -> None:

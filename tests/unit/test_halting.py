@@ -1,31 +1,117 @@
-"""Halting: no_quorum, max_rounds, converged (only from min_rounds on), deadline, continue."""
+"""Halting (§5.5): the efficiency–fatigue model, W₀, and every stop in its precedence."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.task import Policy
-from services.gate.halting import Decision, decide
+from services.gate.halting import Decision, FatigueModel, decide, lambert_w0, team_model
 
 from .builders import NOW, tally
 
+PAPER = FatigueModel(p_g=0.55, p_v=0.8)  # the design's reference team, default Λ and β
+
 
 def decision(
-    round_number: int = 1, *, now: float = NOW, took: float = 10.0, **fields: object
+    round_number: int = 1,
+    *,
+    now: float = NOW,
+    took: float = 10.0,
+    model: FatigueModel = PAPER,
+    evidence: float = 0.0,
+    spend: float = 0.0,
+    round_cost: float = 0.0,
+    **fields: object,
 ) -> Decision:
-    policy_fields = {k: fields.pop(k) for k in ("max_rounds", "min_rounds") if k in fields}
+    names = ("max_rounds", "min_rounds", "effort", "budget_usd")
+    policy_fields = {k: fields.pop(k) for k in names if k in fields}
     return decide(
         round_number=round_number,
         policy=Policy(**policy_fields),
         tally=tally(**fields),
+        model=model,
+        evidence=evidence,
         now=now,
         deadline_at=NOW + 600,
         round_duration_s=took,
+        spend_usd=spend,
+        round_cost_usd=round_cost,
     )
 
 
+# -- the model -------------------------------------------------------------------------
+
+
+@given(st.floats(min_value=-1 / math.e, max_value=1e12, allow_nan=False))
+@settings(max_examples=300, deadline=None)
+def test_w0_inverts_w_times_e_to_the_w(x: float) -> None:
+    w = lambert_w0(x)
+    assert w >= -1.0
+    assert math.isclose(w * math.exp(w), x, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_w0_is_undefined_below_minus_one_over_e() -> None:
+    with pytest.raises(ValueError, match="W0 is defined"):
+        lambert_w0(-0.5)
+
+
+@given(
+    p_g=st.floats(0.05, 0.9),
+    gap=st.floats(0.02, 0.6),
+    lam=st.floats(0.5, 5.0),
+    beta=st.floats(1e-4, 0.05),
+)
+@settings(max_examples=200, deadline=None)
+def test_t_opt_from_the_closed_form_is_the_numerical_argmax_of_u(
+    p_g: float, gap: float, lam: float, beta: float
+) -> None:
+    model = FatigueModel(p_g=p_g, p_v=min(p_g + gap, 1.0), lam=lam, beta=beta)
+    t_opt = model.t_opt()
+    grid = np.linspace(0.0, max(4 * t_opt, 1.0), 40001)
+    u = 1 - (1 - model.p_g) * np.exp(-model.k * grid) - model.beta * grid**2
+    numeric = float(grid[int(np.argmax(u))])
+    step = float(grid[1] - grid[0])
+    assert abs(numeric - t_opt) <= 2 * step
+    assert model.utility(t_opt) >= float(u.max()) - 1e-9
+
+
+def test_the_reference_team_peaks_near_round_five_or_six() -> None:
+    assert PAPER.k == pytest.approx(0.5)
+    assert 5.0 <= PAPER.t_opt() <= 6.0
+    assert PAPER.signal() == pytest.approx(PAPER.utility(PAPER.t_opt()) - PAPER.p_g)
+
+
+def test_evidence_gain_is_conviction_times_the_utility_step() -> None:
+    step = PAPER.utility(2) - PAPER.utility(1)
+    assert PAPER.gain(2, 0.5) == pytest.approx(0.5 * step)
+    assert PAPER.gain(2, -0.3) == 0.0
+    assert PAPER.gain(0, 1.0) == 0.0
+
+
+def test_when_verification_is_no_better_than_generation_no_round_is_worth_it() -> None:
+    flat = FatigueModel(p_g=0.7, p_v=0.6)
+    assert flat.k < 0
+    assert flat.t_opt() == 0.0
+
+
+def test_the_team_model_averages_its_members() -> None:
+    model = team_model([(0.5, 0.7), (0.7, 0.9)], lam=2.0, beta=0.001)
+    assert (model.p_g, model.p_v) == pytest.approx((0.6, 0.8))
+    assert team_model([], 2.0, 0.001).k == pytest.approx(2.0 * (0.6 - 0.5))
+
+
+# -- the decision ----------------------------------------------------------------------
+
+
 def test_gate_continues_a_healthy_round_with_time_left() -> None:
-    assert decision(1) == Decision(False, None, "continue")
+    d = decision(1)
+    assert not d.stop
+    assert d.reason is None
 
 
 def test_gate_stops_when_the_round_fell_below_quorum() -> None:
@@ -62,6 +148,42 @@ def test_unanimity_before_min_rounds_does_not_stop(round_number: int) -> None:
 def test_unanimity_from_min_rounds_on_converges() -> None:
     assert decision(3, min_rounds=3, unanimous=True).reason == "converged"
     assert decision(4, min_rounds=3, unanimous=True).reason == "converged"
+
+
+def test_gate_stops_when_evidence_reaches_effort_times_the_signal() -> None:
+    target = 0.6 * PAPER.signal()
+    assert not decision(2, evidence=target * 0.99).stop
+    d = decision(2, evidence=target)
+    assert (d.stop, d.reason) == (True, "evidence")
+
+
+def test_evidence_does_not_stop_before_min_rounds() -> None:
+    assert not decision(1, min_rounds=2, evidence=1.0).stop
+
+
+def test_lower_effort_stops_on_less_evidence() -> None:
+    assert decision(1, effort=0.2, evidence=0.3 * PAPER.signal()).reason == "evidence"
+
+
+def test_gate_stops_for_fatigue_once_past_the_peak() -> None:
+    peak = math.ceil(PAPER.t_opt())
+    assert not decision(peak - 1, max_rounds=20).stop
+    d = decision(peak, max_rounds=20)
+    assert (d.stop, d.reason) == (True, "fatigue")
+
+
+def test_a_team_whose_verification_adds_nothing_stops_after_min_rounds() -> None:
+    flat = FatigueModel(p_g=0.7, p_v=0.6)
+    assert not decision(1, min_rounds=2, model=flat).stop
+    d = decision(2, min_rounds=2, model=flat)
+    assert (d.stop, d.reason) == (True, "fatigue")
+    assert "p_v (0.60) ≤ p_g (0.70)" in d.note
+
+
+def test_gate_stops_before_a_round_the_budget_cannot_pay_for() -> None:
+    assert not decision(1, budget_usd=0.01, spend=0.004, round_cost=0.004).stop
+    d = decision(1, budget_usd=0.01, spend=0.007, round_cost=0.004)
+    assert (d.stop, d.reason) == (True, "budget")
 
 
 def test_gate_stops_when_another_round_would_end_past_the_deadline() -> None:

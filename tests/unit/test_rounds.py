@@ -194,19 +194,19 @@ def test_the_result_sums_usage_per_agent_and_in_total() -> None:
 def test_the_deadline_mid_round_concludes_degraded_with_the_last_winner() -> None:
     first = closed(agreeing_round(["42", "41", "42"], CONTESTED, **with_reference("42")))
     assert first.current.phase == "proposing"
-    out = conclude_at_deadline(first, NOW + 700)
+    out = conclude_at_deadline(first, NOW + 700, SETTINGS)
     assert out is not None
     assert out.result is not None
     assert (out.result.status, out.result.stop_reason) == ("degraded", "deadline")
     assert out.result.extracted_answer == "42"
     assert out.result.correct is True
     assert "deadline reached during round 2 (proposing)" in out.result.detail
-    assert conclude_at_deadline(out, NOW + 800) is None  # exactly one result
+    assert conclude_at_deadline(out, NOW + 800, SETTINGS) is None  # exactly one result
 
 
 def test_the_deadline_before_any_winner_fails() -> None:
     rec = record(the_task=task(reference="42"), seats=team("agent0", "agent1"))
-    out = conclude_at_deadline(rec, NOW + 700)
+    out = conclude_at_deadline(rec, NOW + 700, SETTINGS)
     assert out is not None
     assert out.result is not None
     assert (out.result.status, out.result.stop_reason) == ("failed", "deadline")

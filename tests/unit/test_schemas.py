@@ -161,7 +161,7 @@ def test_a_plain_json_task_without_a_type_decodes_with_defaults() -> None:
         ),
         ({"team_size": 0}, "Expected `int` >= 1", "$.policy.team_size"),
         ({"gamma": 1.5}, "<= 1.0", "$.policy.gamma"),
-        ({"state_token_budget": 10}, ">= 64", "$.policy.state_token_budget"),
+        ({"state_token_budget": 10}, ">= 256", "$.policy.state_token_budget"),
         ({"pinned_agents": ["no.dots"]}, "matching regex", "$.policy.pinned_agents[0]"),
     ],
 )

@@ -68,6 +68,7 @@ class SimBackend:
             truth=truth,
             winner_answer=winner.answer if winner else None,
             own_previous=request.previous_answer,
+            seat=request.seat,
         )
         await self._sleep(out.latency_s * self.latency_scale)
         return ProposalDraft(
@@ -93,6 +94,7 @@ class SimBackend:
             truth=truth,
             own_answer=own,
             candidates=[(c.label, c.content) for c in request.candidates],
+            seat=request.seat,
         )
         await self._sleep(delay * self.latency_scale)
         entries = tuple(

@@ -11,7 +11,9 @@
 - Reviewing: with probability p_v(r) it judges a candidate correctly (high positive weight
   for a right answer, strongly negative for a wrong one); otherwise it leans towards
   candidates that agree with its own answer, with noise. Claim quotes are real substrings.
-- Every draw comes from an RNG seeded by (seed, agent, task, round, phase[, label]).
+- Every draw comes from an RNG seeded by (seed, agent, task, round, phase, seat[, label]):
+  the same agent in two seats (Self-MoA) gives two independent samples, as a model
+  sampled twice at temperature would.
 """
 
 from __future__ import annotations
@@ -134,8 +136,9 @@ def simulate_proposal(
     truth: str,
     winner_answer: str | None,
     own_previous: str | None,
+    seat: int = 0,
 ) -> SimProposal:
-    rng = seeded(params.seed, agent_id, task_id, round_number, "propose")
+    rng = seeded(params.seed, agent_id, task_id, round_number, "propose", seat)
     p_g = params.precision(domain).p_g
     pool = distractor_pool(task_id, truth, answer_format)
 
@@ -175,13 +178,14 @@ def simulate_review(
     truth: str,
     own_answer: str | None,
     candidates: Sequence[tuple[str, str]],
+    seat: int = 0,
 ) -> tuple[list[SimJudgement], float]:
     """Judge each ``(label, content)``; returns the judgements and the call's latency."""
-    rng = seeded(params.seed, agent_id, task_id, round_number, "review")
+    rng = seeded(params.seed, agent_id, task_id, round_number, "review", seat)
     p_v = p_v_at(params, domain, round_number)
     judgements: list[SimJudgement] = []
     for label, content in candidates:
-        crng = seeded(params.seed, agent_id, task_id, round_number, "review", label, content)
+        crng = seeded(params.seed, agent_id, task_id, round_number, "review", seat, label, content)
         answer = extract_answer(content, answer_format)
         is_right = same_answer(answer, truth, answer_format)
         verdict: Verdict

@@ -1,0 +1,127 @@
+"""Per-agent telemetry (§3 ``nsed_telemetry``): what each closed round says about its
+members, folded into running per-domain estimates the broker reads.
+
+``observe`` is pure: a round as it closed → one ``AgentTelemetry`` update per seated agent.
+``TelemetryStore`` applies them by compare-and-set, one key per ``<domain>.<agent_id>``.
+The gate writes telemetry only when its own compare-and-set closed the round, so a
+redelivered tally never counts twice (a crash between the two writes loses one round's
+observation, which only delays an estimate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+
+from schemas.record import DeliberationRecord
+from schemas.telemetry import AgentTelemetry
+from services.core.answers import same_answer
+
+LATENCY_ALPHA = 0.2  # weight of the newest latency in the moving average
+
+Update = Callable[[AgentTelemetry | None], AgentTelemetry]
+
+
+@dataclass(frozen=True)
+class Observation:
+    agent_id: str
+    seated: int = 0
+    ok: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    wins: int = 0
+    agreed: int = 0
+    net_support: float = 0.0
+    reviews_valid: int = 0
+    reviews_missing: int = 0
+    latency_s: float | None = None
+
+
+def observe(closing: DeliberationRecord) -> list[Observation]:
+    """What the round being closed (``closing.current``, tallied) says about each member."""
+    cur = closing.current
+    tally = cur.tally
+    if tally is None:
+        return []
+    fmt = closing.task.answer_format
+    support = {s.proposal_id: s.net_support for s in tally.scores}
+    winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
+    out = []
+    for seat in cur.team:
+        proposal = cur.proposal_of(seat.seat)
+        ballot = cur.ballot_of(seat.seat)
+        ok = proposal is not None and proposal.status == "ok"
+        reviewed = ballot is not None and ballot.valid
+        asked = seat.seat in cur.packets
+        out.append(
+            Observation(
+                agent_id=seat.agent_id,
+                seated=1,
+                ok=int(ok),
+                errors=int(proposal is not None and not ok),
+                timeouts=int(seat.seat in cur.timed_out),
+                wins=int(ok and winner is not None and proposal is winner),
+                agreed=int(
+                    ok
+                    and winner is not None
+                    and proposal is not None
+                    and same_answer(proposal.extracted_answer, winner.extracted_answer, fmt)
+                ),
+                net_support=support.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
+                reviews_valid=int(reviewed),
+                reviews_missing=int(asked and not reviewed),
+                latency_s=proposal.latency_s if ok and proposal else None,
+            )
+        )
+    return out
+
+
+def fold(
+    previous: AgentTelemetry | None, obs: Observation, domain: str, now: float
+) -> AgentTelemetry:
+    base = previous or AgentTelemetry(agent_id=obs.agent_id, domain=domain)
+    latency = base.latency_ewma_s
+    if obs.latency_s is not None:
+        latency = (
+            obs.latency_s
+            if base.proposals_ok == 0
+            else (1 - LATENCY_ALPHA) * latency + LATENCY_ALPHA * obs.latency_s
+        )
+    return msgspec.structs.replace(
+        base,
+        rounds=base.rounds + obs.seated,
+        proposals_ok=base.proposals_ok + obs.ok,
+        errors=base.errors + obs.errors,
+        timeouts=base.timeouts + obs.timeouts,
+        wins=base.wins + obs.wins,
+        agreed=base.agreed + obs.agreed,
+        net_support_sum=round(base.net_support_sum + obs.net_support, 9),
+        reviews_valid=base.reviews_valid + obs.reviews_valid,
+        reviews_missing=base.reviews_missing + obs.reviews_missing,
+        latency_ewma_s=round(latency, 6),
+        updated_at=now,
+    )
+
+
+def key(domain: str, agent_id: str) -> str:
+    return f"{domain}.{agent_id}"
+
+
+class TelemetryStore(Protocol):
+    async def apply(self, domain: str, agent_id: str, update: Update) -> None: ...
+
+    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None: ...
+
+
+class InMemoryTelemetryStore:
+    def __init__(self) -> None:
+        self.values: dict[str, AgentTelemetry] = {}
+
+    async def apply(self, domain: str, agent_id: str, update: Update) -> None:
+        self.values[key(domain, agent_id)] = update(self.values.get(key(domain, agent_id)))
+
+    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None:
+        return self.values.get(key(domain, agent_id))
