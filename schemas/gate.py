@@ -8,7 +8,7 @@ import msgspec
 
 from schemas.base import Event, Struct, Usage
 from schemas.propose import ConsensusState
-from schemas.team import Seat
+from schemas.team import Seat, TeamSelected
 
 Status = Literal["completed", "degraded", "failed"]
 StopReason = Literal[
@@ -79,6 +79,7 @@ class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw
     cost_usd: float = 0.0
     trace_id: str | None = None
     correct: bool | None = None
+    selection: TeamSelected | None = None  # the last team selection: objective, solver status
     halting: Halting | None = None
     simulated: bool = False
     detail: str = ""

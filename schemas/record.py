@@ -35,6 +35,8 @@ class RoundState(Struct, frozen=True, kw_only=True):
     ballots: tuple[BallotAccepted, ...] = ()
     tally: TallyComputed | None = None
     usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # this round, per agent
+    # The broker confirmed (or re-selected) this round's team; until then nothing is sent.
+    selected: bool = True
 
     def proposal_of(self, seat: int) -> ProposalSubmitted | None:
         return next((p for p in self.proposals if p.seat == seat), None)

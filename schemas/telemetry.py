@@ -16,6 +16,10 @@ class AgentTelemetry(Struct, frozen=True, kw_only=True):
     wins: int = 0  # rounds its proposal won
     agreed: int = 0  # ok proposals whose answer matched the round's winner
     net_support_sum: float = 0.0  # Σ net support of its ok proposals
+    # Peer standing: for each ok proposal reviewed next to others, min(1, share·k/2), its
+    # share of the round's positive vote mass against the k proposals (0.5 = an average peer).
+    judged: int = 0
+    standing_sum: float = 0.0
     reviews_valid: int = 0
     reviews_missing: int = 0  # reviews asked for that timed out or failed
     latency_ewma_s: float = 0.0

@@ -51,7 +51,13 @@ class Runtime:
     bus: Bus
     tracer: trace.Tracer
     stop: asyncio.Event
-    reconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    reconnect_events: list[asyncio.Event] = field(default_factory=list)
+
+    def on_reconnect(self) -> asyncio.Event:
+        """An event set at every reconnect, for one watcher to wait on and clear."""
+        event = asyncio.Event()
+        self.reconnect_events.append(event)
+        return event
 
 
 @dataclass
@@ -74,10 +80,11 @@ async def open_runtime(
     instance_id: str | None = None,
 ) -> AsyncIterator[Runtime]:
     instance = instance_id or uuid.uuid4().hex[:12]
-    reconnected = asyncio.Event()
+    watchers: list[asyncio.Event] = []
 
     async def on_reconnect() -> None:
-        reconnected.set()
+        for event in watchers:
+            event.set()
 
     async with contextlib.AsyncExitStack() as stack:
         provider = telemetry.tracer_provider(service, instance)
@@ -94,7 +101,7 @@ async def open_runtime(
             bus=bus,
             tracer=provider.get_tracer(f"nsed.{service}"),
             stop=stop or asyncio.Event(),
-            reconnected=reconnected,
+            reconnect_events=watchers,
         )
 
 

@@ -25,6 +25,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     latency_median_s: Annotated[float, msgspec.Meta(ge=0.0)] = 0.5
     latency_sigma: Annotated[float, msgspec.Meta(ge=0.0)] = 0.3
     reasoning_tokens: Annotated[int, msgspec.Meta(ge=0)] = 200
+    error_rate: Probability = 0.0  # chance that a call fails (chaos and reliability studies)
     seed: int = 0
     # per-domain p_g / p_v, else the two above
     domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)

@@ -1,17 +1,18 @@
 """Broker handlers: a task in → its record, team and round-1 dispatch out; a continued
-round in → the next round's dispatch out.
+round in → the next round's team (re-selected around the surviving members) and dispatch.
 
 Consumes ``TaskSubmitted``, ``RoundContinued``; emits ``TeamSelected``,
 ``ProposeRequested``, ``PhaseDue`` and (when no team can serve) ``DeliberationConcluded``.
 Both are idempotent: a redelivered message finds the record and emits the same messages
-with the same ids.
+with the same ids. Team selection (CP-SAT) runs in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import structlog
@@ -27,7 +28,8 @@ from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
 from services._runtime.telemetry import trace_id_of
 from services._runtime.worker import Delivery
-from services.broker.registry import Registry
+from services.broker import valuation
+from services.broker.registry import Registry, TelemetryCache
 from services.broker.selection import NoTeam, Selection, phase_timeout, select_team
 from services.broker.settings import BrokerSettings
 from services.core import ids
@@ -45,6 +47,26 @@ class BrokerDeps:
     clock: Callable[[], float]
     settings: BrokerSettings
     traceparent: Callable[[], str | None]
+    telemetry: TelemetryCache = field(default_factory=TelemetryCache)
+
+
+async def choose(
+    task: TaskSubmitted, deps: BrokerDeps, fixed: dict[str, tuple[int, str]] | None = None
+) -> Selection | NoTeam:
+    """The CP-SAT team for ``task`` from the live pool and the gate's telemetry."""
+    settings = deps.settings
+    cands = valuation.candidates(
+        deps.registry.live(), deps.telemetry.values, task.domain, settings.valuation()
+    )
+    return await asyncio.to_thread(
+        select_team,
+        cands,
+        task.policy,
+        valuation=settings.valuation(),
+        phase_timeout_s=task.policy.phase_timeout_s,
+        fixed=fixed,
+        time_limit_s=settings.solver_time_limit_s,
+    )
 
 
 def task_id_for(msg: TaskSubmitted, delivery: Delivery) -> str:
@@ -62,9 +84,8 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         if existing.task != task:
             raise Rejected(f"task id {task_id!r} is already used by another task")
         return redispatch(existing)
+    choice = await choose(task, deps)
     now = deps.clock()
-    agents = deps.registry.live()
-    choice = select_team(agents, task.policy, task.domain)
     record = new_record(task, choice, now, deps)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
@@ -85,10 +106,75 @@ async def on_continued(
     record = await deps.store.get(msg.task_id)
     if record is None:
         raise Rejected(f"no deliberation record for task {msg.task_id!r}")
+    if _stale(record, msg):
+        return []  # that round has already moved on
+    if not record.current.selected:
+        team = await reselect(record, deps)
+        record, _ = await deps.store.update(
+            msg.task_id, lambda r: None if _stale(r, msg) else confirm_team(r, team)
+        )
+        if _stale(record, msg):
+            return []
+    out: list[Message] = []
+    if record.team_selected is not None and record.team_selected.round == msg.next_round:
+        out.append(record.team_selected)
+    return out + dispatch_round(record)
+
+
+def _stale(record: DeliberationRecord, msg: RoundContinued) -> bool:
     current = record.current
-    if record.done or current.number != msg.next_round or current.phase != "proposing":
-        return []  # stale: that round has already moved on
-    return dispatch_round(record)
+    return record.done or current.number != msg.next_round or current.phase != "proposing"
+
+
+async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected | None:
+    """The next round's team: the members still live keep their seats; the seats of those
+    who left go to the best replacements. None when the team stays as it is."""
+    live = {a.agent_id for a in deps.registry.live()}
+    team = record.current.team
+    survivors = {s.agent_id: (s.seat, s.role) for s in team if s.agent_id in live}
+    if len(survivors) == len(team):
+        return None
+    choice = await choose(record.task, deps, fixed=survivors)
+    if isinstance(choice, NoTeam):
+        # Go on with whoever is left; the missing seats time out and the result says so.
+        log.warning("reselection_failed", reason=choice.reason, left=sorted(set(live) ^ live))
+        return None
+    log.info("team_reselected", left=sorted({s.agent_id for s in team} - live),
+             team=[s.agent_id for s in choice.seats])  # fmt: skip
+    return team_selected(record.task_id, record.current.number, choice)
+
+
+def confirm_team(record: DeliberationRecord, team: TeamSelected | None) -> DeliberationRecord:
+    """Fix the round's team. A seat that changed hands starts without the departed
+    member's previous answer and feedback."""
+    current = record.current
+    if team is None:
+        return msgspec.structs.replace(
+            record, current=msgspec.structs.replace(current, selected=True)
+        )
+    before = {s.seat: s.agent_id for s in current.team}
+    changed = {s.seat for s in team.seats if before.get(s.seat) != s.agent_id}
+    return msgspec.structs.replace(
+        record,
+        current=msgspec.structs.replace(current, team=team.seats, selected=True),
+        team_selected=team,
+        feedback={k: v for k, v in record.feedback.items() if k not in changed},
+        previous_answers={k: v for k, v in record.previous_answers.items() if k not in changed},
+    )
+
+
+def team_selected(task_id: str, round_number: int, choice: Selection) -> TeamSelected:
+    return TeamSelected(
+        task_id=task_id,
+        round=round_number,
+        message_id=ids.team(task_id, round_number),
+        seats=choice.seats,
+        objective=choice.objective,
+        expected_cost_usd=choice.expected_cost_usd,
+        solver_status=choice.status,
+        solve_ms=choice.solve_ms,
+        candidates=choice.candidates,
+    )
 
 
 def new_record(
@@ -123,17 +209,7 @@ def new_record(
         minimum=deps.settings.min_phase_timeout_s,
         factor=deps.settings.phase_timeout_factor,
     )
-    team = TeamSelected(
-        task_id=task.task_id,
-        round=1,
-        message_id=ids.team(task.task_id, 1),
-        seats=choice.seats,
-        objective=choice.objective,
-        expected_cost_usd=choice.expected_cost_usd,
-        solver_status=choice.status,
-        solve_ms=choice.solve_ms,
-        candidates=choice.candidates,
-    )
+    team = team_selected(task.task_id, 1, choice)
     return DeliberationRecord(
         task_id=task.task_id,
         task=task,

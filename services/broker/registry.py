@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 import nats.errors
@@ -20,9 +21,11 @@ import structlog
 from nats.js.kv import KeyValue
 
 from schemas.team import AgentCard
+from schemas.telemetry import AgentTelemetry
 
 log = structlog.get_logger("registry")
 _decoder = msgspec.json.Decoder(AgentCard)
+_telemetry = msgspec.json.Decoder(AgentTelemetry)
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,36 @@ class Registry:
         return live
 
 
+class TelemetryCache:
+    """The gate's per-agent telemetry (``nsed_telemetry``), kept by a watch like the agents."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, AgentTelemetry] = {}
+        self.synced = asyncio.Event()
+
+    def clear(self) -> None:
+        self.values.clear()
+
+    def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
+        if operation in ("DEL", "PURGE") or not value:
+            self.values.pop(key, None)
+            return
+        try:
+            self.values[key] = _telemetry.decode(value)
+        except msgspec.DecodeError as exc:
+            log.warning("bad_telemetry", key=key, error=str(exc))
+
+
+class Watched(Protocol):
+    synced: asyncio.Event
+
+    def clear(self) -> None: ...
+
+    def apply(self, key: str, value: bytes | None, operation: str | None) -> None: ...
+
+
 async def watch(
-    kv: KeyValue, registry: Registry, stop: asyncio.Event, reconnected: asyncio.Event
+    kv: KeyValue, registry: Watched, stop: asyncio.Event, reconnected: asyncio.Event
 ) -> None:
     """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects."""
     while not stop.is_set():

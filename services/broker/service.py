@@ -14,7 +14,7 @@ from services._runtime.records import KvRecordStore
 from services._runtime.telemetry import current_traceparent
 from services.broker import registry as registry_mod
 from services.broker.handlers import BrokerDeps
-from services.broker.registry import Registry
+from services.broker.registry import Registry, TelemetryCache
 from services.broker.routes import routes
 from services.broker.settings import BrokerSettings
 
@@ -24,7 +24,9 @@ log = structlog.get_logger("broker")
 async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
     async with open_runtime("broker", settings, stop=stop) as rt:
         registry = Registry(stale_after_s=settings.stale_after_s)
+        telemetry = TelemetryCache()
         agents = await rt.bus.kv(subjects.AGENTS_BUCKET)
+        measured = await rt.bus.kv(subjects.TELEMETRY_BUCKET)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         deps = BrokerDeps(
             store=store,
@@ -32,10 +34,14 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             clock=time.time,
             settings=settings,
             traceparent=current_traceparent,
+            telemetry=telemetry,
         )
 
         async def watch(stop: asyncio.Event) -> None:
-            await registry_mod.watch(agents, registry, stop, rt.reconnected)
+            await registry_mod.watch(agents, registry, stop, rt.on_reconnect())
+
+        async def watch_telemetry(stop: asyncio.Event) -> None:
+            await registry_mod.watch(measured, telemetry, stop, rt.on_reconnect())
 
         async def before_start() -> None:
             # Take no task before the registry has its first snapshot: a broker that
@@ -46,4 +52,11 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
                 )
             log.info("registry_synced", agents=[a.agent_id for a in registry.live()])
 
-        await serve(rt, Plan(routes=routes(deps), background=[watch], before_start=before_start))
+        await serve(
+            rt,
+            Plan(
+                routes=routes(deps),
+                background=[watch, watch_telemetry],
+                before_start=before_start,
+            ),
+        )

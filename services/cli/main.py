@@ -182,6 +182,15 @@ def bench_quality(tasks: int, team_size: int, rounds: int, as_json: bool) -> Non
     report.emit(result, as_json)
 
 
+@bench.command("broker")
+@click.option("--json", "as_json", is_flag=True)
+def bench_broker(as_json: bool) -> None:
+    """CP-SAT team-selection time (p50/p95) at 10, 100, 1000 and 5000 candidates."""
+    from services.bench import broker, report
+
+    report.emit(broker.run(), as_json)
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)

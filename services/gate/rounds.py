@@ -191,6 +191,7 @@ def close_round(
             phase_deadline=deadline,
             team=cur.team,
             started_at=now,
+            selected=False,  # the broker re-selects (members may have left) and dispatches
         ),
         continued=RoundContinued(
             task_id=record.task_id,
@@ -250,6 +251,7 @@ def conclude(
             if reference is not None and winner is not None
             else (False if reference is not None else None)
         ),
+        selection=record.team_selected,
         halting=halting_state,
         simulated=record.simulated,
         detail=detail,

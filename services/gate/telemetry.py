@@ -10,7 +10,7 @@ observation, which only delays an estimate).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +35,8 @@ class Observation:
     wins: int = 0
     agreed: int = 0
     net_support: float = 0.0
+    judged: int = 0
+    standing: float = 0.0
     reviews_valid: int = 0
     reviews_missing: int = 0
     latency_s: float | None = None
@@ -48,6 +50,7 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
         return []
     fmt = closing.task.answer_format
     support = {s.proposal_id: s.net_support for s in tally.scores}
+    standing = peer_standing(tally.votes, [s.proposal_id for s in tally.scores])
     winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
     out = []
     for seat in cur.team:
@@ -71,12 +74,33 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
                     and same_answer(proposal.extracted_answer, winner.extracted_answer, fmt)
                 ),
                 net_support=support.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
+                judged=int(ok and proposal is not None and proposal.proposal_id in standing),
+                standing=standing.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
                 reviews_valid=int(reviewed),
                 reviews_missing=int(asked and not reviewed),
                 latency_s=proposal.latency_s if ok and proposal else None,
             )
         )
     return out
+
+
+def peer_standing(
+    votes: Mapping[int, Mapping[str, float]], proposals: list[str]
+) -> dict[str, float]:
+    """min(1, share·k/2) for each proposal some valid ballot covered, where share is its part
+    of all positive votes of the round and k the number of proposals: relative to its peers,
+    so two agents that back each other's shared mistake do not both look strong."""
+    k = len(proposals)
+    covered = {pid for row in votes.values() for pid in row}
+    positive = {
+        pid: sum(max(row.get(pid, 0.0), 0.0) for row in votes.values()) for pid in proposals
+    }
+    total = sum(positive.values())
+    if k < 2 or not covered:
+        return {}
+    if total <= 0:
+        return dict.fromkeys(covered, 0.0)
+    return {pid: min(1.0, positive[pid] / total * k / 2) for pid in covered}
 
 
 def fold(
@@ -99,6 +123,8 @@ def fold(
         wins=base.wins + obs.wins,
         agreed=base.agreed + obs.agreed,
         net_support_sum=round(base.net_support_sum + obs.net_support, 9),
+        judged=base.judged + obs.judged,
+        standing_sum=round(base.standing_sum + obs.standing, 9),
         reviews_valid=base.reviews_valid + obs.reviews_valid,
         reviews_missing=base.reviews_missing + obs.reviews_missing,
         latency_ewma_s=round(latency, 6),

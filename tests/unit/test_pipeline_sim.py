@@ -174,4 +174,9 @@ async def test_the_same_task_deliberates_identically_twice(stack: Stack) -> None
     stack.store.records.clear()
     stack.clock.now = NOW
     second = await Bus(stack).run(task)
-    assert first == second
+    # Everything but the solver's wall-clock time is the same.
+    assert first.selection is not None
+    assert second.selection is not None
+    assert first.selection.seats == second.selection.seats
+    untimed = {"selection": None}
+    assert msgspec.structs.replace(first, **untimed) == msgspec.structs.replace(second, **untimed)

@@ -7,7 +7,7 @@ import dataclasses
 import msgspec
 import pytest
 
-from services.gate.telemetry import InMemoryTelemetryStore, fold, observe
+from services.gate.telemetry import InMemoryTelemetryStore, fold, observe, peer_standing
 
 from .builders import NOW, agreeing_round
 
@@ -63,3 +63,21 @@ async def test_the_in_memory_store_keeps_one_value_per_domain_and_agent() -> Non
     code_value = await store.get("code", obs.agent_id)
     assert code_value is not None
     assert code_value.rounds == 1
+
+
+def test_peer_standing_is_relative_so_a_mutual_pair_stays_average() -> None:
+    # Two agents backing each other fully: each holds half the positive mass → 0.5 each.
+    assert peer_standing({0: {"b": 1.0}, 1: {"a": 1.0}}, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+
+
+def test_peer_standing_rewards_the_proposal_the_round_backs() -> None:
+    votes = {0: {"b": -0.7, "c": 0.7}, 1: {"a": -0.7, "c": 0.7}, 2: {"a": 0.7, "b": -0.7}}
+    standing = peer_standing(votes, ["a", "b", "c"])
+    assert standing["c"] == pytest.approx(1.0)  # two thirds of the mass, against k = 3
+    assert standing["a"] == pytest.approx(0.5)
+    assert standing["b"] == 0.0
+
+
+def test_a_round_with_nothing_to_compare_gives_no_standing() -> None:
+    assert peer_standing({}, ["a", "b"]) == {}
+    assert peer_standing({0: {"a": 1.0}}, ["a"]) == {}

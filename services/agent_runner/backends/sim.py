@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from schemas.propose import ProposeRequested
 from schemas.review import ReviewEntry, ReviewRequested
 from services.agent_runner import prompts
-from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
+from services.agent_runner.backends.base import BackendError, ProposalDraft, ReviewDraft
 from services.agent_runner.backends.sim_model import (
+    fails,
     hidden_truth,
     simulate_proposal,
     simulate_review,
@@ -56,6 +57,9 @@ class SimBackend:
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         started = time.perf_counter()
         task = request.task
+        if fails(self.params, self.profile.id, task.task_id, request.round, "propose",
+                 request.seat):  # fmt: skip
+            raise BackendError("simulated failure (error_rate)")
         truth = await self._truth_for(task.task_id, task.answer_format)
         winner = request.state.winner() if request.state else None
         out = simulate_proposal(
@@ -82,6 +86,9 @@ class SimBackend:
     async def review(self, request: ReviewRequested) -> ReviewDraft:
         started = time.perf_counter()
         task = request.task
+        if fails(self.params, self.profile.id, task.task_id, request.round, "review",
+                 request.seat):  # fmt: skip
+            raise BackendError("simulated failure (error_rate)")
         truth = await self._truth_for(task.task_id, task.answer_format)
         own = extract_answer(request.own.content, task.answer_format) if request.own else None
         judgements, delay = simulate_review(

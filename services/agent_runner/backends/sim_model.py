@@ -62,6 +62,15 @@ class SimJudgement:
     claims: tuple[Claim, ...]
 
 
+def fails(params: SimConfig, agent_id: str, task_id: str, round_number: int, phase: str,
+          seat: int) -> bool:  # fmt: skip
+    """Whether this call fails, with probability ``error_rate`` (seeded like every draw)."""
+    if params.error_rate <= 0.0:
+        return False
+    draw = seeded(params.seed, agent_id, task_id, round_number, phase, seat, "error").random()
+    return draw < params.error_rate
+
+
 def p_v_at(params: SimConfig, domain: str, round_number: int) -> float:
     return params.precision(domain).p_v * (1.0 - params.fatigue) ** (round_number - 1)
 

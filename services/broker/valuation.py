@@ -1,0 +1,111 @@
+"""What one seat of an agent is expected to bring (pure): quality, cost, and the candidate
+the solver sees.
+
+Quality is a Beta posterior on the agent's generation precision in the task's domain. It
+starts from the card's prior p_g with the weight of ``prior_strength`` observations and is
+updated by the gate's telemetry: each ok proposal that was reviewed next to others is a
+trial worth its peer standing in successes — min(1, share·k/2), its share of the round's
+positive votes against the k proposals (0.5 for an average peer). The measure is relative
+on purpose: absolute support (or agreement with the winner) rewards two weak agents that
+back each other's shared mistake, and then they lock a better untried agent out. The
+posterior is used optimistically (mean + ``explore`` standard deviations, a deterministic
+UCB), so an agent nobody has tried yet still gets seats until the evidence says otherwise.
+The value is that, times the agent's success rate (ok proposals per seated round,
+Laplace-smoothed), plus a tenth of its verification prior.
+
+Cost is the expected dollars per seat per round: ``input_tokens`` and ``output_tokens``
+for each of the two calls (propose, review) at the card's prices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from schemas.team import AgentCard
+from schemas.telemetry import AgentTelemetry
+from services.broker.registry import LiveAgent
+
+CALLS_PER_ROUND = 2
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """The broker's knobs for valuing agents (``NSED_BROKER_*``)."""
+
+    prior_strength: float = 10.0  # the card's prior counts as this many observations
+    explore: float = 1.0  # UCB: standard deviations of optimism
+    input_tokens: int = 1500  # expected per call, before any is measured
+    output_tokens: int = 600
+    expected_rounds: int = 3  # the budget must cover this many rounds (or max_rounds)
+    busy_penalty: float = 0.05  # value a seat loses on an agent with no free capacity
+
+
+@dataclass(frozen=True)
+class Candidate:
+    agent_id: str
+    family: str
+    value: float  # what the solver maximises
+    round_cost_usd: float
+    latency_p95_s: float
+    capacity: int
+    capabilities: frozenset[str]
+    card: AgentCard
+    p_g: float = 0.5  # the posterior mean (no optimism): the gate's halting model uses it
+    p_v: float = 0.6
+
+    def can_take(self, role: str) -> bool:
+        return role == "member" or role in self.capabilities
+
+
+def posterior_p_g(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+    """The Beta posterior mean of p_g: the prior as ``prior_strength`` observations."""
+    n0 = v.prior_strength
+    trials = seen.judged if seen else 0
+    successes = seen.standing_sum if seen else 0.0
+    return (n0 * card.prior(domain).p_g + successes) / (n0 + trials)
+
+
+def quality(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+    prior = card.prior(domain)
+    trials = seen.judged if seen else 0
+    mean = posterior_p_g(card, seen, domain, v)
+    spread = math.sqrt(mean * (1.0 - mean) / (v.prior_strength + trials + 1.0))
+    success_rate = ((seen.proposals_ok if seen else 0) + 1.0) / ((seen.rounds if seen else 0) + 1.0)
+    return (min(mean + v.explore * spread, 1.0)) * success_rate + 0.1 * prior.p_v
+
+
+def round_cost(card: AgentCard, v: Valuation) -> float:
+    per_call = (
+        v.input_tokens * card.price_in_per_mtok + v.output_tokens * card.price_out_per_mtok
+    ) / 1e6
+    return per_call * CALLS_PER_ROUND
+
+
+def candidates(
+    agents: Sequence[LiveAgent],
+    telemetry: Mapping[str, AgentTelemetry],
+    domain: str,
+    v: Valuation,
+) -> list[Candidate]:
+    """One candidate per live agent; ``telemetry`` is keyed ``<domain>.<agent_id>``."""
+    out = []
+    for agent in agents:
+        card = agent.card
+        seen = telemetry.get(f"{domain}.{agent.agent_id}")
+        out.append(
+            Candidate(
+                agent_id=agent.agent_id,
+                family=card.family,
+                value=quality(card, seen, domain, v),
+                round_cost_usd=round_cost(card, v),
+                latency_p95_s=card.latency_p95_s,
+                capacity=agent.capacity,
+                capabilities=frozenset(card.capabilities),
+                card=card,
+                p_g=posterior_p_g(card, seen, domain, v),
+                p_v=card.prior(domain).p_v,
+            )
+        )
+    return sorted(out, key=lambda c: c.agent_id)
