@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -38,6 +38,35 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         )
 
 
+StructuredOutput = Literal["auto", "json_schema", "json_object", "prompt"]
+
+
+class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, OpenAI, …).
+
+    ``structured_output`` says how reviews are constrained to JSON: ``json_schema``
+    (OpenAI, vLLM, recent Ollama), ``json_object`` (a JSON object, with the schema in the
+    Anyscale style that llama.cpp's Python server reads), ``prompt`` (asked for in the
+    prompt only) or ``auto``: try them in that order and keep the first the server accepts.
+    Whatever comes back is parsed leniently and repaired when it can be.
+    """
+
+    base_url: str
+    model: str
+    api_key_env: str | None = None  # the NAME of the environment variable with the key
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 180.0
+    connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0, le=20)] = 4
+    backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    max_backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    structured_output: StructuredOutput = "auto"
+    temperature: float | None = 0.7
+    max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4096
+    review_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 1536
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
+    extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
+
+
 class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: Token
     model: str
@@ -53,10 +82,13 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     latency_s: float | None = None  # median call latency estimate
     latency_p95_s: float | None = None
     sim: SimConfig | None = None
+    openai: OpenAIConfig | None = None
 
     def __post_init__(self) -> None:
         if self.backend == "sim" and self.sim is None:
             raise ValueError(f"agent {self.id}: backend 'sim' needs a [agents.sim] table")
+        if self.backend == "openai" and self.openai is None:
+            raise ValueError(f"agent {self.id}: backend 'openai' needs an [agents.openai] table")
 
     def priors(self) -> dict[str, DomainPrior]:
         if self.domains:

@@ -9,14 +9,14 @@ model would be sent.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import ReviewRequested
 from schemas.task import TaskView
 from services.core.fencing import FENCE_NOTICE, fence
-from services.core.tokens import estimate_tokens
+from services.core.tokens import estimate_tokens, shorten_middle
 
 
 class ChatMessage(TypedDict):
@@ -86,10 +86,28 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     ]
 
 
-def review_messages(request: ReviewRequested) -> list[ChatMessage]:
+REVIEW_JSON = (
+    'Answer with JSON only, one entry per candidate: {"reviews": [{"label": "Candidate_A", '
+    '"weight": <integer -100..100>, "justification": "<why>", "claims": [{"quote": '
+    '"<verbatim text from the candidate>", "verdict": "verified|contested|unverified|wrong"}]}]}'
+)
+
+
+def review_messages(
+    request: ReviewRequested,
+    json_schema: dict[str, Any] | None = None,
+    candidate_tokens: int | None = None,
+) -> list[ChatMessage]:
+    """The review prompt. ``json_schema`` (sent to servers that enforce it) is described
+    in words here either way, so a server without structured output still gets the shape.
+    ``candidate_tokens`` caps each candidate (middle cut) to fit a small context window."""
     task = request.task
-    own = fence("own", request.own.content, tag="own_answer") if request.own else "(none)"
-    blocks = "\n\n".join(fence(c.label, c.content) for c in request.candidates)
+
+    def fit(text: str) -> str:
+        return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
+
+    own = fence("own", fit(request.own.content), tag="own_answer") if request.own else "(none)"
+    blocks = "\n\n".join(fence(c.label, fit(c.content)) for c in request.candidates)
     labels = ", ".join(c.label for c in request.candidates)
     user = (
         f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
@@ -101,7 +119,7 @@ def review_messages(request: ReviewRequested) -> list[ChatMessage]:
         f"each claim verbatim. {request.rubric or RUBRIC}\n"
         f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
         "justification and the claims you checked (quote + verified | contested | "
-        "unverified | wrong)."
+        f"unverified | wrong).\n{REVIEW_JSON}"
     )
     return [
         ChatMessage(role="system", content=system_prompt(task)),

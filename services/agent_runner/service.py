@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
+import aiohttp
 import structlog
 
 from schemas import subjects
@@ -13,6 +14,7 @@ from services._runtime.errors import ConfigError
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore, RecordStore
 from services.agent_runner.backends.base import AgentBackend
+from services.agent_runner.backends.openai import OpenAIBackend
 from services.agent_runner.backends.sim import SimBackend, TruthSource
 from services.agent_runner.config import AgentProfile, load_pool
 from services.agent_runner.handlers import RunnerDeps
@@ -40,11 +42,16 @@ def reference_reader(store: RecordStore, capacity: int) -> TruthSource:
 
 
 def make_backend(
-    profile: AgentProfile, settings: AgentRunnerSettings, truth: TruthSource
+    profile: AgentProfile,
+    settings: AgentRunnerSettings,
+    truth: TruthSource,
+    session: aiohttp.ClientSession,
 ) -> AgentBackend:
     if profile.backend == "sim":
         return SimBackend(profile, truth, latency_scale=settings.latency_scale)
-    raise ConfigError(f"agent {profile.id}: backend {profile.backend!r} is not available yet")
+    if profile.backend == "openai":
+        return OpenAIBackend(profile, session)
+    raise ConfigError(f"agent {profile.id}: unknown backend {profile.backend!r}")
 
 
 async def serve_agent(
@@ -56,10 +63,15 @@ async def serve_agent(
     instance_id: str | None = None,
 ) -> None:
     profile = load_pool(pool_path).agent(agent_id)
-    async with open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt:
+    async with (
+        open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt,
+        # One HTTP session per process, closed on every way out, cancellation included.
+        aiohttp.ClientSession() as session,
+    ):
         structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
-        backend = make_backend(profile, settings, reference_reader(store, settings.truth_cache))
+        truth = reference_reader(store, settings.truth_cache)
+        backend = make_backend(profile, settings, truth, session)
         deps = RunnerDeps(
             profile=profile, instance_id=rt.instance_id, backend=backend, clock=time.time
         )

@@ -16,6 +16,18 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+def shorten_middle(text: str, budget: int, marker: str = " […] ") -> str:
+    """``text`` within ``budget`` tokens, keeping its start and its end (where a final
+    answer usually is) and cutting the middle."""
+    if estimate_tokens(text) <= budget:
+        return text
+    room = budget * CHARS_PER_TOKEN - len(marker)
+    if room <= 0:
+        return ""
+    head = room // 3
+    return text[:head] + marker + text[len(text) - (room - head) :]
+
+
 def truncate_to_tokens(text: str, budget: int, marker: str = TRUNCATION_MARKER) -> str:
     """``text`` cut so that it (with ``marker`` when cut) fits in ``budget`` tokens."""
     if estimate_tokens(text) <= budget:

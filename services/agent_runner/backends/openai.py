@@ -1,0 +1,137 @@
+"""The ``openai`` backend: any OpenAI-compatible chat-completions server is an agent.
+
+Proposals are free text (the prompts ask for the answer in the task's format, and
+``services.core.answers`` extracts it). Reviews are JSON, constrained by the server where
+it can (``structured_output``); in ``auto`` the backend tries ``json_schema``, then
+``json_object`` with the schema, then the prompt alone, and keeps the first the server
+accepts. An output that still cannot be read as a review becomes an ``error`` review with
+the reason, and the deliberation goes on without that ballot.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import aiohttp
+import structlog
+
+from schemas.propose import ProposeRequested
+from schemas.review import ReviewRequested
+from services._runtime.errors import ConfigError
+from services.agent_runner import prompts
+from services.agent_runner.backends.base import BackendError, ProposalDraft, ReviewDraft
+from services.agent_runner.backends.chat import ChatClient, ChatResult, StructuredOutputRefused
+from services.agent_runner.backends.structured import Unparseable, parse_review, review_schema
+from services.agent_runner.config import AgentProfile, OpenAIConfig
+
+log = structlog.get_logger("openai_backend")
+MODES = ("json_schema", "json_object", "prompt")
+
+
+def api_key(config: OpenAIConfig, agent_id: str) -> str | None:
+    """The key from the environment variable the pool names (never from the pool file)."""
+    if config.api_key_env is None:
+        return None
+    value = os.environ.get(config.api_key_env)
+    if not value:
+        raise ConfigError(f"agent {agent_id}: environment variable {config.api_key_env} is not set")
+    return value
+
+
+def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "review", "schema": schema, "strict": True},
+        }
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return None
+
+
+class OpenAIBackend:
+    simulated = False
+
+    def __init__(self, profile: AgentProfile, session: aiohttp.ClientSession) -> None:
+        if profile.openai is None:
+            raise ConfigError(f"agent {profile.id} has no [agents.openai] table")
+        self.profile = profile
+        self.config = profile.openai
+        self.client = ChatClient(
+            session,
+            self.config,
+            api_key=api_key(self.config, profile.id),
+            concurrency=profile.max_concurrency,
+        )
+        configured = self.config.structured_output
+        self.modes = list(MODES) if configured == "auto" else [configured]
+
+    async def propose(self, request: ProposeRequested) -> ProposalDraft:
+        messages = prompts.propose_messages(request)
+        result = await self.client.complete(messages, max_tokens=self.config.max_tokens)
+        if not result.content.strip():
+            raise BackendError(f"the model returned an empty answer ({result.finish_reason})")
+        return ProposalDraft(
+            content=result.content,
+            reasoning=result.reasoning,
+            input_tokens=self._input_tokens(result, messages),
+            output_tokens=result.output_tokens,
+            latency_s=result.latency_s,
+        )
+
+    async def review(self, request: ReviewRequested) -> ReviewDraft:
+        started = time.perf_counter()
+        labels = [c.label for c in request.candidates]
+        schema = review_schema(labels)
+        messages = prompts.review_messages(
+            request, json_schema=schema, candidate_tokens=self._candidate_budget(request)
+        )
+        result = await self._structured(messages, schema)
+        try:
+            entries, notes = parse_review(result.content)
+        except Unparseable as exc:
+            raise BackendError(f"unreadable review: {exc}") from exc
+        return ReviewDraft(
+            entries=tuple(entries),
+            input_tokens=self._input_tokens(result, messages),
+            output_tokens=result.output_tokens,
+            latency_s=time.perf_counter() - started,
+            notes=tuple(notes),
+        )
+
+    async def _structured(
+        self, messages: list[prompts.ChatMessage], schema: dict[str, Any]
+    ) -> ChatResult:
+        while True:
+            mode = self.modes[0]
+            try:
+                return await self.client.complete(
+                    messages,
+                    max_tokens=self.config.review_max_tokens,
+                    response_format=response_format(mode, schema),
+                )
+            except StructuredOutputRefused as exc:
+                if len(self.modes) == 1:
+                    raise BackendError(f"structured output {mode!r} refused: {exc}") from exc
+                self.modes.pop(0)
+                log.info("structured_output_step_down", refused=mode, next=self.modes[0],
+                         reason=str(exc)[:200])  # fmt: skip
+
+    def _candidate_budget(self, request: ReviewRequested) -> int | None:
+        """Each candidate's share of the context window left after the frame and the answer,
+        or None when everything fits as it is."""
+        full = prompts.prompt_tokens(prompts.review_messages(request))
+        window = self.profile.context_window - self.config.review_max_tokens
+        if full <= window:
+            return None
+        texts = len(request.candidates) + (1 if request.own else 0)
+        frame = prompts.prompt_tokens(prompts.review_messages(request, candidate_tokens=0))
+        return max((window - frame) // max(texts, 1), 16)
+
+    def _input_tokens(self, result: ChatResult, messages: list[prompts.ChatMessage]) -> int:
+        return result.input_tokens if result.usage_reported else prompts.prompt_tokens(messages)
+
+    async def aclose(self) -> None:
+        return None

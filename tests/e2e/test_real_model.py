@@ -1,0 +1,69 @@
+"""Against a real OpenAI-compatible server: llama-cpp-python serving a tiny random-weight
+Llama model. Three ``openai`` agents deliberate on it through the whole stack; with
+schema-constrained output even random weights give valid review JSON, so proposals,
+reviews, ballots and the tally all run for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from tests.integration.conftest import ready
+from tests.support import nsed
+from tests.support.inprocess import InProcessStack
+from tests.support.tinyllama import llama_server, write_tiny_llama
+
+AGENT = """
+[[agents]]
+id = "{id}"
+model = "tiny-llama-{id}"
+family = "{id}"
+backend = "openai"
+max_concurrency = 1
+context_window = 16384
+latency_s = 2.0
+latency_p95_s = 10.0
+[agents.openai]
+base_url = "{base_url}"
+model = "tiny"
+structured_output = "auto"
+temperature = 0.8
+max_tokens = 48
+review_max_tokens = 400
+timeout_s = 120
+"""
+
+
+@pytest.mark.timeout(300)
+async def test_three_openai_agents_deliberate_on_a_real_llama_cpp_server(
+    tmp_path: Path, nats_server, nc: Client
+) -> None:
+    model = write_tiny_llama(tmp_path / "tiny.gguf")
+    with llama_server(model, tmp_path / "llama.log") as base_url:
+        pool = tmp_path / "pool.toml"
+        ids = ("tiny-a", "tiny-b", "tiny-c")
+        pool.write_text("".join(AGENT.format(id=i, base_url=base_url) for i in ids))
+        stack = InProcessStack(url=nats_server.url, pool=pool)
+        try:
+            stack.start_all(agents=ids)
+            await ready(nc, agents=ids)
+            task_id = nsed.new_task_id("llama")
+            body = nsed.task(task_id, max_rounds=1, phase_timeout_s=120.0, deadline_s=240.0)
+            await nsed.publish_task(nc, body, msg_id=task_id)
+            result = await nsed.wait_result(nc, task_id, timeout=240)
+        finally:
+            await stack.close()
+    assert result.simulated is False
+    assert result.rounds == 1
+    [summary] = result.summaries
+    assert summary.ok_proposals == 3, result.detail
+    ballots = await nsed.task_events(nc, task_id, "ballot")
+    assert len([b for b in ballots if b["valid"]]) >= 2, ballots
+    assert summary.quorum_met
+    assert result.status in ("completed", "degraded")
+    assert result.answer is not None
+    # Usage is what the server reported: every agent made one proposal and one review.
+    assert {agent: u.calls for agent, u in result.usage.items()} == dict.fromkeys(ids, 2)
+    assert all(u.input_tokens > 500 and u.output_tokens > 0 for u in result.usage.values())

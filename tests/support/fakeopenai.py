@@ -1,0 +1,129 @@
+"""A scripted OpenAI-compatible server (aiohttp, loopback) for fault and accounting tests.
+
+Each request takes the next step of its model's script (then ``ok`` forever): ``ok``,
+``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after ``slow_s``), ``malformed``
+(200 with a body that is not JSON), ``truncated`` (the connection closes mid-body),
+``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers).
+An ``ok`` proposal answers "Final answer: \\boxed{42}"; an ``ok`` review scores every label
+the prompt lists. Every ``ok`` reports its usage, and the server keeps the totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from services.stack.natsserver import free_port
+
+_LABELS = re.compile(r"Score every candidate \(([^)]*)\)")
+
+
+@dataclass
+class Reported:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+
+@dataclass
+class FakeOpenAI:
+    scripts: dict[str, list[str]] = field(default_factory=dict)  # model -> steps
+    slow_s: float = 2.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    reported: dict[str, Reported] = field(default_factory=lambda: defaultdict(Reported))
+    port: int = field(default_factory=free_port)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> FakeOpenAI:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def seen(self, model: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("model") == model]
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        model = body.get("model", "")
+        script = self.scripts.get(model, [])
+        step = script.pop(0) if script else "ok"
+        if step == "429":
+            return web.json_response({"error": {"message": "rate limited"}}, status=429,
+                                     headers={"Retry-After": "0.05"})  # fmt: skip
+        if step == "500":
+            return web.json_response({"error": {"message": "boom"}}, status=500)
+        if step == "401":
+            return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+        if step == "404":
+            message = f"The model `{model}` does not exist"
+            return web.json_response({"error": {"message": message}}, status=404)
+        if step == "no_schema":
+            if body.get("response_format", {}).get("type") == "json_schema":
+                return web.json_response(
+                    {"error": {"message": "response_format.type json_schema not supported"}},
+                    status=400,
+                )
+            step = "ok"
+        if step == "slow":
+            await asyncio.sleep(self.slow_s)
+        if step == "malformed":
+            return web.Response(
+                status=200, text='{"choices": [ {"message": ', content_type="application/json"
+            )
+        if step == "truncated":
+            headers = {"Content-Length": "4000", "Content-Type": "application/json"}
+            response = web.StreamResponse(status=200, headers=headers)
+            await response.prepare(request)
+            await response.write(b'{"choices": [{"message": {"content": "Fin')
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        return web.json_response(self._answer(model, body))
+
+    def _answer(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
+        labels = _LABELS.search(prompt)
+        if labels:
+            names = [n.strip() for n in labels.group(1).split(",") if n.strip()]
+            reviews = [
+                {"label": name, "weight": 80 if i == 0 else -20, "justification": "checked",
+                 "claims": []}
+                for i, name in enumerate(names)
+            ]  # fmt: skip
+            content = json.dumps({"reviews": reviews})
+        else:
+            content = "I multiplied carefully.\nFinal answer: \\boxed{42}"
+        usage = {
+            "prompt_tokens": 100 + len(prompt) // 10,
+            "completion_tokens": 7 + len(content) // 20,
+        }
+        totals = self.reported[model]
+        totals.input_tokens += usage["prompt_tokens"]
+        totals.output_tokens += usage["completion_tokens"]
+        totals.calls += 1
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}],
+            "usage": {**usage, "total_tokens": sum(usage.values())},
+        }  # fmt: skip
