@@ -60,6 +60,7 @@ class RoundSummary(Struct, frozen=True, kw_only=True):
     unanimous: bool = False
     degraded: bool = False  # a timeout, a missing ballot or no quorum in this round
     evidence: float = 0.0  # E(r) after this round
+    duration_s: float = 0.0  # from the round's dispatch to its close
     usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # per agent, this round
     cost_usd: float = 0.0  # this round, all agents
     notes: tuple[str, ...] = ()

@@ -71,7 +71,8 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     # The task-deadline timer, not a tally, concluded it: only a redelivery of that timer
     # (after a crash) emits the result again.
     concluded_by_timer: bool = False
-    traceparent: str | None = None
+    traceparent: str | None = None  # the task's root span (see services/_runtime/telemetry)
+    client_traceparent: str | None = None  # the client's span the root continues, if any
     simulated: bool = False
 
     @property

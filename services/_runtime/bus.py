@@ -142,8 +142,14 @@ class Bus:
     async def publish(
         self, message: Message, *, headers: dict[str, str] | None = None, msg_id: str = ""
     ) -> None:
-        """Publish one message to its subject, deduplicated by its ``message_id``."""
-        hdrs = telemetry.inject(dict(headers or {}))
+        """Publish one message to its subject, deduplicated by its ``message_id``; its trace
+        parent is its round's span (``telemetry.headers_for``)."""
+        hdrs = {
+            **(headers or {}),
+            **telemetry.headers_for(
+                getattr(message, "task_id", None), getattr(message, "round", None)
+            ),
+        }
         hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
         payload = msgspec.json.encode(message)
         try:

@@ -31,6 +31,7 @@ from services._runtime import telemetry
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
+from services._runtime.metrics import Metrics, meter_provider
 from services._runtime.settings import ServiceSettings
 from services._runtime.worker import Route, Worker
 
@@ -50,6 +51,7 @@ class Runtime:
     nc: Client
     bus: Bus
     tracer: trace.Tracer
+    metrics: Metrics
     stop: asyncio.Event
     reconnect_events: list[asyncio.Event] = field(default_factory=list)
 
@@ -87,8 +89,12 @@ async def open_runtime(
             event.set()
 
     async with contextlib.AsyncExitStack() as stack:
-        provider = telemetry.tracer_provider(service, instance)
+        provider = telemetry.tracer_provider(service, instance, home=settings.home)
         stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
+        meters = meter_provider(
+            service, instance, settings.home, telemetry.exporting_to_collector()
+        )
+        stack.callback(meters.shutdown)
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
@@ -100,6 +106,7 @@ async def open_runtime(
             nc=nc,
             bus=bus,
             tracer=provider.get_tracer(f"nsed.{service}"),
+            metrics=Metrics(meters.get_meter(f"nsed.{service}")),
             stop=stop or asyncio.Event(),
             reconnect_events=watchers,
         )
@@ -148,6 +155,7 @@ async def serve(rt: Runtime, plan: Plan) -> None:
             concurrency=settings.concurrency,
             ack_wait_s=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
+            on_outputs=rt.metrics.observe,
         )
         for route in plan.routes
     ]

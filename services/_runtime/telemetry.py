@@ -1,36 +1,150 @@
-"""Tracing plumbing: one tracer provider per service, W3C trace context in NATS headers.
+"""Tracing and metrics plumbing: one provider per service, one trace per task.
 
-Spans are exported over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set. Trace context
-always travels in headers, so one task has one trace id across every process.
+The span model (DESIGN §9). Each task has a root span and each round a span under it.
+Every service step is a span under its round: team selection, each agent's propose and
+review call, ballot validation, the tally, the gate. The root and round spans cover work
+done by several processes over time, so their ids are *derived*:
+
+    root   trace id  = the client's (if the task carried a ``traceparent``), else
+                       H128(task id)
+           span id   = H64("root", task id)
+    round  span id   = H64("round", task id, r)        (round 0 is the root)
+
+Any process can therefore parent a span on "round r of task t" before that round's span
+exists. The bus writes the round's context into the ``traceparent`` header of every
+message of round r (and the producer's own span into ``nsed-origin``, which the consumer
+links to). The gate emits each round's span when it closes the round, and the root when
+the deliberation concludes, with those ids, through ``FixedIds``.
+
+Export: OTLP over HTTP/protobuf when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces
+variant) is set; otherwise JSON lines under ``$NSED_HOME/traces/``, which ``nsed trace``
+reads. Spans are flushed when the provider shuts down (the service's last exit step).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from services._runtime.spanfile import JsonlSpanExporter
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACEPARENT = "traceparent"
+ORIGIN = "nsed-origin"  # the producer's own span, for links on the consumer's side
+_FIXED: contextvars.ContextVar[tuple[int | None, int | None]] = contextvars.ContextVar(
+    "nsed_fixed_ids", default=(None, None)
+)
 
 
-def tracer_provider(service: str, instance: str = "") -> TracerProvider:
-    resource = Resource.create(
-        {"service.name": f"nsed-{service}", "service.instance.id": instance or str(os.getpid())}
+class FixedIds(IdGenerator):
+    """Random ids, except inside ``fixed_ids(...)``, where the given ones are used."""
+
+    def __init__(self) -> None:
+        self._random = RandomIdGenerator()
+
+    def generate_span_id(self) -> int:
+        return _FIXED.get()[1] or self._random.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        return _FIXED.get()[0] or self._random.generate_trace_id()
+
+
+@contextlib.contextmanager
+def fixed_ids(trace_id: int | None, span_id: int | None) -> Iterator[None]:
+    token = _FIXED.set((trace_id, span_id))
+    try:
+        yield
+    finally:
+        _FIXED.reset(token)
+
+
+def exporting_to_collector() -> bool:
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )
-    provider = TracerProvider(resource=resource)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+
+
+def tracer_provider(service: str, instance: str = "", home: str | None = None) -> TracerProvider:
+    resource = Resource.create(
+        {
+            "service.name": f"nsed-{service}",
+            "service.namespace": "nsed",
+            "service.instance.id": instance or str(os.getpid()),
+        }
+    )
+    provider = TracerProvider(resource=resource, id_generator=FixedIds())
+    if exporting_to_collector():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif home is not None:
+        path = Path(home) / "traces" / f"{service}-{instance or os.getpid()}.jsonl"
+        provider.add_span_processor(BatchSpanProcessor(JsonlSpanExporter(path)))
     return provider
+
+
+# -- derived ids -------------------------------------------------------------------------
+
+
+def _hash(size: int, *parts: object) -> int:
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=size).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
+def root_context(task_id: str, client: SpanContext | None = None) -> SpanContext:
+    trace_id = client.trace_id if client is not None and client.is_valid else _hash(16, task_id)
+    return SpanContext(
+        trace_id=trace_id,
+        span_id=_hash(8, "root", task_id),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+
+
+def round_context(trace_id: int, task_id: str, round_number: int) -> SpanContext:
+    span_id = (
+        _hash(8, "root", task_id) if round_number <= 0 else _hash(8, "round", task_id, round_number)
+    )
+    return SpanContext(
+        trace_id=trace_id,
+        span_id=span_id,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+
+
+def as_context(span_context: SpanContext) -> Context:
+    return trace.set_span_in_context(NonRecordingSpan(span_context))
+
+
+def format_traceparent(span_context: SpanContext) -> str:
+    flags = int(span_context.trace_flags)
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{flags:02x}"
+
+
+def parse_traceparent(value: str | None) -> SpanContext | None:
+    """A valid span context from a ``traceparent`` value, or None."""
+    if not value:
+        return None
+    ctx = trace.get_current_span(_PROPAGATOR.extract({TRACEPARENT: value})).get_span_context()
+    return ctx if ctx.is_valid else None
+
+
+# -- headers -------------------------------------------------------------------------------
 
 
 def inject(headers: dict[str, str], context: Context | None = None) -> dict[str, str]:
@@ -41,6 +155,22 @@ def inject(headers: dict[str, str], context: Context | None = None) -> dict[str,
 
 def extract(headers: dict[str, str] | None) -> Context:
     return _PROPAGATOR.extract(headers or {})
+
+
+def headers_for(task_id: str | None, round_number: int | None) -> dict[str, str]:
+    """Headers for a message published from the current span: the message's round as its
+    parent (the current trace), and the current span as its origin."""
+    current = trace.get_current_span().get_span_context()
+    if not current.is_valid:
+        return {}
+    headers = {ORIGIN: format_traceparent(current)}
+    if task_id is not None and round_number is not None:
+        headers[TRACEPARENT] = format_traceparent(
+            round_context(current.trace_id, task_id, round_number)
+        )
+    else:
+        headers[TRACEPARENT] = format_traceparent(current)
+    return headers
 
 
 def current_traceparent() -> str | None:

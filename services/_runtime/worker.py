@@ -30,12 +30,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from schemas import subjects
 from schemas.base import Message
 from schemas.dlq import DeadLetter
-from services._runtime import telemetry
+from services._runtime import spans, telemetry
 from services._runtime.bus import Bus
 from services._runtime.errors import NotYetDue, Rejected, Retryable
 
@@ -51,6 +51,7 @@ class Delivery:
     stream_seq: int
     delivered: int
     payload: bytes
+    traceparent: str | None = None  # the producer's trace header (a client's, for a task)
 
 
 Handler = Callable[[Any, Delivery], Awaitable[Sequence[Message]]]
@@ -68,6 +69,8 @@ class Route:
     max_deliver: int | None = None  # -1 for timers, which nak until due
     long_running: bool = False  # ping in-progress while the handler runs
     on_reject: RejectHook | None = None  # extra messages for a message that fails to decode
+    # The span context to parent the handling span on (default: the trace header's).
+    trace_parent: Callable[[Any, Delivery], SpanContext | None] | None = None
     decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +102,7 @@ class Worker:
         ack_wait_s: float,
         max_deliver: int,
         clock: Callable[[], float] = time.time,
+        on_outputs: Callable[[Sequence[Message]], None] | None = None,
     ) -> None:
         self.bus = bus
         self.route = route
@@ -108,6 +112,7 @@ class Worker:
         self.ack_wait_s = ack_wait_s
         self.max_deliver = route.max_deliver or max_deliver
         self.clock = clock
+        self.on_outputs = on_outputs  # metrics read the messages a handler emitted
         self.log = structlog.get_logger("worker").bind(route=route.name)
         self._subs: list[JetStreamContext.PullSubscription] = []
         self._busy = 0
@@ -186,28 +191,19 @@ class Worker:
         self._busy += 1
         started = time.perf_counter()
         meta = msg.metadata
+        headers = dict(msg.headers) if msg.headers else {}
         delivery = Delivery(
             subject=msg.subject,
             stream_seq=meta.sequence.stream,
             delivered=meta.num_delivered,
             payload=msg.data,
+            traceparent=headers.get(telemetry.TRACEPARENT),
         )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, subject=msg.subject)
-        parent = telemetry.extract(dict(msg.headers) if msg.headers else None)
         pinger = asyncio.create_task(self._keep_alive(msg)) if self.route.long_running else None
         try:
-            with self.tracer.start_as_current_span(
-                f"{self.service} {self.route.name}",
-                context=parent,
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.destination.name": msg.subject,
-                    "messaging.operation.type": "process",
-                },
-            ) as span:
-                outcome = await self._dispatch(msg, delivery, span)
+            outcome = await self._handle(msg, delivery, headers)
         finally:
             if pinger is not None:
                 pinger.cancel()
@@ -220,20 +216,48 @@ class Worker:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    async def _dispatch(self, msg: Msg, delivery: Delivery, span: trace.Span) -> str:
+    async def _handle(self, msg: Msg, delivery: Delivery, headers: dict[str, str]) -> str:
+        """Decode at the edge, then handle inside the message's span."""
+        decoded: Any = None
+        failure: Rejected | None = None
         try:
             decoded = self.route.decoder.decode(msg.data)
         except msgspec.ValidationError as exc:
-            await self._reject(msg, delivery, Rejected(str(exc), path=_path_of(exc)), True)
-            return "rejected"
+            failure = Rejected(str(exc), path=_path_of(exc))
         except msgspec.DecodeError as exc:
-            await self._reject(msg, delivery, Rejected(f"undecodable: {exc}"), True)
-            return "rejected"
-        _bind_ids(decoded, span)
+            failure = Rejected(f"undecodable: {exc}")
+        parent = telemetry.extract(headers)
+        if decoded is not None and self.route.trace_parent is not None:
+            chosen = self.route.trace_parent(decoded, delivery)
+            if chosen is not None:
+                parent = telemetry.as_context(chosen)
+        origin = telemetry.parse_traceparent(headers.get(telemetry.ORIGIN))
+        with self.tracer.start_as_current_span(
+            f"{self.service} {self.route.name}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            links=[trace.Link(origin)] if origin is not None else (),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": msg.subject,
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.route.name,
+            },
+        ) as span:
+            if failure is not None:
+                span.set_status(Status(StatusCode.ERROR, failure.reason))
+                await self._reject(msg, delivery, failure, True)
+                return "rejected"
+            _bind_ids(decoded, span)
+            return await self._dispatch(msg, decoded, delivery, span)
+
+    async def _dispatch(self, msg: Msg, decoded: Any, delivery: Delivery, span: trace.Span) -> str:
         try:
             outputs = await self.route.handler(decoded, delivery)
+            spans.annotate(span, decoded, outputs)
             await self.bus.publish_all(outputs)
         except NotYetDue as exc:
+            spans.annotate(span, decoded, ())
             await msg.nak(delay=exc.delay)
             return "not_due"
         except Retryable as exc:
@@ -244,6 +268,7 @@ class Worker:
             await msg.nak(delay=exc.delay)
             return "retry"
         except Rejected as exc:
+            span.set_status(Status(StatusCode.ERROR, exc.reason))
             await self._reject(msg, delivery, exc)
             return "rejected"
         except Exception as exc:
@@ -262,6 +287,8 @@ class Worker:
             return "failed"
         await msg.ack()
         span.set_attribute("nsed.outputs", len(outputs))
+        if self.on_outputs is not None:
+            self.on_outputs(outputs)
         return "ok"
 
     async def _reject(

@@ -16,6 +16,7 @@ from services._runtime.records import KvRecordStore, RecordStore
 from services.agent_runner.backends.base import AgentBackend
 from services.agent_runner.backends.openai import OpenAIBackend
 from services.agent_runner.backends.sim import SimBackend, TruthSource
+from services.agent_runner.backends.traced import TracedBackend
 from services.agent_runner.config import AgentProfile, load_pool
 from services.agent_runner.handlers import RunnerDeps
 from services.agent_runner.heartbeat import Heartbeat
@@ -71,7 +72,7 @@ async def serve_agent(
         structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         truth = reference_reader(store, settings.truth_cache)
-        backend = make_backend(profile, settings, truth, session)
+        backend = TracedBackend(make_backend(profile, settings, truth, session), profile, rt.tracer)
         deps = RunnerDeps(
             profile=profile, instance_id=rt.instance_id, backend=backend, clock=time.time
         )

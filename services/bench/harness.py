@@ -57,6 +57,7 @@ async def private_stack(
         stop = asyncio.Event()
         common: dict[str, Any] = {
             "nats_url": server.url,
+            "home": str(Path(tmp) / "home"),
             "log_level": QUIET,
             "concurrency": concurrency,
         }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import structlog
+from opentelemetry.trace import SpanContext
 
 from schemas.base import TOKEN_PATTERN, Message
 from schemas.gate import DeliberationConcluded, RoundContinued
@@ -24,8 +25,10 @@ from schemas.record import DeliberationRecord, RoundState
 from schemas.task import TaskSubmitted, TaskView
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
+from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
+from services._runtime.taskspans import NoSpans, TaskSpans
 from services._runtime.telemetry import trace_id_of
 from services._runtime.worker import Delivery
 from services.broker import valuation
@@ -46,8 +49,8 @@ class BrokerDeps:
     registry: Registry
     clock: Callable[[], float]
     settings: BrokerSettings
-    traceparent: Callable[[], str | None]
     telemetry: TelemetryCache = field(default_factory=TelemetryCache)
+    spans: TaskSpans = field(default_factory=NoSpans)
 
 
 async def choose(
@@ -69,6 +72,12 @@ async def choose(
     )
 
 
+def intake_parent(msg: TaskSubmitted, delivery: Delivery) -> SpanContext:
+    """The intake span's parent: the task's root span (continuing a client's trace)."""
+    client = telemetry.parse_traceparent(delivery.traceparent)
+    return telemetry.root_context(task_id_for(msg, delivery), client)
+
+
 def task_id_for(msg: TaskSubmitted, delivery: Delivery) -> str:
     """The client's id, else one derived from the stream position (stable on redelivery)."""
     if msg.task_id:
@@ -86,7 +95,7 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         return redispatch(existing)
     choice = await choose(task, deps)
     now = deps.clock()
-    record = new_record(task, choice, now, deps)
+    record = new_record(task, choice, now, deps, client=delivery.traceparent)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
         raced = await deps.store.get(task_id)
@@ -95,6 +104,7 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         return redispatch(raced)
     if record.result is not None:
         log.warning("no_team", reason=record.result.detail)
+        deps.spans.task(record, now)
         return [record.result]
     log.info("task_accepted", team=[s.agent_id for s in record.current.team])
     return opening_messages(record)
@@ -178,11 +188,17 @@ def team_selected(task_id: str, round_number: int, choice: Selection) -> TeamSel
 
 
 def new_record(
-    task: TaskSubmitted, choice: Selection | NoTeam, now: float, deps: BrokerDeps
+    task: TaskSubmitted,
+    choice: Selection | NoTeam,
+    now: float,
+    deps: BrokerDeps,
+    client: str | None = None,
 ) -> DeliberationRecord:
     assert task.task_id is not None
     policy = task.policy
-    traceparent = deps.traceparent()
+    client_span = telemetry.parse_traceparent(client)
+    traceparent = telemetry.format_traceparent(telemetry.root_context(task.task_id, client_span))
+    client = telemetry.format_traceparent(client_span) if client_span is not None else None
     if isinstance(choice, NoTeam):
         result = DeliberationConcluded(
             task_id=task.task_id,
@@ -202,6 +218,7 @@ def new_record(
             current=RoundState(number=0, phase="done", phase_deadline=now, team=()),
             result=result,
             traceparent=traceparent,
+            client_traceparent=client,
         )
     timeout = phase_timeout(
         policy,
@@ -225,6 +242,7 @@ def new_record(
         ),
         team_selected=team,
         traceparent=traceparent,
+        client_traceparent=client,
         simulated=any(card.backend == "sim" for card in choice.cards),
     )
 

@@ -22,6 +22,7 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
             handler=partial(handlers.on_task, deps=deps),
             emits=(TeamSelected, ProposeRequested, PhaseDue, DeliberationConcluded),
             on_reject=handlers.reject_task,
+            trace_parent=handlers.intake_parent,
         ),
         Route(
             name="broker-continued",

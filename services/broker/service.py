@@ -11,7 +11,7 @@ import structlog
 from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore
-from services._runtime.telemetry import current_traceparent
+from services._runtime.taskspans import OtelTaskSpans
 from services.broker import registry as registry_mod
 from services.broker.handlers import BrokerDeps
 from services.broker.registry import Registry, TelemetryCache
@@ -33,8 +33,8 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             registry=registry,
             clock=time.time,
             settings=settings,
-            traceparent=current_traceparent,
             telemetry=telemetry,
+            spans=OtelTaskSpans(rt.tracer),
         )
 
         async def watch(stop: asyncio.Event) -> None:

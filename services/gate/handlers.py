@@ -17,6 +17,7 @@ from schemas.telemetry import AgentTelemetry
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
+from services._runtime.taskspans import NoSpans, TaskSpans
 from services._runtime.worker import Delivery
 from services.gate import rounds, telemetry
 from services.gate.settings import GateSettings
@@ -31,6 +32,7 @@ class GateDeps:
     clock: Callable[[], float]
     settings: GateSettings
     telemetry: TelemetryStore = field(default_factory=InMemoryTelemetryStore)
+    spans: TaskSpans = field(default_factory=NoSpans)
 
 
 def outputs_after(record: DeliberationRecord, round_number: int) -> list[Message]:
@@ -54,8 +56,30 @@ async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Se
 
     record, changed = await deps.store.update(msg.task_id, change)
     if changed:
-        await record_telemetry(closing[0], deps, now)
+        before = closing[0]
+        emit_spans(deps, record, before.current.number, before.current.started_at, now)
+        await record_telemetry(before, deps, now)
     return outputs_after(record, msg.round)
+
+
+def emit_spans(
+    deps: GateDeps, record: DeliberationRecord, number: int, started: float, now: float
+) -> None:
+    """The closed round's span, and the task's root span when this ended the task."""
+    summary = next((s for s in record.summaries if s.round == number), None)
+    attributes: dict[str, object] = {}
+    if summary is not None:
+        attributes = {
+            "nsed.winner_agent": summary.winner_agent or "",
+            "nsed.conviction": summary.conviction,
+            "nsed.evidence": summary.evidence,
+            "nsed.state_tokens": summary.state_tokens,
+            "nsed.cost_usd": summary.cost_usd,
+            "nsed.degraded": summary.degraded,
+        }
+    deps.spans.round(record, number, started, now, attributes)
+    if record.result is not None:
+        deps.spans.task(record, now)
 
 
 async def record_telemetry(closing: DeliberationRecord, deps: GateDeps, now: float) -> None:
@@ -90,4 +114,6 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
     record, changed = await deps.store.update(
         msg.task_id, lambda r: rounds.conclude_at_deadline(r, now, deps.settings)
     )
+    if changed and record.current.number > 0:
+        emit_spans(deps, record, record.current.number, record.current.started_at, now)
     return [record.result] if changed and record.result is not None else []

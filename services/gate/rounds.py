@@ -90,7 +90,7 @@ def halting_info(
 
 
 def summarize(
-    cur: RoundState, tally: TallyComputed, state_tokens: int, evidence: float
+    cur: RoundState, tally: TallyComputed, state_tokens: int, evidence: float, now: float = 0.0
 ) -> RoundSummary:
     winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
     notes, degraded = round_notes(cur)
@@ -108,6 +108,7 @@ def summarize(
         unanimous=tally.unanimous,
         degraded=degraded,
         evidence=round(evidence, 6),
+        duration_s=round(max(now - cur.started_at, 0.0), 4) if now else 0.0,
         usage=dict(cur.usage),
         cost_usd=round(sum(u.cost_usd for u in cur.usage.values()), 8),
         notes=tuple(notes),
@@ -146,7 +147,7 @@ def close_round(
     state = forget_gate.fold(record.state, outcome, config)
     model = fatigue_model(record, settings)
     evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
-    summary = summarize(cur, tally, state.tokens, evidence)
+    summary = summarize(cur, tally, state.tokens, evidence, now)
     winner = next((p for p in ok if p.proposal_id == tally.winner), None)
     last_winner = winner or record.last_winner
     decision = halting.decide(

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def stack(nats_server: NatsServer) -> AsyncIterator[InProcessStack]:
-    running = InProcessStack(url=nats_server.url)
+async def stack(nats_server: NatsServer, tmp_path) -> AsyncIterator[InProcessStack]:
+    running = InProcessStack(url=nats_server.url, home=str(tmp_path / "home"))
     try:
         yield running
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class InProcessStack:
     url: str
     pool: Path = POOL
     latency_scale: float = 1.0
+    # Span and metric files go here, never into the checkout's .nsed/.
+    home: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="nsed-test-"))
     running: dict[str, Running] = field(default_factory=dict)
 
     def _launch(self, name: str, coro: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
@@ -54,13 +57,16 @@ class InProcessStack:
     def start_service(self, name: str, **overrides: Any) -> None:
         serve, settings_type = SERVICES[name]
         stop = asyncio.Event()
-        settings = settings_type(nats_url=self.url, **{**FAST, **overrides})
+        settings = settings_type(nats_url=self.url, home=self.home, **{**FAST, **overrides})
         self._launch(name, serve(settings, stop), stop)
 
     def start_agent(self, agent_id: str, name: str | None = None, **overrides: Any) -> str:
         stop = asyncio.Event()
         settings = AgentRunnerSettings(
-            nats_url=self.url, latency_scale=self.latency_scale, **{**FAST, **overrides}
+            nats_url=self.url,
+            home=self.home,
+            latency_scale=self.latency_scale,
+            **{**FAST, **overrides},
         )
         key = name or f"agent-{agent_id}"
         self._launch(

@@ -34,6 +34,7 @@ class ProcessStack:
             "NSED_NATS_URL": self.url,
             "PYTHONUNBUFFERED": "1",
             "NSED_ACK_WAIT_S": "2",
+            "NSED_HOME": str(self.logs / "home"),
             **self.env,
         }
         with (self.logs / f"{name}.log").open("ab") as log:

@@ -48,7 +48,6 @@ def stack() -> Stack:
             registry=registry,
             clock=clock,
             settings=BrokerSettings(min_phase_timeout_s=30.0),
-            traceparent=lambda: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         ),
         reviewer=ReviewerDeps(store=store, clock=clock, settings=ReviewerSettings()),
         voter=VoterDeps(store=store, clock=clock, settings=VoterSettings()),

@@ -41,7 +41,7 @@ def all_routes() -> dict[str, tuple[Route, ...]]:
     profile = load_pool(POOL).agent("alpha")
     return {
         "broker": broker_routes(
-            BrokerDeps(store, Registry(stale_after_s=10), time.time, BrokerSettings(), lambda: None)
+            BrokerDeps(store, Registry(stale_after_s=10), time.time, BrokerSettings())
         ),
         "agent_runner": runner_routes(
             RunnerDeps(profile, "i", SimBackend(profile, _no_truth), time.time)

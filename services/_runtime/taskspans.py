@@ -1,0 +1,88 @@
+"""The spans that outlive one handler: a task's root span and its round spans.
+
+Their ids are derived (``telemetry.root_context``, ``telemetry.round_context``), so every
+service step could be parented on them long before they exist; the service that closes a
+round (the gate) or ends the task (the gate, or the broker when no team can serve) emits
+them with their real start and end times. ``NoSpans`` stands in where nothing is traced.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from schemas.record import DeliberationRecord
+from services._runtime import telemetry
+
+
+class TaskSpans(Protocol):
+    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
+              attributes: dict[str, Any]) -> None: ...  # fmt: skip
+
+    def task(self, record: DeliberationRecord, end: float) -> None: ...
+
+
+class NoSpans:
+    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
+              attributes: dict[str, Any]) -> None:  # fmt: skip
+        return None
+
+    def task(self, record: DeliberationRecord, end: float) -> None:
+        return None
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1e9)
+
+
+class OtelTaskSpans:
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def _root(self, record: DeliberationRecord) -> trace.SpanContext | None:
+        return telemetry.parse_traceparent(record.traceparent)
+
+    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
+              attributes: dict[str, Any]) -> None:  # fmt: skip
+        root = self._root(record)
+        if root is None:
+            return
+        own = telemetry.round_context(root.trace_id, record.task_id, number)
+        with telemetry.fixed_ids(root.trace_id, own.span_id):
+            span = self.tracer.start_span(
+                f"round {number}",
+                context=telemetry.as_context(root),
+                kind=SpanKind.INTERNAL,
+                start_time=_ns(start),
+                attributes={"nsed.task_id": record.task_id, "nsed.round": number, **attributes},
+            )
+        span.end(end_time=_ns(max(end, start)))
+
+    def task(self, record: DeliberationRecord, end: float) -> None:
+        root = self._root(record)
+        if root is None:
+            return
+        client = telemetry.parse_traceparent(record.client_traceparent)
+        parent = telemetry.as_context(client) if client is not None else None
+        result = record.result
+        attributes: dict[str, Any] = {"nsed.task_id": record.task_id}
+        if result is not None:
+            attributes.update({
+                "nsed.status": result.status,
+                "nsed.stop_reason": result.stop_reason,
+                "nsed.rounds": result.rounds,
+                "nsed.cost_usd": result.cost_usd,
+                "nsed.winner_agent": result.winner_agent or "",
+            })  # fmt: skip
+        with telemetry.fixed_ids(root.trace_id, root.span_id):
+            span = self.tracer.start_span(
+                f"deliberation {record.task_id}",
+                context=parent if parent is not None else trace.set_span_in_context(
+                    trace.INVALID_SPAN),
+                kind=SpanKind.SERVER,
+                start_time=_ns(record.created_at),
+                attributes=attributes,
+            )  # fmt: skip
+        span.end(end_time=_ns(max(end, record.created_at)))
