@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 POOL ?= infra/agents/sim.toml
 export NSED_HOME ?= .nsed
+JAEGER_IMAGE ?= jaegertracing/jaeger:2.5.0
+JAEGER_NAME := nsed-jaeger
 
 .DEFAULT_GOAL := help
 
-.PHONY: help up down status test test-unit test-integration test-e2e check lint typecheck format clean
+.PHONY: help up down status jaeger jaeger-down test test-unit test-integration test-e2e check lint typecheck format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-17s %s\n", $$1, $$2}'
@@ -30,6 +32,41 @@ down: ## Stop everything `make up` started
 
 status: $(BIN)/nsed ## Show the processes, services and live agents
 	$(BIN)/nsed stack status
+
+jaeger: ## Start Jaeger v2 in Docker (UI :16686, OTLP :4318) and say how to send traces to it
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "Docker is not available here, so Jaeger was not started. Instead, either:"; \
+		echo "  - install Docker and run 'make jaeger' again;"; \
+		echo "  - run any OTLP/HTTP collector on 127.0.0.1:4318, then"; \
+		echo "    export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 && make down && make up;"; \
+		echo "  - or use '$(BIN)/nsed trace TASK_ID', which needs nothing: it reads $(NSED_HOME)/traces/"; \
+		echo "    (written while no collector is configured)."; \
+		exit 0; \
+	fi; \
+	if [ -n "$$(docker ps -q --filter name='^$(JAEGER_NAME)$$')" ]; then \
+		echo "Jaeger is already running (container $(JAEGER_NAME))."; \
+	else \
+		docker rm -f $(JAEGER_NAME) >/dev/null 2>&1 || true; \
+		docker run -d --rm --name $(JAEGER_NAME) -p 127.0.0.1:16686:16686 \
+			-p 127.0.0.1:4318:4318 $(JAEGER_IMAGE) >/dev/null || exit 1; \
+		echo "Jaeger is running (container $(JAEGER_NAME), $(JAEGER_IMAGE))."; \
+	fi; \
+	echo "Next:"; \
+	echo "  1. export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318"; \
+	echo "  2. make down && make up      (services read it when they start)"; \
+	echo "  3. open http://127.0.0.1:16686 and search service nsed-broker, or look up the"; \
+	echo "     trace_id that every result carries (nsed submit ... --json)"
+
+jaeger-down: ## Stop the Jaeger container `make jaeger` started
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "Docker is not available here; no Jaeger to stop."; \
+	elif [ -n "$$(docker ps -q --filter name='^$(JAEGER_NAME)$$')" ]; then \
+		docker stop $(JAEGER_NAME) >/dev/null && echo "Jaeger stopped (its traces were in memory)."; \
+		echo "Services started with OTEL_EXPORTER_OTLP_ENDPOINT set keep trying to export:"; \
+		echo "  unset OTEL_EXPORTER_OTLP_ENDPOINT && make down && make up"; \
+	else \
+		echo "Jaeger is not running."; \
+	fi
 
 test: $(VENV)/.dev ## Run the whole suite: unit, integration (real nats-server), e2e
 	$(BIN)/pytest -q

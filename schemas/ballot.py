@@ -36,3 +36,6 @@ class BallotAccepted(Event, tag="ballot.accepted", frozen=True, kw_only=True):
     notes: tuple[str, ...] = ()
     dropped_entries: int = 0
     ungrounded_quotes: int = 0
+    # Published once every seat had its ballot: the voter tallies on this one and skips
+    # reading the record for the others.
+    final: bool = False

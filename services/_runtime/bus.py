@@ -97,11 +97,15 @@ async def ensure_topology(js: JetStreamContext) -> None:
             history=1,
             storage=StorageType.FILE,
             limit_marker_ttl=AGENT_MARKER_TTL_S,
+            direct=True,
         ),
     )
     for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET):
         await _create_bucket(
-            js, KeyValueConfig(bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE)
+            js,
+            KeyValueConfig(
+                bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE, direct=True
+            ),
         )
 
 
@@ -123,6 +127,12 @@ async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
         except BadRequestError as exc:
             if exc.err_code not in (10058, 10065):
                 raise
+        return
+    # A bucket made before direct gets were on: turn them on (reads skip the API layer).
+    info = await js.stream_info(f"KV_{config.bucket}")
+    if not info.config.allow_direct:
+        info.config.allow_direct = True
+        await js.update_stream(info.config)
 
 
 class Bus:

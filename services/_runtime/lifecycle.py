@@ -31,7 +31,7 @@ from services._runtime import telemetry
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
-from services._runtime.metrics import Metrics, meter_provider
+from services._runtime.metrics import Metrics, meter_provider, metrics_to_collector
 from services._runtime.settings import ServiceSettings
 from services._runtime.worker import Route, Worker
 
@@ -91,9 +91,7 @@ async def open_runtime(
     async with contextlib.AsyncExitStack() as stack:
         provider = telemetry.tracer_provider(service, instance, home=settings.home)
         stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
-        meters = meter_provider(
-            service, instance, settings.home, telemetry.exporting_to_collector()
-        )
+        meters = meter_provider(service, instance, settings.home, metrics_to_collector())
         stack.callback(meters.shutdown)
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)

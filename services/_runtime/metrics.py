@@ -8,12 +8,15 @@
     nsed.agent.tokens     counter    tokens, by agent and direction (input, output)
     nsed.agent.cost       counter    USD, by agent
 
-Exported over OTLP with the traces when a collector is configured; otherwise written as
-JSON lines to ``$NSED_HOME/metrics/`` every ``EXPORT_INTERVAL_MS`` and at shutdown.
+Exported over OTLP only when asked for (``OTEL_METRICS_EXPORTER=otlp`` or
+``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``): a trace backend such as Jaeger takes no metrics.
+``OTEL_METRICS_EXPORTER=none`` turns them off. Otherwise they are written as JSON lines
+to ``$NSED_HOME/metrics/`` every ``EXPORT_INTERVAL_MS`` and at shutdown.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +66,12 @@ class JsonlMetricExporter(MetricExporter):
         return None
 
 
+def metrics_to_collector() -> bool:
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) or (
+        os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "otlp"
+    )
+
+
 def meter_provider(
     service: str, instance: str, home: str | None, to_collector: bool
 ) -> MeterProvider:
@@ -71,7 +80,9 @@ def meter_provider(
          "service.instance.id": instance}
     )  # fmt: skip
     readers = []
-    if to_collector:
+    if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none":
+        pass
+    elif to_collector:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(), EXPORT_INTERVAL_MS))

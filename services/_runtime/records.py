@@ -1,10 +1,16 @@
 """Stores over JetStream KV: read, create-once, and compare-and-set updates.
 
-``CasStore.update`` applies a pure change function to the latest value and writes it only
-if the KV revision is still the one it read; on a conflict it re-reads and re-applies. The
-change function returns ``None`` when there is nothing to change, which makes every handler
-that uses it idempotent under redelivery. ``RecordStore`` is the deliberation record's
-store (KV ``nsed_deliberations``); the gate's telemetry uses the same machinery.
+``update`` applies a pure change function to the latest value and writes it only if the
+KV revision is still the one it read; on a conflict it re-reads and re-applies. The change
+function returns ``None`` when there is nothing to change, which makes every handler that
+uses it idempotent under redelivery.
+
+Group commit. Fan-in handlers (five proposals of one round, say) change the same record at
+the same moment; done one by one they mostly lose their compare-and-set to each other and
+start over. ``KvRecordStore`` queues the changes that arrive for one record while a write
+is under way and applies the queue in one read and one compare-and-set. Each caller still
+gets the record exactly as it stood right after its own change (and whether that change
+did anything), so handlers cannot tell the difference, only the round trips can.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import msgspec
@@ -55,6 +62,13 @@ class CasStore(Generic[T]):
             return False
         return True
 
+    async def write(self, key: str, value: T, revision: int) -> int | None:
+        """Compare-and-set: the new revision, or None if ``revision`` is no longer current."""
+        try:
+            return await self._kv.update(key, self._encoder.encode(value), last=revision)
+        except KeyWrongLastSequenceError:
+            return None
+
     async def upsert(self, key: str, change: Callable[[T | None], T | None]) -> T | None:
         """Like ``update``, but ``change`` also sees (and may create) a missing value."""
         for attempt in range(MAX_CAS_ATTEMPTS):
@@ -63,15 +77,12 @@ class CasStore(Generic[T]):
             changed = change(current)
             if changed is None:
                 return current
-            try:
-                if revision:
-                    await self._kv.update(key, self._encoder.encode(changed), last=revision)
-                elif not await self.create(key, changed):
-                    raise KeyWrongLastSequenceError
-            except KeyWrongLastSequenceError:
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                continue
-            return changed
+            if revision:
+                if await self.write(key, changed, revision) is not None:
+                    return changed
+            elif await self.create(key, changed):
+                return changed
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise Retryable(f"{key} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
 
     async def update(self, key: str, change: Callable[[T], T | None]) -> tuple[T, bool]:
@@ -83,13 +94,10 @@ class CasStore(Generic[T]):
             changed = change(value)
             if changed is None:
                 return value, False
-            try:
-                await self._kv.update(key, self._encoder.encode(changed), last=revision)
-            except KeyWrongLastSequenceError:
-                # Another replica won this revision: back off a little and re-apply.
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                continue
-            return changed, True
+            if await self.write(key, changed, revision) is not None:
+                return changed, True
+            # Another replica won this revision: back off a little and re-apply.
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise Retryable(f"{key} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
 
 
@@ -106,9 +114,19 @@ class RecordStore(Protocol):
         ...
 
 
+@dataclass
+class _Pending:
+    change: Change
+    done: asyncio.Future[tuple[DeliberationRecord, bool]]
+
+
 class KvRecordStore:
     def __init__(self, kv: KeyValue) -> None:
         self._store = CasStore(kv, DeliberationRecord)
+        self._queues: dict[str, list[_Pending]] = {}
+        self._flushers: set[asyncio.Task[None]] = set()
+        self.writes = 0
+        self.conflicts = 0
 
     async def get(self, task_id: str) -> DeliberationRecord | None:
         return await self._store.get(task_id)
@@ -117,7 +135,64 @@ class KvRecordStore:
         return await self._store.create(record.task_id, record)
 
     async def update(self, task_id: str, change: Change) -> tuple[DeliberationRecord, bool]:
-        return await self._store.update(task_id, change)
+        done: asyncio.Future[tuple[DeliberationRecord, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        queue = self._queues.get(task_id)
+        if queue is not None:  # a write is under way: ride on the next one
+            queue.append(_Pending(change, done))
+        else:
+            self._queues[task_id] = [_Pending(change, done)]
+            flusher = asyncio.create_task(self._drain(task_id))
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        return await done
+
+    async def _drain(self, task_id: str) -> None:
+        """Commit the record's queued changes, batch after batch, until none are left."""
+        try:
+            while self._queues[task_id]:
+                batch, self._queues[task_id] = self._queues[task_id], []
+                await self._commit(task_id, batch)
+        finally:
+            for left in self._queues.pop(task_id, []):
+                if not left.done.done():
+                    left.done.set_exception(Retryable(f"record {task_id} was not written"))
+
+    async def _commit(self, task_id: str, batch: list[_Pending]) -> None:
+        try:
+            for attempt in range(MAX_CAS_ATTEMPTS):
+                found = await self._store.read(task_id)
+                if found is None:
+                    raise Rejected(f"no deliberation record for task {task_id!r}")
+                record, revision = found
+                outcomes: list[tuple[DeliberationRecord, bool] | BaseException] = []
+                for item in batch:
+                    try:
+                        changed = item.change(record)
+                    except Exception as exc:  # that caller's failure alone
+                        outcomes.append(exc)
+                        continue
+                    if changed is not None:
+                        record = changed
+                    outcomes.append((record, changed is not None))
+                if any(isinstance(o, tuple) and o[1] for o in outcomes):
+                    if await self._store.write(task_id, record, revision) is None:
+                        self.conflicts += 1
+                        await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                        continue
+                    self.writes += 1
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, BaseException):
+                        item.done.set_exception(outcome)
+                    else:
+                        item.done.set_result(outcome)
+                return
+            raise Retryable(f"record {task_id} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
+        except Exception as exc:
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_exception(exc)
 
 
 class InMemoryRecordStore:

@@ -26,6 +26,7 @@ from services.reviewer.service import serve_reviewer
 from services.reviewer.settings import ReviewerSettings
 from services.stack import health
 from services.stack.natsserver import NatsProcess
+from services.stack.processes import ProcessStack
 from services.voter.service import serve_voter
 from services.voter.settings import VoterSettings
 
@@ -87,4 +88,37 @@ async def private_stack(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await nc.close()
+            server.stop()
+
+
+@dataclass
+class ProcessBench:
+    url: str
+    nc: Client
+    stack: ProcessStack
+
+
+@contextlib.asynccontextmanager
+async def process_stack(
+    pool: Path = DEFAULT_POOL,
+    *,
+    agents: Sequence[str] | None = None,
+    replicas: int = 1,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[ProcessBench]:
+    """A private stack as separate processes, as ``make up`` runs it (without supervisord)."""
+    ids = tuple(agents or [a.id for a in load_pool(pool).agents])
+    with tempfile.TemporaryDirectory(prefix="nsed-bench-") as tmp:
+        server = NatsProcess(Path(tmp) / "nats").start()
+        stack = ProcessStack(url=server.url, pool=pool, logs=Path(tmp) / "logs", env=env or {})
+        nc = await bus.connect(server.url, "nsed-bench")
+        try:
+            stack.start_all(ids, replicas=replicas)
+            missing = await health.wait_healthy(server.url, ids, timeout=90.0)
+            if missing:
+                raise RuntimeError(f"bench stack not healthy: {', '.join(missing)}")
+            yield ProcessBench(url=server.url, nc=nc, stack=stack)
+        finally:
+            await nc.close()
+            stack.stop_all()
             server.stop()

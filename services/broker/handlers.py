@@ -120,11 +120,12 @@ async def on_continued(
         return []  # that round has already moved on
     if not record.current.selected:
         team = await reselect(record, deps)
-        record, _ = await deps.store.update(
-            msg.task_id, lambda r: None if _stale(r, msg) else confirm_team(r, team)
-        )
-        if _stale(record, msg):
-            return []
+        if team is not None:  # someone left: write the new team before dispatching to it
+            record, _ = await deps.store.update(
+                msg.task_id, lambda r: None if _stale(r, msg) else confirm_team(r, team)
+            )
+            if _stale(record, msg):
+                return []
     out: list[Message] = []
     if record.team_selected is not None and record.team_selected.round == msg.next_round:
         out.append(record.team_selected)

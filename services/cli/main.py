@@ -116,6 +116,19 @@ def watch(task_id: str, timeout: float) -> None:
     sys.exit(_run(inspect.watch(task_id, timeout)))
 
 
+@cli.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the nested span tree as JSON.")
+def trace(task_id: str, as_json: bool) -> None:
+    """Show a task's trace as a tree, from the span files under $NSED_HOME/traces.
+
+    Needs neither NATS nor a collector. Exit codes: 0 printed, 2 no span of the task.
+    """
+    from services.cli.trace import print_trace
+
+    sys.exit(print_trace(task_id, client.nsed_home(), as_json))
+
+
 @cli.group()
 def agent() -> None:
     """Agent runners."""

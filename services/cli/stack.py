@@ -83,7 +83,7 @@ def up(pool_path: str, demo: bool) -> int:
         "status   make status\n"
         'ask      .venv/bin/nsed submit "your question" [--answer A] [--json]\n'
         "watch    .venv/bin/nsed watch TASK_ID   ·   nats sub 'nsed.events.TASK_ID.>'\n"
-        "traces   export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 before make up\n"
+        "traces   .venv/bin/nsed trace TASK_ID   ·   Jaeger: make jaeger (see README)\n"
         "stop     make down",
         markup=False,
     )

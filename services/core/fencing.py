@@ -7,6 +7,7 @@ fence early and address the reviewer.
 
 from __future__ import annotations
 
+import functools
 import re
 
 FENCE_CLOSE = "</candidate>"
@@ -28,6 +29,13 @@ def fence(label: str, text: str, tag: str = "candidate") -> str:
 
 def mask_identities(text: str, names: list[str]) -> str:
     """Remove the names of agents and models from a candidate's text."""
-    for name in sorted({n for n in names if len(n) >= 3}, key=len, reverse=True):
-        text = re.sub(re.escape(name), "[a member]", text, flags=re.IGNORECASE)
-    return text
+    pattern = _names_pattern(tuple(sorted({n for n in names if len(n) >= 3})))
+    return pattern.sub("[a member]", text) if pattern is not None else text
+
+
+@functools.lru_cache(maxsize=256)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(alternatives, re.IGNORECASE)

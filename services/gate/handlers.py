@@ -4,9 +4,11 @@ deadline timer in → the result, if the deliberation has not ended by then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import structlog
 
@@ -58,8 +60,24 @@ async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Se
     if changed:
         before = closing[0]
         emit_spans(deps, record, before.current.number, before.current.started_at, now)
-        await record_telemetry(before, deps, now)
+        # Off the round's critical path: the next round does not wait for estimates.
+        _spawn(record_telemetry(before, deps, now))
     return outputs_after(record, msg.round)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def settle() -> None:
+    """Wait for telemetry writes still under way (tests and shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 def emit_spans(
@@ -83,15 +101,18 @@ def emit_spans(
 
 
 async def record_telemetry(closing: DeliberationRecord, deps: GateDeps, now: float) -> None:
-    """Best effort: a failure to write telemetry never holds up the deliberation."""
+    """Best effort, all agents at once: a failure never holds up the deliberation."""
     domain = closing.task.domain
-    for obs in telemetry.observe(closing):
+
+    async def one(obs: telemetry.Observation) -> None:
         try:
             await deps.telemetry.apply(
                 domain, obs.agent_id, partial(_fold, obs=obs, domain=domain, now=now)
             )
         except Exception as exc:
             log.warning("telemetry_failed", agent=obs.agent_id, error=repr(exc))
+
+    await asyncio.gather(*(one(obs) for obs in telemetry.observe(closing)))
 
 
 def _fold(

@@ -9,6 +9,7 @@ from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore, KvTelemetryStore
 from services._runtime.taskspans import OtelTaskSpans
+from services.gate import handlers
 from services.gate.handlers import GateDeps
 from services.gate.routes import routes
 from services.gate.settings import GateSettings
@@ -25,4 +26,4 @@ async def serve_gate(settings: GateSettings, stop: asyncio.Event) -> None:
             telemetry=telemetry,
             spans=OtelTaskSpans(rt.tracer),
         )
-        await serve(rt, Plan(routes=routes(deps)))
+        await serve(rt, Plan(routes=routes(deps), after_drain=handlers.settle))

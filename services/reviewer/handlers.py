@@ -79,7 +79,7 @@ async def on_review(
     ballot = cur.ballot_of(msg.seat)
     if cur.number != msg.round or ballot is None or cur.phase not in ("reviewing", "voting"):
         return []
-    return [ballot]
+    return [phases.as_published(record, ballot)]
 
 
 async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Sequence[Message]:

@@ -24,10 +24,12 @@ from schemas.task import TaskView
 from schemas.timers import PhaseDue
 from services.agent_runner.prompts import RUBRIC
 from services.core import ids
+from services.core.tokens import estimate_tokens, truncate_to_tokens
 from services.reviewer.packets import build_packets, candidate, shown_text
 from services.reviewer.validation import absent_ballot
 
 replace = msgspec.structs.replace
+REASONING_KEPT_TOKENS = 400  # at least the reviewer's reasoning excerpt
 
 
 def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> DeliberationRecord:
@@ -40,13 +42,20 @@ def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> Delib
 
 
 def add_proposal(
-    record: DeliberationRecord, msg: ProposalSubmitted, now: float
+    record: DeliberationRecord,
+    msg: ProposalSubmitted,
+    now: float,
+    reasoning_tokens: int = REASONING_KEPT_TOKENS,
 ) -> DeliberationRecord | None:
     cur = record.current
     if record.done or cur.number != msg.round or cur.phase != "proposing":
         return None
     if cur.proposal_of(msg.seat) is not None or msg.seat in cur.timed_out:
         return None
+    # The record keeps an excerpt of the reasoning (what reviewers are shown); the whole
+    # proposal stays in the event stream. Every write of the record stays small.
+    if msg.reasoning and estimate_tokens(msg.reasoning) > reasoning_tokens:
+        msg = replace(msg, reasoning=truncate_to_tokens(msg.reasoning, reasoning_tokens))
     changed = with_usage(
         replace(record, current=replace(cur, proposals=(*cur.proposals, msg))),
         msg.agent_id,
@@ -150,8 +159,14 @@ def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[M
                 due_at=cur.phase_deadline,
             )
         )
-    out.extend(cur.ballots)
+    out.extend(as_published(record, b) for b in cur.ballots)
     return out
+
+
+def as_published(record: DeliberationRecord, ballot: BallotAccepted) -> BallotAccepted:
+    """A ballot as it goes out: ``final`` once the ballot box is full (phase ``voting``)."""
+    final = record.current.phase == "voting"
+    return replace(ballot, final=True) if final and not ballot.final else ballot
 
 
 def review_requests(record: DeliberationRecord, excerpt_tokens: int) -> list[ReviewRequested]:

@@ -69,6 +69,9 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
 
 
 async def on_ballot(msg: BallotAccepted, delivery: Delivery, deps: VoterDeps) -> Sequence[Message]:
+    if not msg.final:
+        return []  # the ballot box is not full yet; the final ballot will come
+
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
         cur = r.current
         if r.done or cur.number != msg.round or cur.phase != "voting":

@@ -78,6 +78,14 @@ async def run_task(nc: Client, receiver: OtlpReceiver, headers: dict[str, str] |
 async def test_a_three_round_task_is_one_trace_across_all_five_services(traced) -> None:
     nc, receiver = traced
     task_id, result = await run_task(nc, receiver)
+
+    def settled() -> bool:
+        names = [s["name"] for s in of_trace(receiver, result.trace_id)]
+        chats = sum(n.startswith("chat ") for n in names)
+        return chats >= 18 and names.count("tally") >= 3 and names.count("gate") >= 3
+
+    # Each process exports in its own batches: wait until every service's last one is in.
+    await until(settled, timeout=30, what="the spans of every service")
     spans = of_trace(receiver, result.trace_id)
     by_id = {s["span_id"]: s for s in spans}
     assert {s["service"] for s in spans} >= {

@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.inprocess import InProcessStack
+from tests.support.wait import until
 
 
 async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
@@ -116,9 +117,14 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
     await nsed.publish_task(nc, body, msg_id=task_id)
     result = await nsed.wait_result(nc, task_id)
     kv = await nc.jetstream().key_value("nsed_telemetry")
-    values = {k: json.loads((await kv.get(k)).value) for k in await kv.keys()}
+
+    async def both_rounds() -> dict | None:  # written in the background, just after the round
+        keys = await kv.keys()
+        found = {k: json.loads((await kv.get(k)).value) for k in keys}
+        return found if found and all(v["rounds"] == 2 for v in found.values()) else None
+
+    values = await until(both_rounds, what="telemetry of both rounds")
     assert set(values) == {"arith.alpha", "arith.bravo", "arith.charlie"}
-    assert all(v["rounds"] == 2 for v in values.values())
     assert sum(v["wins"] for v in values.values()) == 2  # one winner per round
     assert result.halting is not None
     assert result.halting.t_opt > 0

@@ -120,9 +120,12 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
         assert set(ballot.weights) <= {p.proposal_id for p in record.current.proposals}
         assert ballot.ungrounded_quotes == 0
 
+    # Only the ballot that filled the box is final, and it alone releases the tally: the
+    # voter does not even read the record for the others.
+    assert [b.final for b in ballots] == [False, False, True]
     tallies = [await twice(stack, on_ballot, b, stack.voter) for b in ballots]
-    assert tallies[0] == tallies[1] == tallies[2]  # any ballot releases the one tally
-    [tally] = tallies[0]
+    assert tallies[0] == tallies[1] == []
+    [tally] = tallies[2]
     assert isinstance(tally, TallyComputed)
     assert tally.message_id == ids.tally("flow-1", 1)
     assert (tally.winner, tally.winner_seat) == (ids.proposal_ref("flow-1", 1, 0), 0)

@@ -1,0 +1,102 @@
+"""``nsed bench overhead``: what the orchestration adds to a round, against its floor.
+
+A round's critical path is 7 sequential JetStream hops: broker → runner (propose) →
+reviewer → runner (review) → reviewer → voter → gate → broker. The suite runs sequential
+tasks (simulated agents at zero latency, a team of 5, several rounds each) on a stack of
+processes, and takes each round's duration as the gate measures it (rounds ≥ 2: each one
+is a full continue → dispatch → … → close cycle). In the same run, on the same server, it
+times the floor: a message relayed through 7 sequential publish → pull-consume hops by
+trivial relays (publish with acknowledgement, fetch one, ack). The ratio of the two p50s
+is what the pipeline costs over the messaging it cannot avoid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+
+from schemas.task import Policy
+from services.bench import driver
+from services.bench.harness import DEFAULT_POOL, process_stack
+from services.bench.quality import machine
+
+HOPS = 7
+FLOOR_STREAM = "NSED_BENCH_FLOOR"
+
+
+async def floor(nc: Client, hops: int = HOPS, repeats: int = 200) -> list[float]:
+    """Milliseconds for one message through ``hops`` sequential publish → consume hops."""
+    js = nc.jetstream(timeout=5.0)
+    await js.add_stream(
+        StreamConfig(name=FLOOR_STREAM, subjects=["bench.floor.>"],
+                     retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE)
+    )  # fmt: skip
+    subs = []
+    for i in range(hops + 1):
+        await js.add_consumer(
+            FLOOR_STREAM,
+            ConsumerConfig(durable_name=f"hop{i}", filter_subject=f"bench.floor.{i}",
+                           ack_policy=AckPolicy.EXPLICIT),
+        )  # fmt: skip
+        subs.append(await js.pull_subscribe_bind(durable=f"hop{i}", stream=FLOOR_STREAM))
+    stop = asyncio.Event()
+
+    async def relay(i: int) -> None:
+        while not stop.is_set():
+            try:
+                [msg] = await subs[i].fetch(1, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            await js.publish(f"bench.floor.{i + 1}", msg.data)
+            await msg.ack()
+
+    relays = [asyncio.create_task(relay(i)) for i in range(hops)]
+    times = []
+    try:
+        for n in range(repeats):
+            started = time.perf_counter()
+            await js.publish("bench.floor.0", str(n).encode())
+            [done] = await subs[hops].fetch(1, timeout=10.0)
+            await done.ack()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        stop.set()
+        await asyncio.gather(*relays, return_exceptions=True)
+        await js.delete_stream(FLOOR_STREAM)
+    return times
+
+
+async def run(tasks: int = 20, rounds: int = 4, team: int = 5) -> dict[str, Any]:
+    env = {"NSED_AGENT_RUNNER_LATENCY_SCALE": "0"}
+    async with process_stack(DEFAULT_POOL, env=env) as bench:
+        collector, sub = await driver.listen(bench.nc)
+        policy = Policy(team_size=team, min_rounds=rounds, max_rounds=rounds, deadline_s=300)
+        durations: list[float] = []
+        for i in range(tasks):
+            item = driver.task(f"overhead-{i}", policy)
+            await driver.submit(bench.nc, item)
+            result = await collector.wait(f"overhead-{i}", timeout=120)
+            if result is None:
+                raise RuntimeError(f"overhead-{i} got no result")
+            durations += [s.duration_s * 1000 for s in result.summaries[1:]]
+        await sub.unsubscribe()
+        hop_times = await floor(bench.nc)
+    round_p50 = statistics.median(durations)
+    floor_p50 = statistics.median(hop_times)
+    return {
+        "suite": "overhead",
+        "round_ms_p50": round(round_p50, 2),
+        "round_ms_p95": round(sorted(durations)[int(0.95 * (len(durations) - 1))], 2),
+        "floor_ms_p50": round(floor_p50, 3),
+        "ratio_to_floor": round(round_p50 / floor_p50, 2),
+        "hops_per_round": HOPS,
+        "team_size": team,
+        "rounds_measured": len(durations),
+        "machine": machine(),
+    }
