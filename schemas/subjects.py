@@ -49,6 +49,8 @@ EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"
 RESULTS: Final = "nsed.results.{task_id}"
 DLQ: Final = "nsed.dlq.{service}"
 TIMERS: Final = "nsed.timers.{owner}"
+# Where a timer waits until it is due: the server then publishes it to TIMERS.
+TIMER_SCHEDULES: Final = "nsed.timers.schedule.{task_id}.{round}.{phase}"
 
 STREAM_SUBJECTS: Final[dict[str, str]] = {
     NSED_TASKS: TASKS,
@@ -130,6 +132,11 @@ def results(task_id: str) -> str:
 def task_events(task_id: str) -> str:
     """Every event of one task, for watchers."""
     return EVENT_TEAM.format(task_id=task_id).rsplit(".", 1)[0] + ".>"
+
+
+def timer_schedule(message: PhaseDue) -> str:
+    """The subject a timer is scheduled on (one per task, round and phase)."""
+    return TIMER_SCHEDULES.format(task_id=message.task_id, round=message.round, phase=message.phase)
 
 
 def dlq(service: str) -> str:

@@ -9,6 +9,7 @@ is what makes every handler safe to re-run.
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -28,12 +29,15 @@ from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.base import Message
+from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.errors import Retryable
 
 DAY = 24 * 3600.0
 PUBLISH_TIMEOUT_S = 5.0
 MSG_ID = "Nats-Msg-Id"
+SCHEDULE = "Nats-Schedule"
+SCHEDULE_TARGET = "Nats-Schedule-Target"
 
 # Streams: retention, age limit, duplicate window (seconds).
 _STREAMS: dict[str, tuple[RetentionPolicy, float, float]] = {
@@ -88,8 +92,14 @@ async def ensure_topology(js: JetStreamContext) -> None:
             duplicate_window=dup_window,
             discard=DiscardPolicy.OLD,
             allow_direct=True,
+            allow_msg_schedules=True if name == subjects.NSED_TIMERS else None,
         )
         await _create_stream(js, config)
+    # A timers stream made before timers were scheduled messages: allow schedules now.
+    timers = await js.stream_info(subjects.NSED_TIMERS)
+    if not timers.config.allow_msg_schedules:
+        timers.config.allow_msg_schedules = True
+        await js.update_stream(timers.config)
     await _create_bucket(
         js,
         KeyValueConfig(
@@ -135,6 +145,11 @@ async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
         await js.update_stream(info.config)
 
 
+def _rfc3339(epoch_s: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch_s, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Bus:
     """Publishing for one service: typed messages in, JetStream acknowledgements out."""
 
@@ -162,8 +177,15 @@ class Bus:
         }
         hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
         payload = msgspec.json.encode(message)
+        subject = subjects.subject_for(message)
+        if isinstance(message, PhaseDue):
+            # A timer is a message the server delivers when it is due (a JetStream message
+            # schedule): the owner hears of it once, at its time, whatever restarts between.
+            hdrs[SCHEDULE] = "@at " + _rfc3339(message.due_at)
+            hdrs[SCHEDULE_TARGET] = subject
+            subject = subjects.timer_schedule(message)
         try:
-            await self.js.publish(subjects.subject_for(message), payload, headers=hdrs)
+            await self.js.publish(subject, payload, headers=hdrs)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.metrics import Meter
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     MetricExportResult,
@@ -89,7 +89,10 @@ def meter_provider(
     elif home is not None:
         path = Path(home) / "metrics" / f"{service}-{instance}.jsonl"
         readers.append(PeriodicExportingMetricReader(JsonlMetricExporter(path), EXPORT_INTERVAL_MS))
-    return MeterProvider(resource=resource, metric_readers=readers)
+    # No exemplars: sampling spans into every measurement costs CPU on the hot path.
+    return MeterProvider(
+        resource=resource, metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter()
+    )
 
 
 class Metrics:

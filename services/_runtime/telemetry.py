@@ -18,7 +18,8 @@ the deliberation concludes, with those ids, through ``FixedIds``.
 
 Export: OTLP over HTTP/protobuf when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces
 variant) is set; otherwise JSON lines under ``$NSED_HOME/traces/``, which ``nsed trace``
-reads. Spans are flushed when the provider shuts down (the service's last exit step).
+reads; nothing with ``OTEL_TRACES_EXPORTER=none``. Spans are flushed when the provider
+shuts down (the service's last exit step).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def tracer_provider(service: str, instance: str = "", home: str | None = None) -
         }
     )
     provider = TracerProvider(resource=resource, id_generator=FixedIds())
+    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return provider  # spans still give ids to logs and headers; none are exported
     if exporting_to_collector():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -201,22 +201,18 @@ class Worker:
         )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=self.service, subject=msg.subject)
-        pinger = asyncio.create_task(self._keep_alive(msg)) if self.route.long_running else None
+        pinger = _Pinger(msg, self.ack_wait_s / 3) if self.route.long_running else None
         try:
-            outcome = await self._handle(msg, delivery, headers)
+            await self._handle(msg, delivery, headers, started)
         finally:
             if pinger is not None:
                 pinger.cancel()
             self._busy -= 1
             self.handled += 1
-        self.log.info(
-            "handled",
-            outcome=outcome,
-            delivered=delivery.delivered,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
 
-    async def _handle(self, msg: Msg, delivery: Delivery, headers: dict[str, str]) -> str:
+    async def _handle(
+        self, msg: Msg, delivery: Delivery, headers: dict[str, str], started: float
+    ) -> str:
         """Decode at the edge, then handle inside the message's span."""
         decoded: Any = None
         failure: Rejected | None = None
@@ -247,9 +243,18 @@ class Worker:
             if failure is not None:
                 span.set_status(Status(StatusCode.ERROR, failure.reason))
                 await self._reject(msg, delivery, failure, True)
-                return "rejected"
-            _bind_ids(decoded, span)
-            return await self._dispatch(msg, decoded, delivery, span)
+                outcome = "rejected"
+            else:
+                _bind_ids(decoded, span)
+                outcome = await self._dispatch(msg, decoded, delivery, span)
+            # The one summary line per message, inside its span: it carries the trace ids.
+            self.log.info(
+                "handled",
+                outcome=outcome,
+                delivered=delivery.delivered,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            return outcome
 
     async def _dispatch(self, msg: Msg, decoded: Any, delivery: Delivery, span: trace.Span) -> str:
         try:
@@ -317,11 +322,30 @@ class Worker:
         self.log.warning("dead_lettered", error=error.reason, path=error.path)
         await msg.term()
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.ack_wait_s / 3)
-                await msg.in_progress()
+
+class _Pinger:
+    """Tells the server every ``every`` seconds that a long call is still being worked on
+    (a timer callback, not a task per message: most calls end before the first ping)."""
+
+    def __init__(self, msg: Msg, every: float) -> None:
+        self._msg = msg
+        self._every = every
+        self._sent: set[asyncio.Task[None]] = set()
+        self._handle = asyncio.get_running_loop().call_later(every, self._ping)
+
+    def _ping(self) -> None:
+        task = asyncio.ensure_future(_quietly(self._msg.in_progress()))
+        self._sent.add(task)
+        task.add_done_callback(self._sent.discard)
+        self._handle = asyncio.get_running_loop().call_later(self._every, self._ping)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    with contextlib.suppress(Exception):
+        await work
 
 
 def _path_of(exc: msgspec.ValidationError) -> str | None:

@@ -4,18 +4,14 @@ deadline timer in → the result, if the deliberation has not ended by then.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 import structlog
 
 from schemas.base import Message
 from schemas.record import DeliberationRecord
 from schemas.tally import TallyComputed
-from schemas.telemetry import AgentTelemetry
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
@@ -23,7 +19,7 @@ from services._runtime.taskspans import NoSpans, TaskSpans
 from services._runtime.worker import Delivery
 from services.gate import rounds, telemetry
 from services.gate.settings import GateSettings
-from services.gate.telemetry import InMemoryTelemetryStore, TelemetryStore
+from services.gate.telemetry import InMemoryTelemetryStore, TelemetryBuffer
 
 log = structlog.get_logger("gate")
 
@@ -33,7 +29,9 @@ class GateDeps:
     store: RecordStore
     clock: Callable[[], float]
     settings: GateSettings
-    telemetry: TelemetryStore = field(default_factory=InMemoryTelemetryStore)
+    telemetry: TelemetryBuffer = field(
+        default_factory=lambda: TelemetryBuffer(InMemoryTelemetryStore())
+    )
     spans: TaskSpans = field(default_factory=NoSpans)
 
 
@@ -60,24 +58,9 @@ async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Se
     if changed:
         before = closing[0]
         emit_spans(deps, record, before.current.number, before.current.started_at, now)
-        # Off the round's critical path: the next round does not wait for estimates.
-        _spawn(record_telemetry(before, deps, now))
+        # Buffered, off the round's critical path: the next round does not wait for it.
+        deps.telemetry.add(before.task.domain, telemetry.observe(before), now)
     return outputs_after(record, msg.round)
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def _spawn(work: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.create_task(work)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-async def settle() -> None:
-    """Wait for telemetry writes still under way (tests and shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 def emit_spans(
@@ -100,28 +83,10 @@ def emit_spans(
         deps.spans.task(record, now)
 
 
-async def record_telemetry(closing: DeliberationRecord, deps: GateDeps, now: float) -> None:
-    """Best effort, all agents at once: a failure never holds up the deliberation."""
-    domain = closing.task.domain
-
-    async def one(obs: telemetry.Observation) -> None:
-        try:
-            await deps.telemetry.apply(
-                domain, obs.agent_id, partial(_fold, obs=obs, domain=domain, now=now)
-            )
-        except Exception as exc:
-            log.warning("telemetry_failed", agent=obs.agent_id, error=repr(exc))
-
-    await asyncio.gather(*(one(obs) for obs in telemetry.observe(closing)))
-
-
-def _fold(
-    previous: AgentTelemetry | None, *, obs: telemetry.Observation, domain: str, now: float
-) -> AgentTelemetry:
-    return telemetry.fold(previous, obs, domain, now)
-
-
 async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
+    now = deps.clock()
+    if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
+        raise NotYetDue(msg.due_at - now)
     record = await deps.store.get(msg.task_id)
     if record is None:
         return []

@@ -9,16 +9,16 @@ from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore, KvTelemetryStore
 from services._runtime.taskspans import OtelTaskSpans
-from services.gate import handlers
 from services.gate.handlers import GateDeps
 from services.gate.routes import routes
 from services.gate.settings import GateSettings
+from services.gate.telemetry import TelemetryBuffer
 
 
 async def serve_gate(settings: GateSettings, stop: asyncio.Event) -> None:
     async with open_runtime("gate", settings, stop=stop) as rt:
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
-        telemetry = KvTelemetryStore(await rt.bus.kv(subjects.TELEMETRY_BUCKET))
+        telemetry = TelemetryBuffer(KvTelemetryStore(await rt.bus.kv(subjects.TELEMETRY_BUCKET)))
         deps = GateDeps(
             store=store,
             clock=time.time,
@@ -26,4 +26,7 @@ async def serve_gate(settings: GateSettings, stop: asyncio.Event) -> None:
             telemetry=telemetry,
             spans=OtelTaskSpans(rt.tracer),
         )
-        await serve(rt, Plan(routes=routes(deps), after_drain=handlers.settle))
+        await serve(
+            rt,
+            Plan(routes=routes(deps), background=[telemetry.run], after_drain=telemetry.flush),
+        )

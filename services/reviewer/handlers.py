@@ -74,7 +74,8 @@ async def on_review(
             return None
         return phases.with_usage(added, msg.agent_id, msg.usage)
 
-    record, _ = await deps.store.update(msg.task_id, change)
+    # Nobody but the reviewer writes the record while ballots come in: start from its own.
+    record, _ = await deps.store.update(msg.task_id, change, fresh=True)
     cur = record.current
     ballot = cur.ballot_of(msg.seat)
     if cur.number != msg.round or ballot is None or cur.phase not in ("reviewing", "voting"):
@@ -83,6 +84,9 @@ async def on_review(
 
 
 async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Sequence[Message]:
+    now = deps.clock()
+    if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
+        raise NotYetDue(msg.due_at - now)
     record = await deps.store.get(msg.task_id)
     if record is None or record.done or record.current.number != msg.round:
         return []

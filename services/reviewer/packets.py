@@ -8,6 +8,7 @@ Candidate text has the team's agent and model names masked and its fence tags de
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Sequence
 
@@ -53,7 +54,14 @@ def build_packets(
 
 def shown_text(proposal: ProposalSubmitted, masked_names: Sequence[str]) -> str:
     """The candidate text exactly as reviewers see it (claims are checked against it)."""
-    return sanitize(mask_identities(proposal.content, list(masked_names)))
+    return _shown(proposal.content, tuple(masked_names))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown(text: str, names: tuple[str, ...]) -> str:
+    # Every reviewer's packet and every ballot's validation need the same view of the same
+    # proposal: mask and defang each text once.
+    return sanitize(mask_identities(text, list(names)))
 
 
 def candidate(
@@ -62,7 +70,7 @@ def candidate(
     excerpt = ""
     if proposal.reasoning and excerpt_tokens > 0:
         excerpt = truncate_to_tokens(
-            sanitize(mask_identities(proposal.reasoning, list(masked_names))), excerpt_tokens
+            _shown(proposal.reasoning, tuple(masked_names)), excerpt_tokens
         )
     return Candidate(
         label=label_, content=shown_text(proposal, masked_names), reasoning_excerpt=excerpt

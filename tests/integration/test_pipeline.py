@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import nats
+import pytest
 from nats.aio.client import Client
 
 from tests.integration.conftest import ready
@@ -118,8 +119,11 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
     result = await nsed.wait_result(nc, task_id)
     kv = await nc.jetstream().key_value("nsed_telemetry")
 
-    async def both_rounds() -> dict | None:  # written in the background, just after the round
-        keys = await kv.keys()
+    async def both_rounds() -> dict | None:  # buffered: flushed within a second
+        try:
+            keys = await kv.keys()
+        except nats.js.errors.NoKeysError:
+            return None
         found = {k: json.loads((await kv.get(k)).value) for k in keys}
         return found if found and all(v["rounds"] == 2 for v in found.values()) else None
 
@@ -129,3 +133,28 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
     assert result.halting is not None
     assert result.halting.t_opt > 0
     assert [s.cost_usd > 0 for s in result.summaries] == [True, True]
+
+
+async def test_every_handled_line_in_the_logs_carries_the_tasks_trace(
+    stack: InProcessStack, nc: Client, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from services._runtime.logging import configure_logging
+
+    configure_logging("tests", "info", json=True)
+    try:
+        stack.start_all()
+        await ready(nc, agents=("alpha", "bravo", "charlie"))
+        task_id = nsed.new_task_id("logs")
+        await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
+        result = await nsed.wait_result(nc, task_id)
+    finally:
+        configure_logging("tests", "warning", json=True)
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    handled = [
+        line for line in lines if line.get("event") == "handled" and line.get("task_id") == task_id
+    ]
+    assert len(handled) >= 10
+    assert {line.get("trace_id") for line in handled} == {result.trace_id}
+    assert all(line.get("span_id") for line in handled)
