@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -199,6 +200,16 @@ async def serve(rt: Runtime, plan: Plan) -> None:
         raise RuntimeError(f"{rt.service} part failed") from task.exception()
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop (libuv) unless ``NSED_EVENT_LOOP=asyncio``: the services spend their time in
+    the event loop and its transports, which uvloop runs at a fraction of the cost."""
+    if os.environ.get("NSED_EVENT_LOOP", "uvloop").strip().lower() == "asyncio":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
 def run_main(
     service: str,
     settings: ServiceSettings,
@@ -215,7 +226,8 @@ def run_main(
         await main(settings, stop)
 
     try:
-        asyncio.run(_run())
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(_run())
     except ConfigError as exc:
         print(f"nsed {service}: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -76,9 +76,12 @@ def meter_provider(
     service: str, instance: str, home: str | None, to_collector: bool
 ) -> MeterProvider:
     resource = Resource.create(
-        {"service.name": f"nsed-{service}", "service.namespace": "nsed",
-         "service.instance.id": instance}
-    )  # fmt: skip
+        {
+            "service.name": f"nsed-{service}",
+            "service.namespace": "nsed",
+            "service.instance.id": instance,
+        }
+    )
     readers = []
     if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none":
         pass

@@ -18,15 +18,27 @@ from services._runtime import telemetry
 
 
 class TaskSpans(Protocol):
-    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
-              attributes: dict[str, Any]) -> None: ...  # fmt: skip
+    def round(
+        self,
+        record: DeliberationRecord,
+        number: int,
+        start: float,
+        end: float,
+        attributes: dict[str, Any],
+    ) -> None: ...
 
     def task(self, record: DeliberationRecord, end: float) -> None: ...
 
 
 class NoSpans:
-    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
-              attributes: dict[str, Any]) -> None:  # fmt: skip
+    def round(
+        self,
+        record: DeliberationRecord,
+        number: int,
+        start: float,
+        end: float,
+        attributes: dict[str, Any],
+    ) -> None:
         return None
 
     def task(self, record: DeliberationRecord, end: float) -> None:
@@ -44,8 +56,14 @@ class OtelTaskSpans:
     def _root(self, record: DeliberationRecord) -> trace.SpanContext | None:
         return telemetry.parse_traceparent(record.traceparent)
 
-    def round(self, record: DeliberationRecord, number: int, start: float, end: float,
-              attributes: dict[str, Any]) -> None:  # fmt: skip
+    def round(
+        self,
+        record: DeliberationRecord,
+        number: int,
+        start: float,
+        end: float,
+        attributes: dict[str, Any],
+    ) -> None:
         root = self._root(record)
         if root is None:
             return
@@ -69,20 +87,23 @@ class OtelTaskSpans:
         result = record.result
         attributes: dict[str, Any] = {"nsed.task_id": record.task_id}
         if result is not None:
-            attributes.update({
-                "nsed.status": result.status,
-                "nsed.stop_reason": result.stop_reason,
-                "nsed.rounds": result.rounds,
-                "nsed.cost_usd": result.cost_usd,
-                "nsed.winner_agent": result.winner_agent or "",
-            })  # fmt: skip
+            attributes.update(
+                {
+                    "nsed.status": result.status,
+                    "nsed.stop_reason": result.stop_reason,
+                    "nsed.rounds": result.rounds,
+                    "nsed.cost_usd": result.cost_usd,
+                    "nsed.winner_agent": result.winner_agent or "",
+                }
+            )
         with telemetry.fixed_ids(root.trace_id, root.span_id):
             span = self.tracer.start_span(
                 f"deliberation {record.task_id}",
-                context=parent if parent is not None else trace.set_span_in_context(
-                    trace.INVALID_SPAN),
+                context=parent
+                if parent is not None
+                else trace.set_span_in_context(trace.INVALID_SPAN),
                 kind=SpanKind.SERVER,
                 start_time=_ns(record.created_at),
                 attributes=attributes,
-            )  # fmt: skip
+            )
         span.end(end_time=_ns(max(end, record.created_at)))

@@ -31,8 +31,9 @@ def synthetic_pool(n: int, rng: random.Random) -> list[Candidate]:
         agent_id = f"agent-{i:05d}"
         family = f"family-{rng.randrange(families)}"
         cost = rng.uniform(0.00005, 0.005)
-        card = AgentCard(agent_id=agent_id, instance_id="bench", model=agent_id,
-                         family=family, backend="sim")  # fmt: skip
+        card = AgentCard(
+            agent_id=agent_id, instance_id="bench", model=agent_id, family=family, backend="sim"
+        )
         pool.append(
             Candidate(
                 agent_id=agent_id,
@@ -61,8 +62,9 @@ def run(sizes: tuple[int, ...] = SIZES, seed: int = 7) -> dict[str, Any]:
         statuses: Counter[str] = Counter()
         for _ in range(REPEATS.get(n, 10)):
             pool = synthetic_pool(n, rng)
-            policy = Policy(team_size=3, min_team=2, max_rounds=6,
-                            budget_usd=rng.choice([None, 0.01, 0.03]))  # fmt: skip
+            policy = Policy(
+                team_size=3, min_team=2, max_rounds=6, budget_usd=rng.choice([None, 0.01, 0.03])
+            )
             started = time.perf_counter()
             result = select_team(pool, policy, phase_timeout_s=15.0)
             times.append((time.perf_counter() - started) * 1000)

@@ -45,9 +45,13 @@ def task(
     task_id: str, policy: Policy, prompt: str = "What is 17*23?", answer: str = "391"
 ) -> TaskSubmitted:
     return TaskSubmitted(
-        task_id=task_id, prompt=prompt, domain="math", answer_format="integer",
-        reference_answer=answer, policy=policy,
-    )  # fmt: skip
+        task_id=task_id,
+        prompt=prompt,
+        domain="math",
+        answer_format="integer",
+        reference_answer=answer,
+        policy=policy,
+    )
 
 
 async def submit(nc: Client, item: TaskSubmitted) -> None:

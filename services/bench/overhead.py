@@ -34,16 +34,23 @@ async def floor(nc: Client, hops: int = HOPS, repeats: int = 200) -> list[float]
     """Milliseconds for one message through ``hops`` sequential publish → consume hops."""
     js = nc.jetstream(timeout=5.0)
     await js.add_stream(
-        StreamConfig(name=FLOOR_STREAM, subjects=["bench.floor.>"],
-                     retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE)
-    )  # fmt: skip
+        StreamConfig(
+            name=FLOOR_STREAM,
+            subjects=["bench.floor.>"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+        )
+    )
     subs = []
     for i in range(hops + 1):
         await js.add_consumer(
             FLOOR_STREAM,
-            ConsumerConfig(durable_name=f"hop{i}", filter_subject=f"bench.floor.{i}",
-                           ack_policy=AckPolicy.EXPLICIT),
-        )  # fmt: skip
+            ConsumerConfig(
+                durable_name=f"hop{i}",
+                filter_subject=f"bench.floor.{i}",
+                ack_policy=AckPolicy.EXPLICIT,
+            ),
+        )
         subs.append(await js.pull_subscribe_bind(durable=f"hop{i}", stream=FLOOR_STREAM))
     stop = asyncio.Event()
 

@@ -120,9 +120,10 @@ async def run_tasks(
                     policy=policy,
                 )
                 await js.publish(
-                    subjects.TASKS, msgspec.json.encode(task),
+                    subjects.TASKS,
+                    msgspec.json.encode(task),
                     headers={"Nats-Msg-Id": problem.task_id},
-                )  # fmt: skip
+                )
                 await finished[problem.task_id].wait()
 
         await asyncio.gather(*(submit(p) for p in problems))
@@ -234,12 +235,19 @@ def analyse(
     for problem in problems:
         samples = [
             simulate_proposal(
-                params, agent_id=best_agent, task_id=problem.task_id, domain="math",
-                answer_format="integer", round_number=1, truth=problem.answer,
-                winner_answer=None, own_previous=None, seat=seat,
+                params,
+                agent_id=best_agent,
+                task_id=problem.task_id,
+                domain="math",
+                answer_format="integer",
+                round_number=1,
+                truth=problem.answer,
+                winner_answer=None,
+                own_previous=None,
+                seat=seat,
             ).answer
             for seat in range(team_size)
-        ]  # fmt: skip
+        ]
         self_moa_right += right(majority(samples), problem.task_id)
 
     team = next(iter(results.values())).team
@@ -250,9 +258,11 @@ def analyse(
         [row["round"] for row in per_round], [row["accuracy"] for row in per_round], p_g, p_v
     )
     model = FatigueModel(
-        p_g=sum(m.p_g for m in members if m) / len(team), p_v=p_v,
-        lam=DEFAULT_LAMBDA, beta=DEFAULT_BETA,
-    )  # fmt: skip
+        p_g=sum(m.p_g for m in members if m) / len(team),
+        p_v=p_v,
+        lam=DEFAULT_LAMBDA,
+        beta=DEFAULT_BETA,
+    )
     stops = {t: replay_halting(results[t], model, rounds) for t in results}
     halted_right = sum(right(results[t].summaries[stops[t] - 1].answer, t) for t in results)
     total_cost = sum(r.cost_usd for r in results.values())

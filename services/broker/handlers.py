@@ -150,8 +150,11 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
         # Go on with whoever is left; the missing seats time out and the result says so.
         log.warning("reselection_failed", reason=choice.reason, left=sorted(set(live) ^ live))
         return None
-    log.info("team_reselected", left=sorted({s.agent_id for s in team} - live),
-             team=[s.agent_id for s in choice.seats])  # fmt: skip
+    log.info(
+        "team_reselected",
+        left=sorted({s.agent_id for s in team} - live),
+        team=[s.agent_id for s in choice.seats],
+    )
     return team_selected(record.task_id, record.current.number, choice)
 
 

@@ -204,6 +204,56 @@ def bench_broker(as_json: bool) -> None:
     report.emit(broker.run(), as_json)
 
 
+@bench.command("overhead")
+@click.option("--tasks", type=click.IntRange(2, 500), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_overhead(tasks: int, as_json: bool) -> None:
+    """Time per round (team 5, zero-latency agents) against the 7-hop JetStream floor."""
+    from services.bench import overhead, report
+
+    report.emit(_run(overhead.run(tasks=tasks)), as_json)
+
+
+@bench.command("throughput")
+@click.option("--tasks", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option("--in-flight", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_throughput(tasks: int, in_flight: int, as_json: bool) -> None:
+    """Rounds per second with many concurrent tasks (team 3, zero-latency agents)."""
+    from services.bench import report, throughput
+
+    report.emit(_run(throughput.run(tasks=tasks, in_flight=in_flight)), as_json)
+
+
+@bench.command("scaling")
+@click.option("--json", "as_json", is_flag=True)
+def bench_scaling(as_json: bool) -> None:
+    """Speed-up from 1 to 4 runner replicas per agent (200 ms latency, concurrency 2)."""
+    from services.bench import report, scaling
+
+    report.emit(_run(scaling.run()), as_json)
+
+
+@bench.command("context")
+@click.option("--json", "as_json", is_flag=True)
+def bench_context(as_json: bool) -> None:
+    """Prompt tokens per call by round: NSED against a full-history prompt."""
+    from services.bench import context, report
+
+    report.emit(_run(context.run()), as_json)
+
+
+@bench.command("all")
+def bench_all() -> None:
+    """Every suite, then one Markdown table (what `make bench` runs)."""
+    from services.bench import suite
+
+    reports = _run(suite.run_all())
+    path = suite.save(reports)
+    print(suite.table(reports))
+    print(f"saved: {path} (and .json)", file=sys.stderr)
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)

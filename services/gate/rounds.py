@@ -149,7 +149,8 @@ def close_round(
     evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
     summary = summarize(cur, tally, state.tokens, evidence, now)
     winner = next((p for p in ok if p.proposal_id == tally.winner), None)
-    last_winner = winner or record.last_winner
+    # The answer is what the record needs of the winner; its reasoning stays in the events.
+    last_winner = replace(winner, reasoning=None) if winner else record.last_winner
     decision = halting.decide(
         round_number=cur.number,
         policy=policy,

@@ -29,7 +29,7 @@ from services.reviewer.packets import build_packets, candidate, shown_text
 from services.reviewer.validation import absent_ballot
 
 replace = msgspec.structs.replace
-REASONING_KEPT_TOKENS = 400  # at least the reviewer's reasoning excerpt
+REASONING_KEPT_TOKENS = 200  # the reviewer's reasoning excerpt (ReviewerSettings)
 
 
 def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> DeliberationRecord:

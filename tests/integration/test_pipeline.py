@@ -125,7 +125,8 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
         except nats.js.errors.NoKeysError:
             return None
         found = {k: json.loads((await kv.get(k)).value) for k in keys}
-        return found if found and all(v["rounds"] == 2 for v in found.values()) else None
+        complete = len(found) == 3 and all(v["rounds"] == 2 for v in found.values())
+        return found if complete else None
 
     values = await until(both_rounds, what="telemetry of both rounds")
     assert set(values) == {"arith.alpha", "arith.bravo", "arith.charlie"}

@@ -116,8 +116,12 @@ class OpenAIBackend:
                 if len(self.modes) == 1:
                     raise BackendError(f"structured output {mode!r} refused: {exc}") from exc
                 self.modes.pop(0)
-                log.info("structured_output_step_down", refused=mode, next=self.modes[0],
-                         reason=str(exc)[:200])  # fmt: skip
+                log.info(
+                    "structured_output_step_down",
+                    refused=mode,
+                    next=self.modes[0],
+                    reason=str(exc)[:200],
+                )
 
     def _candidate_budget(self, request: ReviewRequested) -> int | None:
         """Each candidate's share of the context window left after the frame and the answer,

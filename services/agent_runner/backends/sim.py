@@ -57,8 +57,9 @@ class SimBackend:
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         started = time.perf_counter()
         task = request.task
-        if fails(self.params, self.profile.id, task.task_id, request.round, "propose",
-                 request.seat):  # fmt: skip
+        if fails(
+            self.params, self.profile.id, task.task_id, request.round, "propose", request.seat
+        ):
             raise BackendError("simulated failure (error_rate)")
         truth = await self._truth_for(task.task_id, task.answer_format)
         winner = request.state.winner() if request.state else None
@@ -86,8 +87,7 @@ class SimBackend:
     async def review(self, request: ReviewRequested) -> ReviewDraft:
         started = time.perf_counter()
         task = request.task
-        if fails(self.params, self.profile.id, task.task_id, request.round, "review",
-                 request.seat):  # fmt: skip
+        if fails(self.params, self.profile.id, task.task_id, request.round, "review", request.seat):
             raise BackendError("simulated failure (error_rate)")
         truth = await self._truth_for(task.task_id, task.answer_format)
         own = extract_answer(request.own.content, task.answer_format) if request.own else None

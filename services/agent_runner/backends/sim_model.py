@@ -62,8 +62,9 @@ class SimJudgement:
     claims: tuple[Claim, ...]
 
 
-def fails(params: SimConfig, agent_id: str, task_id: str, round_number: int, phase: str,
-          seat: int) -> bool:  # fmt: skip
+def fails(
+    params: SimConfig, agent_id: str, task_id: str, round_number: int, phase: str, seat: int
+) -> bool:
     """Whether this call fails, with probability ``error_rate`` (seeded like every draw)."""
     if params.error_rate <= 0.0:
         return False

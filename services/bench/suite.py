@@ -1,0 +1,74 @@
+"""``make bench``: every suite in one run, summarised as one Markdown table.
+
+Writes ``$NSED_HOME/bench/bench-<timestamp>.json`` (every report) and ``…md`` (the table,
+with the machine and the date) and prints the table. Each figure is a ratio or a rate
+measured within its suite's run; the machine is shared, so repeat to see the spread.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from services.bench import broker, context, overhead, quality, scaling, throughput
+
+TARGETS = {
+    "overhead": "round ≤ 3× the 7-hop floor",
+    "throughput": "≥ 100 rounds/s, 0 lost, 0 duplicates",
+    "scaling": "4 replicas ≥ 3.2× one",
+    "context": "≥ 3× smaller than full history at round 6",
+    "broker": "p50 ≤ 20 ms at 100, ≤ 150 ms at 1 000",
+    "quality": "(reported, simulated agents)",
+}
+
+
+async def run_all() -> dict[str, Any]:
+    return {
+        "overhead": await overhead.run(),
+        "throughput": await throughput.run(),
+        "scaling": await scaling.run(),
+        "context": await context.run(),
+        "broker": broker.run(),
+        "quality": await quality.run(200, on_result=lambda _: None),
+    }
+
+
+def table(reports: dict[str, Any]) -> str:
+    o, t, s, c, b, q = (reports[k] for k in ("overhead", "throughput", "scaling", "context",
+                                              "broker", "quality"))  # fmt: skip
+    by_size = {r["candidates"]: r for r in b["results"]}
+    rows = [
+        ("overhead", f"round p50 {o['round_ms_p50']} ms · floor {o['floor_ms_p50']} ms "
+                     f"· **{o['ratio_to_floor']}×**"),
+        ("throughput", f"**{t['rounds_per_s']} rounds/s** · {t['tasks_per_s']} tasks/s · "
+                       f"lost {t['lost']} · duplicates {t['duplicates']}"),
+        ("scaling", f"**{s['speedup_4x']}×** ({s['elapsed_1x_s']} s → {s['elapsed_4x_s']} s)"),
+        ("context", f"round 6: NSED {c['per_round'][-1]['nsed']} vs full history "
+                    f"{c['per_round'][-1]['full_history']} tokens · **{c['ratio_round6']}×**"),
+        ("broker", f"p50 **{by_size[100]['p50_ms']} ms** at 100 · "
+                   f"**{by_size[1000]['p50_ms']} ms** at 1 000 · {by_size[5000]['p50_ms']} ms "
+                   "at 5 000"),
+        ("quality", f"round 1 {q['per_round'][0]['accuracy']} → round 6 "
+                    f"{q['per_round'][-1]['accuracy']} · majority {q['baselines']['majority']} · "
+                    f"best single {q['baselines']['best_single']} · R² {q['fit']['r2']}"),
+    ]  # fmt: skip
+    machine = o["machine"]
+    head = (
+        f"Measured {datetime.date.today().isoformat()} on {machine['cpus']} CPUs, "
+        f"{machine['platform']}, Python {machine['python']} (`make bench`).\n\n"
+        "| suite | measured | target |\n|---|---|---|\n"
+    )
+    return head + "".join(f"| {name} | {text} | {TARGETS[name]} |\n" for name, text in rows)
+
+
+def save(reports: dict[str, Any], home: str | None = None) -> Path:
+    folder = Path(home or os.environ.get("NSED_HOME", ".nsed")) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (folder / f"bench-{stamp}.json").write_text(json.dumps(reports, indent=2))
+    path = folder / f"bench-{stamp}.md"
+    path.write_text(table(reports))
+    return path
