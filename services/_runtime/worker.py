@@ -200,7 +200,6 @@ class Worker:
             traceparent=headers.get(telemetry.TRACEPARENT),
         )
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(service=self.service, subject=msg.subject)
         pinger = _Pinger(msg, self.ack_wait_s / 3) if self.route.long_running else None
         try:
             await self._handle(msg, delivery, headers, started)
@@ -222,11 +221,10 @@ class Worker:
             failure = Rejected(str(exc), path=_path_of(exc))
         except msgspec.DecodeError as exc:
             failure = Rejected(f"undecodable: {exc}")
-        parent = telemetry.extract(headers)
+        chosen = telemetry.parse_traceparent(headers.get(telemetry.TRACEPARENT))
         if decoded is not None and self.route.trace_parent is not None:
-            chosen = self.route.trace_parent(decoded, delivery)
-            if chosen is not None:
-                parent = telemetry.as_context(chosen)
+            chosen = self.route.trace_parent(decoded, delivery) or chosen
+        parent = telemetry.as_context(chosen) if chosen is not None else None
         origin = telemetry.parse_traceparent(headers.get(telemetry.ORIGIN))
         with self.tracer.start_as_current_span(
             f"{self.service} {self.route.name}",
@@ -240,12 +238,12 @@ class Worker:
                 "messaging.consumer.group.name": self.route.name,
             },
         ) as span:
+            _bind_ids(self.service, msg.subject, decoded, span)
             if failure is not None:
                 span.set_status(Status(StatusCode.ERROR, failure.reason))
                 await self._reject(msg, delivery, failure, True)
                 outcome = "rejected"
             else:
-                _bind_ids(decoded, span)
                 outcome = await self._dispatch(msg, decoded, delivery, span)
             # The one summary line per message, inside its span: it carries the trace ids.
             self.log.info(
@@ -354,11 +352,12 @@ def _path_of(exc: msgspec.ValidationError) -> str | None:
     return text.split(marker, 1)[1].rstrip("`") if marker in text else None
 
 
-def _bind_ids(message: Any, span: trace.Span) -> None:
-    ids: dict[str, Any] = {}
-    for name, key in (("task_id", "task_id"), ("round", "round"), ("agent_id", "agent_id")):
+def _bind_ids(service: str, subject: str, message: Any, span: trace.Span) -> None:
+    """Bind the log context (one call) and tag the span with the message's ids."""
+    ids: dict[str, Any] = {"service": service, "subject": subject}
+    for name in ("task_id", "round", "agent_id"):
         value = getattr(message, name, None)
         if value is not None:
-            ids[key] = value
-            span.set_attribute(f"nsed.{key}", value)
+            ids[name] = value
+            span.set_attribute(f"nsed.{name}", value)
     structlog.contextvars.bind_contextvars(**ids)
