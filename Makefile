@@ -80,7 +80,7 @@ test-integration: $(VENV)/.dev ## Integration tests (real nats-server on free po
 test-e2e: $(VENV)/.dev ## End-to-end tests (the whole stack as processes)
 	$(BIN)/pytest -q tests/e2e
 
-bench: $(BIN)/nsed ## Run every benchmark suite; print and save a Markdown table (~5 min)
+bench: $(BIN)/nsed ## Run every benchmark suite; print and save a Markdown table (~1.5 min)
 	$(BIN)/nsed bench all
 
 lint: $(VENV)/.dev ## ruff lint + format check

@@ -96,6 +96,14 @@ class ProcessBench:
     url: str
     nc: Client
     stack: ProcessStack
+    server: NatsProcess
+
+    def pids(self) -> dict[str, int]:
+        """Every process of the stack by name, nats-server included."""
+        pids = {name: proc.pid for name, proc in self.stack.procs.items()}
+        if self.server.proc is not None:
+            pids["nats-server"] = self.server.proc.pid
+        return pids
 
 
 @contextlib.asynccontextmanager
@@ -117,7 +125,7 @@ async def process_stack(
             missing = await health.wait_healthy(server.url, ids, timeout=90.0)
             if missing:
                 raise RuntimeError(f"bench stack not healthy: {', '.join(missing)}")
-            yield ProcessBench(url=server.url, nc=nc, stack=stack)
+            yield ProcessBench(url=server.url, nc=nc, stack=stack, server=server)
         finally:
             await nc.close()
             stack.stop_all()

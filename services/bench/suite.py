@@ -61,7 +61,28 @@ def table(reports: dict[str, Any]) -> str:
         f"{machine['platform']}, Python {machine['python']} (`make bench`).\n\n"
         "| suite | measured | target |\n|---|---|---|\n"
     )
-    return head + "".join(f"| {name} | {text} | {TARGETS[name]} |\n" for name, text in rows)
+    body = "".join(f"| {name} | {text} | {TARGETS[name]} |\n" for name, text in rows)
+    bounds = (
+        f"\nOverhead bounds: the round's CPU spread over {o['cpu']['cpu_cores']} cores is "
+        f"{o['cpu_bound_round_ms']} ms (measured p50 {o['round_ms_p50']} ms); its "
+        f"{o['hops_per_round_measured']} message hops alone, at the floor's "
+        f"{o['floor_cpu_ms_per_hop']} ms of CPU per hop, take {o['messaging_bound_round_ms']} ms"
+        f" = **{o['messaging_bound_ratio']}×** the floor.\n"
+    )
+    return head + body + "\n" + cpu_table({"overhead": o, "throughput": t}) + bounds
+
+
+def cpu_table(reports: dict[str, Any]) -> str:
+    """The profile of the CPU-bound suites: CPU per round, by process."""
+    out = "| CPU per round | total | cores busy | by process |\n|---|---|---|---|\n"
+    for name, report in reports.items():
+        cpu = report["cpu"]
+        parts = " · ".join(f"{proc} {ms}" for proc, ms in cpu["cpu_ms_per_round"].items())
+        out += (
+            f"| {name} | {cpu['cpu_ms_per_round_total']} ms | "
+            f"{round(cpu['cpu_busy'] * 100)} % of {cpu['cpu_cores']} | {parts} |\n"
+        )
+    return out
 
 
 def save(reports: dict[str, Any], home: str | None = None) -> Path:

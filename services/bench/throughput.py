@@ -13,6 +13,7 @@ from typing import Any
 
 from schemas.task import Policy
 from services.bench import driver
+from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, process_stack
 from services.bench.quality import machine
 
@@ -30,9 +31,12 @@ async def run(tasks: int = 300, rounds: int = 3, in_flight: int = 100) -> dict[s
                 await driver.submit(bench.nc, driver.task(task_id, policy))
                 await collector.wait(task_id, timeout=300)
 
+        meter = CpuMeter.of(bench.pids())
+        meter.start()
         started = driver.now()
         await asyncio.gather(*(one(t) for t in ids))
         elapsed = driver.now() - started
+        used = meter.stop()
         await asyncio.sleep(1.0)  # a duplicate would arrive after its original
         await sub.unsubscribe()
     answered = [collector.results[t] for t in ids if t in collector.results]
@@ -47,5 +51,6 @@ async def run(tasks: int = 300, rounds: int = 3, in_flight: int = 100) -> dict[s
         "lost": tasks - len(answered),
         "duplicates": sum(max(n - 1, 0) for n in collector.counts.values()),
         "elapsed_s": round(elapsed, 2),
+        "cpu": profile(used, max(total_rounds, 1), elapsed),
         "machine": machine(),
     }

@@ -226,21 +226,23 @@ def bench_throughput(tasks: int, in_flight: int, as_json: bool) -> None:
 
 
 @bench.command("scaling")
+@click.option("--tasks", type=click.IntRange(1, 1000), default=48, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def bench_scaling(as_json: bool) -> None:
+def bench_scaling(tasks: int, as_json: bool) -> None:
     """Speed-up from 1 to 4 runner replicas per agent (200 ms latency, concurrency 2)."""
     from services.bench import report, scaling
 
-    report.emit(_run(scaling.run()), as_json)
+    report.emit(_run(scaling.run(tasks=tasks)), as_json)
 
 
 @bench.command("context")
+@click.option("--tasks", type=click.IntRange(1, 500), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def bench_context(as_json: bool) -> None:
+def bench_context(tasks: int, as_json: bool) -> None:
     """Prompt tokens per call by round: NSED against a full-history prompt."""
     from services.bench import context, report
 
-    report.emit(_run(context.run()), as_json)
+    report.emit(_run(context.run(tasks=tasks)), as_json)
 
 
 @bench.command("all")
