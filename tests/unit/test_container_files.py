@@ -1,0 +1,122 @@
+"""infra/compose.yaml and infra/Dockerfile against the code they run.
+
+No Docker engine runs where these tests do, so the container files cannot be exercised
+here. What can drift silently is checked instead: the compose services against the sim
+pool and the service modules, the files compose mounts and the Dockerfile copies, and the
+package built from exactly what the Dockerfile copies.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+SERVICES = ("broker", "reviewer", "voter", "gate")
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    return loaded
+
+
+def _copied_sources() -> list[str]:
+    """The build-context paths of the Dockerfile's COPY lines (without the destination)."""
+    sources: list[str] = []
+    for line in (INFRA / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            sources.extend(line.split()[1:-1])
+    return sources
+
+
+def test_every_sim_agent_has_a_runner_service_and_nothing_else() -> None:
+    pool = tomllib.loads((INFRA / "agents" / "sim.toml").read_text())
+    agent_ids = {agent["id"] for agent in pool["agents"]}
+    services = _compose()["services"]
+    runners = {name: spec for name, spec in services.items() if name.startswith("agent-")}
+    assert set(runners) == {f"agent-{agent_id}" for agent_id in agent_ids}
+    for name, spec in runners.items():
+        assert spec["command"] == [
+            "python", "-m", "services.agent_runner",
+            "infra/agents/sim.toml", "--agent", name.removeprefix("agent-"),
+        ]  # fmt: skip
+
+
+def test_every_service_runs_an_existing_module() -> None:
+    services = _compose()["services"]
+    for name in SERVICES:
+        assert services[name]["command"] == ["python", "-m", f"services.{name}"]
+    modules = {
+        spec["command"][2]
+        for spec in services.values()
+        if spec.get("command", [])[:2] == ["python", "-m"]
+    }
+    assert modules == {f"services.{name}" for name in (*SERVICES, "agent_runner")}
+    for module in modules:
+        assert (ROOT / module.replace(".", "/") / "__main__.py").is_file(), module
+
+
+def test_services_reach_nats_and_the_collector_by_their_compose_names() -> None:
+    services = _compose()["services"]
+    for name in (*SERVICES, "agent-qwen3-8b", "cli"):
+        environment = services[name]["environment"]
+        assert environment["NSED_NATS_URL"] == "nats://nats:4222"
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert {"nats", "jaeger"} <= set(services)
+
+
+def test_mounted_and_copied_files_exist() -> None:
+    nats = _compose()["services"]["nats"]
+    for volume in nats["volumes"]:
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            assert (INFRA / source).is_file(), source
+    # The server config reads its listen address and store from the environment.
+    config = (INFRA / "nats" / "nats-server.conf").read_text()
+    for variable in re.findall(r"\$(\w+)", config):
+        assert variable in nats["environment"], variable
+    for source in _copied_sources():
+        assert (ROOT / source).exists(), source
+
+
+def test_host_ports_are_bound_to_loopback_only() -> None:
+    for name, spec in _compose()["services"].items():
+        for port in spec.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+@pytest.mark.timeout(300)
+def test_the_package_builds_from_what_the_dockerfile_copies(tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    for source in _copied_sources():
+        if source.startswith("infra"):
+            continue  # pool files, read at run time from the working directory
+        path = ROOT / source
+        if path.is_dir():
+            shutil.copytree(path, context / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, context / source)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+         "--wheel-dir", str(wheels), str(context)],
+        check=True, capture_output=True, timeout=240,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("nsed-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in (*SERVICES, "agent_runner", "cli"):
+        assert f"services/{module}/__main__.py" in names or f"services/{module}/main.py" in names
+    assert any(name.startswith("schemas/snapshots/") for name in names)
+    assert any(name.startswith("services/bench/data/") for name in names)
+    assert any(name.endswith("entry_points.txt") for name in names)
