@@ -1,7 +1,10 @@
 """``nsed bench quality``: accuracy by round on GSM8K with the default simulated pool.
 
 Every task runs exactly ``rounds`` rounds (min_rounds = max_rounds), so the accuracy of
-the NSED winner can be read after each round. In the same run:
+the NSED winner can be read after each round. Every task has the same team, pinned: by
+default the ``team_size`` pool members with the best simulated p_g, one per family. (Left
+to the broker, the team would change during the run as the telemetry comes in, and the
+baselines would compare different teams.) In the same run:
 
 - ``majority``: majority vote over the team's round-1 answers (ties: the lower seat);
 - ``best_single``: the team member with the best round-1 accuracy, alone;
@@ -35,6 +38,7 @@ from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposalSubmitted
 from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
+from services._runtime.errors import ConfigError
 from services.agent_runner.backends.sim_model import simulate_proposal
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
@@ -72,6 +76,34 @@ def load_gsm8k(count: int, path: Path = DATA) -> list[Problem]:
     return problems
 
 
+def default_team(team_size: int, pool_path: Path = DEFAULT_POOL) -> tuple[str, ...]:
+    """The ``team_size`` simulated agents with the best math p_g, at most one per family."""
+    simulated = [(a, a.sim) for a in load_pool(pool_path).agents if a.sim is not None]
+    ranked = sorted(simulated, key=lambda pair: (-pair[1].precision("math").p_g, pair[0].id))
+    team: list[str] = []
+    families: set[str] = set()
+    for agent, _ in ranked:
+        if agent.family not in families:
+            team.append(agent.id)
+            families.add(agent.family)
+    if len(team) < team_size:
+        raise ValueError(f"the pool has {len(team)} simulated families, fewer than {team_size}")
+    return tuple(team[:team_size])
+
+
+def check_team(team: tuple[str, ...], pool_path: Path = DEFAULT_POOL) -> None:
+    """A team the study can pin: two or more distinct simulated agents of the pool."""
+    simulated = {a.id for a in load_pool(pool_path).agents if a.sim is not None}
+    unknown = [agent_id for agent_id in team if agent_id not in simulated]
+    if unknown:
+        raise ConfigError(
+            f"not a simulated agent of {pool_path.name}: {', '.join(unknown)} "
+            f"(choose from {', '.join(sorted(simulated))})"
+        )
+    if len(set(team)) != len(team) or len(team) < 2:
+        raise ConfigError(f"a team needs two or more distinct agents, got {', '.join(team)}")
+
+
 def majority(answers: Iterable[str | None]) -> str | None:
     """The most common normalised answer; a tie goes to the one seen first."""
     seen = [a for a in (normalize_answer(x, "integer") for x in answers) if a is not None]
@@ -84,12 +116,18 @@ def majority(answers: Iterable[str | None]) -> str | None:
 
 async def run_tasks(
     problems: list[Problem],
-    team_size: int,
+    team: tuple[str, ...],
     rounds: int,
     on_result: Callable[[int], None],
 ) -> tuple[dict[str, DeliberationConcluded], dict[str, list[ProposalSubmitted]], float]:
     """Run every problem through a private stack; results and round-1 proposals by task."""
-    policy = Policy(team_size=team_size, min_rounds=rounds, max_rounds=rounds, deadline_s=3600)
+    policy = Policy(
+        team_size=len(team),
+        min_rounds=rounds,
+        max_rounds=rounds,
+        deadline_s=3600,
+        pinned_agents=team,
+    )
     results: dict[str, DeliberationConcluded] = {}
     done = asyncio.Event()
     async with private_stack(DEFAULT_POOL) as stack:
@@ -195,9 +233,13 @@ def analyse(
     problems: list[Problem],
     results: dict[str, DeliberationConcluded],
     first_round: dict[str, list[ProposalSubmitted]],
-    team_size: int,
+    team: tuple[str, ...],
     rounds: int,
 ) -> dict[str, Any]:
+    teams = {tuple(sorted(s.agent_id for s in r.team)) for r in results.values()}
+    if teams != {tuple(sorted(team))}:
+        raise RuntimeError(f"the pinned team was not kept: {sorted(teams)}")
+    team_size = len(team)
     truth = {p.task_id: p.answer for p in problems}
     n = len(problems)
 
@@ -250,9 +292,8 @@ def analyse(
         ]
         self_moa_right += right(majority(samples), problem.task_id)
 
-    team = next(iter(results.values())).team
-    members = [pool[s.agent_id].sim for s in team]
-    p_g = sum(individual[s.agent_id] for s in team) / (len(team) * n)
+    members = [pool[agent_id].sim for agent_id in team]
+    p_g = sum(individual[agent_id] for agent_id in team) / (team_size * n)
     p_v = sum(m.p_v for m in members if m is not None) / len(team)
     fitted = fitting.fit(
         [row["round"] for row in per_round], [row["accuracy"] for row in per_round], p_g, p_v
@@ -272,7 +313,7 @@ def analyse(
         "tasks": n,
         "dataset": "gsm8k test (first N problems)",
         "simulated": True,
-        "team": [s.agent_id for s in team],
+        "team": list(team),
         "team_size": team_size,
         "rounds": rounds,
         "per_round": per_round,
@@ -309,11 +350,18 @@ def machine() -> dict[str, Any]:
 
 
 async def run(
-    tasks: int, team_size: int = 3, rounds: int = 6, on_result: Callable[[int], None] = print
+    tasks: int,
+    team_size: int = 3,
+    rounds: int = 6,
+    on_result: Callable[[int], None] = print,
+    team: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """The study on ``tasks`` problems; ``team`` (agent ids) overrides the default team."""
     problems = load_gsm8k(tasks)
-    results, first_round, elapsed = await run_tasks(problems, team_size, rounds, on_result)
-    report = analyse(problems, results, first_round, team_size, rounds)
+    team = team or default_team(team_size)
+    check_team(team)
+    results, first_round, elapsed = await run_tasks(problems, team, rounds, on_result)
+    report = analyse(problems, results, first_round, team, rounds)
     report["elapsed_s"] = round(elapsed, 2)
     report["rounds_per_s"] = round(tasks * rounds / elapsed, 1)
     report["machine"] = machine()

@@ -184,13 +184,20 @@ def bench() -> None:
 @click.option("--tasks", type=click.IntRange(1, 500), default=200, show_default=True)
 @click.option("--team-size", type=click.IntRange(2, 5), default=3, show_default=True)
 @click.option("--rounds", type=click.IntRange(1, 12), default=6, show_default=True)
+@click.option(
+    "--team",
+    default="",
+    metavar="ID,ID,...",
+    help="Pin these agents (default: the --team-size best by simulated p_g, one per family).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def bench_quality(tasks: int, team_size: int, rounds: int, as_json: bool) -> None:
+def bench_quality(tasks: int, team_size: int, rounds: int, team: str, as_json: bool) -> None:
     """Accuracy by round on GSM8K, simulated pool, against majority/single/Self-MoA."""
     from services.bench import quality, report
 
+    pinned = tuple(agent_id.strip() for agent_id in team.split(",") if agent_id.strip())
     progress = report.Progress(tasks, enabled=not as_json)
-    result = _run(quality.run(tasks, team_size, rounds, on_result=progress.update))
+    result = _run(quality.run(tasks, team_size, rounds, on_result=progress.update, team=pinned))
     progress.close()
     report.emit(result, as_json)
 
