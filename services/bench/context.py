@@ -15,13 +15,12 @@ for models that reason in their answer) and with answers only.
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
-import nats.errors
-from nats.js.api import DeliverPolicy
 
 from schemas import subjects
+from schemas.base import Message
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewSubmitted
 from schemas.task import Policy, TaskView
@@ -29,7 +28,10 @@ from services.agent_runner import prompts
 from services.bench import driver
 from services.bench.harness import private_stack
 from services.bench.quality import load_gsm8k, machine
+from services.cli import client
 from services.core.tokens import estimate_tokens
+
+M = TypeVar("M", bound=Message)
 
 
 def first_prompt_tokens(task: TaskView) -> int:
@@ -53,26 +55,13 @@ def answers_only_tokens(task: TaskView, earlier: list[ProposalSubmitted]) -> int
     return first_prompt_tokens(task) + estimate_tokens(history)
 
 
-async def events(nc: Any, kind: type, subject: str) -> list[Any]:
-    js = nc.jetstream()
-    sub = await js.subscribe(
-        subject,
-        stream=subjects.NSED_EVENTS,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
+async def events(nc: Any, kind: type[M]) -> list[M]:
+    """Every stored event of one type, decoded."""
+    decoder = msgspec.json.Decoder(kind)
+    stored = await client.stored_messages(
+        nc, subjects.filter_for(kind), subjects.NSED_EVENTS, idle_s=1.0
     )
-    decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(kind)
-    out = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            out.append(decoder.decode(msg.data))
-    finally:
-        await sub.unsubscribe()
-    return out
+    return [decoder.decode(msg.data) for msg in stored]
 
 
 async def run(tasks: int = 20, rounds: int = 6) -> dict[str, Any]:
@@ -86,10 +75,8 @@ async def run(tasks: int = 20, rounds: int = 6) -> dict[str, Any]:
             if await collector.wait(p.task_id, timeout=300) is None:
                 raise RuntimeError(f"{p.task_id} got no result")
         await sub.unsubscribe()
-        proposals = await events(
-            stack.nc, ProposalSubmitted, subjects.filter_for(ProposalSubmitted)
-        )
-        reviews = await events(stack.nc, ReviewSubmitted, subjects.filter_for(ReviewSubmitted))
+        proposals = await events(stack.nc, ProposalSubmitted)
+        reviews = await events(stack.nc, ReviewSubmitted)
     views = {
         p.task_id: TaskView(task_id=p.task_id, prompt=p.question, answer_format="integer")
         for p in problems

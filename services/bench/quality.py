@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import nats.errors
-from nats.js.api import DeliverPolicy
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
@@ -43,6 +41,7 @@ from services.agent_runner.backends.sim_model import simulate_proposal
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
 from services.bench.harness import DEFAULT_POOL, private_stack
+from services.cli import client
 from services.core.answers import normalize_answer, same_answer
 from services.gate.halting import DEFAULT_BETA, DEFAULT_LAMBDA, FatigueModel, decide
 
@@ -173,25 +172,13 @@ async def run_tasks(
 
 
 async def round_one_proposals(nc: Any) -> dict[str, list[ProposalSubmitted]]:
-    js = nc.jetstream()
-    sub = await js.subscribe(
-        subjects.filter_for(ProposalSubmitted),
-        stream=subjects.NSED_EVENTS,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
+    stored = await client.stored_messages(
+        nc, subjects.filter_for(ProposalSubmitted), subjects.NSED_EVENTS, idle_s=1.0
     )
     by_task: dict[str, list[ProposalSubmitted]] = {}
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            proposal = _proposal.decode(msg.data)
-            if proposal.round == 1:
-                by_task.setdefault(proposal.task_id, []).append(proposal)
-    finally:
-        await sub.unsubscribe()
+    for proposal in (_proposal.decode(msg.data) for msg in stored):
+        if proposal.round == 1:
+            by_task.setdefault(proposal.task_id, []).append(proposal)
     for proposals in by_task.values():
         proposals.sort(key=lambda p: p.seat)
     return by_task

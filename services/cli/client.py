@@ -14,6 +14,8 @@ import click
 import msgspec
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
@@ -87,3 +89,20 @@ async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | Non
     except nats.errors.NoRespondersError as exc:
         raise CliError("JetStream is not available on this server; is the stack up?") from exc
     return decode_result(msg.data) if msg.data else None
+
+
+async def stored_messages(nc: Client, subject: str, stream: str, idle_s: float) -> list[Msg]:
+    """Every message ``stream`` holds on ``subject``, oldest first, read until none has come
+    for ``idle_s`` seconds."""
+    sub = await nc.jetstream().subscribe(
+        subject, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    messages: list[Msg] = []
+    try:
+        while True:
+            try:
+                messages.append(await sub.next_msg(timeout=idle_s))
+            except (TimeoutError, nats.errors.TimeoutError):
+                return messages
+    finally:
+        await sub.unsubscribe()

@@ -11,11 +11,11 @@ import msgspec
 import nats
 import nats.errors
 from nats.aio.client import Client
-from nats.js.api import DeliverPolicy
 
 from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
+from services.cli.client import stored_messages
 
 
 def new_task_id(prefix: str = "t") -> str:
@@ -64,47 +64,17 @@ async def results_count(nc: Client, task_id: str) -> int:
 
 
 async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[DeadLetter]:
-    js = nc.jetstream()
-    sub = await js.subscribe(
-        subjects.dlq(service),
-        stream=subjects.NSED_DLQ,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
-    )
-    letters = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=wait)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            letters.append(msgspec.json.decode(msg.data, type=DeadLetter))
-    finally:
-        await sub.unsubscribe()
-    return letters
+    stored = await stored_messages(nc, subjects.dlq(service), subjects.NSED_DLQ, idle_s=wait)
+    return [msgspec.json.decode(msg.data, type=DeadLetter) for msg in stored]
 
 
 async def task_events(
     nc: Client, task_id: str, kind: str, wait: float = 0.3
 ) -> list[dict[str, Any]]:
-    js = nc.jetstream()
-    sub = await js.subscribe(
-        f"nsed.events.{task_id}.{kind}",
-        stream=subjects.NSED_EVENTS,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
+    stored = await stored_messages(
+        nc, f"nsed.events.{task_id}.{kind}", subjects.NSED_EVENTS, idle_s=wait
     )
-    out = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=wait)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            out.append(json.loads(msg.data))
-    finally:
-        await sub.unsubscribe()
-    return out
+    return [json.loads(msg.data) for msg in stored]
 
 
 async def connect(url: str) -> Client:
@@ -115,22 +85,11 @@ async def connect(url: str) -> Client:
 
 async def trace_ids_of_events(nc: Client, task_id: str, wait: float = 0.3) -> set[str]:
     """The trace ids in the ``traceparent`` headers of every event of a task."""
-    js = nc.jetstream()
-    sub = await js.subscribe(
-        subjects.task_events(task_id),
-        stream=subjects.NSED_EVENTS,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.ALL,
+    stored = await stored_messages(
+        nc, subjects.task_events(task_id), subjects.NSED_EVENTS, idle_s=wait
     )
     found: set[str] = set()
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=wait)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            traceparent = (msg.headers or {}).get("traceparent", "")
-            found.add(traceparent.split("-")[1] if traceparent.count("-") == 3 else "missing")
-    finally:
-        await sub.unsubscribe()
+    for msg in stored:
+        traceparent = (msg.headers or {}).get("traceparent", "")
+        found.add(traceparent.split("-")[1] if traceparent.count("-") == 3 else "missing")
     return found

@@ -116,12 +116,12 @@ def _load(text: str, notes: list[str]) -> Any:
     raise Unparseable("the output is not JSON, even after repair")
 
 
-def _complete_prefixes(fragment: str) -> list[str]:
-    """The fragment cut at each comma outside strings, longest first: a cut-off output
-    keeps every element that was complete before the cut."""
-    cuts: list[int] = []
+def _structure(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """The positions of ``{ [ ] } ,`` outside JSON strings, and whether ``text`` ends inside
+    a string (escapes respected)."""
+    marks: list[tuple[int, str]] = []
     in_string, escaped = False, False
-    for i, ch in enumerate(fragment):
+    for i, ch in enumerate(text):
         if in_string:
             if escaped:
                 escaped = False
@@ -131,9 +131,16 @@ def _complete_prefixes(fragment: str) -> list[str]:
                 in_string = False
         elif ch == '"':
             in_string = True
-        elif ch == ",":
-            cuts.append(i)
-    return [fragment[:i] for i in reversed(cuts)]
+        elif ch in "{[]},":
+            marks.append((i, ch))
+    return marks, in_string
+
+
+def _complete_prefixes(fragment: str) -> list[str]:
+    """The fragment cut at each comma outside strings, longest first: a cut-off output
+    keeps every element that was complete before the cut."""
+    marks, _ = _structure(fragment)
+    return [fragment[:i] for i, ch in reversed(marks) if ch == ","]
 
 
 def _first_object(text: str) -> str | None:
@@ -141,42 +148,23 @@ def _first_object(text: str) -> str | None:
     start = text.find("{")
     if start < 0:
         return None
-    depth, in_string, escaped = 0, False, False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
+    depth = 0
+    for i, ch in _structure(text[start:])[0]:
+        if ch in "{[":
             depth += 1
         elif ch in "}]":
             depth -= 1
             if depth == 0:
-                return text[start : i + 1]
+                return text[start : start + i + 1]
     return text[start:]
 
 
 def _close(fragment: str) -> str:
     """Close whatever string, arrays and objects a cut-off fragment left open."""
+    marks, in_string = _structure(fragment)
     stack: list[str] = []
-    in_string, escaped = False, False
-    for ch in fragment:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
+    for _, ch in marks:
+        if ch in "{[":
             stack.append("}" if ch == "{" else "]")
         elif ch in "}]" and stack:
             stack.pop()
