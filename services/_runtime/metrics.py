@@ -17,7 +17,6 @@ to ``$NSED_HOME/metrics/`` every ``EXPORT_INTERVAL_MS`` and at shutdown.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from schemas.base import Message
 from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewSubmitted
+from services._runtime.spanfile import JsonlFile
 
 EXPORT_INTERVAL_MS = 10_000
 
@@ -43,21 +43,14 @@ EXPORT_INTERVAL_MS = 10_000
 class JsonlMetricExporter(MetricExporter):
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self.path = path
-        self._lock = threading.Lock()
+        self.file = JsonlFile(path)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        line = metrics_data.to_json(indent=None) + "\n"
-        try:
-            with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a") as out:
-                    out.write(line)
-        except OSError:
-            return MetricExportResult.FAILURE
-        return MetricExportResult.SUCCESS
+        if self.file.append(metrics_data.to_json(indent=None) + "\n"):
+            return MetricExportResult.SUCCESS
+        return MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True

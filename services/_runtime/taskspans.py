@@ -3,12 +3,13 @@
 Their ids are derived (``telemetry.root_context``, ``telemetry.round_context``), so every
 service step could be parented on them long before they exist; the service that closes a
 round (the gate) or ends the task (the gate, or the broker when no team can serve) emits
-them with their real start and end times. ``NoSpans`` stands in where nothing is traced.
+them with their real start and end times. Without a tracer (handler tests) nothing is
+recorded.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -17,41 +18,13 @@ from schemas.record import DeliberationRecord
 from services._runtime import telemetry
 
 
-class TaskSpans(Protocol):
-    def round(
-        self,
-        record: DeliberationRecord,
-        number: int,
-        start: float,
-        end: float,
-        attributes: dict[str, Any],
-    ) -> None: ...
-
-    def task(self, record: DeliberationRecord, end: float) -> None: ...
-
-
-class NoSpans:
-    def round(
-        self,
-        record: DeliberationRecord,
-        number: int,
-        start: float,
-        end: float,
-        attributes: dict[str, Any],
-    ) -> None:
-        return None
-
-    def task(self, record: DeliberationRecord, end: float) -> None:
-        return None
-
-
 def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
 
 
-class OtelTaskSpans:
-    def __init__(self, tracer: trace.Tracer) -> None:
-        self.tracer = tracer
+class TaskSpans:
+    def __init__(self, tracer: trace.Tracer | None = None) -> None:
+        self.tracer = tracer or trace.NoOpTracer()
 
     def _root(self, record: DeliberationRecord) -> trace.SpanContext | None:
         return telemetry.parse_traceparent(record.traceparent)

@@ -28,7 +28,7 @@ from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
-from services._runtime.taskspans import NoSpans, TaskSpans
+from services._runtime.taskspans import TaskSpans
 from services._runtime.telemetry import trace_id_of
 from services._runtime.worker import Delivery
 from services.broker import valuation
@@ -50,7 +50,7 @@ class BrokerDeps:
     clock: Callable[[], float]
     settings: BrokerSettings
     telemetry: TelemetryCache = field(default_factory=TelemetryCache)
-    spans: TaskSpans = field(default_factory=NoSpans)
+    spans: TaskSpans = field(default_factory=TaskSpans)
 
 
 async def choose(

@@ -11,7 +11,7 @@ import structlog
 from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore
-from services._runtime.taskspans import OtelTaskSpans
+from services._runtime.taskspans import TaskSpans
 from services.broker import registry as registry_mod
 from services.broker.handlers import BrokerDeps
 from services.broker.registry import Registry, TelemetryCache
@@ -34,7 +34,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             clock=time.time,
             settings=settings,
             telemetry=telemetry,
-            spans=OtelTaskSpans(rt.tracer),
+            spans=TaskSpans(rt.tracer),
         )
 
         async def watch(stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
-from services._runtime.taskspans import NoSpans, TaskSpans
+from services._runtime.taskspans import TaskSpans
 from services._runtime.worker import Delivery
 from services.gate import rounds, telemetry
 from services.gate.settings import GateSettings
@@ -32,7 +32,7 @@ class GateDeps:
     telemetry: TelemetryBuffer = field(
         default_factory=lambda: TelemetryBuffer(InMemoryTelemetryStore())
     )
-    spans: TaskSpans = field(default_factory=NoSpans)
+    spans: TaskSpans = field(default_factory=TaskSpans)
 
 
 def outputs_after(record: DeliberationRecord, round_number: int) -> list[Message]:

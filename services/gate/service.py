@@ -8,7 +8,7 @@ import time
 from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore, KvTelemetryStore
-from services._runtime.taskspans import OtelTaskSpans
+from services._runtime.taskspans import TaskSpans
 from services.gate.handlers import GateDeps
 from services.gate.routes import routes
 from services.gate.settings import GateSettings
@@ -24,7 +24,7 @@ async def serve_gate(settings: GateSettings, stop: asyncio.Event) -> None:
             clock=time.time,
             settings=settings,
             telemetry=telemetry,
-            spans=OtelTaskSpans(rt.tracer),
+            spans=TaskSpans(rt.tracer),
         )
         await serve(
             rt,

@@ -11,9 +11,10 @@ from tests.support.inprocess import InProcessStack
 from tests.support.wait import until
 
 
-async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
-    stack: InProcessStack, nc: Client
-) -> None:
+async def _task_with_a_silent_member(
+    stack: InProcessStack, nc: Client, phase_timeout_s: float
+) -> str:
+    """A one-round task of four whose member delta never answers."""
     stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
     # delta's runner dies abruptly; its card lingers until its TTL, so the broker still
@@ -21,9 +22,20 @@ async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
     await stack.cancel("agent-delta")
     task_id = nsed.new_task_id()
     body = nsed.task(
-        task_id, pinned_agents=["delta"], team_size=4, max_rounds=1, phase_timeout_s=1.5
+        task_id,
+        pinned_agents=["delta"],
+        team_size=4,
+        max_rounds=1,
+        phase_timeout_s=phase_timeout_s,
     )
     await nsed.publish_task(nc, body, msg_id=task_id)
+    return task_id
+
+
+async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
+    stack: InProcessStack, nc: Client
+) -> None:
+    task_id = await _task_with_a_silent_member(stack, nc, phase_timeout_s=1.5)
     result = await nsed.wait_result(nc, task_id, timeout=30)
     assert result.status == "degraded"
     assert result.rounds == 1
@@ -49,14 +61,7 @@ async def test_a_task_whose_deadline_passes_ends_with_the_best_answer_so_far(
 async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(
     stack: InProcessStack, nc: Client
 ) -> None:
-    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
-    await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
-    await stack.cancel("agent-delta")
-    task_id = nsed.new_task_id()
-    body = nsed.task(
-        task_id, pinned_agents=["delta"], team_size=4, max_rounds=1, phase_timeout_s=1.0
-    )
-    await nsed.publish_task(nc, body, msg_id=task_id)
+    task_id = await _task_with_a_silent_member(stack, nc, phase_timeout_s=1.0)
     await until(lambda: nsed.task_events(nc, task_id, "proposal", wait=0.1), what="a proposal")
     await stack.stop("reviewer")  # away while the proposing deadline falls due
     stack.start_service("reviewer")

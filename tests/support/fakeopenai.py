@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.stack.natsserver import free_port
+from tests.support.loopback import LoopbackServer
 
 _LABELS = re.compile(r"Score every candidate \(([^)]*)\)")
 
@@ -32,29 +32,18 @@ class Reported:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     scripts: dict[str, list[str]] = field(default_factory=dict)  # model -> steps
     slow_s: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     reported: dict[str, Reported] = field(default_factory=lambda: defaultdict(Reported))
-    port: int = field(default_factory=free_port)
-    _runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    async def start(self) -> FakeOpenAI:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def seen(self, model: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r.get("model") == model]

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from services.stack.natsserver import free_port
+from tests.support.loopback import LoopbackServer
 
 
 def _value(any_value: Any) -> Any:
@@ -23,28 +23,17 @@ def _value(any_value: Any) -> Any:
 
 
 @dataclass
-class OtlpReceiver:
+class OtlpReceiver(LoopbackServer):
     spans: list[dict[str, Any]] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-    _runner: web.AppRunner | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> OtlpReceiver:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/traces", self._traces)
         app.router.add_post("/v1/metrics", self._ignore)
         app.router.add_post("/v1/logs", self._ignore)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _ignore(self, request: web.Request) -> web.Response:
         await request.read()
