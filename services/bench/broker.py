@@ -16,7 +16,7 @@ from typing import Any
 
 from schemas.task import Policy
 from schemas.team import AgentCard
-from services.bench.quality import machine
+from services.bench.report import machine
 from services.broker.selection import NoTeam, select_team
 from services.broker.valuation import Candidate
 

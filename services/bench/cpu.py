@@ -34,7 +34,6 @@ class CpuMeter:
 
     processes: dict[str, list[psutil.Process]]
     _start: dict[str, float] | None = None
-    _used: dict[str, float] | None = None
 
     @classmethod
     def of(cls, pids: Mapping[str, int]) -> CpuMeter:
@@ -55,8 +54,7 @@ class CpuMeter:
         if self._start is None:
             raise RuntimeError("CpuMeter.stop() before start()")
         end = self._read()
-        self._used = {name: max(end[name] - self._start[name], 0.0) for name in end}
-        return self._used
+        return {name: max(end[name] - self._start[name], 0.0) for name in end}
 
 
 class Profile(TypedDict):

@@ -29,7 +29,7 @@ from schemas.task import Policy
 from services.bench import driver
 from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, ProcessBench, process_stack
-from services.bench.quality import machine
+from services.bench.report import machine
 
 HOPS = 7
 FLOOR_STREAM = "NSED_BENCH_FLOOR"

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -41,6 +39,7 @@ from services.agent_runner.backends.sim_model import simulate_proposal
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
 from services.bench.harness import DEFAULT_POOL, private_stack
+from services.bench.report import machine
 from services.cli import client
 from services.core.answers import normalize_answer, same_answer
 from services.gate.halting import DEFAULT_BETA, DEFAULT_LAMBDA, FatigueModel, decide
@@ -325,14 +324,6 @@ def analyse(
         "cost_usd": round(total_cost, 6),
         "cost_per_task_usd": round(total_cost / n, 8),
         "tokens_per_task": round(total_tokens / n, 1),
-    }
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
     }
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
+
+
+def machine() -> dict[str, Any]:
+    """What a report was measured on."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
 
 
 class Progress:

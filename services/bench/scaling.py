@@ -16,7 +16,7 @@ from typing import Any
 from schemas.task import Policy
 from services.bench import driver
 from services.bench.harness import process_stack
-from services.bench.quality import machine
+from services.bench.report import machine
 
 AGENT = """
 [[agents]]

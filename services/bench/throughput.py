@@ -15,7 +15,7 @@ from schemas.task import Policy
 from services.bench import driver
 from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, process_stack
-from services.bench.quality import machine
+from services.bench.report import machine
 
 
 async def run(tasks: int = 300, rounds: int = 3, in_flight: int = 100) -> dict[str, Any]:
