@@ -24,7 +24,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
@@ -49,6 +49,12 @@ _STREAMS: dict[str, tuple[RetentionPolicy, float, float]] = {
     subjects.NSED_TIMERS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
 }
 AGENT_MARKER_TTL_S = 1.0
+# Streams whose subjects clients read with plain subscriptions (``nats sub
+# nsed.results.<id>``). A plain subscriber receives every publish, including a repeat that
+# the stream's duplicate window then drops, so a handler re-run after a redelivery would
+# reach it twice. A message for these streams is published only if the stream does not
+# already hold it: the stream is the witness that subscribers have it.
+CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 
 
 async def connect(
@@ -176,8 +182,11 @@ class Bus:
             ),
         }
         hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
-        payload = msgspec.json.encode(message)
         subject = subjects.subject_for(message)
+        stream = subjects.stream_for(type(message))
+        if stream in CLIENT_FACING and await self._holds(stream, subject, hdrs[MSG_ID]):
+            return
+        payload = msgspec.json.encode(message)
         if isinstance(message, PhaseDue):
             # A timer is a message the server delivers when it is due (a JetStream message
             # schedule): the owner hears of it once, at its time, whatever restarts between.
@@ -188,6 +197,16 @@ class Bus:
             await self.js.publish(subject, payload, headers=hdrs)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
+
+    async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
+        """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
+        try:
+            last = await self.js.get_last_msg(stream, subject, direct=True)
+        except NotFoundError:
+            return False
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise Retryable(f"lookup timed out: {type(exc).__name__}", delay=1.0) from exc
+        return bool((last.headers or {}).get(MSG_ID) == msg_id)
 
     async def publish_all(self, messages: Iterable[Message]) -> None:
         batch = list(messages)

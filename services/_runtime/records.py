@@ -6,9 +6,11 @@ function returns ``None`` when there is nothing to change, which makes every han
 uses it idempotent under redelivery.
 
 Read your writes. ``update(..., fresh=True)`` lets the first attempt start from the value
-this process last wrote or read, skipping a read, when the caller knows that nobody else
-writes the record in this phase (the reviewer between opening the review and its ballots).
-A stale value only costs the failed compare-and-set; correctness never depends on it.
+this process last wrote or read, skipping a read, when the caller expects that nobody else
+wrote the record since (the reviewer while its ballots come in). Correctness never depends
+on that copy: only a compare-and-set that succeeds proves it was current. A change that
+writes nothing on the cached copy (or fails on it) proves nothing, since another replica
+may have moved the record on, so it is applied again to the stored value.
 
 Group commit. Fan-in handlers (five proposals of one round, say) change the same record at
 the same moment; done one by one they mostly lose their compare-and-set to each other and
@@ -185,10 +187,8 @@ class KvRecordStore:
         try:
             for attempt in range(MAX_CAS_ATTEMPTS):
                 cached = self._seen.get(task_id)
-                if attempt == 0 and cached is not None and all(i.fresh for i in batch):
-                    found: tuple[DeliberationRecord, int] | None = cached
-                else:
-                    found = await self._store.read(task_id)
+                from_cache = attempt == 0 and cached is not None and all(i.fresh for i in batch)
+                found = cached if from_cache else await self._store.read(task_id)
                 if found is None:
                     raise Rejected(f"no deliberation record for task {task_id!r}")
                 record, revision = found
@@ -212,6 +212,8 @@ class KvRecordStore:
                         continue
                     self.writes += 1
                     self._remember(task_id, record, written)
+                elif from_cache:
+                    continue  # unconfirmed: judge the changes again on the stored value
                 else:
                     self._remember(task_id, record, revision)
                 for item, outcome in zip(batch, outcomes, strict=True):

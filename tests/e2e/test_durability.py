@@ -36,14 +36,18 @@ async def _healthy(nc: Client, processes: ProcessStack) -> bool:
 async def test_twenty_concurrent_three_round_tasks_each_get_exactly_one_result(
     client: Client,
 ) -> None:
+    inbox = await nsed.ResultInbox.open(client)
     ids = [nsed.new_task_id("e2e") for _ in range(24)]
     await asyncio.gather(
         *(nsed.publish_task(client, nsed.task(t, max_rounds=3, min_rounds=3), msg_id=t)
           for t in ids)
     )  # fmt: skip
-    results = await asyncio.gather(*(nsed.wait_result(client, t, timeout=120) for t in ids))
+    results = [await inbox.result(t, timeout=120) for t in ids]
     assert [r.rounds for r in results] == [3] * len(ids)
-    assert [await nsed.results_count(client, t) for t in ids] == [1] * len(ids)
+    await _all_delivered(client, inbox)
+    assert [inbox.count(t) for t in ids] == [1] * len(ids)
+    for result in results:
+        assert await nsed.stored_result(client, result.task_id) == result
 
 
 # (service to kill, the event after which it is killed: the service is busy right then)
@@ -60,6 +64,7 @@ CRASHES = [
 async def test_kill_9_mid_deliberation_then_restart_still_gives_exactly_one_result(
     client: Client, processes: ProcessStack, victim: str, after: str
 ) -> None:
+    inbox = await nsed.ResultInbox.open(client)
     task_id = nsed.new_task_id(f"crash-{victim}")
     body = nsed.task(task_id, max_rounds=3, min_rounds=3, pinned_agents=["alpha"])
     await nsed.publish_task(client, body, msg_id=task_id)
@@ -70,11 +75,19 @@ async def test_kill_9_mid_deliberation_then_restart_still_gives_exactly_one_resu
     record = await (await client.jetstream().key_value("nsed_deliberations")).get(task_id)
     assert b'"result":null' in record.value, "the kill should land before the task ends"
     processes.start(victim)
-    result = await nsed.wait_result(client, task_id, timeout=90)
+    result = await inbox.result(task_id, timeout=90)
     assert result.rounds == 3
     assert result.status == "completed", result.detail
-    await asyncio.sleep(1.0)  # room for a wrongly repeated result to land
-    assert await nsed.results_count(client, task_id) == 1
+    await _all_delivered(client, inbox)
+    assert inbox.count(task_id) == 1
+    assert await nsed.stored_result(client, task_id) == result
+
+
+async def _all_delivered(nc: Client, inbox: nsed.ResultInbox) -> None:
+    """Wait until the stack has nothing pending or unacknowledged (so a redelivered message
+    that would repeat a result has been handled), then until the inbox has all it was sent."""
+    await until(lambda: nsed.idle(nc), timeout=60, every=0.2, what="the stack to be idle")
+    await inbox.settle()
 
 
 async def test_a_killed_runner_leaves_the_registry_within_ten_seconds(

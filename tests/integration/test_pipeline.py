@@ -59,11 +59,12 @@ async def test_a_task_without_an_id_is_given_one_and_answered(
 async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
     stack: InProcessStack, nc: Client
 ) -> None:
+    inbox = await nsed.ResultInbox.open(nc)
     stack.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=3, min_rounds=3), msg_id=task_id)
-    result = await nsed.wait_result(nc, task_id)
+    result = await inbox.result(task_id)
     assert result.status == "completed"
     assert result.stop_reason == "max_rounds"
     assert [s.round for s in result.summaries] == [1, 2, 3]
@@ -74,14 +75,18 @@ async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
     assert result.trace_id is not None
     assert len(result.trace_id) == 32
     assert result.correct is not None
-    assert await nsed.results_count(nc, task_id) == 1
     continued = await nsed.task_events(nc, task_id, "continued")
     assert [c["next_round"] for c in continued] == [2, 3]
     # Every event of the task, from every service, carries the one trace in its headers.
     assert await nsed.trace_ids_of_events(nc, task_id) == {result.trace_id}
+    await stack.close()
+    await inbox.settle()
+    assert inbox.count(task_id) == 1
+    assert await nsed.stored_result(nc, task_id) == result
 
 
 async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Client) -> None:
+    inbox = await nsed.ResultInbox.open(nc)
     stack.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
@@ -89,23 +94,28 @@ async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Cl
     # Twice with distinct message ids, so JetStream's dedupe does not hide the second.
     await nsed.publish_task(nc, body, msg_id=f"{task_id}-a")
     await nsed.publish_task(nc, body, msg_id=f"{task_id}-b")
-    await nsed.wait_result(nc, task_id)
-    await asyncio.sleep(1.0)  # give a wrongly emitted second result the time to land
-    assert await nsed.results_count(nc, task_id) == 1
+    result = await inbox.result(task_id)
+    await stack.close()
+    await inbox.settle()
+    assert inbox.count(task_id) == 1
+    assert await nsed.stored_result(nc, task_id) == result
 
 
 async def test_twenty_concurrent_tasks_each_get_exactly_one_result(
     stack: InProcessStack, nc: Client
 ) -> None:
+    inbox = await nsed.ResultInbox.open(nc)
     stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
     ids = [nsed.new_task_id("c") for _ in range(20)]
     await asyncio.gather(
         *(nsed.publish_task(nc, nsed.task(t, max_rounds=3, min_rounds=3), msg_id=t) for t in ids)
     )
-    results = await asyncio.gather(*(nsed.wait_result(nc, t, timeout=90) for t in ids))
+    results = [await inbox.result(t, timeout=90) for t in ids]
     assert all(r.rounds == 3 for r in results)
-    assert [await nsed.results_count(nc, t) for t in ids] == [1] * 20
+    await stack.close()
+    await inbox.settle()
+    assert [inbox.count(t) for t in ids] == [1] * 20
 
 
 async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(

@@ -46,16 +46,20 @@ async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
 async def test_a_task_whose_deadline_passes_ends_with_the_best_answer_so_far(
     stack: InProcessStack, nc: Client
 ) -> None:
+    inbox = await nsed.ResultInbox.open(nc)
     stack.latency_scale = 20.0  # ~1 s per call
     stack.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     body = nsed.task(task_id, max_rounds=6, min_rounds=6, deadline_s=3.5)
     await nsed.publish_task(nc, body, msg_id=task_id)
-    result = await nsed.wait_result(nc, task_id, timeout=30)
+    result = await inbox.result(task_id, timeout=30)
     assert result.stop_reason == "deadline"
     assert result.rounds < 6
-    assert await nsed.results_count(nc, task_id) == 1
+    await stack.close()  # drained: whatever the services published has been sent
+    await inbox.settle()
+    assert inbox.count(task_id) == 1
+    assert await nsed.stored_result(nc, task_id) == result
 
 
 async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(

@@ -54,11 +54,15 @@ class InProcessStack:
     def _launch(self, name: str, coro: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
         self.running[name] = Running(asyncio.create_task(coro, name=name), stop)
 
-    def start_service(self, name: str, **overrides: Any) -> None:
+    def start_service(self, name: str, replica: int = 0, **overrides: Any) -> str:
+        """Start one replica of a service; returns the key to stop it by (the service's name
+        for replica 0, ``<name>-<replica>`` for the others)."""
         serve, settings_type = SERVICES[name]
         stop = asyncio.Event()
         settings = settings_type(nats_url=self.url, home=self.home, **{**FAST, **overrides})
-        self._launch(name, serve(settings, stop), stop)
+        key = name if replica == 0 else f"{name}-{replica}"
+        self._launch(key, serve(settings, stop), stop)
+        return key
 
     def start_agent(self, agent_id: str, name: str | None = None, **overrides: Any) -> str:
         stop = asyncio.Event()
@@ -74,11 +78,15 @@ class InProcessStack:
         )
         return key
 
-    def start_all(self, agents: tuple[str, ...] = ("alpha", "bravo", "charlie")) -> None:
-        for name in SERVICES:
-            self.start_service(name)
-        for agent in agents:
-            self.start_agent(agent)
+    def start_all(
+        self, agents: tuple[str, ...] = ("alpha", "bravo", "charlie"), replicas: int = 1
+    ) -> None:
+        """Every service and a runner per agent, ``replicas`` times over."""
+        for replica in range(replicas):
+            for name in SERVICES:
+                self.start_service(name, replica)
+            for agent in agents:
+                self.start_agent(agent, None if replica == 0 else f"agent-{agent}-{replica}")
 
     async def stop(self, name: str, timeout: float = 15.0) -> None:
         running = self.running.pop(name)

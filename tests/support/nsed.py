@@ -11,11 +11,14 @@ import msgspec
 import nats
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
+from schemas.record import DeliberationRecord
 from services.cli.client import stored_messages
+from tests.support.wait import until
 
 
 def new_task_id(prefix: str = "t") -> str:
@@ -55,12 +58,63 @@ async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> Delibe
         await asyncio.sleep(0.1)
 
 
-async def results_count(nc: Client, task_id: str) -> int:
-    """How many results the stream holds for one task (the promise is exactly one)."""
-    info = await nc.jetstream().stream_info(
-        subjects.NSED_RESULTS, subjects_filter=subjects.results(task_id)
-    )
-    return int((info.state.subjects or {}).get(subjects.results(task_id), 0))
+class ResultInbox:
+    """What clients actually receive: a plain subscription on ``nsed.results.>``, opened
+    before the first task and held for the whole test. It counts every delivery, so a
+    second result that the stream's duplicate window would hide is seen here.
+
+    To be sure no late duplicate is still on its way, stop the services (they drain their
+    connections) or wait until they are ``idle``, then ``settle``: every message they
+    published reaches this client before the server answers its flush."""
+
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.received: dict[str, list[DeliberationConcluded]] = {}
+        self._decoder = msgspec.json.Decoder(DeliberationConcluded)
+
+    @classmethod
+    async def open(cls, nc: Client) -> ResultInbox:
+        inbox = cls(nc)
+        await nc.subscribe(subjects.results("*"), cb=inbox._on_message)
+        await nc.flush()
+        return inbox
+
+    async def _on_message(self, msg: Msg) -> None:
+        result = self._decoder.decode(msg.data)
+        self.received.setdefault(result.task_id, []).append(result)
+
+    async def result(self, task_id: str, timeout: float = 60.0) -> DeliberationConcluded:
+        """The first result received for ``task_id``."""
+        await until(lambda: self.received.get(task_id), timeout=timeout, what=f"{task_id}'s result")
+        return self.received[task_id][0]
+
+    def count(self, task_id: str) -> int:
+        return len(self.received.get(task_id, ()))
+
+    async def settle(self) -> None:
+        await self.nc.flush(timeout=10)
+
+
+async def idle(nc: Client) -> bool:
+    """Whether no service has work pending or in hand: every durable consumer on the task,
+    work and event streams has nothing left to deliver and nothing unacknowledged. A
+    handler publishes its outputs before it acknowledges, so once this holds, everything
+    handled has been published (timers are left out: a timer of a finished task emits
+    nothing)."""
+    js = nc.jetstream()
+    for stream in (subjects.NSED_TASKS, subjects.NSED_WORK, subjects.NSED_EVENTS):
+        for consumer in await js.consumers_info(stream):
+            if consumer.num_pending or consumer.num_ack_pending:
+                return False
+    return True
+
+
+async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | None:
+    """The result the task's deliberation record holds (what every delivery must equal)."""
+    kv = await nc.jetstream().key_value(subjects.DELIBERATIONS_BUCKET)
+    entry = await kv.get(task_id)
+    assert entry.value is not None
+    return msgspec.json.decode(entry.value, type=DeliberationRecord).result
 
 
 async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[DeadLetter]:
