@@ -71,6 +71,9 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     # The task-deadline timer, not a tally, concluded it: only a redelivery of that timer
     # (after a crash) emits the result again.
     concluded_by_timer: bool = False
+    # Message ids of calls whose phase closed without them: paid for if they still arrive
+    # (services/core/ledger.py).
+    unpaid_calls: tuple[str, ...] = ()
     traceparent: str | None = None  # the task's root span (see services/_runtime/telemetry)
     client_traceparent: str | None = None  # the client's span the root continues, if any
     simulated: bool = False

@@ -4,7 +4,8 @@
     ├── Retryable        transient (NATS timeout, CAS contention): nak with a delay
     │   └── NotYetDue    a timer that is not due: nak with exactly the remaining delay
     ├── Rejected         the message itself is bad: term + dead letter with the reason
-    └── ConfigError      bad configuration at startup: one readable line, non-zero exit
+    ├── ConfigError      bad configuration at startup: one readable line, non-zero exit
+    └── UndeclaredOutput a handler emitted a type its route does not declare (a bug)
 
 Anything else raised by a handler is unexpected: it is logged with its traceback and the
 message is retried with backoff; on its last allowed delivery it is dead-lettered.
@@ -43,3 +44,9 @@ class Rejected(NsedError):
 
 class ConfigError(NsedError):
     """Configuration that cannot work; reported as one line at startup."""
+
+
+class UndeclaredOutput(NsedError):
+    """A handler returned a message type its route does not declare in ``emits``: the flow
+    table and the code disagree. Nothing is published; the message is retried and, as for
+    any unexpected failure, dead-lettered on its last delivery."""

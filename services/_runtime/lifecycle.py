@@ -33,8 +33,9 @@ from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
 from services._runtime.metrics import Metrics, meter_provider, metrics_to_collector
+from services._runtime.route import Route
 from services._runtime.settings import ServiceSettings
-from services._runtime.worker import Route, Worker
+from services._runtime.worker import Worker
 
 VERSION = "0.1.0"
 SERVICE_PREFIX = "nsed-"

@@ -1,11 +1,12 @@
 """The one consumer loop every service uses: a route table in, acknowledgements out.
 
-A ``Route`` names a durable pull consumer, the message type(s) it decodes and the handler
-that turns one decoded message into the messages to emit. The worker owns everything a
-handler must not see: fetching, decoding at the edge with a cached typed decoder, the span
-and log context per message, publishing the outputs, and the acknowledgement:
+A ``Route`` (``route.py``) names a durable pull consumer, the message type(s) it decodes
+and the handler that turns one decoded message into the messages to emit. The worker owns
+everything a handler must not see: fetching, decoding at the edge (``Route.decode``), the
+span and log context per message, publishing the outputs, and the acknowledgement:
 
-    handler returned          -> publish outputs, then ack
+    handler returned          -> check each output against the route's ``emits``,
+                                 publish them, then ack
     Retryable / NotYetDue     -> nak with its delay
     undecodable or Rejected   -> dead letter with the reason (and msgspec path), then term
     anything else             -> log, nak with backoff; dead letter on the last delivery
@@ -19,73 +20,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import msgspec
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from schemas import subjects
 from schemas.base import Message
 from schemas.dlq import DeadLetter
 from services._runtime import spans, telemetry
 from services._runtime.bus import Bus
 from services._runtime.errors import NotYetDue, Rejected, Retryable
+from services._runtime.pinger import Pinger
+from services._runtime.route import Delivery, Route
 
 FETCH_TIMEOUT_S = 2.0
 EXCERPT_CHARS = 512
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a handler may know about how its message arrived (no NATS types)."""
-
-    subject: str
-    stream_seq: int
-    delivered: int
-    payload: bytes
-    traceparent: str | None = None  # the producer's trace header (a client's, for a task)
-
-
-Handler = Callable[[Any, Delivery], Awaitable[Sequence[Message]]]
-RejectHook = Callable[[bytes, Rejected], Sequence[Message]]
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str  # the durable consumer name, shared by every replica
-    consumes: tuple[type[Message], ...]
-    handler: Handler
-    emits: tuple[type[Message], ...] = ()
-    filter_subject: str | None = None  # default: the first consumed type's subject, wildcarded
-    concurrency: int | None = None
-    max_deliver: int | None = None  # -1 for timers, which nak until due
-    long_running: bool = False  # ping in-progress while the handler runs
-    on_reject: RejectHook | None = None  # extra messages for a message that fails to decode
-    # The span context to parent the handling span on (default: the trace header's).
-    trace_parent: Callable[[Any, Delivery], SpanContext | None] | None = None
-    decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        target: Any = (
-            self.consumes[0] if len(self.consumes) == 1 else Union[tuple(self.consumes)]  # noqa: UP007
-        )
-        object.__setattr__(self, "decoder", msgspec.json.Decoder(target))
-
-    @property
-    def stream(self) -> str:
-        return subjects.stream_for(self.consumes[0])
-
-    @property
-    def subject(self) -> str:
-        return self.filter_subject or subjects.filter_for(self.consumes[0])
 
 
 class Worker:
@@ -200,7 +155,7 @@ class Worker:
             traceparent=headers.get(telemetry.TRACEPARENT),
         )
         structlog.contextvars.clear_contextvars()
-        pinger = _Pinger(msg, self.ack_wait_s / 3) if self.route.long_running else None
+        pinger = Pinger(msg, self.ack_wait_s / 3) if self.route.long_running else None
         try:
             await self._handle(msg, delivery, headers, started)
         finally:
@@ -213,14 +168,7 @@ class Worker:
         self, msg: Msg, delivery: Delivery, headers: dict[str, str], started: float
     ) -> str:
         """Decode at the edge, then handle inside the message's span."""
-        decoded: Any = None
-        failure: Rejected | None = None
-        try:
-            decoded = self.route.decoder.decode(msg.data)
-        except msgspec.ValidationError as exc:
-            failure = Rejected(str(exc), path=_path_of(exc))
-        except msgspec.DecodeError as exc:
-            failure = Rejected(f"undecodable: {exc}")
+        decoded, failure = self.route.decode(msg.data)
         chosen = telemetry.parse_traceparent(headers.get(telemetry.TRACEPARENT))
         if decoded is not None and self.route.trace_parent is not None:
             chosen = self.route.trace_parent(decoded, delivery) or chosen
@@ -257,6 +205,7 @@ class Worker:
     async def _dispatch(self, msg: Msg, decoded: Any, delivery: Delivery, span: trace.Span) -> str:
         try:
             outputs = await self.route.handler(decoded, delivery)
+            self.route.check_outputs(outputs)
             spans.annotate(span, decoded, outputs)
             await self.bus.publish_all(outputs)
         except NotYetDue as exc:
@@ -308,11 +257,8 @@ class Worker:
             delivered=delivery.delivered,
             at=self.clock(),
         )
-        extra: Sequence[Message] = ()
-        if undecodable and self.route.on_reject is not None:
-            with contextlib.suppress(Exception):
-                extra = self.route.on_reject(delivery.payload, error)
         try:
+            extra = await self._on_reject(delivery, error) if undecodable else ()
             await self.bus.publish_all([letter, *extra])
         except Retryable as exc:
             await msg.nak(delay=exc.delay)  # the dead letter must not be lost either
@@ -320,36 +266,21 @@ class Worker:
         self.log.warning("dead_lettered", error=error.reason, path=error.path)
         await msg.term()
 
-
-class _Pinger:
-    """Tells the server every ``every`` seconds that a long call is still being worked on
-    (a timer callback, not a task per message: most calls end before the first ping)."""
-
-    def __init__(self, msg: Msg, every: float) -> None:
-        self._msg = msg
-        self._every = every
-        self._sent: set[asyncio.Task[None]] = set()
-        self._handle = asyncio.get_running_loop().call_later(every, self._ping)
-
-    def _ping(self) -> None:
-        task = asyncio.ensure_future(_quietly(self._msg.in_progress()))
-        self._sent.add(task)
-        task.add_done_callback(self._sent.discard)
-        self._handle = asyncio.get_running_loop().call_later(self._every, self._ping)
-
-    def cancel(self) -> None:
-        self._handle.cancel()
-
-
-async def _quietly(work: Awaitable[None]) -> None:
-    with contextlib.suppress(Exception):
-        await work
-
-
-def _path_of(exc: msgspec.ValidationError) -> str | None:
-    text = str(exc)
-    marker = " - at `"
-    return text.split(marker, 1)[1].rstrip("`") if marker in text else None
+    async def _on_reject(self, delivery: Delivery, error: Rejected) -> Sequence[Message]:
+        """The route's extra messages for an undecodable message (a ``failed`` result for a
+        task, say). Its failure must not lose the dead letter: it is logged and skipped,
+        except a transient one, which retries the whole rejection."""
+        if self.route.on_reject is None:
+            return ()
+        try:
+            extra = await self.route.on_reject(delivery.payload, error)
+            self.route.check_outputs(extra)
+        except Retryable:
+            raise
+        except Exception:
+            self.log.error("reject_hook_failed", exc_info=True)
+            return ()
+        return extra
 
 
 def _bind_ids(service: str, subject: str, message: Any, span: trace.Span) -> None:

@@ -16,7 +16,7 @@ from schemas.base import Message, Usage
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
-from services._runtime.worker import Delivery
+from services._runtime.route import Delivery
 from services.agent_runner.backends.base import AgentBackend, BackendError
 from services.agent_runner.config import AgentProfile
 from services.core import ids

@@ -7,7 +7,7 @@ from functools import partial
 from schemas import subjects
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.agent_runner import handlers
 from services.agent_runner.handlers import RunnerDeps
 

@@ -9,7 +9,7 @@ from schemas.propose import ProposeRequested
 from schemas.task import TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.broker import handlers
 from services.broker.handlers import BrokerDeps
 
@@ -21,13 +21,13 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
             consumes=(TaskSubmitted,),
             handler=partial(handlers.on_task, deps=deps),
             emits=(TeamSelected, ProposeRequested, PhaseDue, DeliberationConcluded),
-            on_reject=handlers.reject_task,
+            on_reject=partial(handlers.reject_task, deps=deps),
             trace_parent=handlers.intake_parent,
         ),
         Route(
             name="broker-continued",
             consumes=(RoundContinued,),
             handler=partial(handlers.on_continued, deps=deps),
-            emits=(ProposeRequested, PhaseDue),
+            emits=(TeamSelected, ProposeRequested, PhaseDue),
         ),
     )

@@ -48,5 +48,10 @@ def result(task_id: str) -> str:
     return f"{task_id}:result"
 
 
+def rejection(task_id: str, payload_digest: str) -> str:
+    """A rejected task's ``failed`` result: never the id of the task's real result."""
+    return f"{task_id}:rejected:{payload_digest}"
+
+
 def timer(task_id: str, round_number: int, phase: str) -> str:
     return f"{task_id}:{round_number}:timer:{phase}"

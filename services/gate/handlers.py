@@ -15,8 +15,8 @@ from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
+from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
-from services._runtime.worker import Delivery
 from services.gate import rounds, telemetry
 from services.gate.settings import GateSettings
 from services.gate.telemetry import InMemoryTelemetryStore, TelemetryBuffer

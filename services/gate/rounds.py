@@ -29,6 +29,7 @@ from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
+from services.core.ledger import expect_late, outstanding_calls
 from services.gate import forget_gate, halting
 from services.gate.settings import GateSettings
 
@@ -270,4 +271,5 @@ def conclude_at_deadline(
     cur = record.current
     note = f"deadline reached during round {cur.number} ({cur.phase})"
     info = halting_info(record, fatigue_model(record, settings), record.evidence)
+    record = expect_late(record, outstanding_calls(record))  # calls still out are paid later
     return replace(conclude(record, "deadline", note, now, info), concluded_by_timer=True)

@@ -8,7 +8,7 @@ from schemas import subjects
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.gate import handlers
 from services.gate.handlers import GateDeps
 

@@ -15,8 +15,8 @@ from schemas.review import ReviewSubmitted
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue, Rejected
 from services._runtime.records import RecordStore
-from services._runtime.worker import Delivery
-from services.core import ids
+from services._runtime.route import Delivery
+from services.core import ids, ledger
 from services.reviewer import phases
 from services.reviewer.settings import ReviewerSettings
 from services.reviewer.validation import validate_ballot
@@ -44,7 +44,10 @@ async def on_proposal(
 
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
         _check_seat(r, msg.round, msg.seat, msg.agent_id)
-        return phases.add_proposal(r, msg, now)
+        added = phases.add_proposal(r, msg, now, deps.settings.reasoning_excerpt_tokens)
+        if added is not None:
+            return added
+        return ledger.pay_late(r, msg.message_id, msg.agent_id, msg.usage, msg.round)
 
     record, _ = await deps.store.update(msg.task_id, change)
     cur = record.current
@@ -61,20 +64,21 @@ async def on_review(
         _check_seat(r, msg.round, msg.seat, msg.agent_id)
         cur = r.current
         packet = cur.packets.get(msg.seat)
-        if packet is None or cur.number != msg.round:
-            return None
-        ballot = validate_ballot(
-            msg,
-            packet,
-            phases.shown_texts(r, list(packet.values())),
-            message_id=ids.ballot(msg.task_id, msg.round, msg.seat),
-        )
-        added = phases.add_ballot(r, ballot)
-        if added is None:
-            return None
-        return phases.with_usage(added, msg.agent_id, msg.usage)
+        added = None
+        if packet is not None and cur.number == msg.round:
+            ballot = validate_ballot(
+                msg,
+                packet,
+                phases.shown_texts(r, list(packet.values())),
+                message_id=ids.ballot(msg.task_id, msg.round, msg.seat),
+            )
+            added = phases.add_ballot(r, ballot)
+        if added is not None:
+            return ledger.with_usage(added, msg.agent_id, msg.usage)
+        return ledger.pay_late(r, msg.message_id, msg.agent_id, msg.usage, msg.round)
 
-    # Nobody but the reviewer writes the record while ballots come in: start from its own.
+    # Ballots usually follow this replica's own last write: try its copy first (confirmed
+    # by the compare-and-set, or read again).
     record, _ = await deps.store.update(msg.task_id, change, fresh=True)
     cur = record.current
     ballot = cur.ballot_of(msg.seat)

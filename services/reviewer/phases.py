@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import msgspec
 
 from schemas.ballot import BallotAccepted
-from schemas.base import Message, Usage
+from schemas.base import Message
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.review import ReviewRequested
@@ -24,29 +24,22 @@ from schemas.task import TaskView
 from schemas.timers import PhaseDue
 from services.agent_runner.prompts import RUBRIC
 from services.core import ids
+from services.core.ledger import expect_late, outstanding_calls, with_usage
 from services.core.tokens import estimate_tokens, truncate_to_tokens
 from services.reviewer.packets import build_packets, candidate, shown_text
 from services.reviewer.validation import absent_ballot
 
 replace = msgspec.structs.replace
-REASONING_KEPT_TOKENS = 200  # the reviewer's reasoning excerpt (ReviewerSettings)
-
-
-def with_usage(record: DeliberationRecord, agent_id: str, usage: Usage) -> DeliberationRecord:
-    """``record`` with ``usage`` added to the agent's totals for the task and for the round."""
-    totals = dict(record.usage)
-    totals[agent_id] = totals.get(agent_id, Usage()) + usage
-    in_round = dict(record.current.usage)
-    in_round[agent_id] = in_round.get(agent_id, Usage()) + usage
-    return replace(record, usage=totals, current=replace(record.current, usage=in_round))
 
 
 def add_proposal(
     record: DeliberationRecord,
     msg: ProposalSubmitted,
     now: float,
-    reasoning_tokens: int = REASONING_KEPT_TOKENS,
+    reasoning_tokens: int,
 ) -> DeliberationRecord | None:
+    """Gather a proposal; None if its phase is over (see ``ledger.pay_late``) or it is a
+    repeat. ``reasoning_tokens``: how much of its reasoning the record keeps for reviewers."""
     cur = record.current
     if record.done or cur.number != msg.round or cur.phase != "proposing":
         return None
@@ -72,6 +65,7 @@ def close_proposing(record: DeliberationRecord, now: float) -> DeliberationRecor
     if record.done or cur.phase != "proposing":
         return None
     missing = tuple(s for s in cur.seats() if cur.proposal_of(s) is None)
+    record = expect_late(record, outstanding_calls(record))
     return open_review(replace(record, current=replace(cur, timed_out=missing)), now)
 
 
@@ -125,6 +119,7 @@ def close_reviewing(record: DeliberationRecord) -> DeliberationRecord | None:
     cur = record.current
     if record.done or cur.phase != "reviewing":
         return None
+    record = expect_late(record, outstanding_calls(record))
     late = [
         absent_ballot(
             record.task_id,

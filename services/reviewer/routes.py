@@ -9,7 +9,7 @@ from schemas.ballot import BallotAccepted
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.timers import PhaseDue
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.reviewer import handlers
 from services.reviewer.handlers import ReviewerDeps
 

@@ -15,7 +15,7 @@ from schemas.base import Message
 from schemas.record import DeliberationRecord, RoundState
 from schemas.tally import ProposalScore, TallyComputed
 from services._runtime.records import RecordStore
-from services._runtime.worker import Delivery
+from services._runtime.route import Delivery
 from services.core import ids
 from services.voter import qv
 from services.voter.settings import VoterSettings

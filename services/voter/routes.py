@@ -6,7 +6,7 @@ from functools import partial
 
 from schemas.ballot import BallotAccepted
 from schemas.tally import TallyComputed
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.voter import handlers
 from services.voter.handlers import VoterDeps
 

@@ -112,3 +112,26 @@ async def test_a_proposal_for_a_seat_the_agent_does_not_hold_is_rejected(
 async def _at_least(nc: Client, service: str, count: int) -> list | None:
     letters = await nsed.dead_letters(nc, service, wait=0.2)
     return letters if len(letters) >= count else None
+
+
+async def test_a_malformed_task_reusing_a_running_tasks_id_leaves_its_result_alone(
+    stack: InProcessStack, nc: Client
+) -> None:
+    inbox = await nsed.ResultInbox.open(nc)
+    stack.latency_scale = 20.0  # ~1 s per call: the task is still running when the bad one lands
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    task_id = nsed.new_task_id("busy")
+    await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
+    await until(lambda: nsed.task_events(nc, task_id, "team", wait=0.1), what="the team")
+    bad = {"task_id": task_id, "prompt": "x", "policy": {"team_size": 0}}
+    await nc.jetstream().publish("nsed.tasks", json.dumps(bad).encode())
+    letters = await until(lambda: _at_least(nc, "broker", 1), what="a broker dead letter")
+    assert letters[0].path == "$.policy.team_size"
+
+    result = await inbox.result(task_id, timeout=60)
+    await stack.close()
+    await inbox.settle()
+    assert result.status == "completed"
+    assert inbox.count(task_id) == 1
+    assert await nsed.stored_result(nc, task_id) == result

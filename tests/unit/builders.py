@@ -15,7 +15,7 @@ from schemas.review import Claim, ReviewEntry, ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import AgentCard, DomainPrior, Seat
-from services._runtime.worker import Delivery
+from services._runtime.route import Delivery
 from services.core import ids
 from services.voter.handlers import compute_tally
 from services.voter.settings import VoterSettings

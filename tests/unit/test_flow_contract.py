@@ -10,7 +10,7 @@ import pytest
 from schemas import snapshot, subjects
 from schemas.subjects import FLOW, step_of
 from services._runtime.records import InMemoryRecordStore
-from services._runtime.worker import Route
+from services._runtime.route import Route
 from services.agent_runner.backends.sim import SimBackend
 from services.agent_runner.config import load_pool
 from services.agent_runner.handlers import RunnerDeps

@@ -80,14 +80,27 @@ async def test_a_task_without_an_id_gets_one_that_is_stable_on_redelivery(stack:
     assert list(stack.store.records) == [task_id]
 
 
-async def test_a_rejected_task_with_a_readable_id_still_gets_a_failed_result() -> None:
+async def test_a_rejected_task_with_a_readable_id_still_gets_a_failed_result(
+    stack: Stack,
+) -> None:
     payload = b'{"task_id": "bad-1", "prompt": "p", "policy": {"team_size": 0}}'
-    [result] = broker.reject_task(payload, Rejected("team_size must be >= 1"))
+    [result] = await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker)
     assert isinstance(result, DeliberationConcluded)
     assert (result.task_id, result.status, result.stop_reason) == ("bad-1", "failed", "error")
     assert "team_size" in result.detail
-    assert broker.reject_task(b'{"task_id": "a b"}', Rejected("x")) == []
-    assert broker.reject_task(b"\xff", Rejected("x")) == []
+    # never the id a real result of that task would carry
+    assert result.message_id != ids.result("bad-1")
+    assert await broker.reject_task(b'{"task_id": "a b"}', Rejected("x"), stack.broker) == []
+    assert await broker.reject_task(b"\xff", Rejected("x"), stack.broker) == []
+
+
+async def test_a_malformed_task_reusing_a_running_tasks_id_gets_no_result(
+    stack: Stack,
+) -> None:
+    await broker.on_task(task(), delivery(), stack.broker)
+    payload = b'{"task_id": "h-1", "prompt": "p", "policy": {"team_size": 0}}'
+    assert await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker) == []
+    assert stack.store.records["h-1"].result is None
 
 
 async def test_a_continued_round_without_a_record_is_rejected(stack: Stack) -> None:

@@ -21,7 +21,7 @@ from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
-from services._runtime.worker import Delivery
+from services._runtime.route import Delivery
 from services.agent_runner import handlers as runner
 from services.agent_runner.backends.sim import SimBackend
 from services.agent_runner.config import load_pool

@@ -20,7 +20,7 @@ from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
-from services._runtime.worker import Delivery
+from services._runtime.route import Delivery
 from services.broker.handlers import on_continued, on_task
 from services.core import ids
 from services.gate.handlers import on_tally, on_timer

@@ -1,0 +1,105 @@
+"""What routes may emit is enforced; a re-selected round emits what its route declares and
+logs who left; the reviewer keeps as much reasoning as its setting says."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+import structlog
+
+from schemas.gate import RoundContinued
+from schemas.propose import ConsensusState, ProposeRequested
+from schemas.review import ReviewRequested
+from schemas.team import TeamSelected
+from services._runtime.errors import UndeclaredOutput
+from services._runtime.route import Route
+from services.broker.handlers import on_continued, on_task
+from services.broker.routes import routes as broker_routes
+from services.core.tokens import estimate_tokens
+from services.gate.handlers import on_tally
+from services.reviewer.handlers import ReviewerDeps, on_proposal
+from services.reviewer.settings import ReviewerSettings
+from services.voter.handlers import on_ballot
+
+from .builders import NOW, card, delivery, proposal_for
+from .conftest import Stack
+from .test_round_flow import of_type, propose_all, review_all, the_task, twice
+
+
+def _route(stack: Stack, name: str) -> Route:
+    return next(r for r in broker_routes(stack.broker) if r.name == name)
+
+
+async def _continued(stack: Stack, task_id: str) -> RoundContinued:
+    """Round 1 of ``task_id`` run to a contested tally, closed by the gate: round 2 opens."""
+    opened = await twice(stack, on_task, the_task(task_id), stack.broker)
+    released = await propose_all(stack, of_type(opened, ProposeRequested))
+    beliefs = {"alpha": "42", "bravo": "41", "charlie": "42"}
+    ballots = await review_all(stack, of_type(released, ReviewRequested), beliefs)
+    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
+    stack.clock.now = NOW + 12
+    [continued] = await twice(stack, on_tally, tally, stack.gate)
+    assert isinstance(continued, RoundContinued)
+    for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):  # heartbeats
+        stack.registry.put(
+            f"{agent_id}.i1",
+            card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0, updated_at=NOW + 12),
+        )
+    return continued
+
+
+def test_a_route_refuses_to_emit_a_type_it_does_not_declare(stack: Stack) -> None:
+    tasks = _route(stack, "broker-tasks")
+    continued = RoundContinued(
+        task_id="t", round=1, message_id="m", next_round=2, state=ConsensusState()
+    )
+    with pytest.raises(UndeclaredOutput, match="broker-tasks emitted RoundContinued"):
+        tasks.check_outputs([continued])
+
+
+async def test_a_round_re_selected_after_a_member_left_emits_only_declared_types(
+    stack: Stack,
+) -> None:
+    continued = await _continued(stack, "resel-1")
+    stack.registry.remove("charlie.i1")
+    stack.registry.put(
+        "delta.i1", card("delta", p_g=0.5, p_v=0.75, latency_p95_s=1.0, updated_at=NOW + 12)
+    )
+
+    out = await on_continued(continued, delivery(), stack.broker)
+
+    [team] = of_type(out, TeamSelected)
+    assert "charlie" not in {s.agent_id for s in team.seats}
+    assert "delta" in {s.agent_id for s in team.seats}
+    _route(stack, "broker-continued").check_outputs(out)
+
+
+async def test_a_failed_re_selection_logs_the_members_who_left(stack: Stack) -> None:
+    continued = await _continued(stack, "resel-2")
+    stack.registry.remove("charlie.i1")
+    stack.registry.remove("bravo.i1")  # one agent left: no team of two can be formed
+
+    with structlog.testing.capture_logs() as logs:
+        await on_continued(continued, delivery(), stack.broker)
+
+    [failed] = [line for line in logs if line["event"] == "reselection_failed"]
+    assert failed["left"] == ["bravo", "charlie"]
+
+
+@pytest.mark.parametrize("kept", [50, 600])
+async def test_the_record_keeps_as_much_reasoning_as_the_reviewer_setting_says(
+    stack: Stack, kept: int
+) -> None:
+    deps = ReviewerDeps(
+        store=stack.store,
+        clock=stack.clock,
+        settings=ReviewerSettings(reasoning_excerpt_tokens=kept),
+    )
+    opened = await on_task(the_task(f"reasoning-{kept}"), delivery(), stack.broker)
+    request = of_type(opened, ProposeRequested)[0]
+    long = "I checked every step of the product twice. " * 200  # ~2,200 tokens
+    proposal = msgspec.structs.replace(proposal_for(request, "42"), reasoning=long)
+    await on_proposal(proposal, delivery(), deps)
+    [stored] = stack.store.records[f"reasoning-{kept}"].current.proposals
+    assert stored.reasoning is not None
+    assert kept - 8 <= estimate_tokens(stored.reasoning) <= kept + 8
