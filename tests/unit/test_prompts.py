@@ -1,4 +1,5 @@
-"""The prompts (§6.3): one module, a byte-stable system prompt, candidates fenced as data."""
+"""The prompts (§6.3): one module, a byte-stable system prompt, model-written text fenced as
+data (tests/unit/test_prompt_fences.py holds every prompt's fences to what was meant)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def test_later_rounds_show_the_state_the_critiques_and_the_previous_answer() -> 
     later = propose_messages(propose(3))[1]["content"]
     assert "Consensus state" not in first
     assert "Make a short plan" in first
-    assert "[winner] \\boxed{42}" in later
-    assert "- check the product" in later
-    assert "Your previous answer: 41" in later
+    assert '<state_item kind="winner">\n\\boxed{42}\n</state_item>' in later
+    assert "<critique>\ncheck the product\n</critique>" in later
+    assert "Your previous answer:\n<previous_answer>\n41\n</previous_answer>" in later
     assert "address each critique" in later
 
 
