@@ -2,8 +2,8 @@
 
 The system prompt depends only on the task's own ``system`` text, so it is byte-identical
 across rounds and phases and servers can reuse their prompt cache; round, phase, state and
-candidates go in the user turn. Every text a model wrote (candidates, state items,
-critiques, a seat's own answers) is fenced as data, one fence per text, with
+candidates go in the user turn. Every text a model wrote (candidates, reasoning excerpts,
+state items, critiques, a seat's own answers) is fenced as data, one fence per text, with
 the notice that says so (``services.core.fencing``); the rest is the user's or ours.
 Simulated agents render these same prompts so that their token counts are what a real
 model would be sent.
@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ProposeRequested
-from schemas.review import ReviewRequested
+from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
 from services.core.fencing import FENCE_NOTICE, fence, state_item
 from services.core.tokens import estimate_tokens, shorten_middle
@@ -103,27 +103,34 @@ def review_messages(
 ) -> list[ChatMessage]:
     """The review prompt. ``json_schema`` (sent to servers that enforce it) is described
     in words here either way, so a server without structured output still gets the shape.
-    ``candidate_tokens`` caps each candidate (middle cut) to fit a small context window."""
+    ``candidate_tokens`` caps each fenced text (own answer, candidate, reasoning excerpt;
+    middle cut) to fit a small context window; ``fitted_texts`` says how many there are."""
     task = request.task
 
     def fit(text: str) -> str:
         return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
 
+    def shown(c: Candidate) -> str:
+        block = fence("candidate", fit(c.content), label=c.label)
+        if c.reasoning_excerpt:  # the fence stays when fit() empties it: the frame counts it
+            block += "\n" + fence("reasoning", fit(c.reasoning_excerpt), label=c.label)
+        return block
+
     own = "(none)"
     if request.own:
         own = fence("own_answer", fit(request.own.content), label="own")
-    blocks = "\n\n".join(
-        fence("candidate", fit(c.content), label=c.label) for c in request.candidates
-    )
+    blocks = "\n\n".join(shown(c) for c in request.candidates)
     labels = ", ".join(c.label for c in request.candidates)
     user = (
         f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
         f"{FENCE_NOTICE}\n\nYour own answer, as your baseline:\n{own}\n\n"
-        f"Candidates:\n{blocks}\n\n"
+        "Candidates, each with an excerpt of its author's reasoning when there is one:\n"
+        f"{blocks}\n\n"
         "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
         "candidate proves it wrong; locate exactly where the candidate departs from yours and "
         "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
-        f"each claim verbatim. {request.rubric or RUBRIC}\n"
+        "each claim verbatim from the candidate's answer, not from its reasoning. "
+        f"{request.rubric or RUBRIC}\n"
         f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
         "justification and the claims you checked (quote + verified | contested | "
         f"unverified | wrong).\n{REVIEW_JSON}"
@@ -132,6 +139,12 @@ def review_messages(
         ChatMessage(role="system", content=system_prompt(task)),
         ChatMessage(role="user", content=user),
     ]
+
+
+def fitted_texts(request: ReviewRequested) -> int:
+    """How many texts ``review_messages`` cuts to ``candidate_tokens`` each."""
+    excerpts = sum(1 for c in request.candidates if c.reasoning_excerpt)
+    return len(request.candidates) + excerpts + (1 if request.own else 0)
 
 
 def prompt_tokens(messages: list[ChatMessage]) -> int:

@@ -117,8 +117,11 @@ def test_a_propose_prompt_holds_exactly_the_fences_its_builder_meant(
 
 
 labels = ["Candidate_A", "Candidate_B", "Candidate_C"]
-candidates = st.lists(agent_text, min_size=1, max_size=3).map(
-    lambda texts: tuple(Candidate(label=labels[i], content=t) for i, t in enumerate(texts))
+candidates = st.lists(st.tuples(agent_text, agent_text), min_size=1, max_size=3).map(
+    lambda texts: tuple(
+        Candidate(label=labels[i], content=text, reasoning_excerpt=excerpt)
+        for i, (text, excerpt) in enumerate(texts)
+    )
 )
 
 
@@ -140,7 +143,9 @@ def test_a_review_prompt_holds_exactly_the_fences_its_builder_meant(
     )
     prompt = user_turn(review_messages(request, candidate_tokens=candidate_tokens))
     expected = pair("own_answer", label="own") if own is not None else []
-    expected += [t for c in shown for t in pair("candidate", label=c.label)]
+    for c in shown:
+        expected += pair("candidate", label=c.label)
+        expected += pair("reasoning", label=c.label) if c.reasoning_excerpt else []
     assert tags(prompt) == expected
     spans = fenced_spans(prompt)
     assert len(spans) == len(expected) // 2
