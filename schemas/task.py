@@ -26,7 +26,7 @@ class Policy(Struct, frozen=True, kw_only=True):
     budget_usd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
     deadline_s: Seconds = 600.0
     phase_timeout_s: Seconds | None = None
-    # At least 256: 128 tokens of it pay for the later rounds' prompt frame (§5.4).
+    # At least 256: 160 tokens of it pay for the later rounds' prompt frame (§5.4).
     state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048
     feedback_token_budget: Tokens = 512
     gamma: Unit = 0.5

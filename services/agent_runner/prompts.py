@@ -2,7 +2,9 @@
 
 The system prompt depends only on the task's own ``system`` text, so it is byte-identical
 across rounds and phases and servers can reuse their prompt cache; round, phase, state and
-candidates go in the user turn. Candidate text is fenced as data (``services.core.fencing``).
+candidates go in the user turn. Every text a model wrote (candidates, reasoning excerpts,
+state items, critiques, a seat's own answers) is fenced as data, one fence per text, with
+the notice that says so (``services.core.fencing``); the rest is the user's or ours.
 Simulated agents render these same prompts so that their token counts are what a real
 model would be sent.
 """
@@ -13,9 +15,9 @@ from typing import Any, TypedDict
 
 from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ProposeRequested
-from schemas.review import ReviewRequested
+from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
-from services.core.fencing import FENCE_NOTICE, fence
+from services.core.fencing import FENCE_NOTICE, fence, state_item
 from services.core.tokens import estimate_tokens, shorten_middle
 
 
@@ -55,8 +57,7 @@ def render_state(state: ConsensusState | None) -> str:
     if state is None or not state.items:
         return ""
     lines = [f"Consensus state after round {state.round} (most supported first):"]
-    for item in state.items:
-        lines.append(f"[{item.kind}] {item.text}")
+    lines.extend(state_item(item.kind, item.text) for item in state.items)
     return "\n".join(lines)
 
 
@@ -69,12 +70,14 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
             f"Make a short plan, then solve step by step. {rule}"
         )
     else:
-        feedback = "\n".join(f"- {line}" for line in request.feedback) or "- (none)"
-        mine = request.previous_answer or "(none)"
+        feedback = "\n".join(fence("critique", line) for line in request.feedback) or "(none)"
+        mine = " (none)"
+        if request.previous_answer is not None:
+            mine = "\n" + fence("previous_answer", request.previous_answer)
         user = (
             f"Round {request.round} — propose again.\n\nQuestion:\n{task.prompt}\n\n"
-            f"{render_state(request.state)}\n\n"
-            f"Your previous answer: {mine}\n"
+            f"{FENCE_NOTICE}\n\n{render_state(request.state)}\n\n"
+            f"Your previous answer:{mine}\n"
             f"Critiques of your previous proposal:\n{feedback}\n\n"
             "Open by saying how you address each critique. Then write a new answer that "
             "combines the strengths and fixes the faults you found; do not copy the leading "
@@ -100,23 +103,34 @@ def review_messages(
 ) -> list[ChatMessage]:
     """The review prompt. ``json_schema`` (sent to servers that enforce it) is described
     in words here either way, so a server without structured output still gets the shape.
-    ``candidate_tokens`` caps each candidate (middle cut) to fit a small context window."""
+    ``candidate_tokens`` caps each fenced text (own answer, candidate, reasoning excerpt;
+    middle cut) to fit a small context window; ``fitted_texts`` says how many there are."""
     task = request.task
 
     def fit(text: str) -> str:
         return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
 
-    own = fence("own", fit(request.own.content), tag="own_answer") if request.own else "(none)"
-    blocks = "\n\n".join(fence(c.label, fit(c.content)) for c in request.candidates)
+    def shown(c: Candidate) -> str:
+        block = fence("candidate", fit(c.content), label=c.label)
+        if c.reasoning_excerpt:  # the fence stays when fit() empties it: the frame counts it
+            block += "\n" + fence("reasoning", fit(c.reasoning_excerpt), label=c.label)
+        return block
+
+    own = "(none)"
+    if request.own:
+        own = fence("own_answer", fit(request.own.content), label="own")
+    blocks = "\n\n".join(shown(c) for c in request.candidates)
     labels = ", ".join(c.label for c in request.candidates)
     user = (
         f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
         f"{FENCE_NOTICE}\n\nYour own answer, as your baseline:\n{own}\n\n"
-        f"Candidates:\n{blocks}\n\n"
+        "Candidates, each with an excerpt of its author's reasoning when there is one:\n"
+        f"{blocks}\n\n"
         "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
         "candidate proves it wrong; locate exactly where the candidate departs from yours and "
         "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
-        f"each claim verbatim. {request.rubric or RUBRIC}\n"
+        "each claim verbatim from the candidate's answer, not from its reasoning. "
+        f"{request.rubric or RUBRIC}\n"
         f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
         "justification and the claims you checked (quote + verified | contested | "
         f"unverified | wrong).\n{REVIEW_JSON}"
@@ -125,6 +139,12 @@ def review_messages(
         ChatMessage(role="system", content=system_prompt(task)),
         ChatMessage(role="user", content=user),
     ]
+
+
+def fitted_texts(request: ReviewRequested) -> int:
+    """How many texts ``review_messages`` cuts to ``candidate_tokens`` each."""
+    excerpts = sum(1 for c in request.candidates if c.reasoning_excerpt)
+    return len(request.candidates) + excerpts + (1 if request.own else 0)
 
 
 def prompt_tokens(messages: list[ChatMessage]) -> int:

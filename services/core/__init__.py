@@ -1,2 +1,2 @@
 """Pure domain helpers shared by several services: answer extraction and comparison, the
-token estimator, candidate fencing and seeded randomness. No I/O."""
+token estimator, the fencing of model-written text and seeded randomness. No I/O."""

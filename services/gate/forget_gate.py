@@ -12,7 +12,8 @@ From round t to t+1:
    (truncated with an explicit marker if it alone exceeds it).
 
 The budget packed is ``state_token_budget − FRAME_RESERVE`` item tokens, each item counted
-as rendered (``[kind] text``). The reserve pays for everything a later round's prompt adds
+as rendered, fence included (``services.core.fencing.state_item``); feedback lines likewise
+count their ``critique`` fence. The reserve pays for everything a later round's prompt adds
 to round 1's besides the state and the feedback, so a proposal prompt in round r is at most
 the round-1 prompt + ``state_token_budget`` + ``feedback_token_budget``: the context does
 not grow with the number of rounds.
@@ -28,12 +29,15 @@ from schemas.ballot import ClaimCheck, Critique
 from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ItemKind, ProposalSubmitted, StateItem
 from services.core.answers import normalize_answer
+from services.core.fencing import fence, state_item
 from services.core.tokens import estimate_tokens, truncate_to_tokens
 
 # Tokens of the state budget kept for what a later round's prompt adds around the state:
-# the state's header, the longer instructions and the seat's own previous answer (capped at
-# PREVIOUS_ANSWER_TOKENS). tests/unit/test_context_bound.py holds the prompts to it.
-FRAME_RESERVE = 128
+# the state's header, the fence notice, the longer instructions and the seat's own previous
+# answer (capped at PREVIOUS_ANSWER_TOKENS) in its fence: 143 tokens at most as measured,
+# against the 168 this and FEEDBACK_RESERVE keep. Each item's own fence is counted in its
+# tokens. tests/unit/test_context_bound.py holds the prompts to it, at the worst case too.
+FRAME_RESERVE = 160
 FEEDBACK_RESERVE = 8
 ALTERNATIVE_SHARE = 0.25  # a non-winner item may take at most this share of the budget
 
@@ -69,7 +73,7 @@ def support(scores: Mapping[str, float]) -> dict[str, float]:
 
 
 def rendered_tokens(kind: str, text: str) -> int:
-    return estimate_tokens(f"[{kind}] {text}\n")
+    return estimate_tokens(state_item(kind, text) + "\n")
 
 
 def item(
@@ -261,7 +265,7 @@ def feedback(
         kept: list[str] = []
         used = 0
         for _, text in sorted(entries, key=lambda e: e[0]):
-            cost = estimate_tokens(f"- {text}\n")
+            cost = estimate_tokens(fence("critique", text) + "\n")
             if text in kept or used + cost > room:
                 continue
             kept.append(text)

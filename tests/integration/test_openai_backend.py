@@ -14,6 +14,7 @@ from schemas.task import TaskView
 from services.agent_runner.backends.base import BackendError
 from services.agent_runner.backends.openai import OpenAIBackend
 from services.agent_runner.config import AgentProfile, OpenAIConfig
+from services.agent_runner.prompts import prompt_tokens
 from services.stack.natsserver import free_port
 from tests.support.fakeopenai import FakeOpenAI
 
@@ -138,6 +139,28 @@ async def test_auto_steps_down_from_json_schema_and_remembers(server, session) -
     await agent.review(review())
     assert server.seen("m")[-1]["response_format"]["type"] == "json_object"  # remembered
     assert "schema" in server.seen("m")[-1]["response_format"]
+
+
+async def test_a_review_with_long_reasoning_excerpts_still_fits_the_context_window(
+    server, session
+) -> None:
+    config = OpenAIConfig(base_url=server.base_url, model="m", review_max_tokens=256,
+                          backoff_s=0.01, max_backoff_s=0.05, timeout_s=0.3)  # fmt: skip
+    profile = AgentProfile(id="a", model="m", family="f", backend="openai", openai=config,
+                           context_window=2048)  # fmt: skip
+    long = "step " * 3000
+    candidates = tuple(
+        Candidate(label=label, content=long + "\\boxed{42}", reasoning_excerpt="why " + long)
+        for label in ("Candidate_A", "Candidate_B")
+    )
+    request = ReviewRequested(task_id="t", round=1, message_id="m", seat=0, agent_id="a",
+                              task=TASK, candidates=candidates,
+                              own=Candidate(label="own", content=long), deadline=0.0)  # fmt: skip
+    draft = await OpenAIBackend(profile, session).review(request)
+    assert [e.label for e in draft.entries] == ["Candidate_A", "Candidate_B"]
+    sent = server.seen("m")[-1]["messages"]
+    assert prompt_tokens(sent) <= 2048 - 256  # excerpts are cut like every other text
+    assert '<reasoning label="Candidate_B">\nwhy step' in sent[1]["content"]
 
 
 def test_a_missing_api_key_variable_refuses_to_start() -> None:

@@ -11,6 +11,7 @@ from schemas.ballot import ClaimCheck, Critique
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.task import TaskView
 from services.agent_runner.prompts import prompt_tokens, propose_messages
+from services.core.fencing import fence
 from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 from services.gate import forget_gate
 
@@ -70,4 +71,24 @@ def test_a_later_rounds_prompt_never_exceeds_round_one_plus_both_budgets(
     # What the broker sends: the seat's own previous answer, capped.
     quoted = None if previous is None else truncate_to_tokens(previous, PREVIOUS_ANSWER_TOKENS)
     later = prompt_tokens(propose_messages(request(rounds + 1, state, feedback.get(0, ()), quoted)))
+    assert later <= first + state_budget + feedback_budget
+
+
+def test_the_bound_holds_with_state_feedback_and_previous_answer_all_at_their_caps() -> None:
+    # The frame the reserves pay for, at its largest: a state and a feedback that fill their
+    # budgets to the last token, a previous answer at its cap, a long round number.
+    state_budget, feedback_budget = 256, 64
+    room = state_budget - forget_gate.FRAME_RESERVE
+    overhead = len(fence("state_item", "", kind="winner") + "\n")
+    winner = forget_gate.item("winner", "7" * (room * 4 - overhead), 1.0)
+    state = forget_gate.pack([winner], state_budget, round_number=998)
+    assert state.tokens == room
+    line_room = feedback_budget - forget_gate.FEEDBACK_RESERVE
+    text = "8" * (line_room * 4 - len(fence("critique", "") + "\n"))
+    lines = forget_gate.feedback(
+        [Critique(proposal_id="p", weight=-9, text=text)], [], {"p": 0}, feedback_budget
+    )[0]
+    previous = truncate_to_tokens("9" * 1000, PREVIOUS_ANSWER_TOKENS)
+    first = prompt_tokens(propose_messages(request(1, None, (), None)))
+    later = prompt_tokens(propose_messages(request(999, state, lines, previous)))
     assert later <= first + state_budget + feedback_budget

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from schemas.ballot import ClaimCheck, Critique
 from schemas.propose import ConsensusState, ProposalSubmitted
 from services.agent_runner.prompts import render_state
+from services.core.fencing import fence
 from services.core.tokens import estimate_tokens
 from services.gate.forget_gate import (
     FRAME_RESERVE,
@@ -272,7 +273,8 @@ def test_feedback_goes_only_to_the_criticised_seat_within_its_budget(
     seat_of = {"p0": 0, "p1": 1, "p2": 2}
     out = feedback(critiques, claims, seat_of, budget)
     for seat, lines in out.items():
-        assert sum(estimate_tokens(f"- {line}\n") for line in lines) <= budget
+        shown = "\n".join(fence("critique", line) for line in lines)  # as a prompt shows them
+        assert estimate_tokens(shown) <= budget
         assert len(set(lines)) == len(lines)
         mine = {c.text for c in critiques if seat_of.get(c.proposal_id) == seat and c.weight < 0}
         mine |= {

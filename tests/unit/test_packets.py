@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
 from services.agent_runner.prompts import review_messages
-from services.core.fencing import fence, mask_identities, sanitize
+from services.core.fencing import TAGS, Tag, fence, mask_identities, sanitize
 from services.reviewer import phases
 from services.reviewer.packets import assign_labels, build_packets, candidate, label, shown_text
 
 from .builders import proposal, record, team
+from .fences import TAG_NAMES, pair, tags
 
 CLOSE = re.compile(r"<\s*/\s*candidate\b", re.IGNORECASE)
 OPEN = re.compile(r"<\s*candidate\b", re.IGNORECASE)
@@ -139,23 +140,18 @@ def test_the_reasoning_excerpt_is_masked_sanitised_and_truncated() -> None:
 
 
 fence_text = st.lists(
-    st.sampled_from(["<", "/", " ", "\n", ">", "candidate", "CANDIDATE", "own_answer", "x", "\t"])
+    st.sampled_from([*"</ \n\t>x＜", "&lt;", "&#x3c;", *TAG_NAMES, "CANDIDATE", "STATE_item"])
     | st.text(max_size=5),
     max_size=30,
 ).map("".join)
 
 
 @settings(max_examples=300)
-@given(fence_text)
-def test_candidate_text_can_never_close_or_open_a_fence(text: str) -> None:
-    fenced = fence("Candidate_A", text)
-    assert len(CLOSE.findall(fenced)) == 1
-    assert fenced.endswith("</candidate>")
-    assert len(OPEN.findall(fenced)) == 1
-    own = fence("own", text, tag="own_answer")
-    assert len(re.findall(r"<\s*/?\s*own_answer\b", own, re.IGNORECASE)) == 2
-    assert not OPEN.search(sanitize(text))
-    assert not CLOSE.search(sanitize(text))
+@given(fence_text, st.sampled_from(TAGS))
+def test_no_text_can_close_or_open_a_fence_of_any_kind(text: str, tag: Tag) -> None:
+    assert tags(fence(tag, text, label="Candidate_A")) == pair(tag, label="Candidate_A")
+    assert tags(sanitize(text)) == []
+    assert len(sanitize(text)) <= len(text)  # a token bound on the raw text holds for it
 
 
 def test_a_review_prompt_has_exactly_one_fence_per_candidate() -> None:
@@ -177,3 +173,7 @@ def test_a_review_prompt_has_exactly_one_fence_per_candidate() -> None:
     user = review_messages(request)[1]["content"]
     assert len(CLOSE.findall(user)) == 2
     assert len(re.findall(r"<\s*/\s*own_answer\b", user, re.IGNORECASE)) == 1
+
+
+def test_the_fence_reader_of_the_tests_knows_every_fence_tag() -> None:
+    assert sorted(TAG_NAMES) == sorted(TAGS)

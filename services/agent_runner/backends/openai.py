@@ -130,9 +130,8 @@ class OpenAIBackend:
         window = self.profile.context_window - self.config.review_max_tokens
         if full <= window:
             return None
-        texts = len(request.candidates) + (1 if request.own else 0)
         frame = prompts.prompt_tokens(prompts.review_messages(request, candidate_tokens=0))
-        return max((window - frame) // max(texts, 1), 16)
+        return max((window - frame) // max(prompts.fitted_texts(request), 1), 16)
 
     def _input_tokens(self, result: ChatResult, messages: list[prompts.ChatMessage]) -> int:
         return result.input_tokens if result.usage_reported else prompts.prompt_tokens(messages)
