@@ -40,7 +40,9 @@ class Halting(Struct, frozen=True, kw_only=True):
     lam: float  # Λ
     beta: float  # β
     k: float  # Λ·(p_v − p_g)
-    t_opt: float  # the best round, W₀((1 − p_g)·k² / (2β)) / k
+    # The best round, W₀((1 − p_g)·k² / (2β)) / k; None when β = 0: U then has no peak
+    # (T_opt = ∞), and JSON has no number for ∞.
+    t_opt: float | None
     signal: float  # B = U(T_opt) − U(0)
     evidence: float  # E(r) after the last round
     target: float  # ε·B: the evidence that stops the deliberation

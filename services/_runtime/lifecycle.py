@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.micro
 import structlog
@@ -34,7 +34,7 @@ from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
 from services._runtime.metrics import Metrics, meter_provider, metrics_to_collector
 from services._runtime.route import Route
-from services._runtime.settings import ServiceSettings
+from services._runtime.settings import ServiceSettings, load_settings
 from services._runtime.worker import Worker
 
 VERSION = "0.1.0"
@@ -211,24 +211,34 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
 def run_main(
     service: str,
-    settings: ServiceSettings,
-    main: Callable[[ServiceSettings, asyncio.Event], Awaitable[Any]],
+    settings_type: type[SettingsT],
+    main: Callable[[SettingsT, asyncio.Event], Awaitable[Any]],
 ) -> None:
-    """Process entry point: logging, signals → stop event, one readable line on bad config."""
-    configure_logging(service, settings.log_level)
-
-    async def _run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await main(settings, stop)
-
+    """Process entry point: settings, logging, signals → stop event, and one readable line
+    on stderr with exit code 2 for bad configuration, whether it is found in the settings
+    (read here, so no service can read them outside this guard) or later while starting."""
     try:
+        settings = load_settings(settings_type, service)
+        configure_logging(service, settings.log_level)
+
+        async def _run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await main(settings, stop)
+
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(_run())
     except ConfigError as exc:
-        print(f"nsed {service}: {exc}", file=sys.stderr)
+        print(config_error_line(service, exc), file=sys.stderr)
         sys.exit(2)
+
+
+def config_error_line(service: str, exc: ConfigError) -> str:
+    return f"nsed {service}: {exc}"

@@ -6,7 +6,6 @@ import argparse
 from functools import partial
 
 from services._runtime.lifecycle import run_main
-from services._runtime.settings import load_settings
 from services.agent_runner.service import serve_agent
 from services.agent_runner.settings import AgentRunnerSettings
 
@@ -20,10 +19,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(config: str, agent: str | None) -> None:
-    settings = load_settings(AgentRunnerSettings, "agent_runner")
+    # The pool file is read inside serve_agent, so a bad pool or agent id is reported by
+    # run_main's guard too: one line, exit 2, like a bad setting.
     run_main(
         "agent_runner",
-        settings,
+        AgentRunnerSettings,
         partial(serve_agent, pool_path=config, agent_id=agent),
     )
 

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from services._runtime.settings import ServiceSettings
+from services._runtime.settings import (
+    AtLeastOne,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    ServiceSettings,
+)
 from services.broker.valuation import Valuation
 
 
 class BrokerSettings(ServiceSettings, frozen=True, kw_only=True):
-    solver_time_limit_s: float = 1.0
+    solver_time_limit_s: Positive = 1.0
     # Valuation (services/broker/valuation.py): how priors and telemetry become value.
-    prior_strength: float = 10.0
-    explore: float = 1.0
-    expected_rounds: int = 3
-    expected_input_tokens: int = 1500
-    expected_output_tokens: int = 600
-    busy_penalty: float = 0.05
-    min_phase_timeout_s: float = 15.0
-    phase_timeout_factor: float = 4.0  # × the slowest member's p95 latency
-    stale_after_s: float = 10.0  # ignore an agent card not refreshed for this long
-    registry_sync_timeout_s: float = 10.0
+    prior_strength: Positive = 10.0  # > 0: with no trials yet it is the divisor
+    explore: NonNegative = 1.0
+    expected_rounds: AtLeastOne = 3
+    expected_input_tokens: NonNegativeInt = 1500
+    expected_output_tokens: NonNegativeInt = 600
+    busy_penalty: NonNegative = 0.05
+    min_phase_timeout_s: Positive = 15.0
+    phase_timeout_factor: Positive = 4.0  # × the slowest member's p95 latency
+    stale_after_s: Positive = 10.0  # ignore an agent card not refreshed for this long
+    registry_sync_timeout_s: Positive = 10.0
 
     def valuation(self) -> Valuation:
         return Valuation(

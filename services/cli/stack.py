@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import services
 from services.agent_runner.config import load_pool
 from services.cli import client
 from services.cli.submit import build_task, submit
-from services.stack import health
+from services.stack import health, preflight
 from services.stack.supervisor import StackPaths, Supervisor, render
 
 HEALTH_TIMEOUT_S = 90.0
@@ -46,6 +47,11 @@ def up(pool_path: str, demo: bool) -> int:
     if running is not None:
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
+        errors = preflight.settings_errors()
+        if errors:
+            # Plain lines, never wrapped, exactly as each service would print them.
+            print("\n".join(errors), file=sys.stderr)
+            return 2
         stack.home.mkdir(parents=True, exist_ok=True)
         stack.config.write_text(render(stack, pool, pool_file, client.nats_url()))
         supervisor.start()

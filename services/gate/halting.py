@@ -21,12 +21,22 @@ After round r the deliberation stops, in this order of precedence, when:
 
 Λ and β are the gate's settings (``NSED_GATE_FATIGUE_LAMBDA``, ``NSED_GATE_FATIGUE_BETA``);
 their defaults, Λ = 2.0 and β = 0.0013, put T_opt near round 5–6 for p_g = 0.55 and
-p_v = 0.8, where the paper sees quality peak.
+p_v = 0.8, where the paper sees quality peak. β = 0 means no context fatigue: U rises
+towards 1 without a peak, T_opt = ∞ (the fatigue stop never fires) and B is its limit 1 − p_g.
+
+The rule is total: whatever floats reach it (a bad card, corrupt telemetry, a setting
+validated nowhere), every function here returns a finite decision and never raises.
+Probabilities are clamped into [0, 1], NaN stands for "unknown" (the neutral prior, the
+default setting, or no evidence), and every value written to the record is finite, since
+JSON has no spelling for ±inf or NaN (msgspec writes them as ``null``, which a ``float``
+field then refuses to read back). The one infinite value, T_opt for β = 0, is never
+written as a number (``Halting.t_opt`` is ``None`` then).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,13 +48,61 @@ from schemas.team import DomainPrior
 DEFAULT_LAMBDA = 2.0
 DEFAULT_BETA = 0.0013
 _INV_E = math.exp(-1.0)
+_MAX = sys.float_info.max
+_EXP_MAX = math.log(_MAX)  # math.exp raises OverflowError above this
+_NEUTRAL = DomainPrior()
+_DEFAULT_EFFORT = Policy().effort
+
+
+def _unit(x: float, nan: float) -> float:
+    """``x`` clamped into [0, 1]; NaN (unknown) becomes ``nan``."""
+    return nan if math.isnan(x) else min(max(x, 0.0), 1.0)
+
+
+def _non_negative(x: float, nan: float) -> float:
+    """``x`` clamped into [0, max float]: finite, so it can be written to the record."""
+    return nan if math.isnan(x) else min(max(x, 0.0), _MAX)
+
+
+def _time(t: float) -> float:
+    """A round count as a finite float ≥ 0: U is defined from t = 0 on, and a finite t
+    keeps k·t and β·t·t free of NaN (0·∞)."""
+    try:
+        value = float(t)
+    except OverflowError:  # an int past the float range
+        value = _MAX if t > 0 else 0.0
+    return 0.0 if math.isnan(value) else min(max(value, 0.0), _MAX)
+
+
+def _exp(x: float) -> float:
+    return math.inf if x > _EXP_MAX else math.exp(x)
+
+
+def _w0_of_log(log_x: float) -> float:
+    """W₀(e^L) without forming e^L, which overflows for L > 709 (a tiny β does that).
+
+    Newton on w + ln w = L from w = L − ln L, a lower bound of the root for L ≥ e: the
+    function is concave and increasing, so the iterates rise monotonically to the root.
+    """
+    if log_x < 2.0:
+        return lambert_w0(math.exp(log_x))
+    if math.isinf(log_x):
+        return math.inf
+    w = log_x - math.log(log_x)
+    for _ in range(64):
+        step = (w + math.log(w) - log_x) / (1.0 + 1.0 / w)
+        w -= step
+        if abs(step) <= 1e-15 * w:
+            break
+    return w
 
 
 def lambert_w0(x: float) -> float:
     """The principal branch W₀ of the Lambert W function (w·e^w = x), for x ≥ −1/e.
 
     Halley's iteration from a branch-appropriate start; converges to machine precision in
-    a handful of steps over the whole domain.
+    a handful of steps over the whole domain. Above e² it works on ln x (``_w0_of_log``),
+    so it stays finite up to the largest float and gives ∞ for x = ∞.
     """
     if math.isnan(x) or x < -_INV_E:
         raise ValueError(f"W0 is defined for x ≥ -1/e, not {x}")
@@ -52,14 +110,14 @@ def lambert_w0(x: float) -> float:
         return 0.0
     if x == -_INV_E:
         return -1.0
+    if x > math.e**2:
+        return _w0_of_log(math.log(x))
     if x < 1.0:
         # Near the branch point use the series in p = √(2(e·x + 1)); elsewhere log1p.
         p = math.sqrt(max(2.0 * (math.e * x + 1.0), 0.0))
         w = -1.0 + p - p * p / 3.0 + 11.0 / 72.0 * p**3 if x < -0.25 else math.log1p(x)
     else:
-        lx = math.log(x)
-        w = lx - math.log(lx) if x > math.e else lx
-        w = max(w, 0.5)
+        w = max(math.log(x), 0.5)
     for _ in range(64):
         ew = math.exp(w)
         f = w * ew - x
@@ -75,49 +133,79 @@ def lambert_w0(x: float) -> float:
 
 @dataclass(frozen=True)
 class FatigueModel:
+    """U(t) of one team. Whatever it is built from, it holds p_g, p_v in [0, 1] and finite
+    Λ, β ≥ 0 (see ``__post_init__``), so everything derived from it is free of NaN."""
+
     p_g: float
     p_v: float
     lam: float = DEFAULT_LAMBDA
     beta: float = DEFAULT_BETA
 
+    def __post_init__(self) -> None:
+        # An unknown precision is the neutral prior a card starts from, and an unknown
+        # setting its default. A negative Λ extracts nothing (k = 0: stop at min_rounds);
+        # a negative β would reward length without bound, which is no fatigue at all.
+        object.__setattr__(self, "p_g", _unit(self.p_g, _NEUTRAL.p_g))
+        object.__setattr__(self, "p_v", _unit(self.p_v, _NEUTRAL.p_v))
+        object.__setattr__(self, "lam", _non_negative(self.lam, DEFAULT_LAMBDA))
+        object.__setattr__(self, "beta", _non_negative(self.beta, DEFAULT_BETA))
+
     @property
     def k(self) -> float:
-        return self.lam * (self.p_v - self.p_g)
+        return self.lam * (self.p_v - self.p_g)  # finite: |p_v − p_g| ≤ 1, Λ ≤ max float
 
     def utility(self, t: float) -> float:
-        return 1.0 - (1.0 - self.p_g) * math.exp(-self.k * t) - self.beta * t * t
+        """U(t), in [−∞, 1]: −∞ once fatigue (or k < 0) overflows, never NaN."""
+        t = _time(t)
+        # 1 − p_g = 0 would turn an overflowing exponential into 0·∞.
+        extracted = 0.0 if self.p_g >= 1.0 else (1.0 - self.p_g) * _exp(-self.k * t)
+        return 1.0 - extracted - self.beta * t * t  # (β·t)·t: 0 when β = 0, never 0·∞
 
     def t_opt(self) -> float:
-        """The round that maximises U; 0 when verification adds nothing (k ≤ 0)."""
+        """The round that maximises U: 0 when verification adds nothing (k ≤ 0), ∞ when
+        nothing tires the team (β = 0); otherwise finite (or ∞ past the float range)."""
         k = self.k
         if k <= 0.0 or self.p_g >= 1.0:
             return 0.0
-        if self.beta <= 0.0:
+        if self.beta == 0.0:
             return math.inf
-        return lambert_w0((1.0 - self.p_g) * k * k / (2.0 * self.beta)) / k
+        # ln of (1 − p_g)·k²/(2β), term by term: k² and 1/β overflow long before the sum.
+        log_x = math.log1p(-self.p_g) + 2.0 * math.log(k) - math.log(2.0) - math.log(self.beta)
+        return _w0_of_log(log_x) / k
 
     def signal(self) -> float:
+        """B, in [0, 1 − p_g]: the most any number of rounds can extract."""
         t = self.t_opt()
+        if t == 0.0:
+            return 0.0
         if math.isinf(t):
-            return 1.0 - self.p_g
-        return self.utility(t) - self.utility(0.0)
+            return 1.0 - self.p_g  # the limit of U(T_opt) − U(0) as β → 0
+        return min(max(self.utility(t) - self.utility(0.0), 0.0), 1.0 - self.p_g)
 
     def gain(self, round_number: int, conviction: float) -> float:
-        """ΔE(r): the evidence round ``round_number`` adds at conviction c_r."""
+        """ΔE(r): the evidence round ``round_number`` adds at conviction c_r, in [−1, 1]."""
         if round_number < 1:
             return 0.0
+        # c_r is a share of votes, in [0, 1]; an unknown one is no evidence.
+        c = _unit(conviction, 0.0)
+        if c == 0.0:
+            return 0.0
         step = self.utility(round_number) - self.utility(round_number - 1)
-        return max(conviction, 0.0) * step
+        if math.isnan(step):  # −∞ − (−∞): both rounds far past the peak, where U only falls
+            step = -1.0
+        # E is summed into the record: a round moves it by at most one unit of U, so it
+        # stays finite (beyond ±1 only overflow gets there).
+        return c * min(max(step, -1.0), 1.0)
 
 
 def team_model(precisions: Sequence[tuple[float, float]], lam: float, beta: float) -> FatigueModel:
     """The team's model from its members' (p_g, p_v): the means; with no member known, the
-    neutral prior an agent card starts from."""
+    neutral prior an agent card starts from. A member's unknown (NaN) precision counts as
+    that prior, so one bad card moves the mean no further than any other member could."""
     if not precisions:
-        neutral = DomainPrior()
-        return FatigueModel(p_g=neutral.p_g, p_v=neutral.p_v, lam=lam, beta=beta)
-    p_g = sum(p for p, _ in precisions) / len(precisions)
-    p_v = sum(v for _, v in precisions) / len(precisions)
+        return FatigueModel(p_g=_NEUTRAL.p_g, p_v=_NEUTRAL.p_v, lam=lam, beta=beta)
+    p_g = sum(_unit(p, _NEUTRAL.p_g) for p, _ in precisions) / len(precisions)
+    p_v = sum(_unit(v, _NEUTRAL.p_v) for _, v in precisions) / len(precisions)
     return FatigueModel(p_g=p_g, p_v=p_v, lam=lam, beta=beta)
 
 
@@ -141,7 +229,11 @@ def decide(
     spend_usd: float = 0.0,
     round_cost_usd: float = 0.0,
 ) -> Decision:
-    """Stop or continue after ``round_number``, given the evidence E(r) gathered so far."""
+    """Stop or continue after ``round_number``, given the evidence E(r) gathered so far.
+
+    Never raises. A value that cannot be compared (NaN) neither stops nor continues the
+    deliberation by accident: each test below says what an unknown means for it.
+    """
     if not tally.quorum_met:
         return Decision(
             True,
@@ -153,24 +245,35 @@ def decide(
     settled = round_number >= policy.min_rounds
     if settled and tally.unanimous:
         return Decision(True, "converged", "every ballot put its top weight on the winner")
-    target = policy.effort * model.signal()
+    # E is a sum of bounded gains: a non-finite one is corruption, not evidence.
+    evidence = evidence if math.isfinite(evidence) else 0.0
+    target = _unit(policy.effort, _DEFAULT_EFFORT) * model.signal()
     if settled and model.k > 0 and evidence >= target:
         return Decision(True, "evidence", f"evidence {evidence:.4f} ≥ ε·B = {target:.4f}")
-    t_opt = model.t_opt()
-    if settled and round_number >= math.ceil(t_opt):
-        why = (
-            f"p_v ({model.p_v:.2f}) ≤ p_g ({model.p_g:.2f}): verification adds nothing"
-            if model.k <= 0
-            else f"round {round_number} ≥ ⌈T_opt⌉ = ⌈{t_opt:.2f}⌉"
-        )
-        return Decision(True, "fatigue", why)
-    if policy.budget_usd is not None and spend_usd + round_cost_usd > policy.budget_usd:
+    t_opt = model.t_opt()  # never NaN; ∞ (β = 0) has no last round, so it never stops
+    if settled and math.isfinite(t_opt) and round_number >= math.ceil(t_opt):
+        return Decision(True, "fatigue", _fatigue_note(model, round_number, t_opt))
+    # An unknown or negative cost is no spend; a NaN budget is no budget.
+    spend = _non_negative(spend_usd, 0.0) + _non_negative(round_cost_usd, 0.0)
+    budget = policy.budget_usd
+    if budget is not None and not math.isnan(budget) and spend > budget:
         return Decision(
             True,
             "budget",
             f"spent ${spend_usd:.6f}; another round (~${round_cost_usd:.6f}) would pass "
-            f"the budget ${policy.budget_usd:.6f}",
+            f"the budget ${budget:.6f}",
         )
-    if now + round_duration_s > deadline_at:
+    # An unknown duration is no estimate (the round could be instant). An unknown clock or
+    # deadline cannot say "late": the task's deadline timer concludes it regardless.
+    ends = now + _non_negative(round_duration_s, 0.0)
+    if not math.isnan(ends) and not math.isnan(deadline_at) and ends > deadline_at:
         return Decision(True, "deadline", "another round would end past the deadline")
     return Decision(False, note=f"evidence {evidence:.4f} < ε·B = {target:.4f}")
+
+
+def _fatigue_note(model: FatigueModel, round_number: int, t_opt: float) -> str:
+    if model.k > 0:
+        return f"round {round_number} ≥ ⌈T_opt⌉ = ⌈{t_opt:.2f}⌉"
+    if model.lam == 0.0:
+        return "Λ = 0: verification extracts nothing"
+    return f"p_v ({model.p_v:.2f}) ≤ p_g ({model.p_g:.2f}): verification adds nothing"

@@ -10,6 +10,8 @@ has, marked ``degraded``.
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from schemas.base import Usage
@@ -77,13 +79,14 @@ def fatigue_model(record: DeliberationRecord, settings: GateSettings) -> halting
 def halting_info(
     record: DeliberationRecord, model: halting.FatigueModel, evidence: float
 ) -> Halting:
+    t_opt = model.t_opt()
     return Halting(
         p_g=round(model.p_g, 6),
         p_v=round(model.p_v, 6),
         lam=model.lam,
         beta=model.beta,
         k=round(model.k, 6),
-        t_opt=round(model.t_opt(), 6),
+        t_opt=round(t_opt, 6) if math.isfinite(t_opt) else None,
         signal=round(model.signal(), 6),
         evidence=round(evidence, 6),
         target=round(record.task.policy.effort * model.signal(), 6),

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from services._runtime.settings import ServiceSettings
+from typing import Annotated
+
+import msgspec
+
+from services._runtime.settings import NonNegative, Positive, ServiceSettings
 from services.gate.halting import DEFAULT_BETA, DEFAULT_LAMBDA
 
 
 class GateSettings(ServiceSettings, frozen=True, kw_only=True):
-    retention_floor: float = 0.05  # items whose retention decays below this are forgotten
-    fatigue_lambda: float = DEFAULT_LAMBDA  # Λ of the efficiency–fatigue model (§5.5)
-    fatigue_beta: float = DEFAULT_BETA  # β: the quadratic context-fatigue coefficient
+    # Items whose retention decays below this are forgotten; at 1 everything would be.
+    retention_floor: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] = 0.05
+    fatigue_lambda: Positive = DEFAULT_LAMBDA  # Λ of the efficiency–fatigue model (§5.5)
+    # β: the quadratic context-fatigue coefficient; 0 turns the fatigue stop off.
+    fatigue_beta: NonNegative = DEFAULT_BETA

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services._runtime.settings import ServiceSettings
+from services._runtime.settings import NonNegativeInt, ServiceSettings
 
 
 class ReviewerSettings(ServiceSettings, frozen=True, kw_only=True):
-    reasoning_excerpt_tokens: int = 200
+    reasoning_excerpt_tokens: NonNegativeInt = 200

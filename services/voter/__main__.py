@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from services._runtime.lifecycle import run_main
-from services._runtime.settings import load_settings
 from services.voter.service import serve_voter
 from services.voter.settings import VoterSettings
 
 
 def main() -> None:
-    run_main("voter", load_settings(VoterSettings, "voter"), serve_voter)  # type: ignore[arg-type]
+    run_main("voter", VoterSettings, serve_voter)
 
 
 if __name__ == "__main__":

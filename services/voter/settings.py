@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services._runtime.settings import ServiceSettings
+from services._runtime.settings import AtLeastOne, ServiceSettings
 
 
 class VoterSettings(ServiceSettings, frozen=True, kw_only=True):
-    quorum_proposals: int = 2
-    quorum_ballots: int = 2
+    quorum_proposals: AtLeastOne = 2
+    quorum_ballots: AtLeastOne = 2
