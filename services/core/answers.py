@@ -1,11 +1,16 @@
 """Answer extraction and comparison per ``answer_format``, for real and simulated agents.
 
-integer  the last ``\\boxed{…}``, else the number after "final answer", else the last
-         number in the text; normalised ("1,234.0" → "1234", "1e3" → "1000")
+integer  the last ``\\boxed{…}``, else the "final answer" line, read as math (math-verify:
+         fractions, powers, ``{,}`` separators, Unicode minus, units); if the text marks
+         neither, the last number in it. An integer gives its exact decimal ("2^{60}" →
+         "1152921504606846976"); any other number a canonical non-integer form ("\\frac34" →
+         "0.75") that never equals an integer; an expression with unknowns gives None
 choice   a letter A–J from ``\\boxed{}``, the "final answer" line, the last "answer: X"
-         or "the answer is (X)" (the letter in upper case), else the last "(X)"
+         or "the answer is (X)", else the last "(X)"; a capital A or I followed by a word
+         is the article or the pronoun, not an option
 code     the last fenced code block
-text     ``\\boxed{}``, else the "Final answer:" line, else the last non-empty line
+text     ``\\boxed{}``, else the "Final answer:" line, else the last non-empty line;
+         compared case- and space-folded, or as math (math-verify) when both sides are math
 """
 
 from __future__ import annotations
@@ -13,14 +18,27 @@ from __future__ import annotations
 import re
 
 from schemas.base import AnswerFormat
+from services.core.math_answers import (
+    equivalent,
+    last_plain_value,
+    looks_like_math,
+    number_answer,
+    plain_value,
+    render,
+)
 
 _FINAL = re.compile(r"final answer\s*(?:is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
-# "Answer: C", "the answer is (B)": the word is matched in any case, the letter only in
-# upper case, so "the answer is a bit…" does not read as A.
-_ANSWER_LETTER = re.compile(r"(?i:\banswer\b\s*(?:is)?\s*[:=]?\s*)\(?([A-J])\)?(?![A-Za-z])")
-_CHOICE = re.compile(r"(?:answer\s*(?:is)?\s*[:=]?\s*\(?|^\(?)([A-J])\)?(?:\W|$)", re.IGNORECASE)
 _CODE = re.compile(r"```[\w+-]*\n(.*?)```", re.DOTALL)
+# An option letter: "(C)" in either case, or a capital standing alone (not in a word, not
+# a LaTeX command, not "C++"). Not math-verify's string extraction: it takes a letter
+# followed by any space, so reads "Final answer: I think C" as I, and skips \boxed{C}, (C).
+_OPTION = re.compile(r"\(([A-Ja-j])\)|(?<![\w\\'’])([A-J])(?![\w'’+\-])")
+# "I think…", "A bit…": a capital A or I followed by a word is the pronoun or the article,
+# unless the word is one that follows an option's name ("A is right", "I because…").
+_PROSE_AFTER = re.compile(r"\s+(?!(?:is|because|since|as|which)\b)[a-z]")
+_ANSWER_IS = re.compile(r"\banswer\b\s*(?:is\b)?\s*[:=]?\s*", re.IGNORECASE)
+_PAREN_LETTER = re.compile(r"\(([A-J])\)")
+_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 
 
 def last_boxed(text: str) -> str | None:
@@ -40,44 +58,14 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def normalize_number(raw: str) -> str | None:
-    cleaned = raw.replace(",", "").replace("$", "").replace("\\!", "").strip().rstrip(".")
-    match = _NUMBER.search(cleaned)
-    if match is None:
-        return None
-    token = match.group(0).replace(",", "")
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    if value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
 def extract_answer(text: str, answer_format: AnswerFormat) -> str | None:
     if not text or not text.strip():
         return None
     boxed = last_boxed(text)
     if answer_format == "integer":
-        for candidate in (boxed, _final_line(text)):
-            if candidate:
-                number = normalize_number(candidate)
-                if number is not None:
-                    return number
-        numbers = _NUMBER.findall(text)
-        return normalize_number(numbers[-1]) if numbers else None
+        return _integer(boxed, text)
     if answer_format == "choice":
-        for candidate in (boxed, _final_line(text)):
-            if candidate:
-                letter = _letter(candidate)
-                if letter:
-                    return letter
-        stated = _ANSWER_LETTER.findall(text)
-        if stated:
-            return str(stated[-1])
-        letters = re.findall(r"\(([A-J])\)", text)
-        return letters[-1] if letters else None
+        return _choice(boxed, text)
     if answer_format == "code":
         blocks = _CODE.findall(text)
         return blocks[-1].strip() if blocks else (boxed or text.strip())
@@ -95,20 +83,93 @@ def normalize_answer(answer: str | None, answer_format: AnswerFormat) -> str | N
     if answer is None:
         return None
     if answer_format == "integer":
-        return normalize_number(answer)
+        return number_answer(answer)
     if answer_format == "choice":
-        return _letter(answer) or answer.strip().upper()
+        return _option(answer) or answer.strip().upper()
     if answer_format == "code":
         return "\n".join(line.rstrip() for line in answer.strip().splitlines())
     folded = re.sub(r"\s+", " ", answer.strip().strip(".").lower())
-    bare = folded.lstrip("$€£").replace(",", "")
-    number = normalize_number(bare) if _NUMBER.fullmatch(bare) else None
-    return number or folded
+    number = plain_value(folded.lstrip("$€£"))
+    return folded if number is None else render(number)
 
 
 def same_answer(a: str | None, b: str | None, answer_format: AnswerFormat) -> bool:
     na, nb = normalize_answer(a, answer_format), normalize_answer(b, answer_format)
-    return na is not None and na == nb
+    if na is None or nb is None:
+        return False
+    if na == nb:
+        return True
+    # Only text needs more: integer answers are already canonical values, and a text
+    # answer is compared as math only when both sides are math ("Paris" parses as a product
+    # of five unknowns, equal to "sirap").
+    return (
+        answer_format == "text"
+        and a is not None
+        and b is not None
+        and looks_like_math(a.strip())
+        and looks_like_math(b.strip())
+        and equivalent(a.strip(), b.strip())
+    )
+
+
+def _integer(boxed: str | None, text: str) -> str | None:
+    """A marked answer (box, else final line) is read as math and is the answer even when it
+    is not an integer; the last number in the text stands in only when nothing is marked."""
+    found = None if boxed is None else number_answer(boxed, latex=True)
+    if found is not None:
+        return found
+    final = _final_line(text)
+    if final is not None:
+        return number_answer(final)
+    if boxed is not None:
+        return None
+    value = last_plain_value(text)
+    return None if value is None else render(value)
+
+
+def _choice(boxed: str | None, text: str) -> str | None:
+    letter = _option(boxed) if boxed else None
+    if letter:
+        return letter
+    final = _final_line(text)
+    letter = _option(final) if final else None
+    if letter:
+        return letter
+    stated = [_option_at(text, m.end()) for m in _ANSWER_IS.finditer(text)]
+    letters = [letter for letter in stated if letter]
+    if letters:
+        return letters[-1]
+    parenthesised = _PAREN_LETTER.findall(text)
+    return str(parenthesised[-1]) if parenthesised else None
+
+
+def _option(text: str) -> str | None:
+    """The first option letter in ``text``: the whole of it ("c", "\\text{C}", "**B**"), or a
+    letter standing as an option within it ("(b)", "it is C", but not "I think")."""
+    bare = text.strip()
+    if len(bare) != 1:
+        bare = _WRAPPER.sub(r"\1", bare).strip().strip("*$.:() ").strip()
+    if len(bare) == 1 and bare.upper() in "ABCDEFGHIJ":
+        return bare.upper()
+    for match in _OPTION.finditer(text):
+        letter = _as_option(text, match)
+        if letter:
+            return letter
+    return None
+
+
+def _option_at(text: str, position: int) -> str | None:
+    match = _OPTION.match(text, position)
+    return _as_option(text, match) if match else None
+
+
+def _as_option(text: str, match: re.Match[str]) -> str | None:
+    if match.group(1):
+        return match.group(1).upper()
+    letter = match.group(2)
+    if letter in "AI" and _PROSE_AFTER.match(text, match.end()):
+        return None
+    return letter
 
 
 def _final_line(text: str) -> str | None:
@@ -117,11 +178,3 @@ def _final_line(text: str) -> str | None:
         return None
     line: str = matches[-1].strip()
     return line.strip("*").strip() or None
-
-
-def _letter(text: str) -> str | None:
-    stripped = text.strip()
-    if len(stripped) == 1 and stripped.upper() in "ABCDEFGHIJ":
-        return stripped.upper()
-    match = _CHOICE.search(stripped)
-    return match.group(1).upper() if match else None

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from schemas.base import AnswerFormat
 from schemas.review import Claim, Verdict
 from services.agent_runner.config import SimConfig
-from services.core.answers import extract_answer, normalize_number, same_answer
+from services.core.answers import extract_answer, normalize_answer, same_answer
 from services.core.rng import seeded, stable_hex
 from services.core.tokens import CHARS_PER_TOKEN
 
@@ -92,10 +92,11 @@ def distractor_pool(task_id: str, truth: str, answer_format: AnswerFormat) -> li
     if answer_format == "choice":
         candidates = [c for c in "ABCDE" if c != truth.strip().upper()]
     else:
-        # An integer task compares normalised numbers ("$18" is 18), so derive from those.
-        number = normalize_number(truth) if answer_format == "integer" else None
+        # An integer task compares canonical numbers ("$18" is 18), so derive from those,
+        # exactly (a float would round a reference past 2**53).
+        number = normalize_answer(truth, "integer") if answer_format == "integer" else None
         try:
-            value = int(float(number or truth.replace(",", "")))
+            value = int(number) if number else int(float(truth.replace(",", "")))
         except (ValueError, OverflowError):  # not a number, or not a finite one ("inf")
             candidates = [f"{truth} (variant {k})" for k in range(1, 6)]
         else:
