@@ -3,15 +3,17 @@ logs who left; the reviewer keeps as much reasoning as its setting says."""
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 import pytest
-import structlog
 
 from schemas.gate import RoundContinued
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import ReviewRequested
 from schemas.team import TeamSelected
 from services._runtime.errors import UndeclaredOutput
+from services._runtime.logging import configure_logging
 from services._runtime.route import Route
 from services.broker.handlers import on_continued, on_task
 from services.broker.routes import routes as broker_routes
@@ -74,14 +76,18 @@ async def test_a_round_re_selected_after_a_member_left_emits_only_declared_types
     _route(stack, "broker-continued").check_outputs(out)
 
 
-async def test_a_failed_re_selection_logs_the_members_who_left(stack: Stack) -> None:
+async def test_a_failed_re_selection_logs_the_members_who_left(
+    stack: Stack, capfd: pytest.CaptureFixture[str]
+) -> None:
     continued = await _continued(stack, "resel-2")
     stack.registry.remove("charlie.i1")
     stack.registry.remove("bravo.i1")  # one agent left: no team of two can be formed
+    configure_logging("tests", "warning", json=True)  # JSON lines on stderr, as services log
+    capfd.readouterr()
 
-    with structlog.testing.capture_logs() as logs:
-        await on_continued(continued, delivery(), stack.broker)
+    await on_continued(continued, delivery(), stack.broker)
 
+    logs = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
     [failed] = [line for line in logs if line["event"] == "reselection_failed"]
     assert failed["left"] == ["bravo", "charlie"]
 
