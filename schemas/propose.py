@@ -22,6 +22,8 @@ class StateItem(Struct, frozen=True, kw_only=True):
     answer: str | None = None
     source: str | None = None  # the proposal this item came from or concerns
     round: int = 0
+    # How well the council rated it in its round, in [0, 1] (0: no positive support).
+    support: float = 0.0
 
 
 class ConsensusState(Struct, frozen=True, kw_only=True):
