@@ -19,6 +19,7 @@ StopReason = Literal[
     "deadline",
     "budget",
     "no_quorum",
+    "no_consensus",
     "no_team",
     "error",
 ]
@@ -60,6 +61,7 @@ class RoundSummary(Struct, frozen=True, kw_only=True):
     valid_ballots: int
     quorum_met: bool
     unanimous: bool = False
+    supported: bool = False  # the winner's option had a positive score
     degraded: bool = False  # a timeout, a missing ballot or no quorum in this round
     evidence: float = 0.0  # E(r) after this round
     duration_s: float = 0.0  # from the round's dispatch to its close

@@ -65,7 +65,10 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     summaries: tuple[RoundSummary, ...] = ()
     usage: dict[str, Usage] = msgspec.field(default_factory=dict)
     evidence: float = 0.0
-    last_winner: ProposalSubmitted | None = None  # the latest round winner, for the answer
+    last_winner: ProposalSubmitted | None = None  # the latest supported winner: the answer
+    # The latest round's leading proposal when no round since the last supported winner
+    # gave any proposal positive support (the answer of a ``no_consensus`` result).
+    last_leader: ProposalSubmitted | None = None
     continued: RoundContinued | None = None
     result: DeliberationConcluded | None = None
     # The task-deadline timer, not a tally, concluded it: only a redelivery of that timer

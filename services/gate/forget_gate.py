@@ -3,9 +3,12 @@
 From round t to t+1:
 
 1. carried items decay: ρ ← γ·ρ (the previous winner becomes an alternative);
-2. new items enter with ρ = (1−γ)·support, support being the proposal's QV score scaled
-   to [0, 1] within the round; critiques and disputed claims inherit the support of the
-   proposal they concern, boosted by its controversy;
+2. new items enter with ρ = (1−γ)·support, support being the proposal's net support (its
+   mean vote from the reviewers who judged it) clipped to [0, 1]: a proposal rated well
+   keeps its support however it ranked, and one nobody backed has none. A proposal enters
+   as its answer and a short excerpt (``EXCERPT_TOKENS``, cut in the middle), not its whole
+   text. Critiques and disputed claims inherit the support of the proposal they concern,
+   boosted by its controversy;
 3. near-duplicates merge (same extracted answer, or same normalised text), summing ρ;
 4. items with ρ below ``floor`` are forgotten (never the round's winner);
 5. the rest are packed by descending ρ into the budget, the winner always first
@@ -30,7 +33,7 @@ from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ItemKind, ProposalSubmitted, StateItem
 from services.core.answers import normalize_answer
 from services.core.fencing import fence, state_item
-from services.core.tokens import estimate_tokens, truncate_to_tokens
+from services.core.tokens import estimate_tokens, shorten_middle, truncate_to_tokens
 
 # Tokens of the state budget kept for what a later round's prompt adds around the state:
 # the state's header, the fence notice, the longer instructions and the seat's own previous
@@ -40,13 +43,15 @@ from services.core.tokens import estimate_tokens, truncate_to_tokens
 FRAME_RESERVE = 160
 FEEDBACK_RESERVE = 8
 ALTERNATIVE_SHARE = 0.25  # a non-winner item may take at most this share of the budget
+EXCERPT_TOKENS = 160  # what the state keeps of a proposal's text (besides its answer)
+ANSWER_TOKENS = 32
 
 
 @dataclass(frozen=True)
 class RoundOutcome:
     round: int
     proposals: Sequence[ProposalSubmitted]  # the round's ok proposals
-    scores: Mapping[str, float]  # proposal id -> A
+    support: Mapping[str, float]  # proposal id -> net support (mean vote, in [−1, 1])
     controversy: Mapping[str, float]
     winner: str | None
     critiques: Sequence[Critique]
@@ -62,14 +67,17 @@ class GateConfig:
     floor: float = 0.05
 
 
-def support(scores: Mapping[str, float]) -> dict[str, float]:
-    """QV scores min-max scaled to [0, 1] within the round (all equal → 1)."""
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    if high - low <= 1e-12:
-        return dict.fromkeys(scores, 1.0)
-    return {pid: (a - low) / (high - low) for pid, a in scores.items()}
+def support(net_support: Mapping[str, float]) -> dict[str, float]:
+    """Net support clipped to [0, 1] (a NaN counts as none)."""
+    return {pid: min(max(v, 0.0), 1.0) if v == v else 0.0 for pid, v in net_support.items()}
+
+
+def proposal_text(proposal: ProposalSubmitted) -> str:
+    """What the state keeps of a proposal: its answer and a short excerpt of its text."""
+    excerpt = shorten_middle(proposal.content.strip(), EXCERPT_TOKENS)
+    if proposal.extracted_answer is None:
+        return excerpt
+    return f"Answer: {truncate_to_tokens(proposal.extracted_answer, ANSWER_TOKENS)}\n{excerpt}"
 
 
 def rendered_tokens(kind: str, text: str) -> int:
@@ -84,6 +92,7 @@ def item(
     answer: str | None = None,
     source: str | None = None,
     round_number: int = 0,
+    support: float = 0.0,
 ) -> StateItem:
     return StateItem(
         kind=kind,
@@ -93,6 +102,7 @@ def item(
         answer=answer,
         source=source,
         round=round_number,
+        support=support,
     )
 
 
@@ -106,21 +116,23 @@ def fold(previous: ConsensusState, outcome: RoundOutcome, config: GateConfig) ->
             answer=old.answer,
             source=old.source,
             round_number=old.round,
+            support=old.support,
         )
         for old in previous.items
     ]
-    sup = support(outcome.scores)
+    sup = support(outcome.support)
     by_id = {p.proposal_id: p for p in outcome.proposals}
     for pid, proposal in by_id.items():
         kind: ItemKind = "winner" if pid == outcome.winner else "alternative"
         items.append(
             item(
                 kind,
-                proposal.content,
+                proposal_text(proposal),
                 (1 - gamma) * sup.get(pid, 0.0),
                 answer=proposal.extracted_answer,
                 source=pid,
                 round_number=outcome.round,
+                support=sup.get(pid, 0.0),
             )
         )
 
@@ -188,6 +200,7 @@ def merge(items: Sequence[StateItem], answer_format: AnswerFormat) -> list[State
             if kind != "winner"
             else (it.source if it.kind == "winner" else seen.source),
             round_number=newer.round,
+            support=max(it.support, seen.support),
         )
     return list(merged.values())
 
@@ -229,6 +242,7 @@ def _fit(state_item: StateItem, budget: int) -> StateItem | None:
         answer=state_item.answer,
         source=state_item.source,
         round_number=state_item.round,
+        support=state_item.support,
     )
     while cut.tokens > budget and text:
         text = truncate_to_tokens(state_item.text, estimate_tokens(text) - 1)
@@ -239,6 +253,7 @@ def _fit(state_item: StateItem, budget: int) -> StateItem | None:
             answer=state_item.answer,
             source=state_item.source,
             round_number=state_item.round,
+            support=state_item.support,
         )
     return cut if text and cut.tokens <= budget else None
 

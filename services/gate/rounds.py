@@ -110,6 +110,7 @@ def summarize(
         valid_ballots=tally.valid_ballots,
         quorum_met=tally.quorum_met,
         unanimous=tally.unanimous,
+        supported=tally.supported,
         degraded=degraded,
         evidence=round(evidence, 6),
         duration_s=round(max(now - cur.started_at, 0.0), 4) if now else 0.0,
@@ -135,7 +136,7 @@ def close_round(
     outcome = forget_gate.RoundOutcome(
         round=cur.number,
         proposals=masked,
-        scores={s.proposal_id: s.score for s in tally.scores},
+        support={s.proposal_id: s.net_support for s in tally.scores},
         controversy={s.proposal_id: s.controversy for s in tally.scores},
         winner=tally.winner,
         critiques=[c for b in valid for c in b.critiques],
@@ -152,9 +153,12 @@ def close_round(
     model = fatigue_model(record, settings)
     evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
     summary = summarize(cur, tally, state.tokens, evidence, now)
-    winner = next((p for p in ok if p.proposal_id == tally.winner), None)
+    leader = next((p for p in ok if p.proposal_id == tally.winner), None)
     # The answer is what the record needs of the winner; its reasoning stays in the events.
-    last_winner = replace(winner, reasoning=None) if winner else record.last_winner
+    # Only a supported winner becomes the answer; an unsupported leader is kept apart, to
+    # answer with (as no_consensus) if no round ever supports one.
+    leader = replace(leader, reasoning=None) if leader else None
+    supported = leader if tally.supported else None
     decision = halting.decide(
         round_number=cur.number,
         policy=policy,
@@ -171,7 +175,8 @@ def close_round(
         record,
         summaries=(*record.summaries, summary),
         state=state,
-        last_winner=last_winner,
+        last_winner=supported or record.last_winner,
+        last_leader=None if supported else leader or record.last_leader,
         evidence=evidence,
     )
     if decision.stop:
@@ -222,7 +227,14 @@ def conclude(
     winner: ProposalSubmitted | None = record.last_winner
     degraded_round = any(s.degraded for s in record.summaries)
     status: Status
-    if winner is None:
+    if winner is None and record.last_leader is not None:
+        # Proposals came, but no round gave any of them positive support: answer with the
+        # best-rated one, and say that the council did not back it.
+        winner, status = record.last_leader, "degraded"
+        if reason != "no_quorum":  # too few proposals or ballots to vote says more
+            note = f"no proposal had positive support ({reason}: {note})"
+            reason = "no_consensus"
+    elif winner is None:
         status = "failed"
     elif (
         degraded_round

@@ -1,6 +1,7 @@
 """Voter handler: a ballot in → the round's ``TallyComputed`` out, once every seat has
-voted (the record is then in ``voting``). The tally is stored in the record by
-compare-and-set, so concurrent or repeated ballots all emit the same tally.
+voted (the record is then in ``voting``). The tally (``qv.tally`` over the round's options:
+answers, or proposals for free text) is stored in the record by compare-and-set, so
+concurrent or repeated ballots all emit the same tally.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 import msgspec
 
 from schemas.ballot import BallotAccepted
-from schemas.base import Message
+from schemas.base import AnswerFormat, Message
 from schemas.record import DeliberationRecord, RoundState
-from schemas.tally import ProposalScore, TallyComputed
+from schemas.tally import OptionScore, ProposalScore, TallyComputed
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids
+from services.core.answers import normalize_answer
 from services.voter import qv
 from services.voter.settings import VoterSettings
 
@@ -28,14 +30,37 @@ class VoterDeps:
     settings: VoterSettings
 
 
+BY_ANSWER: frozenset[AnswerFormat] = frozenset({"integer", "choice"})
+
+
+def entries(record: DeliberationRecord) -> list[qv.Entry]:
+    """The round's ok proposals as options: by normalised answer where the format has one
+    (a proposal without an answer stands alone), else each proposal on its own."""
+    fmt = record.task.answer_format
+    out = []
+    for p in record.current.ok_proposals():
+        key = normalize_answer(p.extracted_answer, fmt) if fmt in BY_ANSWER else None
+        out.append(
+            qv.Entry(
+                proposal_id=p.proposal_id,
+                agent=p.agent_id,
+                key=f"answer:{key}" if key is not None else f"proposal:{p.proposal_id}",
+                answer=p.extracted_answer,
+            )
+        )
+    return out
+
+
 def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:
     cur: RoundState = record.current
     ok = cur.ok_proposals()
-    valid = [b for b in cur.ballots if b.valid]
     result = qv.tally(
-        [qv.QvBallot(reviewer=b.seat, weights=b.weights) for b in valid],
-        [p.proposal_id for p in ok],
-    )
+        [qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights) for b in cur.ballots
+         if b.valid],
+        entries(record),
+        by_answer=record.task.answer_format in BY_ANSWER,
+        seed=f"{record.task_id}:{cur.number}",
+    )  # fmt: skip
     by_id = {p.proposal_id: p for p in ok}
     scores = tuple(
         ProposalScore(
@@ -50,6 +75,7 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
         for pid in by_id
     )
     winner = by_id.get(result.winner) if result.winner else None
+    counted = len(result.counted)
     return TallyComputed(
         task_id=record.task_id,
         round=cur.number,
@@ -62,9 +88,23 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
         winner_seat=winner.seat if winner else None,
         conviction=round(result.conviction, 6),
         ok_proposals=len(ok),
-        valid_ballots=len(valid),
-        quorum_met=len(ok) >= settings.quorum_proposals and len(valid) >= settings.quorum_ballots,
+        valid_ballots=counted,
+        quorum_met=len(ok) >= settings.quorum_proposals and counted >= settings.quorum_ballots,
         unanimous=result.unanimous,
+        options=tuple(
+            OptionScore(
+                key=o.key,
+                answer=o.answer,
+                proposals=o.proposals,
+                score=round(o.score, 6),
+                net_support=round(o.net_support, 6),
+                ballots=o.ballots,
+            )
+            for o in result.options
+        ),
+        winner_answer=winner.extracted_answer if winner else None,
+        supported=result.supported,
+        abstained=result.abstained,
     )
 
 

@@ -1,41 +1,83 @@
-"""Quadratic-voting tally (pure, §5.3).
+"""Quadratic voting on answers (pure, §5.3).
 
-For each valid ballot of reviewer i with weights w[i, j]:
+Proposals are grouped into options: one per distinct answer where the answer format has an
+extractable answer (integer, choice), one per proposal for free text and code. A reviewer's
+weight on an option is the mean of its weights on the option's proposals it reviewed, so
+backing two proposals of the same answer is one opinion of that answer, not two.
 
-    f[i, j] = w[i, j] / Σ_k |w[i, k]|        (0 when the sum is 0): each reviewer spends
-                                              exactly its whole budget
-    s[i, j] = sign(f[i, j]) · √|f[i, j]|      the vote
-    A[j]    = Σ_i r[i] · s[i, j]              r[i] = 1 unless a reputation is given
-    ns[j]   = A[j] / (ballots that covered j)
-    controversy[j] = variance of s[i, j] over the reviewers that covered j
+For each counted ballot of reviewer i, over the options o it covered:
 
-The winner maximises A; ties go to higher ns, then lower controversy, then the earlier
-submission, then the proposal id. Conviction is the winner's share of all positive vote
-mass, rescaled so an even split over the k candidates gives 0 and all of it gives 1:
-c = max(0, (share − 1/k) / (1 − 1/k)); c = 0 with no positive vote, c = 1 when k = 1.
+    f[i, o] = w[i, o] / Σ_p |w[i, p]|        each reviewer spends exactly its whole budget
+    s[i, o] = sign(f[i, o]) · √|f[i, o]|     the vote
+    A[o]    = Σ_i s[i, o]                    the option's score
+
+Rules that keep the vote from being gamed:
+
+- self-exclusion is by agent: a reviewer's weights on proposals of its own agent (its own
+  seat, or another seat of the same model) are ignored;
+- a ballot that states no preference abstains and does not count toward quorum: all its
+  weights zero, or the same weight on two or more options;
+- negative weights only take support away: an option leads only with a positive score,
+  so voting every rival down promotes nobody (with no positive score there is no
+  supported winner);
+- ties are broken by a hash seeded with the task and round, never by arrival order.
+
+The winner is the leading option's best-scored proposal. Conviction is the leading
+option's share of all positive score, c = max(A_w, 0) / Σ_o max(A_o, 0) (0 when nothing is
+positive). A round is unanimous when it has a supported winner and, by answer, every ok
+proposal gives the same answer (two or more of them); for free text, when two or more
+counted ballots put their largest weight on the winner.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from services.core.rng import stable_hex
 
 
 @dataclass(frozen=True)
 class QvBallot:
-    reviewer: int
-    weights: Mapping[str, float]  # proposal id -> weight (every covered proposal present)
+    reviewer: int  # the reviewer's seat
+    agent: str  # the reviewer's agent: it never votes on its own proposals
+    weights: Mapping[str, float]  # proposal id -> weight
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An ok proposal of the round, in submission order."""
+
+    proposal_id: str
+    agent: str
+    key: str  # its option: the normalised answer, or its own id for free text
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class OptionScore:
+    key: str
+    answer: str | None
+    proposals: tuple[str, ...]
+    score: float  # A[o]
+    net_support: float  # A[o] / ballots that covered it
+    ballots: int
 
 
 @dataclass(frozen=True)
 class QvResult:
-    scores: dict[str, float]
+    options: tuple[OptionScore, ...]  # in order of first proposal
+    scores: dict[str, float]  # per proposal: Σ_i of its own vote s[i, j]
     net_support: dict[str, float]
     controversy: dict[str, float]
     coverage: dict[str, int]
-    votes: dict[int, dict[str, float]]
-    winner: str | None
+    votes: dict[int, dict[str, float]]  # reviewer seat -> proposal id -> s[i, j]
+    counted: tuple[int, ...]  # seats whose ballots counted
+    abstained: tuple[int, ...]  # seats whose ballots stated no preference
+    winner: str | None  # the leading option's best proposal (supported or not)
+    winner_key: str | None
+    supported: bool  # the leading option's score is positive
     conviction: float
     unanimous: bool
 
@@ -44,77 +86,131 @@ def credit_shares(weights: Mapping[str, float]) -> dict[str, float]:
     total = sum(abs(w) for w in weights.values())
     if total == 0:
         return dict.fromkeys(weights, 0.0)
-    return {pid: w / total for pid, w in weights.items()}
+    return {key: w / total for key, w in weights.items()}
 
 
 def vote(share: float) -> float:
     return math.copysign(math.sqrt(abs(share)), share) if share else 0.0
 
 
+def own_weights(ballot: QvBallot, entries: Mapping[str, Entry]) -> dict[str, float]:
+    """The ballot's finite weights on proposals it may judge (known, not its agent's)."""
+    return {
+        pid: float(w)
+        for pid, w in ballot.weights.items()
+        if pid in entries and entries[pid].agent != ballot.agent and math.isfinite(w)
+    }
+
+
+def option_weights(weights: Mapping[str, float], entries: Mapping[str, Entry]) -> dict[str, float]:
+    """Per option, the mean weight over the option's proposals the ballot covered."""
+    grouped: dict[str, list[float]] = {}
+    for pid, w in weights.items():
+        grouped.setdefault(entries[pid].key, []).append(w)
+    return {key: sum(ws) / len(ws) for key, ws in grouped.items()}
+
+
+def abstains(by_option: Mapping[str, float]) -> bool:
+    """No preference stated: nothing covered, every weight zero, or one weight on 2+ options."""
+    values = list(by_option.values())
+    if not values or all(w == 0 for w in values):
+        return True
+    return len(values) >= 2 and max(values) - min(values) <= 1e-9
+
+
 def tally(
-    ballots: Sequence[QvBallot],
-    proposals: Sequence[str],
-    reputation: Mapping[int, float] | None = None,
+    ballots: Sequence[QvBallot], proposals: Sequence[Entry], *, by_answer: bool, seed: str
 ) -> QvResult:
-    """``proposals``: the round's ok proposal ids in submission order."""
-    order = {pid: i for i, pid in enumerate(proposals)}
+    entries = {e.proposal_id: e for e in proposals}
+    keys = list(dict.fromkeys(e.key for e in proposals))
+    members = {k: tuple(e.proposal_id for e in proposals if e.key == k) for k in keys}
+    option_score = dict.fromkeys(keys, 0.0)
+    option_cover = dict.fromkeys(keys, 0)
+    scores = dict.fromkeys(entries, 0.0)
+    columns: dict[str, list[float]] = {pid: [] for pid in entries}
     votes: dict[int, dict[str, float]] = {}
+    counted: list[int] = []
+    abstained: list[int] = []
     for ballot in ballots:
-        shares = credit_shares({p: w for p, w in ballot.weights.items() if p in order})
-        votes[ballot.reviewer] = {pid: vote(f) for pid, f in shares.items()}
-    rep = reputation or {}
-    scores = dict.fromkeys(proposals, 0.0)
-    columns: dict[str, list[float]] = {pid: [] for pid in proposals}
-    for reviewer, row in votes.items():
+        weights = own_weights(ballot, entries)
+        by_option = option_weights(weights, entries)
+        if abstains(by_option):
+            abstained.append(ballot.reviewer)
+            continue
+        counted.append(ballot.reviewer)
+        for key, share in credit_shares(by_option).items():
+            option_score[key] += vote(share)
+            option_cover[key] += 1
+        row = {pid: vote(f) for pid, f in credit_shares(weights).items()}
+        votes[ballot.reviewer] = row
         for pid, s in row.items():
-            scores[pid] += rep.get(reviewer, 1.0) * s
+            scores[pid] += s
             columns[pid].append(s)
     coverage = {pid: len(col) for pid, col in columns.items()}
-    net = {pid: (scores[pid] / coverage[pid] if coverage[pid] else 0.0) for pid in proposals}
-    controversy = {pid: _variance(col) for pid, col in columns.items()}
-    winner = (
-        min(
-            proposals,
-            key=lambda p: (-scores[p], -net[p], controversy[p], order[p], p),
+    net = {pid: scores[pid] / coverage[pid] if coverage[pid] else 0.0 for pid in entries}
+    options = tuple(
+        OptionScore(
+            key=k,
+            answer=entries[members[k][0]].answer,
+            proposals=members[k],
+            score=option_score[k],
+            net_support=option_score[k] / option_cover[k] if option_cover[k] else 0.0,
+            ballots=option_cover[k],
         )
-        if proposals
-        else None
+        for k in keys
     )
+    leader = _first(options, lambda o: (-o.score, -o.net_support, _tie(seed, o.key)))
+    winner = None
+    if leader is not None:
+        winner = min(leader.proposals, key=lambda p: (-scores[p], -net[p], _tie(seed, p)))
+    supported = leader is not None and leader.score > 0
     return QvResult(
+        options=options,
         scores=scores,
         net_support=net,
-        controversy=controversy,
+        controversy={pid: _variance(col) for pid, col in columns.items()},
         coverage=coverage,
         votes=votes,
+        counted=tuple(counted),
+        abstained=tuple(abstained),
         winner=winner,
-        conviction=conviction(votes, winner, len(proposals)),
-        unanimous=unanimous(ballots, winner),
+        winner_key=leader.key if leader else None,
+        supported=supported,
+        conviction=conviction(options, leader),
+        unanimous=supported
+        and (
+            len(options) == 1 and len(proposals) >= 2
+            if by_answer
+            else _top_choice_of_all(votes, winner)
+        ),
     )
 
 
-def conviction(votes: Mapping[int, Mapping[str, float]], winner: str | None, k: int) -> float:
-    if winner is None or k == 0:
+def conviction(options: Sequence[OptionScore], leader: OptionScore | None) -> float:
+    """The leading option's share of all positive score (0 when it has none)."""
+    positive = sum(max(o.score, 0.0) for o in options)
+    if leader is None or leader.score <= 0 or positive <= 0:
         return 0.0
-    if k == 1:
-        return 1.0
-    positive = sum(max(s, 0.0) for row in votes.values() for s in row.values())
-    if positive <= 0:
-        return 0.0
-    share = sum(max(row.get(winner, 0.0), 0.0) for row in votes.values()) / positive
-    return max(0.0, (share - 1.0 / k) / (1.0 - 1.0 / k))
+    return min(1.0, leader.score / positive)
 
 
-def unanimous(ballots: Sequence[QvBallot], winner: str | None) -> bool:
-    """Every ballot that could vote for the winner put its largest positive weight on it,
-    and at least two did."""
-    if winner is None:
+def _top_choice_of_all(votes: Mapping[int, Mapping[str, float]], winner: str | None) -> bool:
+    """Free text: two or more counted ballots could vote for the winner, and each put its
+    largest vote on it."""
+    eligible = [row for row in votes.values() if winner in row]
+    if winner is None or len(eligible) < 2:
         return False
-    eligible = [b for b in ballots if winner in b.weights]
-    if len(eligible) < 2:
-        return False
-    return all(
-        b.weights[winner] > 0 and b.weights[winner] >= max(b.weights.values()) for b in eligible
-    )
+    return all(row[winner] > 0 and row[winner] >= max(row.values()) for row in eligible)
+
+
+def _tie(seed: str, key: str) -> str:
+    return stable_hex(seed, key, size=8)
+
+
+def _first(
+    options: Sequence[OptionScore], order: Callable[[OptionScore], tuple[float, float, str]]
+) -> OptionScore | None:
+    return min(options, key=order) if options else None
 
 
 def _variance(values: Sequence[float]) -> float:

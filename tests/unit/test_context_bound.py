@@ -61,7 +61,7 @@ def test_a_later_rounds_prompt_never_exceeds_round_one_plus_both_budgets(
             ClaimCheck(proposal_id=ids[i % len(ids)], quote=q, verdict="wrong") for i, q in quotes
         ]
         outcome = forget_gate.RoundOutcome(
-            round=r, proposals=props, scores={p: float(k) for k, p in enumerate(ids)},
+            round=r, proposals=props, support={p: k / len(ids) for k, p in enumerate(ids)},
             controversy=dict.fromkeys(ids, 0.3), winner=ids[-1], critiques=crit,
             claims=claims, answer_format="integer",
         )  # fmt: skip

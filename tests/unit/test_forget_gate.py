@@ -14,12 +14,14 @@ from services.agent_runner.prompts import render_state
 from services.core.fencing import fence
 from services.core.tokens import estimate_tokens
 from services.gate.forget_gate import (
+    EXCERPT_TOKENS,
     FRAME_RESERVE,
     GateConfig,
     RoundOutcome,
     feedback,
     fold,
     item,
+    proposal_text,
     rendered_tokens,
     support,
 )
@@ -60,7 +62,7 @@ def outcomes(draw: st.DrawFn, round_number: int = 1) -> RoundOutcome:
     return RoundOutcome(
         round=round_number,
         proposals=props,
-        scores={p: draw(st.floats(-10, 10)) for p in pids},
+        support={p: draw(st.floats(-1, 1)) for p in pids},
         controversy={p: draw(unit) for p in pids},
         winner=draw(st.sampled_from(pids)) if pids and draw(st.booleans()) else None,
         critiques=critiques,
@@ -115,12 +117,12 @@ def test_the_winner_item_carries_the_winning_proposal(
     won = next(p for p in outcome.proposals if p.proposal_id == outcome.winner)
     assert winner is not None
     assert winner.answer == won.extracted_answer
-    assert won.content.startswith(winner.text.removesuffix(" […truncated]").rstrip())
+    assert proposal_text(won).startswith(winner.text.removesuffix(" […truncated]").rstrip())
 
 
 def outcome_of(
     *proposals: ProposalSubmitted,
-    scores: dict[str, float],
+    support: dict[str, float],
     winner: str | None,
     critiques: Sequence[Critique] = (),
     claims: Sequence[ClaimCheck] = (),
@@ -129,7 +131,7 @@ def outcome_of(
     return RoundOutcome(
         round=proposals[0].round if proposals else 1,
         proposals=list(proposals),
-        scores=scores,
+        support=support,
         controversy=controversy or {},
         winner=winner,
         critiques=list(critiques),
@@ -141,17 +143,28 @@ def outcome_of(
 CONFIG = GateConfig(gamma=0.5, state_token_budget=2048, feedback_token_budget=256, floor=0.05)
 
 
-def test_support_scales_scores_to_the_unit_interval() -> None:
-    assert support({"a": -1.0, "b": 0.0, "c": 3.0}) == {"a": 0.0, "b": 0.25, "c": 1.0}
-    assert support({"a": 0.4, "b": 0.4}) == {"a": 1.0, "b": 1.0}
+def test_support_is_net_support_clipped_to_the_unit_interval() -> None:
+    assert support({"a": -0.5, "b": 0.25, "c": 1.0, "d": float("nan")}) == {
+        "a": 0.0,
+        "b": 0.25,
+        "c": 1.0,
+        "d": 0.0,
+    }
     assert support({}) == {}
+
+
+def test_a_well_rated_proposal_keeps_its_support_however_it_ranked() -> None:
+    # Min-max scaling gave the lower of two well-rated proposals support 0.
+    assert support({"a": 0.9, "b": 0.8}) == {"a": 0.9, "b": 0.8}
 
 
 def test_new_items_enter_with_one_minus_gamma_times_support() -> None:
     a, b, c = proposal(0, "42"), proposal(1, "41"), proposal(2, "40")
-    scores = {a.proposal_id: 2.0, b.proposal_id: 1.0, c.proposal_id: 0.0}
+    support = {a.proposal_id: 1.0, b.proposal_id: 0.5, c.proposal_id: -0.2}
     config = GateConfig(gamma=0.2, state_token_budget=2048, feedback_token_budget=0)
-    state = fold(ConsensusState(), outcome_of(a, b, c, scores=scores, winner=a.proposal_id), config)
+    state = fold(
+        ConsensusState(), outcome_of(a, b, c, support=support, winner=a.proposal_id), config
+    )
     assert [(i.kind, i.source, i.retention) for i in state.items] == [
         ("winner", a.proposal_id, 0.8),
         ("alternative", b.proposal_id, 0.8 * 0.5),
@@ -170,7 +183,7 @@ def test_carried_items_decay_by_gamma_and_the_old_winner_becomes_an_alternative(
     )
     a, b = proposal(0, "42", round_number=2), proposal(1, "41", round_number=2)
     outcome = outcome_of(
-        a, b, scores={a.proposal_id: 1.0, b.proposal_id: 0.0}, winner=a.proposal_id
+        a, b, support={a.proposal_id: 1.0, b.proposal_id: 0.0}, winner=a.proposal_id
     )
     state = fold(
         previous, outcome, GateConfig(gamma=0.25, state_token_budget=2048, feedback_token_budget=0)
@@ -185,16 +198,20 @@ def test_carried_items_decay_by_gamma_and_the_old_winner_becomes_an_alternative(
 def test_items_decayed_below_the_floor_are_forgotten() -> None:
     previous = ConsensusState(items=(item("alternative", "faint: 9", 0.08, answer="9"),))
     a = proposal(0, "42", round_number=2)
-    state = fold(previous, outcome_of(a, scores={a.proposal_id: 1.0}, winner=a.proposal_id), CONFIG)
-    assert [i.text for i in state.items] == [a.content]  # 0.5 × 0.08 < 0.05
+    state = fold(
+        previous, outcome_of(a, support={a.proposal_id: 1.0}, winner=a.proposal_id), CONFIG
+    )
+    assert [i.text for i in state.items] == [proposal_text(a)]  # 0.5 × 0.08 < 0.05
 
 
 def test_near_duplicate_answers_merge_and_sum_their_retention() -> None:
     a = proposal(0, "1,234", content="It is 1,234.\nFinal answer: \\boxed{1,234}")
     b = proposal(1, "1234.0", content="Surely 1234.\nFinal answer: \\boxed{1234}")
     c = proposal(2, "7")
-    scores = {a.proposal_id: 2.0, b.proposal_id: 1.0, c.proposal_id: 0.0}
-    state = fold(ConsensusState(), outcome_of(a, b, c, scores=scores, winner=a.proposal_id), CONFIG)
+    support = {a.proposal_id: 1.0, b.proposal_id: 0.5, c.proposal_id: 0.0}
+    state = fold(
+        ConsensusState(), outcome_of(a, b, c, support=support, winner=a.proposal_id), CONFIG
+    )
     answers = [i for i in state.items if i.kind in ("winner", "alternative")]
     assert len(answers) == 1  # c had zero support: (1 − γ)·0 is below the floor
     assert answers[0].kind == "winner"
@@ -204,17 +221,18 @@ def test_near_duplicate_answers_merge_and_sum_their_retention() -> None:
 def test_a_merged_winner_keeps_the_winning_text() -> None:
     a = proposal(0, "42", content="The winner's careful argument.\nFinal answer: \\boxed{42}")
     b = proposal(1, "42", content="A sloppy argument.\nFinal answer: \\boxed{42}")
-    scores = {a.proposal_id: 2.0, b.proposal_id: 1.0}
-    state = fold(ConsensusState(), outcome_of(a, b, scores=scores, winner=a.proposal_id), CONFIG)
+    support = {a.proposal_id: 0.9, b.proposal_id: 0.4}
+    state = fold(ConsensusState(), outcome_of(a, b, support=support, winner=a.proposal_id), CONFIG)
     top = state.items[0]
-    assert (top.kind, top.source, top.text) == ("winner", a.proposal_id, a.content)
+    assert (top.kind, top.source, top.text) == ("winner", a.proposal_id, proposal_text(a))
+    assert top.support == 0.9  # the better-rated of the merged
 
 
 def test_a_winner_larger_than_the_budget_is_truncated_with_a_marker() -> None:
     a = proposal(0, "42", content="x" * 10_000)
     state = fold(
         ConsensusState(),
-        outcome_of(a, scores={a.proposal_id: 1.0}, winner=a.proposal_id),
+        outcome_of(a, support={a.proposal_id: 1.0}, winner=a.proposal_id),
         GateConfig(gamma=0.5, state_token_budget=256, feedback_token_budget=0),
     )
     assert state.items[0].kind == "winner"
@@ -227,7 +245,7 @@ def test_critiques_and_disputed_claims_of_a_proposal_enter_the_state() -> None:
     outcome = outcome_of(
         a,
         b,
-        scores={a.proposal_id: 1.0, b.proposal_id: 0.0},
+        support={a.proposal_id: 1.0, b.proposal_id: -0.4},
         controversy={b.proposal_id: 0.3},
         winner=a.proposal_id,
         critiques=[
@@ -294,3 +312,14 @@ def test_feedback_puts_the_harshest_critique_first() -> None:
     ]
     out = feedback(critiques, [], {"p0": 0, "p1": 1}, budget=512)
     assert out == {0: ("wrong result", "minor slip"), 1: ("for seat one",)}
+
+
+def test_the_state_keeps_a_proposals_answer_and_a_short_excerpt_not_its_whole_text() -> None:
+    long = "Step. " * 2000 + "\nFinal answer: \\boxed{42}"
+    a = proposal(0, "42", content=long)
+    outcome = outcome_of(a, support={a.proposal_id: 1.0}, winner=a.proposal_id)
+    state = fold(ConsensusState(), outcome, CONFIG)
+    [top] = state.items
+    assert top.text.startswith("Answer: 42\n")
+    assert "boxed{42}" in top.text  # the middle is cut, the end is kept
+    assert top.tokens <= EXCERPT_TOKENS + 40

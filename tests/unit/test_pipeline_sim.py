@@ -152,7 +152,7 @@ async def test_a_simulated_deliberation_ends_with_one_bounded_result(
     assert result.simulated
     assert 1 <= result.rounds <= 4
     assert result.rounds == len(result.summaries)
-    assert result.stop_reason in ("converged", "max_rounds")
+    assert result.stop_reason in ("converged", "evidence", "fatigue", "max_rounds")
     assert all(s.state_tokens <= 256 for s in result.summaries)
     assert (result.correct is None) == (reference is None)
     team = next(m for m in bus.published.values() if isinstance(m, TeamSelected))

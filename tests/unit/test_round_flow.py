@@ -61,12 +61,14 @@ def the_task(task_id: str, **policy: Any) -> TaskSubmitted:
     )
 
 
-async def propose_all(stack: Stack, requests: list[ProposeRequested]) -> list[Message]:
+async def propose_all(
+    stack: Stack, requests: list[ProposeRequested], answers: dict[str, str] = ANSWERS
+) -> list[Message]:
     """Every seat proposes; returns what the last proposal released."""
     out: list[Message] = []
     for i, request in enumerate(requests):
         out = await twice(
-            stack, on_proposal, proposal_for(request, ANSWERS[request.agent_id]), stack.reviewer
+            stack, on_proposal, proposal_for(request, answers[request.agent_id]), stack.reviewer
         )
         if i < len(requests) - 1:
             assert out == []  # the phase waits for every seat
@@ -97,7 +99,7 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     assert (record.current.number, record.current.phase) == (1, "proposing")
     assert record.deadline_at == NOW + 600
 
-    released = await propose_all(stack, requests)
+    released = await propose_all(stack, requests, dict.fromkeys(ANSWERS, "42"))
     record = stack.store.records["flow-1"]
     assert record.current.phase == "reviewing"
     assert set(record.current.packets) == {0, 1, 2}
@@ -128,7 +130,9 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     [tally] = tallies[2]
     assert isinstance(tally, TallyComputed)
     assert tally.message_id == ids.tally("flow-1", 1)
-    assert (tally.winner, tally.winner_seat) == (ids.proposal_ref("flow-1", 1, 0), 0)
+    # three equal proposals of one answer: the tie is broken by the task's seeded hash
+    assert tally.winner == ids.proposal_ref("flow-1", 1, tally.winner_seat)
+    assert tally.winner_answer == "42"
     assert tally.quorum_met
     assert tally.unanimous
     assert stack.store.records["flow-1"].current.phase == "gating"
@@ -137,7 +141,8 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     [result] = await twice(stack, on_tally, tally, stack.gate)
     assert isinstance(result, DeliberationConcluded)
     assert (result.status, result.stop_reason, result.correct) == ("completed", "converged", True)
-    assert (result.extracted_answer, result.winner_agent, result.rounds) == ("42", "alpha", 1)
+    winner_agent = ("alpha", "bravo", "charlie")[tally.winner_seat or 0]
+    assert (result.extracted_answer, result.winner_agent, result.rounds) == ("42", winner_agent, 1)
     # No client trace: the task's trace id is derived from its id (services/_runtime/telemetry).
     assert result.trace_id == f"{telemetry.root_context('flow-1').trace_id:032x}"
     assert result.usage["bravo"].calls == 2  # one proposal, one review

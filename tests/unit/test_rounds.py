@@ -17,8 +17,9 @@ from .builders import NOW, TASK, agreeing_round, ballot, gating, proposal, recor
 SETTINGS = GateSettings()
 # seat 0 wins (42); reviewer 1 tops seat 2, so the round is not unanimous
 CONTESTED = {0: {1: -50, 2: 50}, 1: {0: 40, 2: 60}, 2: {0: 90, 1: -10}}
-# seat 0 wins (42) and both reviewers who can vote for it top it
-UNANIMOUS = {0: {1: -50, 2: 30}, 1: {0: 80, 2: 20}, 2: {0: 90, 1: -10}}
+# every seat answers 42 (AGREED) and every reviewer backs what it reviews: unanimous
+AGREED = ["42", "42", "42"]
+UNANIMOUS = {0: {1: 50, 2: 30}, 1: {0: 80, 2: 20}, 2: {0: 90, 1: 10}}
 
 
 def with_reference(reference: str | None, **policy: object) -> dict[str, object]:
@@ -68,7 +69,7 @@ def test_the_next_round_deadline_never_passes_the_task_deadline() -> None:
 
 
 def test_a_unanimous_round_concludes_completed_and_correct() -> None:
-    out = closed(agreeing_round(["42", "41", "42"], UNANIMOUS, **with_reference("42")))
+    out = closed(agreeing_round(AGREED, UNANIMOUS, **with_reference("42")))
     result = out.result
     assert result is not None
     assert (result.status, result.stop_reason, result.correct) == ("completed", "converged", True)
@@ -83,16 +84,16 @@ def test_a_unanimous_round_concludes_completed_and_correct() -> None:
 
 
 def test_correct_compares_normalised_answers_with_the_reference() -> None:
-    out = closed(agreeing_round(["42", "41", "42"], UNANIMOUS, **with_reference("42.0")))
+    out = closed(agreeing_round(AGREED, UNANIMOUS, **with_reference("42.0")))
     assert out.result is not None
     assert out.result.correct is True
-    wrong = closed(agreeing_round(["42", "41", "42"], UNANIMOUS, **with_reference("41")))
+    wrong = closed(agreeing_round(AGREED, UNANIMOUS, **with_reference("41")))
     assert wrong.result is not None
     assert wrong.result.correct is False
 
 
 def test_correct_is_absent_without_a_reference_answer() -> None:
-    out = closed(agreeing_round(["42", "41", "42"], UNANIMOUS, **with_reference(None)))
+    out = closed(agreeing_round(AGREED, UNANIMOUS, **with_reference(None)))
     assert out.result is not None
     assert out.result.correct is None
 
@@ -169,12 +170,12 @@ def test_close_round_changes_nothing_outside_the_gating_phase() -> None:
         rec, current=msgspec.structs.replace(rec.current, phase="voting")
     )
     assert close_round(voting, NOW, SETTINGS) is None
-    done = closed(agreeing_round(["42", "41", "42"], UNANIMOUS))
+    done = closed(agreeing_round(AGREED, UNANIMOUS))
     assert close_round(done, NOW, SETTINGS) is None
 
 
 def test_the_result_sums_usage_per_agent_and_in_total() -> None:
-    rec = agreeing_round(["42", "41", "42"], UNANIMOUS)
+    rec = agreeing_round(AGREED, UNANIMOUS)
     rec = msgspec.structs.replace(
         rec,
         usage={
