@@ -9,6 +9,11 @@ import msgspec
 from schemas.base import AgentId, Backend, Event, Struct
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+# Cards come from any runner that can write the bucket: every number is range-checked when
+# decoded (a NaN or an infinity fails every bound), so a bad card is refused, not believed.
+Price = Annotated[float, msgspec.Meta(ge=0.0, le=1e6)]
+Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=1e7)]
+Epoch = Annotated[float, msgspec.Meta(ge=0.0, le=1e11)]
 
 
 class DomainPrior(Struct, frozen=True, kw_only=True):
@@ -28,16 +33,16 @@ class AgentCard(Struct, frozen=True, kw_only=True):
     backend: Backend
     capabilities: tuple[str, ...] = ()
     domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
-    price_in_per_mtok: float = 0.0
-    price_out_per_mtok: float = 0.0
-    max_concurrency: int = 1
-    in_flight: int = 0
-    context_window: int = 8192
-    latency_s: float = 1.0
-    latency_p95_s: float = 2.0
+    price_in_per_mtok: Price = 0.0
+    price_out_per_mtok: Price = 0.0
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
+    in_flight: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    context_window: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 8192
+    latency_s: Seconds = 1.0
+    latency_p95_s: Seconds = 2.0
     version: str = "0"
-    started_at: float = 0.0
-    updated_at: float = 0.0
+    started_at: Epoch = 0.0
+    updated_at: Epoch = 0.0
     draining: bool = False
 
     def prior(self, domain: str) -> DomainPrior:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import msgspec
+import structlog
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -45,19 +46,34 @@ MAX_CAS_ATTEMPTS = 64
 class CasStore(Generic[T]):
     """One Struct type per KV bucket, JSON-encoded, updated by compare-and-set."""
 
-    def __init__(self, kv: KeyValue, kind: type[T]) -> None:
+    def __init__(self, kv: KeyValue, kind: type[T], *, discard_invalid: bool = False) -> None:
         self._kv = kv
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(kind)
+        # An estimate that fails validation (out of range, or written by someone else) is
+        # started over rather than left to fail every update forever.
+        self._discard_invalid = discard_invalid
 
-    async def read(self, key: str) -> tuple[T, int] | None:
+    async def _entry(self, key: str) -> tuple[T | None, int] | None:
         try:
             entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
         if entry.value is None or entry.revision is None:
             return None
-        return self._decoder.decode(entry.value), entry.revision
+        try:
+            return self._decoder.decode(entry.value), entry.revision
+        except msgspec.ValidationError:
+            if not self._discard_invalid:
+                raise
+            structlog.get_logger("records").warning("invalid_value_discarded", key=key)
+            return None, entry.revision
+
+    async def read(self, key: str) -> tuple[T, int] | None:
+        found = await self._entry(key)
+        if found is None or found[0] is None:
+            return None
+        return found[0], found[1]
 
     async def get(self, key: str) -> T | None:
         found = await self.read(key)
@@ -80,7 +96,7 @@ class CasStore(Generic[T]):
     async def upsert(self, key: str, change: Callable[[T | None], T | None]) -> T | None:
         """Like ``update``, but ``change`` also sees (and may create) a missing value."""
         for attempt in range(MAX_CAS_ATTEMPTS):
-            found = await self.read(key)
+            found = await self._entry(key)
             current, revision = found if found else (None, 0)
             changed = change(current)
             if changed is None:
@@ -264,7 +280,7 @@ class KvTelemetryStore:
     """Per-agent telemetry (``nsed_telemetry``), one key per ``<domain>.<agent_id>``."""
 
     def __init__(self, kv: KeyValue) -> None:
-        self._store = CasStore(kv, AgentTelemetry)
+        self._store = CasStore(kv, AgentTelemetry, discard_invalid=True)
 
     async def apply(
         self, domain: str, agent_id: str, update: Callable[[AgentTelemetry | None], AgentTelemetry]

@@ -1,17 +1,19 @@
 """What one seat of an agent is expected to bring (pure): quality, cost, and the candidate
 the solver sees.
 
-Quality is a Beta posterior on the agent's generation precision in the task's domain. It
-starts from the card's prior p_g with the weight of ``prior_strength`` observations and is
-updated by the gate's telemetry: each ok proposal that was reviewed next to others is a
-trial worth its peer standing in successes — min(1, share·k/2), its share of the round's
-positive votes against the k proposals (0.5 for an average peer). The measure is relative
-on purpose: absolute support (or agreement with the winner) rewards two weak agents that
-back each other's shared mistake, and then they lock a better untried agent out. The
-posterior is used optimistically (mean + ``explore`` standard deviations, a deterministic
-UCB), so an agent nobody has tried yet still gets seats until the evidence says otherwise.
-The value is that, times the agent's success rate (ok proposals per seated round,
-Laplace-smoothed), plus a tenth of its verification prior.
+Quality rests on two Beta posteriors for the task's domain, each in its own unit and each
+starting from the card's prior with the weight of ``prior_strength`` observations:
+
+- p_g, the probability that the agent's proposal is right: updated by the gate's
+  telemetry with its judged proposals (right against the reference, or in the round's
+  supported winning answer);
+- p_v, the probability that its review orders a winning and a losing proposal the way the
+  outcome did (0.5 is chance): updated with its reviews' pair orderings.
+
+Selection uses p_g optimistically (mean + ``explore`` standard deviations, a deterministic
+UCB), so an agent nobody has tried yet still gets seats until the evidence says otherwise,
+times the agent's success rate (ok proposals per seated round, Laplace-smoothed), plus a
+tenth of the p_v mean. The seats carry both means, and the gate's halting model uses them.
 
 Cost is the expected dollars per seat per round: ``input_tokens`` and ``output_tokens``
 for each of the two calls (propose, review) at the card's prices.
@@ -59,21 +61,28 @@ class Candidate:
         return role == "member" or role in self.capabilities
 
 
+def beta_mean(prior: float, strength: float, hits: float, trials: float) -> float:
+    """The mean of Beta(strength·prior + hits, strength·(1 − prior) + trials − hits)."""
+    return (strength * prior + hits) / (strength + trials)
+
+
 def posterior_p_g(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
-    """The Beta posterior mean of p_g: the prior as ``prior_strength`` observations."""
-    n0 = v.prior_strength
-    trials = seen.judged if seen else 0
-    successes = seen.standing_sum if seen else 0.0
-    return (n0 * card.prior(domain).p_g + successes) / (n0 + trials)
+    hits, trials = (seen.gen_hits, seen.gen_trials) if seen else (0, 0)
+    return beta_mean(card.prior(domain).p_g, v.prior_strength, hits, trials)
+
+
+def posterior_p_v(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+    hits, trials = (seen.ver_hits, seen.ver_trials) if seen else (0.0, 0)
+    return beta_mean(card.prior(domain).p_v, v.prior_strength, hits, trials)
 
 
 def quality(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
-    prior = card.prior(domain)
-    trials = seen.judged if seen else 0
+    trials = seen.gen_trials if seen else 0
     mean = posterior_p_g(card, seen, domain, v)
     spread = math.sqrt(mean * (1.0 - mean) / (v.prior_strength + trials + 1.0))
     success_rate = ((seen.proposals_ok if seen else 0) + 1.0) / ((seen.rounds if seen else 0) + 1.0)
-    return (min(mean + v.explore * spread, 1.0)) * success_rate + 0.1 * prior.p_v
+    p_v = posterior_p_v(card, seen, domain, v)
+    return (min(mean + v.explore * spread, 1.0)) * success_rate + 0.1 * p_v
 
 
 def round_cost(card: AgentCard, v: Valuation) -> float:
@@ -105,7 +114,7 @@ def candidates(
                 capabilities=frozenset(card.capabilities),
                 card=card,
                 p_g=posterior_p_g(card, seen, domain, v),
-                p_v=card.prior(domain).p_v,
+                p_v=posterior_p_v(card, seen, domain, v),
             )
         )
     return sorted(out, key=lambda c: c.agent_id)

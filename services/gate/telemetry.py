@@ -1,6 +1,14 @@
 """Per-agent telemetry (§3 ``nsed_telemetry``): what each closed round says about its
 members, folded into running per-domain estimates the broker reads.
 
+Each precision is counted in its own unit. Generation: an ok proposal is a trial, a hit
+when it is right (against the reference answer where the task has one, else when it is in
+the round's supported winning option). Verification: a counted ballot that covered a
+winning and a losing proposal is a trial, worth the share of such pairs it ordered the way
+the outcome did. Without a reference the outcome is the council's own verdict, so these
+measure agreement with the council, which the council's majority also shapes; with a
+reference they measure being right.
+
 ``observe`` is pure: a round as it closed → one ``AgentTelemetry`` update per seated agent.
 ``TelemetryStore`` applies them by compare-and-set, one key per ``<domain>.<agent_id>``.
 The gate writes telemetry only when its own compare-and-set closed the round, so a
@@ -38,11 +46,50 @@ class Observation:
     wins: int = 0
     agreed: int = 0
     net_support: float = 0.0
-    judged: int = 0
-    standing: float = 0.0
+    gen_trial: int = 0
+    gen_hit: int = 0
+    ver_trial: int = 0
+    ver_hit: float = 0.0
     reviews_valid: int = 0
     reviews_missing: int = 0
     latency_s: float | None = None
+
+
+def outcome(closing: DeliberationRecord) -> set[str] | None:
+    """The proposals the round's outcome counts as right: those matching the reference
+    answer where the task has one, else those in the supported winning option. None when
+    the round says nothing (no reference and no supported winner)."""
+    cur = closing.current
+    tally = cur.tally
+    if tally is None:
+        return None
+    reference = closing.task.reference_answer
+    fmt = closing.task.answer_format
+    if reference is not None:
+        return {
+            p.proposal_id
+            for p in cur.ok_proposals()
+            if same_answer(p.extracted_answer, reference, fmt)
+        }
+    if not tally.supported:
+        return None
+    option = next((o for o in tally.options if tally.winner in o.proposals), None)
+    return set(option.proposals) if option else ({tally.winner} if tally.winner else set())
+
+
+def ordering(weights: Mapping[str, float], right: set[str]) -> float | None:
+    """The share of (right, wrong) pairs a ballot ordered right-first (ties count half);
+    None when it covered no such pair."""
+    hits, pairs = 0.0, 0
+    for a, wa in weights.items():
+        if a not in right:
+            continue
+        for b, wb in weights.items():
+            if b in right:
+                continue
+            pairs += 1
+            hits += 1.0 if wa > wb else 0.5 if wa == wb else 0.0
+    return hits / pairs if pairs else None
 
 
 def observe(closing: DeliberationRecord) -> list[Observation]:
@@ -53,7 +100,8 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
         return []
     fmt = closing.task.answer_format
     support = {s.proposal_id: s.net_support for s in tally.scores}
-    standing = peer_standing(tally.votes, [s.proposal_id for s in tally.scores])
+    right = outcome(closing)
+    counted = set(tally.votes)
     winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
     out = []
     for seat in cur.team:
@@ -62,6 +110,12 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
         ok = proposal is not None and proposal.status == "ok"
         reviewed = ballot is not None and ballot.valid
         asked = seat.seat in cur.packets
+        judged = ok and right is not None and proposal is not None
+        order = (
+            ordering(ballot.weights, right)
+            if reviewed and ballot is not None and right is not None and seat.seat in counted
+            else None
+        )
         out.append(
             Observation(
                 agent_id=seat.agent_id,
@@ -69,7 +123,7 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
                 ok=int(ok),
                 errors=int(proposal is not None and not ok),
                 timeouts=int(seat.seat in cur.timed_out),
-                wins=int(ok and winner is not None and proposal is winner),
+                wins=int(ok and tally.supported and winner is not None and proposal is winner),
                 agreed=int(
                     ok
                     and winner is not None
@@ -77,33 +131,18 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
                     and same_answer(proposal.extracted_answer, winner.extracted_answer, fmt)
                 ),
                 net_support=support.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
-                judged=int(ok and proposal is not None and proposal.proposal_id in standing),
-                standing=standing.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
+                gen_trial=int(judged),
+                gen_hit=int(
+                    judged and proposal is not None and proposal.proposal_id in (right or ())
+                ),
+                ver_trial=int(order is not None),
+                ver_hit=order or 0.0,
                 reviews_valid=int(reviewed),
                 reviews_missing=int(asked and not reviewed),
                 latency_s=proposal.latency_s if ok and proposal else None,
             )
         )
     return out
-
-
-def peer_standing(
-    votes: Mapping[int, Mapping[str, float]], proposals: list[str]
-) -> dict[str, float]:
-    """min(1, share·k/2) for each proposal some valid ballot covered, where share is its part
-    of all positive votes of the round and k the number of proposals: relative to its peers,
-    so two agents that back each other's shared mistake do not both look strong."""
-    k = len(proposals)
-    covered = {pid for row in votes.values() for pid in row}
-    positive = {
-        pid: sum(max(row.get(pid, 0.0), 0.0) for row in votes.values()) for pid in proposals
-    }
-    total = sum(positive.values())
-    if k < 2 or not covered:
-        return {}
-    if total <= 0:
-        return dict.fromkeys(covered, 0.0)
-    return {pid: min(1.0, positive[pid] / total * k / 2) for pid in covered}
 
 
 def fold(
@@ -126,8 +165,10 @@ def fold(
         wins=base.wins + obs.wins,
         agreed=base.agreed + obs.agreed,
         net_support_sum=round(base.net_support_sum + obs.net_support, 9),
-        judged=base.judged + obs.judged,
-        standing_sum=round(base.standing_sum + obs.standing, 9),
+        gen_trials=base.gen_trials + obs.gen_trial,
+        gen_hits=base.gen_hits + obs.gen_hit,
+        ver_trials=base.ver_trials + obs.ver_trial,
+        ver_hits=round(base.ver_hits + obs.ver_hit, 9),
         reviews_valid=base.reviews_valid + obs.reviews_valid,
         reviews_missing=base.reviews_missing + obs.reviews_missing,
         latency_ewma_s=round(latency, 6),

@@ -28,9 +28,11 @@ async def test_two_replicas_of_every_service_answer_forty_tasks_each_exactly_onc
     await stack.close()  # every replica drained: anything they published has been sent
     await inbox.settle()
 
-    assert {r.status for r in results} == {"completed"}, [
-        (r.task_id, r.status, r.detail) for r in results if r.status != "completed"
-    ]
+    # Nothing lost: no seat timed out, no ballot went missing, no round fell below quorum.
+    # (A task may still end without a consensus: that is the council's verdict, not loss.)
+    lost = [(r.task_id, r.detail) for r in results if any(s.degraded for s in r.summaries)]
+    assert lost == []
+    assert {r.status for r in results if r.stop_reason != "no_consensus"} == {"completed"}
     assert [inbox.count(t) for t in ids] == [1] * len(ids)
     for result in results:
         assert await nsed.stored_result(nc, result.task_id) == result

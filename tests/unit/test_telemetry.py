@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.gate.telemetry import InMemoryTelemetryStore, fold, observe, peer_standing
+from schemas.team import AgentCard
+from schemas.telemetry import AgentTelemetry
+from services.gate.telemetry import InMemoryTelemetryStore, fold, observe, ordering
 
-from .builders import NOW, agreeing_round
+from .builders import NOW, agreeing_round, task
 
 # seat 0 wins with 42; seat 1 answered 41; seat 2 also 42
 WEIGHTS = {0: {1: -50, 2: 30}, 1: {0: 80, 2: 20}, 2: {0: 90, 1: -10}}
@@ -65,19 +70,87 @@ async def test_the_in_memory_store_keeps_one_value_per_domain_and_agent() -> Non
     assert code_value.rounds == 1
 
 
-def test_peer_standing_is_relative_so_a_mutual_pair_stays_average() -> None:
-    # Two agents backing each other fully: each holds half the positive mass → 0.5 each.
-    assert peer_standing({0: {"b": 1.0}, 1: {"a": 1.0}}, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+def test_with_a_reference_p_g_counts_right_proposals_and_p_v_right_first_orderings() -> None:
+    rec = agreeing_round(["42", "41", "42"], WEIGHTS, the_task=task(reference="41"))
+    by_agent = {o.agent_id: o for o in observe(rec)}
+    assert [(o.gen_trial, o.gen_hit) for o in by_agent.values()] == [(1, 0), (1, 1), (1, 0)]
+    # reviewer 0 ranked 41 (-50) below 42 (30): wrong; reviewer 1 had no 41 to rank;
+    # reviewer 2 put 42 (90) above 41 (-10): wrong as well
+    assert (by_agent["agent0"].ver_trial, by_agent["agent0"].ver_hit) == (1, 0.0)
+    assert by_agent["agent1"].ver_trial == 0
+    assert (by_agent["agent2"].ver_trial, by_agent["agent2"].ver_hit) == (1, 0.0)
 
 
-def test_peer_standing_rewards_the_proposal_the_round_backs() -> None:
-    votes = {0: {"b": -0.7, "c": 0.7}, 1: {"a": -0.7, "c": 0.7}, 2: {"a": 0.7, "b": -0.7}}
-    standing = peer_standing(votes, ["a", "b", "c"])
-    assert standing["c"] == pytest.approx(1.0)  # two thirds of the mass, against k = 3
-    assert standing["a"] == pytest.approx(0.5)
-    assert standing["b"] == 0.0
+def test_without_a_reference_the_supported_winning_answer_is_the_outcome() -> None:
+    by_agent = {o.agent_id: o for o in observe(agreeing_round(["42", "41", "42"], WEIGHTS))}
+    assert [o.gen_hit for o in by_agent.values()] == [1, 0, 1]
+    assert by_agent["agent0"].ver_hit == 1.0
+    assert by_agent["agent2"].ver_hit == 1.0
 
 
-def test_a_round_with_nothing_to_compare_gives_no_standing() -> None:
-    assert peer_standing({}, ["a", "b"]) == {}
-    assert peer_standing({0: {"a": 1.0}}, ["a"]) == {}
+def test_a_round_without_a_supported_winner_teaches_nothing() -> None:
+    against = {0: {1: -50, 2: -30}, 1: {0: -80, 2: -20}, 2: {0: -90, 1: -10}}
+    observed = observe(agreeing_round(["42", "41", "7"], against))
+    assert all(o.gen_trial == 0 and o.ver_trial == 0 and o.wins == 0 for o in observed)
+
+
+def test_a_review_is_worth_the_share_of_pairs_it_ordered_right_first() -> None:
+    assert ordering({"a": 80, "b": -20, "c": 80}, {"a"}) == 0.75  # a>b, a=c (half)
+    assert ordering({"a": 10}, {"a"}) is None  # nothing to order it against
+    assert ordering({"b": 10, "c": 20}, {"a"}) is None
+
+
+def test_telemetry_out_of_range_is_refused_at_decoding() -> None:
+    decoder = msgspec.json.Decoder(AgentTelemetry)
+    good = b'{"agent_id": "a", "domain": "d", "rounds": 2, "proposals_ok": 2, "gen_trials": 2}'
+    assert decoder.decode(good).gen_trials == 2
+    for bad in (b'"rounds": -1', b'"gen_trials": 1, "gen_hits": 3', b'"ver_hits": 1e400',
+                b'"proposals_ok": 5'):  # fmt: skip
+        with pytest.raises(msgspec.ValidationError):
+            decoder.decode(b'{"agent_id": "a", "domain": "d", ' + bad + b"}")
+
+
+card_numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**12), 10**12)
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["price_in_per_mtok", "max_concurrency", "in_flight", "latency_p95_s",
+                     "updated_at", "context_window"]),
+    card_numbers,
+    st.sampled_from(["p_g", "p_v"]),
+    card_numbers,
+)  # fmt: skip
+def test_a_card_is_decoded_only_with_every_value_in_range(
+    field: str, value: float, prior: str, prior_value: float
+) -> None:
+    body = {"agent_id": "a", "instance_id": "i", "model": "m", "family": "f", "backend": "sim",
+            field: value, "domains": {"default": {prior: prior_value}}}  # fmt: skip
+    try:
+        card = msgspec.convert(body, AgentCard)
+    except msgspec.ValidationError:
+        return
+    number = getattr(card, field)
+    assert math.isfinite(number)
+    assert number >= 0
+    assert card.max_concurrency >= 1
+    assert 0.0 <= getattr(card.prior("default"), prior) <= 1.0
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(["rounds", "proposals_ok", "wins", "gen_trials",
+                                        "gen_hits", "ver_trials", "ver_hits",
+                                        "latency_ewma_s"]), card_numbers))  # fmt: skip
+def test_telemetry_is_decoded_only_when_consistent(values: dict[str, float]) -> None:
+    body = {"agent_id": "a", "domain": "d", **values}
+    try:
+        seen = msgspec.convert(body, AgentTelemetry)
+    except msgspec.ValidationError:
+        return
+    assert seen.gen_hits <= seen.gen_trials
+    assert 0 <= seen.ver_hits <= seen.ver_trials + 1e-9
+    assert seen.wins <= seen.proposals_ok <= seen.rounds
+    assert math.isfinite(seen.latency_ewma_s)
+    assert seen.latency_ewma_s >= 0
