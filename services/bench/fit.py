@@ -1,9 +1,9 @@
 """Least-squares fit of the efficiency–fatigue model (§5.5) to measured accuracy by round.
 
-U(t) = 1 − (1 − p_g)·e^(−Λ·(p_v − p_g)·t) − β·t², with the team's p_g and p_v given; Λ and
-β are fitted. For a fixed Λ the model is linear in β, so β has a closed form (clamped at
-0); Λ is found by a log-spaced scan refined by golden-section search. R² is reported over
-the rounds fitted.
+U(t) = 1 − (1 − p_g)·e^(−k·t) − β·t², k = Λ·(2·p_v − 1) (the gate's ``extraction_rate``),
+with the team's p_g and p_v given; Λ and β are fitted. For a fixed Λ the model is linear
+in β, so β has a closed form (clamped at 0); Λ is found by a log-spaced scan refined by
+golden-section search. R² is reported over the rounds fitted.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from services.gate.halting import extraction_rate
 
 LAMBDA_RANGE = (1e-3, 50.0)
 
@@ -26,7 +28,7 @@ class Fit:
 
 
 def _beta_for(lam: float, t: np.ndarray, acc: np.ndarray, p_g: float, p_v: float) -> float:
-    base = 1.0 - (1.0 - p_g) * np.exp(-lam * (p_v - p_g) * t)
+    base = 1.0 - (1.0 - p_g) * np.exp(-extraction_rate(lam, p_v) * t)
     t2 = t * t
     beta = float(np.dot(base - acc, t2) / np.dot(t2, t2))
     return max(beta, 0.0)
@@ -34,7 +36,7 @@ def _beta_for(lam: float, t: np.ndarray, acc: np.ndarray, p_g: float, p_v: float
 
 def _sse(lam: float, t: np.ndarray, acc: np.ndarray, p_g: float, p_v: float) -> float:
     beta = _beta_for(lam, t, acc, p_g, p_v)
-    pred = 1.0 - (1.0 - p_g) * np.exp(-lam * (p_v - p_g) * t) - beta * t * t
+    pred = 1.0 - (1.0 - p_g) * np.exp(-extraction_rate(lam, p_v) * t) - beta * t * t
     return float(np.sum((acc - pred) ** 2))
 
 
