@@ -40,7 +40,7 @@ class Halting(Struct, frozen=True, kw_only=True):
     p_v: float
     lam: float  # Λ
     beta: float  # β
-    k: float  # Λ·(p_v − p_g)
+    k: float  # Λ·(2·p_v − 1): ≤ 0 when reviews carry no signal (p_v ≤ 0.5)
     # The best round, W₀((1 − p_g)·k² / (2β)) / k; None when β = 0: U then has no peak
     # (T_opt = ∞), and JSON has no number for ∞.
     t_opt: float | None

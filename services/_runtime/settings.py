@@ -28,6 +28,7 @@ DEFAULT_HOME = ".nsed"
 _FINITE = sys.float_info.max
 Positive = Annotated[float, msgspec.Meta(gt=0.0, le=_FINITE)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0, le=_FINITE)]
+Finite = Annotated[float, msgspec.Meta(ge=-_FINITE, le=_FINITE)]  # any number but NaN, ±∞
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 

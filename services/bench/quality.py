@@ -11,7 +11,8 @@ baselines would compare different teams.) In the same run:
 - ``self_moa``: that member sampled ``team_size`` times (independent seeds), majority;
 - ``halted``: what NSED answers with its default halting rule, replayed on the recorded
   per-round evidence, conviction and unanimity (and how many rounds it takes);
-- ``fit``: the efficiency–fatigue model fitted to the measured accuracy by round.
+- ``fit``: the efficiency–fatigue model fitted to the measured accuracy by round, β free,
+  with whether the data identify β (``services/bench/fit.py``).
 
 The agents are simulated (DESIGN §6.2); the report says so.
 """
@@ -313,14 +314,7 @@ def analyse(
             "accuracy": round(halted_right / n, 4),
             "mean_rounds": round(sum(stops.values()) / n, 3),
         },
-        "fit": {
-            "lambda": round(fitted.lam, 4),
-            "beta": round(fitted.beta, 6),
-            "r2": None if fitted.r2 is None else round(fitted.r2, 4),
-            "rmse": round(fitted.rmse, 5),
-            "p_g": round(p_g, 4),
-            "p_v": round(p_v, 4),
-        },
+        "fit": fitted.as_json() | {"p_g": round(p_g, 4), "p_v": round(p_v, 4)},
         "cost_usd": round(total_cost, 6),
         "cost_per_task_usd": round(total_cost / n, 8),
         "tokens_per_task": round(total_tokens / n, 1),

@@ -1,7 +1,9 @@
 """Halting (pure, §5.5): the efficiency–fatigue model and the decision after each round.
 
-With the team's generation precision p_g and verification precision p_v (the means of the
-members' domain estimates), k = Λ·(p_v − p_g):
+With the team's generation precision p_g (the probability that a proposal is right) and
+verification precision p_v (the probability that a review orders a right and a wrong
+proposal correctly; 0.5 is chance), the means of the members' domain estimates,
+k = Λ·(2·p_v − 1) (``extraction_rate``, the one place the formula lives):
 
     U(t)   = 1 − (1 − p_g)·e^(−k·t) − β·t²         signal extraction minus context fatigue
     T_opt  = W₀((1 − p_g)·k² / (2β)) / k           where U′(T_opt) = 0 (W₀: principal branch)
@@ -15,21 +17,24 @@ After round r the deliberation stops, in this order of precedence, when:
     converged   r ≥ min_rounds and the ballots were unanimous for the winner
     evidence    r ≥ min_rounds and E(r) ≥ ε·B
     fatigue     r ≥ min_rounds and r ≥ ⌈T_opt⌉: past the peak every round lowers U
-                (when p_v ≤ p_g, k ≤ 0 and no round is worth it: T_opt = 0)
+                (when p_v ≤ 0.5 reviews carry no signal, k ≤ 0 and no round is worth
+                it: T_opt = 0)
     budget      the spend plus another round like the last would exceed ``budget_usd``
     deadline    another round like the last would end past the deadline
 
 Λ and β are the gate's settings (``NSED_GATE_FATIGUE_LAMBDA``, ``NSED_GATE_FATIGUE_BETA``);
-their defaults, Λ = 2.0 and β = 0.0013, put T_opt near round 5–6 for p_g = 0.55 and
-p_v = 0.8, where the paper sees quality peak. β = 0 means no context fatigue: U rises
+their defaults, Λ = 0.8 and β = 0.0013, put T_opt near round 5–6 (5.6) for p_g = 0.55 and
+p_v = 0.8, where the paper sees quality peak. β ≤ 0 means no context fatigue: U rises
 towards 1 without a peak, T_opt = ∞ (the fatigue stop never fires) and B is its limit 1 − p_g.
+A fit of accuracy by round may well print a negative β (``services/bench/fit.py``); the
+model holds it as 0, since U growing without bound is no fatigue at all.
 
 The rule is total: whatever floats reach it (a bad card, corrupt telemetry, a setting
 validated nowhere), every function here returns a finite decision and never raises.
 Probabilities are clamped into [0, 1], NaN stands for "unknown" (the neutral prior, the
 default setting, or no evidence), and every value written to the record is finite, since
 JSON has no spelling for ±inf or NaN (msgspec writes them as ``null``, which a ``float``
-field then refuses to read back). The one infinite value, T_opt for β = 0, is never
+field then refuses to read back). The one infinite value, T_opt for β ≤ 0, is never
 written as a number (``Halting.t_opt`` is ``None`` then).
 """
 
@@ -45,7 +50,7 @@ from schemas.tally import TallyComputed
 from schemas.task import Policy
 from schemas.team import DomainPrior
 
-DEFAULT_LAMBDA = 2.0
+DEFAULT_LAMBDA = 0.8
 DEFAULT_BETA = 0.0013
 _INV_E = math.exp(-1.0)
 _MAX = sys.float_info.max
@@ -72,6 +77,13 @@ def _time(t: float) -> float:
     except OverflowError:  # an int past the float range
         value = _MAX if t > 0 else 0.0
     return 0.0 if math.isnan(value) else min(max(value, 0.0), _MAX)
+
+
+def extraction_rate(lam: float, p_v: float) -> float:
+    """k = Λ·(2·p_v − 1): how fast reviews extract the signal. 2·p_v − 1 is how far a
+    review's ordering of a right and a wrong proposal is from chance (p_v = 0.5); at or below
+    chance reviews carry no signal and k ≤ 0. The bench's fit uses this same function."""
+    return lam * (2.0 * p_v - 1.0)
 
 
 def _exp(x: float) -> float:
@@ -134,7 +146,8 @@ def lambert_w0(x: float) -> float:
 @dataclass(frozen=True)
 class FatigueModel:
     """U(t) of one team. Whatever it is built from, it holds p_g, p_v in [0, 1] and finite
-    Λ, β ≥ 0 (see ``__post_init__``), so everything derived from it is free of NaN."""
+    Λ, β ≥ 0 (see ``__post_init__``), so everything derived from it is free of NaN. A β ≤ 0
+    is held as 0: no context fatigue, T_opt = ∞."""
 
     p_g: float
     p_v: float
@@ -144,7 +157,8 @@ class FatigueModel:
     def __post_init__(self) -> None:
         # An unknown precision is the neutral prior a card starts from, and an unknown
         # setting its default. A negative Λ extracts nothing (k = 0: stop at min_rounds);
-        # a negative β would reward length without bound, which is no fatigue at all.
+        # a negative β (which a fit may print) would reward length without bound, which is
+        # no fatigue at all: it is held as β = 0, T_opt = ∞.
         object.__setattr__(self, "p_g", _unit(self.p_g, _NEUTRAL.p_g))
         object.__setattr__(self, "p_v", _unit(self.p_v, _NEUTRAL.p_v))
         object.__setattr__(self, "lam", _non_negative(self.lam, DEFAULT_LAMBDA))
@@ -152,7 +166,7 @@ class FatigueModel:
 
     @property
     def k(self) -> float:
-        return self.lam * (self.p_v - self.p_g)  # finite: |p_v − p_g| ≤ 1, Λ ≤ max float
+        return extraction_rate(self.lam, self.p_v)  # finite: |2·p_v − 1| ≤ 1, Λ ≤ max float
 
     def utility(self, t: float) -> float:
         """U(t), in [−∞, 1]: −∞ once fatigue (or k < 0) overflows, never NaN."""
@@ -162,8 +176,9 @@ class FatigueModel:
         return 1.0 - extracted - self.beta * t * t  # (β·t)·t: 0 when β = 0, never 0·∞
 
     def t_opt(self) -> float:
-        """The round that maximises U: 0 when verification adds nothing (k ≤ 0), ∞ when
-        nothing tires the team (β = 0); otherwise finite (or ∞ past the float range)."""
+        """The round that maximises U: 0 when reviews carry no signal (k ≤ 0) or there is
+        nothing left to extract (p_g = 1), ∞ when nothing tires the team (β = 0, which a
+        negative β is held as); otherwise finite (or ∞ past the float range)."""
         k = self.k
         if k <= 0.0 or self.p_g >= 1.0:
             return 0.0
@@ -276,4 +291,4 @@ def _fatigue_note(model: FatigueModel, round_number: int, t_opt: float) -> str:
         return f"round {round_number} ≥ ⌈T_opt⌉ = ⌈{t_opt:.2f}⌉"
     if model.lam == 0.0:
         return "Λ = 0: verification extracts nothing"
-    return f"p_v ({model.p_v:.2f}) ≤ p_g ({model.p_g:.2f}): verification adds nothing"
+    return f"reviews carry no signal: p_v ({model.p_v:.2f}) ≤ 0.5 (chance)"

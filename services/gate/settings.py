@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from services._runtime.settings import NonNegative, Positive, ServiceSettings
+from services._runtime.settings import Finite, Positive, ServiceSettings
 from services.gate.halting import DEFAULT_BETA, DEFAULT_LAMBDA
 
 
@@ -14,5 +14,6 @@ class GateSettings(ServiceSettings, frozen=True, kw_only=True):
     # Items whose retention decays below this are forgotten; at 1 everything would be.
     retention_floor: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] = 0.05
     fatigue_lambda: Positive = DEFAULT_LAMBDA  # Λ of the efficiency–fatigue model (§5.5)
-    # β: the quadratic context-fatigue coefficient; 0 turns the fatigue stop off.
-    fatigue_beta: NonNegative = DEFAULT_BETA
+    # β: the quadratic context-fatigue coefficient. Any finite β, so that whatever the
+    # bench's fit prints can be set here; β ≤ 0 is no fatigue (T_opt = ∞: no fatigue stop).
+    fatigue_beta: Finite = DEFAULT_BETA

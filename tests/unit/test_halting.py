@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.task import Policy
-from services.gate.halting import Decision, FatigueModel, decide, lambert_w0, team_model
+from services.gate.halting import (
+    Decision,
+    FatigueModel,
+    decide,
+    extraction_rate,
+    lambert_w0,
+    team_model,
+)
 
 from .builders import NOW, tally
 
@@ -62,15 +69,15 @@ def test_w0_is_undefined_below_minus_one_over_e() -> None:
 
 @given(
     p_g=st.floats(0.05, 0.9),
-    gap=st.floats(0.02, 0.6),
+    p_v=st.floats(0.51, 1.0),
     lam=st.floats(0.5, 5.0),
     beta=st.floats(1e-4, 0.05),
 )
 @settings(max_examples=200, deadline=None)
 def test_t_opt_from_the_closed_form_is_the_numerical_argmax_of_u(
-    p_g: float, gap: float, lam: float, beta: float
+    p_g: float, p_v: float, lam: float, beta: float
 ) -> None:
-    model = FatigueModel(p_g=p_g, p_v=min(p_g + gap, 1.0), lam=lam, beta=beta)
+    model = FatigueModel(p_g=p_g, p_v=p_v, lam=lam, beta=beta)
     t_opt = model.t_opt()
     grid = np.linspace(0.0, max(4 * t_opt, 1.0), 40001)
     u = 1 - (1 - model.p_g) * np.exp(-model.k * grid) - model.beta * grid**2
@@ -81,7 +88,7 @@ def test_t_opt_from_the_closed_form_is_the_numerical_argmax_of_u(
 
 
 def test_the_reference_team_peaks_near_round_five_or_six() -> None:
-    assert PAPER.k == pytest.approx(0.5)
+    assert PAPER.k == pytest.approx(0.8 * (2 * 0.8 - 1))
     assert 5.0 <= PAPER.t_opt() <= 6.0
     assert PAPER.signal() == pytest.approx(PAPER.utility(PAPER.t_opt()) - PAPER.p_g)
 
@@ -93,16 +100,37 @@ def test_evidence_gain_is_conviction_times_the_utility_step() -> None:
     assert PAPER.gain(0, 1.0) == 0.0
 
 
-def test_when_verification_is_no_better_than_generation_no_round_is_worth_it() -> None:
-    flat = FatigueModel(p_g=0.7, p_v=0.6)
-    assert flat.k < 0
+@given(p_g=st.floats(0.0, 1.0), p_v=st.floats(0.0, 1.0), lam=st.floats(1e-3, 50.0))
+@settings(max_examples=200, deadline=None)
+def test_k_is_lambda_times_how_far_reviews_are_from_chance(
+    p_g: float, p_v: float, lam: float
+) -> None:
+    model = FatigueModel(p_g=p_g, p_v=p_v, lam=lam)
+    assert model.k == extraction_rate(lam, p_v) == pytest.approx(lam * (2 * p_v - 1))
+    # p_g sets where U starts, not how fast reviews lift it
+    assert model.k == FatigueModel(p_g=1.0 - p_g, p_v=p_v, lam=lam).k
+    assert (model.k > 0) == (p_v > 0.5)
+
+
+@pytest.mark.parametrize("p_v", [0.5, 0.45, 0.0])
+def test_when_reviews_are_at_or_below_chance_no_round_is_worth_it(p_v: float) -> None:
+    flat = FatigueModel(p_g=0.3, p_v=p_v)
+    assert flat.k <= 0
     assert flat.t_opt() == 0.0
+    assert flat.signal() == 0.0
+
+
+def test_verification_weaker_than_generation_still_extracts_when_above_chance() -> None:
+    # the old rule k = Λ·(p_v − p_g) stopped this team at once; its reviews do carry signal
+    model = FatigueModel(p_g=0.7, p_v=0.6)
+    assert model.k > 0
+    assert model.t_opt() > 0.0
 
 
 def test_the_team_model_averages_its_members() -> None:
     model = team_model([(0.5, 0.7), (0.7, 0.9)], lam=2.0, beta=0.001)
     assert (model.p_g, model.p_v) == pytest.approx((0.6, 0.8))
-    assert team_model([], 2.0, 0.001).k == pytest.approx(2.0 * (0.6 - 0.5))
+    assert team_model([], 2.0, 0.001).k == pytest.approx(2.0 * (2 * 0.6 - 1))
 
 
 # -- the decision ----------------------------------------------------------------------
@@ -172,12 +200,12 @@ def test_gate_stops_for_fatigue_once_past_the_peak() -> None:
     assert (d.stop, d.reason) == (True, "fatigue")
 
 
-def test_a_team_whose_verification_adds_nothing_stops_after_min_rounds() -> None:
-    flat = FatigueModel(p_g=0.7, p_v=0.6)
+def test_a_team_whose_reviews_carry_no_signal_stops_after_min_rounds() -> None:
+    flat = FatigueModel(p_g=0.3, p_v=0.5)
     assert not decision(1, min_rounds=2, model=flat).stop
     d = decision(2, min_rounds=2, model=flat)
     assert (d.stop, d.reason) == (True, "fatigue")
-    assert "p_v (0.60) ≤ p_g (0.70)" in d.note
+    assert d.note == "reviews carry no signal: p_v (0.50) ≤ 0.5 (chance)"
 
 
 def test_gate_stops_before_a_round_the_budget_cannot_pay_for() -> None:

@@ -34,7 +34,7 @@ def gate(**env: str) -> GateSettings:
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("NSED_GATE_FATIGUE_BETA", "-1"),
+        ("NSED_GATE_FATIGUE_BETA", "-inf"),
         ("NSED_GATE_FATIGUE_BETA", "nan"),
         ("NSED_GATE_FATIGUE_BETA", "inf"),
         ("NSED_GATE_FATIGUE_BETA", "1e999"),
@@ -68,6 +68,11 @@ def test_beta_zero_and_the_edges_of_the_ranges_are_valid() -> None:
         NSED_GATE_FATIGUE_BETA="0", NSED_GATE_FATIGUE_LAMBDA="1e-9", NSED_GATE_RETENTION_FLOOR="0"
     )
     assert (loaded.fatigue_beta, loaded.fatigue_lambda, loaded.retention_floor) == (0.0, 1e-9, 0.0)
+
+
+@pytest.mark.parametrize("value", ["-1", "-4.962e-15", "-1.7976931348623157e308"])
+def test_a_negative_beta_is_valid_since_a_fit_may_print_one(value: str) -> None:
+    assert gate(NSED_GATE_FATIGUE_BETA=value).fatigue_beta == float(value)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +118,7 @@ def test_a_gate_loads_exactly_when_its_model_settings_are_in_range(
     beta: float | str, lam: float | str, floor: float
 ) -> None:
     b, la, f = float(str(beta)), float(str(lam)), floor
-    in_range = math.isfinite(b) and b >= 0.0 and math.isfinite(la) and la > 0.0 and 0.0 <= f < 1.0
+    in_range = math.isfinite(b) and math.isfinite(la) and la > 0.0 and 0.0 <= f < 1.0
     env = {
         "NSED_GATE_FATIGUE_BETA": str(beta),
         "NSED_GATE_FATIGUE_LAMBDA": str(lam),
@@ -151,7 +156,7 @@ def start(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.mark.parametrize("value", ["-1", "nan"])
+@pytest.mark.parametrize("value", ["-inf", "nan"])
 def test_the_gate_exits_2_with_one_line_on_an_invalid_beta(value: str) -> None:
     done = start("services.gate", NSED_GATE_FATIGUE_BETA=value)
     assert done.returncode == 2
@@ -189,14 +194,14 @@ def test_every_service_reports_a_bad_shared_setting_the_same_way(
 def test_stack_up_checks_every_services_settings_before_starting() -> None:
     assert set(preflight.SETTINGS) == set(health.SERVICE_NAMES)
     assert preflight.settings_errors({}) == []
-    errors = preflight.settings_errors({"NSED_GATE_FATIGUE_BETA": "-1", "NSED_ACK_WAIT_S": "0"})
+    errors = preflight.settings_errors({"NSED_GATE_FATIGUE_BETA": "inf", "NSED_ACK_WAIT_S": "0"})
     assert len(errors) == len(preflight.SETTINGS)  # the shared variable reaches every one
     assert [e for e in errors if e.startswith("nsed gate: ")] == [
         "nsed gate: invalid gate settings: NSED_ACK_WAIT_S='0': Expected `float` > 0.0"
     ]
-    only_gate = preflight.settings_errors({"NSED_GATE_FATIGUE_BETA": "-1"})
+    only_gate = preflight.settings_errors({"NSED_GATE_FATIGUE_LAMBDA": "-1"})
     assert only_gate == [
-        "nsed gate: invalid gate settings: NSED_GATE_FATIGUE_BETA='-1': Expected `float` >= 0.0"
+        "nsed gate: invalid gate settings: NSED_GATE_FATIGUE_LAMBDA='-1': Expected `float` > 0.0"
     ]
 
 
