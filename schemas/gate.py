@@ -15,6 +15,7 @@ StopReason = Literal[
     "converged",
     "evidence",
     "fatigue",
+    "efficiency",
     "max_rounds",
     "deadline",
     "budget",

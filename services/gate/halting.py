@@ -17,6 +17,8 @@ After round r the deliberation stops, in this order of precedence, when:
     converged   r ≥ min_rounds and the ballots were unanimous for the winner
     evidence    r ≥ min_rounds and E(r) ≥ ε·B
     fatigue     r ≥ min_rounds and r ≥ ⌈T_opt⌉: past the peak every round lowers U
+    efficiency  r ≥ min_rounds and U(r+1) − U(r) < min_gain: another round is expected to
+                add too little (reviews near chance make k, and every gain, small)
                 (when p_v ≤ 0.5 reviews carry no signal, k ≤ 0 and no round is worth
                 it: T_opt = 0)
     budget      the spend plus another round like the last would exceed ``budget_usd``
@@ -243,6 +245,7 @@ def decide(
     round_duration_s: float,
     spend_usd: float = 0.0,
     round_cost_usd: float = 0.0,
+    min_gain: float = 0.0,
 ) -> Decision:
     """Stop or continue after ``round_number``, given the evidence E(r) gathered so far.
 
@@ -268,6 +271,17 @@ def decide(
     t_opt = model.t_opt()  # never NaN; ∞ (β = 0) has no last round, so it never stops
     if settled and math.isfinite(t_opt) and round_number >= math.ceil(t_opt):
         return Decision(True, "fatigue", _fatigue_note(model, round_number, t_opt))
+    # Before the peak, another round still has to be worth a round: with reviews barely
+    # above chance (k small) the model's gain per round is tiny, and spending every round
+    # on them is the opposite of what a signal that weak calls for.
+    gain = model.utility(round_number + 1) - model.utility(round_number)
+    if settled and math.isfinite(gain) and gain < _unit(min_gain, 0.0):
+        return Decision(
+            True,
+            "efficiency",
+            f"round {round_number + 1} is expected to add {gain:.4f} of accuracy "
+            f"< min_gain {min_gain:.4f} (k = {model.k:.3f})",
+        )
     # An unknown or negative cost is no spend; a NaN budget is no budget.
     spend = _non_negative(spend_usd, 0.0) + _non_negative(round_cost_usd, 0.0)
     budget = policy.budget_usd

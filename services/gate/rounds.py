@@ -170,6 +170,7 @@ def close_round(
         round_duration_s=max(now - cur.started_at, 0.0),
         spend_usd=record.spend_usd(),
         round_cost_usd=summary.cost_usd,
+        min_gain=settings.min_gain,
     )
     closed = replace(
         record,

@@ -17,3 +17,6 @@ class GateSettings(ServiceSettings, frozen=True, kw_only=True):
     # β: the quadratic context-fatigue coefficient. Any finite β, so that whatever the
     # bench's fit prints can be set here; β ≤ 0 is no fatigue (T_opt = ∞: no fatigue stop).
     fatigue_beta: Finite = DEFAULT_BETA
+    # The accuracy another round must be expected to add (U(r+1) − U(r)) to be run: with
+    # reviews near chance the expected gain is small, and the deliberation stops early.
+    min_gain: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.02

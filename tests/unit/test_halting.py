@@ -33,6 +33,7 @@ def decision(
     evidence: float = 0.0,
     spend: float = 0.0,
     round_cost: float = 0.0,
+    min_gain: float = 0.0,
     **fields: object,
 ) -> Decision:
     names = ("max_rounds", "min_rounds", "effort", "budget_usd")
@@ -48,6 +49,7 @@ def decision(
         round_duration_s=took,
         spend_usd=spend,
         round_cost_usd=round_cost,
+        min_gain=min_gain,
     )
 
 
@@ -225,3 +227,32 @@ def test_a_round_that_ends_exactly_at_the_deadline_still_runs() -> None:
 
 def test_convergence_outranks_the_deadline() -> None:
     assert decision(1, now=NOW + 599, took=30.0, unanimous=True).reason == "converged"
+
+
+def test_reviews_barely_above_chance_stop_after_min_rounds_instead_of_every_round() -> None:
+    weak = FatigueModel(p_g=0.55, p_v=0.52)
+    assert weak.k > 0
+    d = decision(1, max_rounds=6, model=weak, min_gain=0.02)
+    assert (d.stop, d.reason) == (True, "efficiency")
+    assert "expected to add" in d.note
+    assert not decision(1, max_rounds=6, model=PAPER, min_gain=0.02).stop  # signal: go on
+
+
+@given(
+    st.floats(min_value=0.0, max_value=1.0),
+    st.floats(min_value=0.5, max_value=1.0),
+    st.integers(min_value=1, max_value=30),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_efficiency_stop_fires_exactly_when_the_next_rounds_gain_is_below_min_gain(
+    p_g: float, p_v: float, round_number: int
+) -> None:
+    model = FatigueModel(p_g=p_g, p_v=p_v, beta=0.0)  # no peak
+    d = decision(round_number, max_rounds=50, model=model, min_gain=0.02, evidence=-1.0)
+    if model.k <= 0 or p_g >= 1.0:  # nothing to extract: T_opt = 0, the fatigue stop
+        assert (d.stop, d.reason) == (True, "fatigue")
+        return
+    gain = model.utility(round_number + 1) - model.utility(round_number)
+    assert d.stop == (gain < 0.02)
+    if d.stop:
+        assert d.reason == "efficiency"
