@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.base import AnswerFormat
+from schemas.propose import ConsensusState, ProposeRequested, StateItem
+from schemas.task import TaskView
+from services.agent_runner.backends.sim import SimBackend
 from services.agent_runner.backends.sim_model import distractor_pool, hidden_truth
-from services.agent_runner.config import SimConfig
+from services.agent_runner.config import AgentProfile, SimConfig
 from services.core.answers import extract_answer, same_answer
 
 from .simulated import PARAMS, propose, review
@@ -117,6 +120,48 @@ def test_sycophancy_and_support_pull_towards_the_winner() -> None:
     assert adopted(follower, 0.0) == 1.0
     assert adopted(stubborn, 1.0) > 0.3  # support pulls an agent that doubts itself
     assert propose(follower, round_number=3, winner="41", own="40").answer == "41"
+
+
+async def test_the_backend_hands_the_winners_support_to_the_proposer() -> None:
+    # An agent that doubts itself and has no sycophancy moves only through support.
+    profile = AgentProfile(
+        id="doubter",
+        model="m",
+        family="f",
+        sim=SimConfig(p_g=0.05, sycophancy=0.0, reasoning_tokens=0),
+    )
+
+    async def truth(_: str) -> str:
+        return "42"
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    backend = SimBackend(profile, truth, sleep=no_sleep)
+
+    async def adopted(support: float) -> int:
+        count = 0
+        for i in range(100):
+            winner = StateItem(
+                kind="winner", text="w", retention=1.0, tokens=1, answer="7", support=support
+            )
+            request = ProposeRequested(
+                task_id=f"wire-{i}",
+                round=2,
+                message_id="m",
+                seat=0,
+                agent_id="doubter",
+                task=TaskView(task_id=f"wire-{i}", prompt="p", answer_format="integer"),
+                state=ConsensusState(round=1, items=(winner,), tokens=1),
+                previous_answer="40",
+                deadline=0.0,
+            )
+            draft = await backend.propose(request)
+            count += extract_answer(draft.content, "integer") == "7"  # never a distractor of 42
+        return count
+
+    assert await adopted(0.0) == 0
+    assert await adopted(1.0) > 60  # adopt with 1 − c, and c is small for most tasks
 
 
 def test_without_a_winner_or_an_own_answer_a_later_round_solves_afresh() -> None:
