@@ -15,13 +15,25 @@ from services._runtime.errors import ConfigError
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 
+NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
+
+
 class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The exact parameters of a simulated agent (§6.2)."""
+    """The exact parameters of a simulated agent (§6.2; the model is in ``sim_latent``).
+
+    ``p_g``: round-1 accuracy averaged over task difficulty. ``p_v``: the probability that
+    a review orders a right candidate above a wrong one (0.5 is chance). ``fatigue_g``:
+    logits of ability lost per (round − 1)². ``fatigue_v``: share of p_v's edge over chance
+    lost per (round − 1)². ``self_bias``: latent-score bonus a reviewer gives candidates
+    that share its own answer (0 keeps p_v exact).
+    """
 
     p_g: Probability = 0.55
     p_v: Probability = 0.75
     sycophancy: Probability = 0.2
-    fatigue: Probability = 0.02
+    fatigue_g: NonNegative = 0.01
+    fatigue_v: NonNegative = 0.01
+    self_bias: NonNegative = 0.0
     latency_median_s: Annotated[float, msgspec.Meta(ge=0.0)] = 0.5
     latency_sigma: Annotated[float, msgspec.Meta(ge=0.0)] = 0.3
     reasoning_tokens: Annotated[int, msgspec.Meta(ge=0)] = 200

@@ -11,8 +11,9 @@ from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.inprocess import SERVICES, InProcessStack
 
-# Three agents that always answer wrong and always see it: every review weight is strongly
-# negative, so no round is unanimous or convincing (conviction 0) and the gate reaches its
+# Three agents that always answer wrong and review at p_v = 1 (a wrong candidate's latent
+# score sits about 3.4 sd below zero): every review weight is strongly negative, so no
+# round is unanimous or convincing (conviction 0) and the gate reaches its
 # fatigue test after every round. Their declared priors (p_v > p_g) make k > 0, where
 # β = 0 puts T_opt at infinity.
 DISSENT_POOL = "\n".join(
@@ -28,7 +29,8 @@ p_v = 0.8
 [agents.sim]
 p_g = 0.0
 p_v = 1.0
-fatigue = 0.0
+fatigue_g = 0.0
+fatigue_v = 0.0
 latency_median_s = 0.01
 latency_sigma = 0.1
 reasoning_tokens = 20

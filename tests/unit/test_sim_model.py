@@ -1,5 +1,6 @@
-"""The simulated agent of §6.2: deterministic, calibrated to p_g, correlated errors, and
-output that the real answer extractor reads back."""
+"""The simulated agent of §6.2: deterministic and seeded, proposers whose moves cannot see
+the truth, and output that the real answer extractor reads back. Its calibration (p_g,
+p_v, shared difficulty, fatigue) is tested in test_sim_calibration."""
 
 from __future__ import annotations
 
@@ -8,65 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.base import AnswerFormat
-from services.agent_runner.backends.sim_model import (
-    SimJudgement,
-    SimProposal,
-    distractor_pool,
-    hidden_truth,
-    p_v_at,
-    simulate_proposal,
-    simulate_review,
-)
-from services.agent_runner.config import SimConfig
+from schemas.propose import ConsensusState, ProposeRequested, StateItem
+from schemas.task import TaskView
+from services.agent_runner.backends.sim import SimBackend
+from services.agent_runner.backends.sim_model import distractor_pool, hidden_truth
+from services.agent_runner.config import AgentProfile, SimConfig
 from services.core.answers import extract_answer, same_answer
 
+from .simulated import PARAMS, propose, review
+
 FORMATS: tuple[AnswerFormat, ...] = ("text", "integer", "choice", "code")
-PARAMS = SimConfig(p_g=0.55, p_v=0.8, sycophancy=0.2, fatigue=0.1, reasoning_tokens=40, seed=7)
 
 
-def propose(
-    params: SimConfig = PARAMS,
-    *,
-    agent: str = "a1",
-    task_id: str = "t1",
-    fmt: AnswerFormat = "integer",
-    round_number: int = 1,
-    truth: str | None = None,
-    winner: str | None = None,
-    own: str | None = None,
-) -> SimProposal:
-    return simulate_proposal(
-        params,
-        agent_id=agent,
-        task_id=task_id,
-        domain="math",
-        answer_format=fmt,
-        round_number=round_number,
-        truth=truth if truth is not None else hidden_truth(task_id, fmt),
-        winner_answer=winner,
-        own_previous=own,
-    )
-
-
-def review(
-    params: SimConfig,
-    candidates: list[tuple[str, str]],
-    *,
-    own: str | None,
-    truth: str,
-    round_number: int = 1,
-) -> tuple[list[SimJudgement], float]:
-    return simulate_review(
-        params,
-        agent_id="a1",
-        task_id="t1",
-        domain="math",
-        answer_format="integer",
-        round_number=round_number,
-        truth=truth,
-        own_answer=own,
-        candidates=candidates,
-    )
+# -- determinism and seeding ----------------------------------------------------------
 
 
 def test_the_same_inputs_give_the_same_outputs() -> None:
@@ -79,25 +34,146 @@ def test_the_same_inputs_give_the_same_outputs() -> None:
     )
 
 
-def test_the_seed_agent_and_task_change_the_draws() -> None:
+def test_the_seed_agent_task_and_seat_change_the_draws() -> None:
     outputs = {propose(agent=f"a{i}").reasoning for i in range(5)}
     outputs |= {propose(SimConfig(seed=s, reasoning_tokens=40)).reasoning for s in range(5)}
     assert len(outputs) > 1
+    # the same agent in two seats is two independent samples (Self-MoA)
+    params = SimConfig(p_g=0.5, reasoning_tokens=0, seed=5)
+    seats = [[propose(params, task_id=f"s{i}", seat=k).answer for i in range(200)] for k in (0, 1)]
+    assert seats[0] != seats[1]
 
 
-@pytest.mark.parametrize("p_g", [0.2, 0.55, 0.9])
-def test_round_one_accuracy_is_close_to_p_g(p_g: float) -> None:
-    params = SimConfig(p_g=p_g, seed=3, reasoning_tokens=0)
-    tasks = [f"acc-{i}" for i in range(2000)]  # fixed list: the result is reproducible
-    right = sum(
-        same_answer(propose(params, task_id=t).answer, hidden_truth(t, "integer"), "integer")
-        for t in tasks
+# -- (3) the truth cannot move a proposer ----------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    task=st.text(min_size=1, max_size=8),
+    round_number=st.integers(2, 9),
+    winner=st.sampled_from(["41", "43", None]),
+    own=st.sampled_from(["41", "44", None]),
+    support=st.floats(0.0, 1.0),
+    p_g=st.floats(0.0, 1.0),
+    sycophancy=st.floats(0.0, 1.0),
+)
+def test_swapping_which_answer_is_true_never_changes_a_proposers_move(
+    seed: int,
+    task: str,
+    round_number: int,
+    winner: str | None,
+    own: str | None,
+    support: float,
+    p_g: float,
+    sycophancy: float,
+) -> None:
+    params = SimConfig(p_g=p_g, sycophancy=sycophancy, seed=seed, reasoning_tokens=0)
+    outcomes = [
+        propose(
+            params,
+            task_id=task,
+            round_number=round_number,
+            truth=truth,
+            winner=winner,
+            own=own,
+            support=support,
+        )
+        for truth in ("41", "44", "43", "99")  # the winner's, the own, another, none of them
+    ]
+    moves = {p.move for p in outcomes}
+    assert len(moves) == 1
+    [move] = moves
+    if move == "adopt":
+        assert all(p.answer == winner for p in outcomes)
+    elif move == "keep":
+        assert all(p.answer == own for p in outcomes)
+
+
+def test_only_a_fresh_generation_reads_the_truth() -> None:
+    # The counterpart of the property above, so it can fail: regenerations follow the truth.
+    params = SimConfig(p_g=0.9, sycophancy=0.0, reasoning_tokens=0, seed=4)
+    fresh = [
+        propose(params, task_id=f"g{i}", round_number=3, truth=truth, own="7")
+        for i in range(200)
+        for truth in ("41", "44")
+    ]
+    regenerated = [p for p in fresh if p.move == "regenerate"]
+    assert regenerated
+    assert any(p.answer == "41" for p in regenerated)
+    assert any(p.answer == "44" for p in regenerated)
+
+
+def test_sycophancy_and_support_pull_towards_the_winner() -> None:
+    def adopted(params: SimConfig, support: float) -> float:
+        moves = [
+            propose(
+                params, task_id=f"m{i}", round_number=2, winner="41", own="40", support=support
+            ).move
+            for i in range(1000)
+        ]
+        return moves.count("adopt") / len(moves)
+
+    stubborn = SimConfig(p_g=0.5, sycophancy=0.0, reasoning_tokens=0, seed=6)
+    follower = SimConfig(p_g=0.5, sycophancy=1.0, reasoning_tokens=0, seed=6)
+    assert adopted(stubborn, 0.0) == 0.0
+    assert adopted(follower, 0.0) == 1.0
+    assert adopted(stubborn, 1.0) > 0.3  # support pulls an agent that doubts itself
+    assert propose(follower, round_number=3, winner="41", own="40").answer == "41"
+
+
+async def test_the_backend_hands_the_winners_support_to_the_proposer() -> None:
+    # An agent that doubts itself and has no sycophancy moves only through support.
+    profile = AgentProfile(
+        id="doubter",
+        model="m",
+        family="f",
+        sim=SimConfig(p_g=0.05, sycophancy=0.0, reasoning_tokens=0),
     )
-    # binomial sd at n = 2000 is at most 0.0112; 0.04 is over 3.5 sd
-    assert abs(right / len(tasks) - p_g) < 0.04
+
+    async def truth(_: str) -> str:
+        return "42"
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    backend = SimBackend(profile, truth, sleep=no_sleep)
+
+    async def adopted(support: float) -> int:
+        count = 0
+        for i in range(100):
+            winner = StateItem(
+                kind="winner", text="w", retention=1.0, tokens=1, answer="7", support=support
+            )
+            request = ProposeRequested(
+                task_id=f"wire-{i}",
+                round=2,
+                message_id="m",
+                seat=0,
+                agent_id="doubter",
+                task=TaskView(task_id=f"wire-{i}", prompt="p", answer_format="integer"),
+                state=ConsensusState(round=1, items=(winner,), tokens=1),
+                previous_answer="40",
+                deadline=0.0,
+            )
+            draft = await backend.propose(request)
+            count += extract_answer(draft.content, "integer") == "7"  # never a distractor of 42
+        return count
+
+    assert await adopted(0.0) == 0
+    assert await adopted(1.0) > 60  # adopt with 1 − c, and c is small for most tasks
 
 
-@settings(max_examples=200)
+def test_without_a_winner_or_an_own_answer_a_later_round_solves_afresh() -> None:
+    p = propose(round_number=4)
+    assert p.move is None
+    assert p.content.startswith("I solved the problem from scratch.")
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)  # the first math comparison loads its parser
 @given(st.text(max_size=20), st.text(min_size=1, max_size=12), st.sampled_from(FORMATS))
 def test_distractors_are_never_the_truth(truth: str, task_id: str, fmt: AnswerFormat) -> None:
     pool = distractor_pool(task_id, truth, fmt)
@@ -130,27 +206,6 @@ def test_the_extracted_answer_of_a_proposal_is_the_chosen_answer(fmt: AnswerForm
         assert extract_answer(p.content, fmt) == p.answer
 
 
-def test_a_verifying_agent_adopts_a_right_winner_and_keeps_its_own_right_answer() -> None:
-    always = SimConfig(p_g=0.0, p_v=1.0, fatigue=0.0, sycophancy=0.0, reasoning_tokens=0)
-    assert propose(always, round_number=2, truth="42", winner="42", own="41").answer == "42"
-    assert propose(always, round_number=2, truth="42", winner="41", own="42").answer == "42"
-    # nobody was right and the agent never generates the truth: it regenerates a distractor
-    again = propose(always, round_number=2, truth="42", winner="41", own="40").answer
-    assert again in distractor_pool("t1", "42", "integer")
-
-
-def test_an_agent_that_does_not_verify_follows_its_sycophancy() -> None:
-    follower = SimConfig(p_v=0.0, sycophancy=1.0, reasoning_tokens=0)
-    stubborn = SimConfig(p_v=0.0, sycophancy=0.0, reasoning_tokens=0)
-    assert propose(follower, round_number=3, truth="42", winner="41", own="40").answer == "41"
-    assert propose(stubborn, round_number=3, truth="42", winner="41", own="40").answer == "40"
-
-
-def test_verification_precision_decays_with_fatigue() -> None:
-    assert p_v_at(PARAMS, "math", 1) == pytest.approx(0.8)
-    assert p_v_at(PARAMS, "math", 3) == pytest.approx(0.8 * 0.9**2)
-
-
 def test_claim_quotes_are_verbatim_substrings_of_the_candidate() -> None:
     candidates = [
         (f"Candidate_{c}", propose(agent=f"a{c}", task_id="t1", truth="42").content)
@@ -163,30 +218,15 @@ def test_claim_quotes_are_verbatim_substrings_of_the_candidate() -> None:
         for claim in judgement.claims:
             assert claim.quote
             assert claim.quote in content
-        assert -100.0 <= judgement.weight <= 100.0
-
-
-def test_a_perfect_verifier_supports_right_candidates_and_rejects_wrong_ones() -> None:
-    verifier = SimConfig(p_v=1.0, fatigue=0.0, reasoning_tokens=0)
-    right = propose(truth="42", own=None, params=SimConfig(p_g=1.0, reasoning_tokens=0)).content
-    wrong = propose(truth="42", own=None, params=SimConfig(p_g=0.0, reasoning_tokens=0)).content
-    judgements, _ = review(
-        verifier, [("Candidate_A", right), ("Candidate_B", wrong)], own="7", truth="42"
-    )
-    a, b = judgements
-    assert 60 <= a.weight <= 95
-    assert a.claims[0].verdict == "verified"
-    assert -95 <= b.weight <= -55
-    assert b.claims[0].verdict == "wrong"
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 8), st.floats(0, 1), st.floats(0, 1))
+@given(st.integers(0, 10_000), st.integers(1, 8), st.floats(0, 1), st.floats(0, 3))
 def test_review_weights_stay_within_the_ballot_range(
-    seed: int, r: int, p_v: float, s: float
+    seed: int, r: int, p_v: float, bias: float
 ) -> None:
-    params = SimConfig(p_v=p_v, sycophancy=s, seed=seed, reasoning_tokens=0)
+    params = SimConfig(p_v=p_v, self_bias=bias, seed=seed, reasoning_tokens=0)
     candidates = [("Candidate_A", "Final answer: \\boxed{42}"), ("Candidate_B", "no answer")]
-    judgements, latency = review(params, candidates, own="41", truth="42", round_number=r)
+    judgements, latency = review(params, candidates, own="42", truth="42", round_number=r)
     assert all(-100.0 <= j.weight <= 100.0 for j in judgements)
     assert latency >= 0.0

@@ -72,6 +72,7 @@ class SimBackend:
             round_number=request.round,
             truth=truth,
             winner_answer=winner.answer if winner else None,
+            winner_support=winner.support if winner else 0.0,
             own_previous=request.previous_answer,
             seat=request.seat,
         )

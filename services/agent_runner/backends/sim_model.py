@@ -1,16 +1,22 @@
 """The simulated agent of §6.2 as pure functions: parameters and a task in, text out.
 
+The latent model (difficulty, ability, confidence, fatigue, review precision, moves) is in
+``sim_latent``; this module turns it into answers, proposals and reviews.
+
 - Truth: the task's reference answer, else a hidden label derived from the task id.
-- Wrong answers come from a small per-task distractor pool with decreasing weights that
-  are the same for every agent, so errors are correlated as real models' errors are.
-- Round 1: right with probability p_g, else a distractor.
-- Round r > 1: with probability p_v(r) = p_v·(1−φ)^(r−1) the agent verifies: it adopts the
-  previous winner if that is right, else keeps its own answer if that is right, else
-  regenerates (right with p_g). Without verification it adopts the winner with probability
-  s (sycophancy), else keeps its own.
-- Reviewing: with probability p_v(r) it judges a candidate correctly (high positive weight
-  for a right answer, strongly negative for a wrong one); otherwise it leans towards
-  candidates that agree with its own answer, with noise. Claim quotes are real substrings.
+- Wrong answers come from a small per-task distractor pool with fixed decreasing weights,
+  the same for every agent, so wrong answers coincide as real models' do.
+- Round 1: right with P(right | agent, task), else a distractor.
+- Round r > 1: the move (adopt the previous winner's answer, keep the own answer, or
+  regenerate) comes from ``sim_latent.decide_move``, which never sees an answer's
+  correctness; a regeneration is a fresh draw, right with P(right) at round r.
+- Reviewing: each candidate gets a latent score, ±μ(r)/2 + N(0, 1) (+ ``self_bias`` if it
+  shares the reviewer's answer), and a weight ``REVIEW_SCALE``·score, rounded and clamped
+  to [−100, 100]. Verdict and justification follow the score. Claim quotes are real
+  substrings.
+- The truth is read in exactly two places: ``draw_answer`` (a generation is right or a
+  distractor, in round 1 and in every regeneration) and ``review_score`` (the sign of
+  ±μ/2). Nothing else of a deliberation can learn it but through reviews.
 - Every draw comes from an RNG seeded by (seed, agent, task, round, phase, seat[, label]):
   the same agent in two seats (Self-MoA) gives two independent samples, as a model
   sampled twice at temperature would.
@@ -25,12 +31,23 @@ from dataclasses import dataclass
 
 from schemas.base import AnswerFormat
 from schemas.review import Claim, Verdict
+from services.agent_runner.backends.sim_latent import (
+    Move,
+    confidence,
+    decide_move,
+    p_right,
+    p_v_at,
+    score_gap,
+)
 from services.agent_runner.config import SimConfig
 from services.core.answers import extract_answer, normalize_answer, same_answer
 from services.core.rng import seeded, stable_hex
 from services.core.tokens import CHARS_PER_TOKEN
 
 DISTRACTOR_WEIGHTS = (0.45, 0.25, 0.15, 0.10, 0.05)
+# Weight per unit of latent review score: the noise (sd 1) spans about ±30, and only a
+# score past ±3.3 reaches the ballot's bounds.
+REVIEW_SCALE = 30.0
 
 _FILLER = (
     "Let me restate what is being asked and list the quantities involved.",
@@ -45,6 +62,20 @@ _FILLER = (
     "A quick estimate agrees with the order of magnitude of the result.",
 )
 
+_HOW: dict[Move | None, str] = {
+    None: "I solved the problem from scratch.",
+    "adopt": "I went through the leading answer and I agree with it.",
+    "keep": "I re-read my previous answer and I stand by it.",
+    "regenerate": "I was not sure of the earlier answers, so I solved it again.",
+}
+
+_WHY: dict[Verdict, str] = {
+    "verified": "I checked the decisive steps and they hold.",
+    "unverified": "Nothing looks wrong, but I could not check every step.",
+    "contested": "Some steps look doubtful to me.",
+    "wrong": "The result does not hold up when I recompute it.",
+}
+
 
 @dataclass(frozen=True)
 class SimProposal:
@@ -52,6 +83,7 @@ class SimProposal:
     content: str
     reasoning: str
     latency_s: float
+    move: Move | None = None  # None: a first solution (round 1, or nothing to build on)
 
 
 @dataclass(frozen=True)
@@ -70,10 +102,6 @@ def fails(
         return False
     draw = seeded(params.seed, agent_id, task_id, round_number, phase, seat, "error").random()
     return draw < params.error_rate
-
-
-def p_v_at(params: SimConfig, domain: str, round_number: int) -> float:
-    return params.precision(domain).p_v * (1.0 - params.fatigue) ** (round_number - 1)
 
 
 def hidden_truth(task_id: str, answer_format: AnswerFormat) -> str:
@@ -108,10 +136,16 @@ def distractor_pool(task_id: str, truth: str, answer_format: AnswerFormat) -> li
     return candidates[: len(DISTRACTOR_WEIGHTS)]
 
 
-def draw_answer(rng: random.Random, p_g: float, truth: str, pool: Sequence[str]) -> str:
-    if rng.random() < p_g or not pool:
+def draw_answer(rng: random.Random, chance: float, truth: str, pool: Sequence[str]) -> str:
+    """A generation: the truth with probability ``chance``, else a distractor (reads the truth)."""
+    if rng.random() < chance or not pool:
         return truth
     return rng.choices(list(pool), weights=DISTRACTOR_WEIGHTS[: len(pool)], k=1)[0]
+
+
+def review_score(rng: random.Random, gap: float, is_right: bool) -> float:
+    """A review's latent score of one candidate: ±gap/2 + N(0, 1) (reads the truth)."""
+    return (gap if is_right else -gap) / 2.0 + rng.gauss(0.0, 1.0)
 
 
 def latency(rng: random.Random, params: SimConfig) -> float:
@@ -136,6 +170,34 @@ def filler(rng: random.Random, tokens: int) -> str:
     return " ".join(sentences)
 
 
+def choose_move(
+    params: SimConfig,
+    *,
+    agent_id: str,
+    task_id: str,
+    domain: str,
+    round_number: int,
+    has_winner: bool,
+    winner_support: float,
+    has_own: bool,
+    seat: int = 0,
+) -> Move | None:
+    """The move of this call, from its own seeded stream; None for a first solution."""
+    if round_number <= 1 or not (has_winner or has_own):
+        return None
+    rng = seeded(params.seed, agent_id, task_id, round_number, "propose", seat, "move")
+    u_adopt, u_keep = rng.random(), rng.random()
+    return decide_move(
+        u_adopt,
+        u_keep,
+        confidence=confidence(params, domain, task_id),
+        support=winner_support,
+        sycophancy=params.sycophancy,
+        has_winner=has_winner,
+        has_own=has_own,
+    )
+
+
 def simulate_proposal(
     params: SimConfig,
     *,
@@ -147,35 +209,46 @@ def simulate_proposal(
     truth: str,
     winner_answer: str | None,
     own_previous: str | None,
+    winner_support: float = 0.0,
     seat: int = 0,
 ) -> SimProposal:
-    rng = seeded(params.seed, agent_id, task_id, round_number, "propose", seat)
-    p_g = params.precision(domain).p_g
-    pool = distractor_pool(task_id, truth, answer_format)
-
-    def right(answer: str | None) -> bool:
-        return same_answer(answer, truth, answer_format)
-
-    if round_number <= 1 or own_previous is None:
-        answer = draw_answer(rng, p_g, truth, pool)
-        how = "I solved the problem from scratch."
-    elif rng.random() < p_v_at(params, domain, round_number):
-        if winner_answer is not None and right(winner_answer):
-            answer, how = winner_answer, "I checked the leading answer step by step; it holds."
-        elif right(own_previous):
-            answer, how = own_previous, "I re-verified my previous answer and it holds."
-        else:
-            answer = draw_answer(rng, p_g, truth, pool)
-            how = "The earlier answers did not survive checking, so I solved it again."
-    elif winner_answer is not None and rng.random() < params.sycophancy:
-        answer, how = winner_answer, "The leading answer looks right to me."
-    else:
-        answer, how = own_previous, "I keep my previous answer."
-    reasoning = filler(rng, params.reasoning_tokens)
-    content = f"{how}\n{render_answer(answer, answer_format)}"
-    return SimProposal(
-        answer=answer, content=content, reasoning=reasoning, latency_s=latency(rng, params)
+    move = choose_move(
+        params,
+        agent_id=agent_id,
+        task_id=task_id,
+        domain=domain,
+        round_number=round_number,
+        has_winner=winner_answer is not None,
+        winner_support=winner_support,
+        has_own=own_previous is not None,
+        seat=seat,
     )
+    if move == "adopt" and winner_answer is not None:
+        answer = winner_answer
+    elif move == "keep" and own_previous is not None:
+        answer = own_previous
+    else:
+        generate = seeded(params.seed, agent_id, task_id, round_number, "propose", seat, "answer")
+        pool = distractor_pool(task_id, truth, answer_format)
+        answer = draw_answer(generate, p_right(params, domain, task_id, round_number), truth, pool)
+    rng = seeded(params.seed, agent_id, task_id, round_number, "propose", seat)
+    reasoning = filler(rng, params.reasoning_tokens)
+    content = f"{_HOW[move]}\n{render_answer(answer, answer_format)}"
+    return SimProposal(
+        answer=answer,
+        content=content,
+        reasoning=reasoning,
+        latency_s=latency(rng, params),
+        move=move,
+    )
+
+
+def verdict_of(score: float) -> Verdict:
+    if score >= 1.0:
+        return "verified"
+    if score >= 0.0:
+        return "unverified"
+    return "contested" if score > -1.0 else "wrong"
 
 
 def simulate_review(
@@ -193,35 +266,22 @@ def simulate_review(
 ) -> tuple[list[SimJudgement], float]:
     """Judge each ``(label, content)``; returns the judgements and the call's latency."""
     rng = seeded(params.seed, agent_id, task_id, round_number, "review", seat)
-    p_v = p_v_at(params, domain, round_number)
+    gap = score_gap(p_v_at(params, domain, round_number))
     judgements: list[SimJudgement] = []
     for label, content in candidates:
         crng = seeded(params.seed, agent_id, task_id, round_number, "review", seat, label, content)
         answer = extract_answer(content, answer_format)
-        is_right = same_answer(answer, truth, answer_format)
-        verdict: Verdict
-        if crng.random() < p_v:
-            weight = crng.uniform(60, 95) if is_right else -crng.uniform(55, 95)
-            verdict = "verified" if is_right else "wrong"
-            why = (
-                "I verified the decisive steps; the result is correct."
-                if is_right
-                else f"The final result {answer} does not hold up when I recompute it."
-            )
-        else:
-            agrees = same_answer(answer, own_answer, answer_format)
-            weight = crng.uniform(30, 80) if agrees else crng.uniform(-60, 20)
-            weight += crng.gauss(0.0, 10.0)
-            verdict = "unverified" if agrees else "contested"
-            why = "It matches my own result." if agrees else "It differs from my own result."
+        score = review_score(crng, gap, same_answer(answer, truth, answer_format))
+        if params.self_bias and same_answer(answer, own_answer, answer_format):
+            score += params.self_bias
+        verdict = verdict_of(score)
         quote = _quote(content)
-        claims = (Claim(quote=quote, verdict=verdict),) if quote else ()
         judgements.append(
             SimJudgement(
                 label=label,
-                weight=max(-100.0, min(100.0, weight)),
-                justification=why,
-                claims=claims,
+                weight=float(max(-100, min(100, round(REVIEW_SCALE * score)))),
+                justification=_WHY[verdict],
+                claims=(Claim(quote=quote, verdict=verdict),) if quote else (),
             )
         )
     return judgements, latency(rng, params)
