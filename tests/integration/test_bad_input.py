@@ -106,7 +106,11 @@ async def test_a_proposal_for_a_seat_the_agent_does_not_hold_is_rejected(
     letters = await until(lambda: _at_least(nc, "reviewer", 1), what="a reviewer dead letter")
     assert "not held by 'mallory'" in letters[0].error
     result = await nsed.wait_result(nc, task_id)
-    assert result.status == "completed"  # the forgery changed nothing
+    # The forgery changed nothing: both real seats proposed and reviewed in time (whether
+    # the two agreed is the council's business).
+    assert not any(s.degraded for s in result.summaries)
+    assert set(result.usage) == {"alpha", "bravo"}
+    assert all(u.calls == 2 for u in result.usage.values())
 
 
 async def _at_least(nc: Client, service: str, count: int) -> list | None:

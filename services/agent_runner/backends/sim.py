@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from schemas.propose import ProposeRequested
 from schemas.review import ReviewEntry, ReviewRequested
+from schemas.task import TaskView
 from services.agent_runner import prompts
 from services.agent_runner.backends.base import BackendError, ProposalDraft, ReviewDraft
 from services.agent_runner.backends.sim_model import (
@@ -23,9 +24,19 @@ from services.agent_runner.backends.sim_model import (
 )
 from services.agent_runner.config import AgentProfile, SimConfig
 from services.core.answers import extract_answer
+from services.core.rng import stable_hex
 from services.core.tokens import estimate_tokens
 
 TruthSource = Callable[[str], Awaitable[str | None]]
+
+
+def problem_key(task: TaskView) -> str:
+    """What the simulation keys its draws on: the problem (its text and format), not the
+    task id, so the same question asked as two tasks (by two protocols of a study, say)
+    meets the same difficulty and the same first answers: comparisons are paired."""
+    return "p" + stable_hex(task.prompt, task.answer_format, size=8)
+
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -48,25 +59,24 @@ class SimBackend:
         self.latency_scale = latency_scale
         self._sleep = sleep
 
-    async def _truth_for(self, task_id: str, answer_format: str) -> str:
-        reference = await self._truth(task_id)
+    async def _truth_for(self, task: TaskView) -> str:
+        reference = await self._truth(task.task_id)
         if reference is not None and reference.strip():
             return reference.strip()
-        return hidden_truth(task_id, answer_format)  # type: ignore[arg-type]
+        return hidden_truth(problem_key(task), task.answer_format)
 
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         started = time.perf_counter()
         task = request.task
-        if fails(
-            self.params, self.profile.id, task.task_id, request.round, "propose", request.seat
-        ):
+        key = problem_key(task)
+        if fails(self.params, self.profile.id, key, request.round, "propose", request.seat):
             raise BackendError("simulated failure (error_rate)")
-        truth = await self._truth_for(task.task_id, task.answer_format)
+        truth = await self._truth_for(task)
         winner = request.state.winner() if request.state else None
         out = simulate_proposal(
             self.params,
             agent_id=self.profile.id,
-            task_id=task.task_id,
+            task_id=key,
             domain=task.domain,
             answer_format=task.answer_format,
             round_number=request.round,
@@ -88,14 +98,15 @@ class SimBackend:
     async def review(self, request: ReviewRequested) -> ReviewDraft:
         started = time.perf_counter()
         task = request.task
-        if fails(self.params, self.profile.id, task.task_id, request.round, "review", request.seat):
+        key = problem_key(task)
+        if fails(self.params, self.profile.id, key, request.round, "review", request.seat):
             raise BackendError("simulated failure (error_rate)")
-        truth = await self._truth_for(task.task_id, task.answer_format)
+        truth = await self._truth_for(task)
         own = extract_answer(request.own.content, task.answer_format) if request.own else None
         judgements, delay = simulate_review(
             self.params,
             agent_id=self.profile.id,
-            task_id=task.task_id,
+            task_id=key,
             domain=task.domain,
             answer_format=task.answer_format,
             round_number=request.round,
