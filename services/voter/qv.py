@@ -27,6 +27,12 @@ option's share of all positive score, c = max(A_w, 0) / Σ_o max(A_o, 0) (0 when
 positive). A round is unanimous when it has a supported winner and, by answer, every ok
 proposal gives the same answer (two or more of them); for free text, when two or more
 counted ballots put their largest weight on the winner.
+
+``plurality`` is the tally of the protocols without review (vote, moa, debate), over the
+same options: an option's score is the number of ok proposals giving it; the largest
+option leads (ties by the same seeded hash), and its first proposal by that hash is the
+winner. Any ok proposal makes a supported winner; conviction is the winner's share of the
+ok proposals; unanimous means every ok proposal in one option, two or more of them.
 """
 
 from __future__ import annotations
@@ -183,6 +189,43 @@ def tally(
             if by_answer
             else _top_choice_of_all(votes, winner)
         ),
+    )
+
+
+def plurality(proposals: Sequence[Entry], *, seed: str) -> QvResult:
+    """The plurality answer of a round without review (self-consistency, majority)."""
+    keys = list(dict.fromkeys(e.key for e in proposals))
+    members = {k: tuple(e.proposal_id for e in proposals if e.key == k) for k in keys}
+    total = len(proposals)
+    options = tuple(
+        OptionScore(
+            key=k,
+            answer=next(e.answer for e in proposals if e.key == k),
+            proposals=members[k],
+            score=float(len(members[k])),
+            net_support=len(members[k]) / total,
+            ballots=0,
+        )
+        for k in keys
+    )
+    leader = _first(options, lambda o: (-o.score, 0.0, _tie(seed, o.key)))
+    winner = min(leader.proposals, key=lambda p: _tie(seed, p)) if leader else None
+    # A proposal's score is its option's: the number of proposals that agree with it.
+    of_option = {pid: o for o in options for pid in o.proposals}
+    return QvResult(
+        options=options,
+        scores={e.proposal_id: of_option[e.proposal_id].score for e in proposals},
+        net_support={e.proposal_id: of_option[e.proposal_id].net_support for e in proposals},
+        controversy=dict.fromkeys((e.proposal_id for e in proposals), 0.0),
+        coverage=dict.fromkeys((e.proposal_id for e in proposals), 0),
+        votes={},
+        counted=(),
+        abstained=(),
+        winner=winner,
+        winner_key=leader.key if leader else None,
+        supported=leader is not None,
+        conviction=leader.score / total if leader else 0.0,
+        unanimous=len(options) == 1 and total >= 2,
     )
 
 
