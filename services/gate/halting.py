@@ -253,6 +253,20 @@ def decide(
     t_opt = model.t_opt()  # never NaN; ∞ (β = 0) has no last round, so it never stops
     if settled and math.isfinite(t_opt) and round_number >= math.ceil(t_opt):
         return Decision(True, "fatigue", _fatigue_note(model, round_number, t_opt))
+    limit = limits(policy, now, deadline_at, round_duration_s, spend_usd, round_cost_usd)
+    return limit or Decision(False, note=f"evidence {evidence:.4f} < ε·B = {target:.4f}")
+
+
+def limits(
+    policy: Policy,
+    now: float,
+    deadline_at: float,
+    round_duration_s: float,
+    spend_usd: float,
+    round_cost_usd: float,
+) -> Decision | None:
+    """The stops every protocol keeps: ``budget`` and ``deadline`` for another round like
+    the last (None: neither). Never raises."""
     # An unknown or negative cost is no spend; a NaN budget is no budget.
     spend = _non_negative(spend_usd, 0.0) + _non_negative(round_cost_usd, 0.0)
     budget = policy.budget_usd
@@ -268,7 +282,7 @@ def decide(
     ends = now + _non_negative(round_duration_s, 0.0)
     if not math.isnan(ends) and not math.isnan(deadline_at) and ends > deadline_at:
         return Decision(True, "deadline", "another round would end past the deadline")
-    return Decision(False, note=f"evidence {evidence:.4f} < ε·B = {target:.4f}")
+    return None
 
 
 def _fatigue_note(model: FatigueModel, round_number: int, t_opt: float) -> str:
