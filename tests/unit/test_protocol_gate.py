@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from schemas.team import Seat, TeamSelected
 from services.gate import protocols
+from services.gate.telemetry import observe
 
-from .builders import NOW, record, tally, task
+from .builders import NOW, gating, proposal, record, tally, task
 
 
 def seats(*p_g: float | None) -> tuple[Seat, ...]:
@@ -79,3 +80,15 @@ def test_moa_reports_its_layers_team_not_the_aggregator_alone() -> None:
     selected = TeamSelected(task_id="task-1", round=1, message_id="m", seats=seats(0.4, 0.8))
     layers = msgspec.structs.replace(rec, team_selected=selected)
     assert protocols.result_team(layers) == seats(0.4, 0.8)
+
+
+def test_a_lone_proposal_is_no_evidence_of_an_agents_precision() -> None:
+    """Without a reference, a round's outcome is its winning answer; a proposal alone (the
+    moa aggregator, a vote of one) is its own winner and says nothing about its agent."""
+    alone = gating(record(the_task=task(protocol="vote"), seats=seats(0.5)[:1],
+                          proposals=[proposal(0, "42")]))  # fmt: skip
+    [observed] = observe(alone)
+    assert (observed.ok, observed.gen_trial) == (1, 0)
+    both = gating(record(the_task=task(protocol="vote"), seats=seats(0.5, 0.5),
+                         proposals=[proposal(0, "42"), proposal(1, "41")]))  # fmt: skip
+    assert sum(o.gen_trial for o in observe(both)) == 2
