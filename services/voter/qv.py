@@ -130,9 +130,9 @@ def tally(
     entries = {e.proposal_id: e for e in proposals}
     keys = list(dict.fromkeys(e.key for e in proposals))
     members = {k: tuple(e.proposal_id for e in proposals if e.key == k) for k in keys}
-    option_score = dict.fromkeys(keys, 0.0)
-    option_cover = dict.fromkeys(keys, 0)
-    scores = dict.fromkeys(entries, 0.0)
+    # Votes are summed with fsum (exactly rounded): a float sum in arrival order could turn
+    # a tiny vote next to a +1 and a -1 into 0 or not, deciding a tie by who came first.
+    option_votes: dict[str, list[float]] = {k: [] for k in keys}
     columns: dict[str, list[float]] = {pid: [] for pid in entries}
     votes: dict[int, dict[str, float]] = {}
     counted: list[int] = []
@@ -145,13 +145,14 @@ def tally(
             continue
         counted.append(ballot.reviewer)
         for key, share in credit_shares(by_option).items():
-            option_score[key] += vote(share)
-            option_cover[key] += 1
+            option_votes[key].append(vote(share))
         row = {pid: vote(f) for pid, f in credit_shares(weights).items()}
         votes[ballot.reviewer] = row
         for pid, s in row.items():
-            scores[pid] += s
             columns[pid].append(s)
+    option_score = {k: math.fsum(v) for k, v in option_votes.items()}
+    option_cover = {k: len(v) for k, v in option_votes.items()}
+    scores = {pid: math.fsum(col) for pid, col in columns.items()}
     coverage = {pid: len(col) for pid, col in columns.items()}
     net = {pid: scores[pid] / coverage[pid] if coverage[pid] else 0.0 for pid in entries}
     options = tuple(
@@ -231,7 +232,7 @@ def plurality(proposals: Sequence[Entry], *, seed: str) -> QvResult:
 
 def conviction(options: Sequence[OptionScore], leader: OptionScore | None) -> float:
     """The leading option's share of all positive score (0 when it has none)."""
-    positive = sum(max(o.score, 0.0) for o in options)
+    positive = math.fsum(max(o.score, 0.0) for o in options)
     if leader is None or leader.score <= 0 or positive <= 0:
         return 0.0
     return min(1.0, leader.score / positive)
