@@ -8,7 +8,8 @@ from typing import Literal
 from schemas.base import AgentId, Event, Struct, Usage
 from schemas.task import TaskView
 
-ItemKind = Literal["winner", "alternative", "critique", "claim"]
+# ``peer``: a previous-round proposal in full, carried by the moa and debate protocols.
+ItemKind = Literal["winner", "alternative", "critique", "claim", "peer"]
 CallStatus = Literal["ok", "skip", "error"]
 
 
@@ -40,12 +41,13 @@ class ConsensusState(Struct, frozen=True, kw_only=True):
 class ProposeRequested(Event, tag="propose.requested", frozen=True, kw_only=True):
     seat: int
     agent_id: AgentId
-    role: str = "member"
+    role: str = "member"  # "aggregator" for the final seat of the moa protocol
     task: TaskView
     state: ConsensusState | None = None
     feedback: tuple[str, ...] = ()
     previous_answer: str | None = None  # this seat's own previous extracted answer
     deadline: float
+    protocol: str = "nsed"  # the task's Policy.protocol: which prompt the agent is given
 
 
 class ProposalSubmitted(Event, tag="proposal.submitted", frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -13,6 +13,13 @@ Rounds = Annotated[int, msgspec.Meta(ge=1, le=50)]
 Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=7 * 24 * 3600.0)]
 Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+# How the team deliberates, all on the same services: ``nsed`` the full round (review,
+# quadratic vote, forget gate, halting); ``vote`` one round and the plurality answer
+# (self-consistency; Self-MoA with repeat seats); ``moa`` layered proposals, each layer
+# shown the previous one's answers, then one aggregator seat (Together MoA); ``debate``
+# rounds in which each member sees every other member's previous answer, then the
+# plurality (Du et al.). See the README, "Protocols".
+ProtocolName = Literal["nsed", "vote", "moa", "debate"]
 
 
 class Policy(Struct, frozen=True, kw_only=True):
@@ -35,8 +42,15 @@ class Policy(Struct, frozen=True, kw_only=True):
     pinned_agents: tuple[Token, ...] = ()
     max_per_family: Count = 1
     allow_repeat_seats: bool = False
+    protocol: ProtocolName = "nsed"
+    # An exact team, seat by seat (seat i is team[i]), repeats allowed: seated as it is if
+    # every agent is live, else the task fails with no_team; no optimisation. team_size and
+    # min_team then follow from it; roles do not apply.
+    team: Annotated[tuple[Token, ...], msgspec.Meta(max_length=64)] = ()
 
     def __post_init__(self) -> None:
+        if self.team:
+            self._fit_team()
         if self.min_team > self.team_size:
             raise ValueError(f"min_team ({self.min_team}) exceeds team_size ({self.team_size})")
         if self.min_rounds > self.max_rounds:
@@ -47,6 +61,17 @@ class Policy(Struct, frozen=True, kw_only=True):
             raise ValueError("the role counts must add up to team_size")
         if len(self.pinned_agents) > self.team_size:
             raise ValueError("more pinned agents than seats")
+
+    def _fit_team(self) -> None:
+        if len(self.team) < 2 and self.protocol != "vote":
+            raise ValueError(f"protocol {self.protocol!r} needs a team of at least 2")
+        if self.roles is not None:
+            raise ValueError("roles and team are exclusive: every seat of a team is a member")
+        if not set(self.pinned_agents) <= set(self.team):
+            raise ValueError("pinned agents outside the team")
+        # A study pins the team; the sizes it would otherwise have to repeat follow from it.
+        msgspec.structs.force_setattr(self, "team_size", len(self.team))
+        msgspec.structs.force_setattr(self, "min_team", min(self.min_team, len(self.team)))
 
     def seat_roles(self) -> list[str]:
         """One role name per seat, in seat order."""

@@ -6,7 +6,8 @@ candidates go in the user turn. Every text a model wrote (candidates, reasoning 
 state items, critiques, a seat's own answers) is fenced as data, one fence per text, with
 the notice that says so (``services.core.fencing``); the rest is the user's or ours.
 Simulated agents render these same prompts so that their token counts are what a real
-model would be sent.
+model would be sent. The vote, moa and debate protocols have their own propose prompts
+(``services.agent_runner.protocol_prompts``); the review prompts are nsed's alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
+from services.agent_runner import protocol_prompts
 from services.core.fencing import FENCE_NOTICE, fence, state_item
 from services.core.tokens import estimate_tokens, shorten_middle
 
@@ -64,6 +66,11 @@ def render_state(state: ConsensusState | None) -> str:
 def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     task = request.task
     rule = FORMAT_RULES[task.answer_format]
+    if request.protocol in protocol_prompts.PROTOCOLS:
+        return [
+            ChatMessage(role="system", content=protocol_prompts.system_prompt(task)),
+            ChatMessage(role="user", content=protocol_prompts.user_prompt(request, rule)),
+        ]
     if request.round <= 1 or request.state is None:
         user = (
             f"Round {request.round} — propose.\n\nQuestion:\n{task.prompt}\n\n"

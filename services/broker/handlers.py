@@ -29,6 +29,7 @@ from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
 from services.broker import valuation
+from services.broker.exact_team import seat_exact
 from services.broker.registry import Registry, TelemetryCache
 from services.broker.selection import NoTeam, Selection, select_team
 from services.broker.settings import BrokerSettings
@@ -60,11 +61,14 @@ class BrokerDeps:
 async def choose(
     task: TaskSubmitted, deps: BrokerDeps, fixed: dict[str, tuple[int, str]] | None = None
 ) -> Selection | NoTeam:
-    """The CP-SAT team for ``task`` from the live pool and the gate's telemetry."""
+    """The CP-SAT team for ``task`` from the live pool and the gate's telemetry (the
+    policy's exact team instead, when it names one)."""
     settings = deps.settings
     cands = valuation.candidates(
         deps.registry.live(), deps.telemetry.values, task.domain, settings.valuation()
     )
+    if task.policy.team:
+        return seat_exact(cands, task.policy, settings.valuation())
     return await asyncio.to_thread(
         select_team,
         cands,

@@ -4,8 +4,9 @@
 serve it) into the deliberation record; ``confirm_team`` fixes a round's team after
 re-selection; ``opening_messages``, ``redispatch`` and ``dispatch_round`` are the messages a
 record calls for: the team, the task-deadline timer and one ``ProposeRequested`` per seat
-with the round's phase timer. The same record always gives the same messages, with the same
-ids, which is what makes intake and dispatch safe to repeat.
+with the round's phase timer (debate: each seat's state leaves out its own proposal). The
+same record always gives the same messages, with the same ids, which is what makes intake
+and dispatch safe to repeat.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 
 from schemas.base import Message
 from schemas.gate import DeliberationConcluded
-from schemas.propose import ProposeRequested
+from schemas.propose import ConsensusState, ProposeRequested
 from schemas.record import DeliberationRecord, RoundState
 from schemas.task import TaskSubmitted, TaskView
 from schemas.team import TeamSelected
@@ -162,10 +163,11 @@ def dispatch_round(record: DeliberationRecord) -> list[Message]:
             agent_id=seat.agent_id,
             role=seat.role,
             task=view,
-            state=record.state if current.number > 1 else None,
+            state=_state_for(record, seat.seat),
             feedback=record.feedback.get(seat.seat, ()),
             previous_answer=_previous(record.previous_answers.get(seat.seat)),
             deadline=current.phase_deadline,
+            protocol=task.policy.protocol,
         )
         for seat in current.team
     ]
@@ -180,6 +182,19 @@ def dispatch_round(record: DeliberationRecord) -> list[Message]:
         )
     )
     return out
+
+
+def _state_for(record: DeliberationRecord, seat: int) -> ConsensusState | None:
+    """What a seat is shown of the previous round: nsed's bounded consensus state; the
+    previous round's proposals in full for moa; for debate, those of every other seat."""
+    state = record.state
+    if record.current.number <= 1:
+        return None
+    if record.task.policy.protocol != "debate":
+        return state
+    own = ids.proposal_ref(record.task_id, state.round, seat)
+    items = tuple(item for item in state.items if item.source != own)
+    return ConsensusState(round=state.round, items=items, tokens=sum(i.tokens for i in items))
 
 
 def _previous(answer: str | None) -> str | None:

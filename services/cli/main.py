@@ -41,6 +41,7 @@ def cli() -> None:
 @click.option("--team-size", type=int, default=None)
 @click.option("--max-rounds", type=int, default=None)
 @click.option("--min-rounds", type=int, default=None)
+@click.option("--protocol", type=click.Choice(["nsed", "vote", "moa", "debate"]), default="nsed")
 @click.option("--budget", type=float, default=None, help="Budget in USD.")
 @click.option("--deadline", type=float, default=None, help="Deadline in seconds.")
 @click.option("--task-id", default=None, help="Use this task id instead of a new one.")
@@ -54,6 +55,7 @@ def submit(
     team_size: int | None,
     max_rounds: int | None,
     min_rounds: int | None,
+    protocol: str,
     budget: float | None,
     deadline: float | None,
     task_id: str | None,
@@ -72,6 +74,7 @@ def submit(
         "min_team": min(2, team_size) if team_size is not None else None,
         "max_rounds": max_rounds,
         "min_rounds": min_rounds,
+        "protocol": protocol,
         "budget_usd": budget,
         "deadline_s": deadline,
     }

@@ -20,7 +20,9 @@ import functools
 import re
 from typing import Literal, get_args
 
-Tag = Literal["candidate", "own_answer", "reasoning", "state_item", "critique", "previous_answer"]
+Tag = Literal[
+    "candidate", "own_answer", "reasoning", "state_item", "critique", "previous_answer", "peer"
+]
 TAGS: tuple[Tag, ...] = get_args(Tag)
 DEFANGED = "‹"  # looks like "<" to a reader, opens and closes nothing
 # Any spelling of "<" a model might read as one, then any run of whitespace and slashes,

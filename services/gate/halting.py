@@ -51,10 +51,10 @@ from schemas.gate import StopReason
 from schemas.tally import TallyComputed
 from schemas.task import Policy
 from schemas.team import DomainPrior
+from services.gate.lambert import w0_of_log
 
 DEFAULT_LAMBDA = 0.8
 DEFAULT_BETA = 0.0013
-_INV_E = math.exp(-1.0)
 _MAX = sys.float_info.max
 _EXP_MAX = math.log(_MAX)  # math.exp raises OverflowError above this
 _NEUTRAL = DomainPrior()
@@ -90,59 +90,6 @@ def extraction_rate(lam: float, p_v: float) -> float:
 
 def _exp(x: float) -> float:
     return math.inf if x > _EXP_MAX else math.exp(x)
-
-
-def _w0_of_log(log_x: float) -> float:
-    """W₀(e^L) without forming e^L, which overflows for L > 709 (a tiny β does that).
-
-    Newton on w + ln w = L from w = L − ln L, a lower bound of the root for L ≥ e: the
-    function is concave and increasing, so the iterates rise monotonically to the root.
-    """
-    if log_x < 2.0:
-        return lambert_w0(math.exp(log_x))
-    if math.isinf(log_x):
-        return math.inf
-    w = log_x - math.log(log_x)
-    for _ in range(64):
-        step = (w + math.log(w) - log_x) / (1.0 + 1.0 / w)
-        w -= step
-        if abs(step) <= 1e-15 * w:
-            break
-    return w
-
-
-def lambert_w0(x: float) -> float:
-    """The principal branch W₀ of the Lambert W function (w·e^w = x), for x ≥ −1/e.
-
-    Halley's iteration from a branch-appropriate start; converges to machine precision in
-    a handful of steps over the whole domain. Above e² it works on ln x (``_w0_of_log``),
-    so it stays finite up to the largest float and gives ∞ for x = ∞.
-    """
-    if math.isnan(x) or x < -_INV_E:
-        raise ValueError(f"W0 is defined for x ≥ -1/e, not {x}")
-    if x == 0.0:
-        return 0.0
-    if x == -_INV_E:
-        return -1.0
-    if x > math.e**2:
-        return _w0_of_log(math.log(x))
-    if x < 1.0:
-        # Near the branch point use the series in p = √(2(e·x + 1)); elsewhere log1p.
-        p = math.sqrt(max(2.0 * (math.e * x + 1.0), 0.0))
-        w = -1.0 + p - p * p / 3.0 + 11.0 / 72.0 * p**3 if x < -0.25 else math.log1p(x)
-    else:
-        w = max(math.log(x), 0.5)
-    for _ in range(64):
-        ew = math.exp(w)
-        f = w * ew - x
-        denom = ew * (w + 1.0) - (w + 2.0) * f / (2.0 * w + 2.0)
-        if denom == 0.0:
-            break
-        step = f / denom
-        w -= step
-        if abs(step) <= 1e-15 * (1.0 + abs(w)):
-            break
-    return w
 
 
 @dataclass(frozen=True)
@@ -188,7 +135,7 @@ class FatigueModel:
             return math.inf
         # ln of (1 − p_g)·k²/(2β), term by term: k² and 1/β overflow long before the sum.
         log_x = math.log1p(-self.p_g) + 2.0 * math.log(k) - math.log(2.0) - math.log(self.beta)
-        return _w0_of_log(log_x) / k
+        return w0_of_log(log_x) / k
 
     def signal(self) -> float:
         """B, in [0, 1 − p_g]: the most any number of rounds can extract."""
@@ -282,6 +229,20 @@ def decide(
             f"round {round_number + 1} is expected to add {gain:.4f} of accuracy "
             f"< min_gain {min_gain:.4f} (k = {model.k:.3f})",
         )
+    limit = limits(policy, now, deadline_at, round_duration_s, spend_usd, round_cost_usd)
+    return limit or Decision(False, note=f"evidence {evidence:.4f} < ε·B = {target:.4f}")
+
+
+def limits(
+    policy: Policy,
+    now: float,
+    deadline_at: float,
+    round_duration_s: float,
+    spend_usd: float,
+    round_cost_usd: float,
+) -> Decision | None:
+    """The stops every protocol keeps: ``budget`` and ``deadline`` for another round like
+    the last (None: neither). Never raises."""
     # An unknown or negative cost is no spend; a NaN budget is no budget.
     spend = _non_negative(spend_usd, 0.0) + _non_negative(round_cost_usd, 0.0)
     budget = policy.budget_usd
@@ -297,7 +258,7 @@ def decide(
     ends = now + _non_negative(round_duration_s, 0.0)
     if not math.isnan(ends) and not math.isnan(deadline_at) and ends > deadline_at:
         return Decision(True, "deadline", "another round would end past the deadline")
-    return Decision(False, note=f"evidence {evidence:.4f} < ε·B = {target:.4f}")
+    return None
 
 
 def _fatigue_note(model: FatigueModel, round_number: int, t_opt: float) -> str:

@@ -3,7 +3,9 @@
 ``close_round`` folds the round into the consensus state and per-seat feedback, adds the
 round's evidence ΔE(r) = max(c_r, 0)·(U(r) − U(r−1)), writes the round summary (with its
 usage and cost), asks ``halting.decide`` and either opens round r+1 (phase ``proposing``)
-with its ``RoundContinued`` or concludes with the one ``DeliberationConcluded``.
+with its ``RoundContinued`` or concludes with the one ``DeliberationConcluded``. The
+protocols without review (vote, moa, debate) carry the round's proposals in full instead,
+and ``protocols.decide`` stops them.
 ``conclude_at_deadline`` ends a deliberation whose deadline passed with the best answer it
 has, marked ``degraded``.
 """
@@ -19,51 +21,23 @@ from schemas.gate import (
     DeliberationConcluded,
     Halting,
     RoundContinued,
-    RoundSummary,
     Status,
     StopReason,
 )
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
-from schemas.tally import TallyComputed
+from schemas.task import Policy
 from schemas.team import DomainPrior
 from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
 from services.core.ledger import expect_late, outstanding_calls
-from services.gate import forget_gate, halting
+from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
+from services.gate.summary import summarize
 
 replace = msgspec.structs.replace
-
-
-def round_notes(cur: RoundState) -> tuple[list[str], bool]:
-    """Human-readable notes on what went wrong in a round, and whether it is degraded."""
-    notes: list[str] = []
-    degraded = False
-    agents = {s.seat: s.agent_id for s in cur.team}
-    for seat in cur.timed_out:
-        notes.append(f"seat {seat} ({agents.get(seat)}) did not propose in time")
-        degraded = True
-    for proposal in cur.proposals:
-        if proposal.status != "ok":
-            notes.append(
-                f"seat {proposal.seat} ({proposal.agent_id}) {proposal.status}: "
-                f"{proposal.error or 'no reason'}"
-            )
-    for ballot in cur.ballots:
-        if "review timed out" in ballot.notes:
-            notes.append(f"seat {ballot.seat} ({ballot.agent_id}) did not review in time")
-            degraded = True
-    tally = cur.tally
-    if tally is not None and not tally.quorum_met:
-        notes.append(
-            f"below quorum: {tally.ok_proposals} ok proposal(s), "
-            f"{tally.valid_ballots} valid ballot(s)"
-        )
-        degraded = True
-    return notes, degraded
 
 
 def fatigue_model(record: DeliberationRecord, settings: GateSettings) -> halting.FatigueModel:
@@ -93,33 +67,6 @@ def halting_info(
     )
 
 
-def summarize(
-    cur: RoundState, tally: TallyComputed, state_tokens: int, evidence: float, now: float = 0.0
-) -> RoundSummary:
-    winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
-    notes, degraded = round_notes(cur)
-    return RoundSummary(
-        round=cur.number,
-        winner=tally.winner,
-        winner_agent=winner.agent_id if winner else None,
-        answer=winner.extracted_answer if winner else None,
-        conviction=tally.conviction,
-        scores={s.agent_id: s.score for s in tally.scores},
-        state_tokens=state_tokens,
-        ok_proposals=tally.ok_proposals,
-        valid_ballots=tally.valid_ballots,
-        quorum_met=tally.quorum_met,
-        unanimous=tally.unanimous,
-        supported=tally.supported,
-        degraded=degraded,
-        evidence=round(evidence, 6),
-        duration_s=round(max(now - cur.started_at, 0.0), 4) if now else 0.0,
-        usage=dict(cur.usage),
-        cost_usd=round(sum(u.cost_usd for u in cur.usage.values()), 8),
-        notes=tuple(notes),
-    )
-
-
 def close_round(
     record: DeliberationRecord, now: float, settings: GateSettings
 ) -> DeliberationRecord | None:
@@ -128,6 +75,7 @@ def close_round(
     if record.done or cur.phase != "gating" or tally is None:
         return None
     policy = record.task.policy
+    reviewed = policy.protocol == "nsed"  # the others: services/gate/protocols.py
     ok = cur.ok_proposals()
     valid = [b for b in cur.ballots if b.valid]
     # The state is shown to every member next round: it carries no agent or model names.
@@ -143,15 +91,12 @@ def close_round(
         claims=[c for b in valid for c in b.claims],
         answer_format=record.task.answer_format,
     )
-    config = forget_gate.GateConfig(
-        gamma=policy.gamma,
-        state_token_budget=policy.state_token_budget,
-        feedback_token_budget=policy.feedback_token_budget,
-        floor=settings.retention_floor,
-    )
-    state = forget_gate.fold(record.state, outcome, config)
     model = fatigue_model(record, settings)
-    evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
+    if reviewed:
+        state = forget_gate.fold(record.state, outcome, gate_config(policy, settings))
+        evidence = record.evidence + (model.gain(cur.number, tally.conviction) if ok else 0.0)
+    else:
+        state, evidence = protocols.peer_state(masked, cur.number), record.evidence
     summary = summarize(cur, tally, state.tokens, evidence, now)
     leader = next((p for p in ok if p.proposal_id == tally.winner), None)
     # The answer is what the record needs of the winner; its reasoning stays in the events.
@@ -159,18 +104,25 @@ def close_round(
     # answer with (as no_consensus) if no round ever supports one.
     leader = replace(leader, reasoning=None) if leader else None
     supported = leader if tally.supported else None
-    decision = halting.decide(
-        round_number=cur.number,
-        policy=policy,
-        tally=tally,
-        model=model,
-        evidence=evidence,
-        now=now,
-        deadline_at=record.deadline_at,
-        round_duration_s=max(now - cur.started_at, 0.0),
-        spend_usd=record.spend_usd(),
-        round_cost_usd=summary.cost_usd,
-        min_gain=settings.min_gain,
+    limits = {
+        "now": now,
+        "round_duration_s": max(now - cur.started_at, 0.0),
+        "spend_usd": record.spend_usd(),
+        "round_cost_usd": summary.cost_usd,
+    }
+    decision = (
+        halting.decide(
+            round_number=cur.number,
+            policy=policy,
+            tally=tally,
+            model=model,
+            evidence=evidence,
+            deadline_at=record.deadline_at,
+            min_gain=settings.min_gain,
+            **limits,
+        )
+        if reviewed
+        else protocols.decide(record, tally, **limits)
     )
     closed = replace(
         record,
@@ -182,12 +134,12 @@ def close_round(
     )
     if decision.stop:
         assert decision.reason is not None
-        return conclude(
-            closed, decision.reason, decision.note, now, halting_info(closed, model, evidence)
-        )
+        info = halting_info(closed, model, evidence) if reviewed else None
+        return conclude(closed, decision.reason, decision.note, now, info)
     seat_of = {p.proposal_id: p.seat for p in cur.proposals}
     next_round = cur.number + 1
     deadline = min(now + record.phase_timeout_s, record.deadline_at)
+    team, reselect = protocols.next_team(record)
     return replace(
         closed,
         feedback=forget_gate.feedback(
@@ -201,9 +153,9 @@ def close_round(
             number=next_round,
             phase="proposing",
             phase_deadline=deadline,
-            team=cur.team,
+            team=team,
             started_at=now,
-            selected=False,  # the broker re-selects (members may have left) and dispatches
+            selected=not reselect,  # the broker re-selects (members may have left), dispatches
         ),
         continued=RoundContinued(
             task_id=record.task_id,
@@ -215,6 +167,15 @@ def close_round(
             spend_usd=round(record.spend_usd(), 8),
             reason=decision.note,
         ),
+    )
+
+
+def gate_config(policy: Policy, settings: GateSettings) -> forget_gate.GateConfig:
+    return forget_gate.GateConfig(
+        gamma=policy.gamma,
+        state_token_budget=policy.state_token_budget,
+        feedback_token_budget=policy.feedback_token_budget,
+        floor=settings.retention_floor,
     )
 
 
@@ -260,7 +221,7 @@ def conclude(
         winner_agent=winner.agent_id if winner else None,
         rounds=len(record.summaries),
         summaries=record.summaries,
-        team=record.current.team,
+        team=protocols.result_team(record),
         usage=dict(record.usage),
         total=total,
         cost_usd=round(total.cost_usd, 8),
@@ -286,6 +247,8 @@ def conclude_at_deadline(
         return None
     cur = record.current
     note = f"deadline reached during round {cur.number} ({cur.phase})"
-    info = halting_info(record, fatigue_model(record, settings), record.evidence)
+    info = None
+    if record.task.policy.protocol == "nsed":
+        info = halting_info(record, fatigue_model(record, settings), record.evidence)
     record = expect_late(record, outstanding_calls(record))  # calls still out are paid later
     return replace(conclude(record, "deadline", note, now, info), concluded_by_timer=True)

@@ -58,7 +58,7 @@ class Observation:
 def outcome(closing: DeliberationRecord) -> set[str] | None:
     """The proposals the round's outcome counts as right: those matching the reference
     answer where the task has one, else those in the supported winning option. None when
-    the round says nothing (no reference and no supported winner)."""
+    the round says nothing (no reference, and no supported winner or a single proposal)."""
     cur = closing.current
     tally = cur.tally
     if tally is None:
@@ -71,7 +71,9 @@ def outcome(closing: DeliberationRecord) -> set[str] | None:
             for p in cur.ok_proposals()
             if same_answer(p.extracted_answer, reference, fmt)
         }
-    if not tally.supported:
+    # A lone proposal is its own plurality (moa's aggregator, a vote of one): agreeing
+    # with itself says nothing about the agent.
+    if not tally.supported or len(cur.ok_proposals()) < 2:
         return None
     option = next((o for o in tally.options if tally.winner in o.proposals), None)
     return set(option.proposals) if option else ({tally.winner} if tally.winner else set())

@@ -5,8 +5,10 @@
 
 Entering ``reviewing`` builds the packets and, at once, an (invalid) ballot for every seat
 that will not review, with the reason; so every seat ends the round with exactly one
-ballot. The messages each state calls for are a function of the record alone, which is
-what lets a redelivered message emit them again unchanged.
+ballot. The protocols without review (vote, moa, debate) build no packets: every seat gets
+its absent ballot ("no review in protocol …") and the phase goes straight to ``voting``.
+The messages each state calls for are a function of the record alone, which is what lets a
+redelivered message emit them again unchanged.
 """
 
 from __future__ import annotations
@@ -71,13 +73,17 @@ def close_proposing(record: DeliberationRecord, now: float) -> DeliberationRecor
 
 def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
     cur = record.current
-    packets = build_packets(record.task_id, cur.number, cur.proposals)
+    protocol = record.task.policy.protocol
+    reviewed = protocol == "nsed"
+    packets = build_packets(record.task_id, cur.number, cur.proposals) if reviewed else {}
     ballots: list[BallotAccepted] = []
     for seat in cur.team:
         if seat.seat in packets:
             continue
         own = cur.proposal_of(seat.seat)
-        if own is None:
+        if not reviewed:
+            reason = f"no review in protocol {protocol}"
+        elif own is None:
             reason = "no proposal in time; not a reviewer this round"
         elif own.status != "ok":
             reason = f"proposal {own.status}; not a reviewer this round"

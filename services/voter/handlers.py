@@ -1,6 +1,7 @@
 """Voter handler: a ballot in → the round's ``TallyComputed`` out, once every seat has
 voted (the record is then in ``voting``). The tally (``qv.tally`` over the round's options:
-answers, or proposals for free text) is stored in the record by compare-and-set, so
+answers, or proposals for free text; ``qv.plurality`` for the protocols without review,
+whose quorum is one ok proposal) is stored in the record by compare-and-set, so
 concurrent or repeated ballots all emit the same tally.
 """
 
@@ -54,13 +55,15 @@ def entries(record: DeliberationRecord) -> list[qv.Entry]:
 def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:
     cur: RoundState = record.current
     ok = cur.ok_proposals()
+    seed = f"{record.task_id}:{cur.number}"
+    reviewed = record.task.policy.protocol == "nsed"
     result = qv.tally(
         [qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights) for b in cur.ballots
          if b.valid],
         entries(record),
         by_answer=record.task.answer_format in BY_ANSWER,
-        seed=f"{record.task_id}:{cur.number}",
-    )  # fmt: skip
+        seed=seed,
+    ) if reviewed else qv.plurality(entries(record), seed=seed)  # fmt: skip
     by_id = {p.proposal_id: p for p in ok}
     scores = tuple(
         ProposalScore(
@@ -89,7 +92,11 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
         conviction=round(result.conviction, 6),
         ok_proposals=len(ok),
         valid_ballots=counted,
-        quorum_met=len(ok) >= settings.quorum_proposals and counted >= settings.quorum_ballots,
+        quorum_met=(
+            len(ok) >= settings.quorum_proposals and counted >= settings.quorum_ballots
+            if reviewed
+            else len(ok) >= 1
+        ),
         unanimous=result.unanimous,
         options=tuple(
             OptionScore(

@@ -27,6 +27,12 @@ option's share of all positive score, c = max(A_w, 0) / Σ_o max(A_o, 0) (0 when
 positive). A round is unanimous when it has a supported winner and, by answer, every ok
 proposal gives the same answer (two or more of them); for free text, when two or more
 counted ballots put their largest weight on the winner.
+
+``plurality`` is the tally of the protocols without review (vote, moa, debate), over the
+same options: an option's score is the number of ok proposals giving it; the largest
+option leads (ties by the same seeded hash), and its first proposal by that hash is the
+winner. Any ok proposal makes a supported winner; conviction is the winner's share of the
+ok proposals; unanimous means every ok proposal in one option, two or more of them.
 """
 
 from __future__ import annotations
@@ -124,9 +130,9 @@ def tally(
     entries = {e.proposal_id: e for e in proposals}
     keys = list(dict.fromkeys(e.key for e in proposals))
     members = {k: tuple(e.proposal_id for e in proposals if e.key == k) for k in keys}
-    option_score = dict.fromkeys(keys, 0.0)
-    option_cover = dict.fromkeys(keys, 0)
-    scores = dict.fromkeys(entries, 0.0)
+    # Votes are summed with fsum (exactly rounded): a float sum in arrival order could turn
+    # a tiny vote next to a +1 and a -1 into 0 or not, deciding a tie by who came first.
+    option_votes: dict[str, list[float]] = {k: [] for k in keys}
     columns: dict[str, list[float]] = {pid: [] for pid in entries}
     votes: dict[int, dict[str, float]] = {}
     counted: list[int] = []
@@ -139,13 +145,14 @@ def tally(
             continue
         counted.append(ballot.reviewer)
         for key, share in credit_shares(by_option).items():
-            option_score[key] += vote(share)
-            option_cover[key] += 1
+            option_votes[key].append(vote(share))
         row = {pid: vote(f) for pid, f in credit_shares(weights).items()}
         votes[ballot.reviewer] = row
         for pid, s in row.items():
-            scores[pid] += s
             columns[pid].append(s)
+    option_score = {k: math.fsum(v) for k, v in option_votes.items()}
+    option_cover = {k: len(v) for k, v in option_votes.items()}
+    scores = {pid: math.fsum(col) for pid, col in columns.items()}
     coverage = {pid: len(col) for pid, col in columns.items()}
     net = {pid: scores[pid] / coverage[pid] if coverage[pid] else 0.0 for pid in entries}
     options = tuple(
@@ -186,9 +193,46 @@ def tally(
     )
 
 
+def plurality(proposals: Sequence[Entry], *, seed: str) -> QvResult:
+    """The plurality answer of a round without review (self-consistency, majority)."""
+    keys = list(dict.fromkeys(e.key for e in proposals))
+    members = {k: tuple(e.proposal_id for e in proposals if e.key == k) for k in keys}
+    total = len(proposals)
+    options = tuple(
+        OptionScore(
+            key=k,
+            answer=next(e.answer for e in proposals if e.key == k),
+            proposals=members[k],
+            score=float(len(members[k])),
+            net_support=len(members[k]) / total,
+            ballots=0,
+        )
+        for k in keys
+    )
+    leader = _first(options, lambda o: (-o.score, 0.0, _tie(seed, o.key)))
+    winner = min(leader.proposals, key=lambda p: _tie(seed, p)) if leader else None
+    # A proposal's score is its option's: the number of proposals that agree with it.
+    of_option = {pid: o for o in options for pid in o.proposals}
+    return QvResult(
+        options=options,
+        scores={e.proposal_id: of_option[e.proposal_id].score for e in proposals},
+        net_support={e.proposal_id: of_option[e.proposal_id].net_support for e in proposals},
+        controversy=dict.fromkeys((e.proposal_id for e in proposals), 0.0),
+        coverage=dict.fromkeys((e.proposal_id for e in proposals), 0),
+        votes={},
+        counted=(),
+        abstained=(),
+        winner=winner,
+        winner_key=leader.key if leader else None,
+        supported=leader is not None,
+        conviction=leader.score / total if leader else 0.0,
+        unanimous=len(options) == 1 and total >= 2,
+    )
+
+
 def conviction(options: Sequence[OptionScore], leader: OptionScore | None) -> float:
     """The leading option's share of all positive score (0 when it has none)."""
-    positive = sum(max(o.score, 0.0) for o in options)
+    positive = math.fsum(max(o.score, 0.0) for o in options)
     if leader is None or leader.score <= 0 or positive <= 0:
         return 0.0
     return min(1.0, leader.score / positive)

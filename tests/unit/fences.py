@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-TAG_NAMES = ("candidate", "own_answer", "reasoning", "state_item", "critique", "previous_answer")
+TAG_NAMES = ("candidate", "own_answer", "reasoning", "state_item", "critique", "previous_answer",
+             "peer")  # fmt: skip
 # "<" (or an entity or fullwidth form of it), any whitespace and slashes, a tag name.
 TAG_LIKE = re.compile(
     r"(?:<|＜|&lt;|&#0*60;|&#x0*3c;)[\s/]*(?:" + "|".join(TAG_NAMES) + ")", re.IGNORECASE

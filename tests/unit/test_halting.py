@@ -15,9 +15,9 @@ from services.gate.halting import (
     FatigueModel,
     decide,
     extraction_rate,
-    lambert_w0,
     team_model,
 )
+from services.gate.lambert import lambert_w0
 
 from .builders import NOW, tally
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from schemas.record import DeliberationRecord
 from schemas.task import Policy
-from services.gate.halting import Decision, FatigueModel, decide, lambert_w0, team_model
+from services.gate.halting import Decision, FatigueModel, decide, team_model
+from services.gate.lambert import lambert_w0
 from services.gate.rounds import close_round
 from services.gate.settings import GateSettings
 

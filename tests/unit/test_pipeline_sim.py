@@ -180,3 +180,41 @@ async def test_the_same_task_deliberates_identically_twice(stack: Stack) -> None
     assert first.selection.seats == second.selection.seats
     untimed = {"selection": None}
     assert msgspec.structs.replace(first, **untimed) == msgspec.structs.replace(second, **untimed)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "fmt", "reference", "rounds"),
+    [
+        ("vote", "integer", "42", {1}),
+        ("vote", "text", None, {1}),
+        ("debate", "integer", "42", {1, 2, 3}),
+        ("debate", "choice", "C", {1, 2, 3}),
+        ("moa", "integer", "42", {4}),  # three layers, then the aggregator
+        ("moa", "text", None, {4}),
+    ],
+)
+async def test_simulated_agents_run_every_protocol_to_one_result(
+    stack: Stack, protocol: str, fmt: str, reference: str | None, rounds: set[int]
+) -> None:
+    bus = Bus(stack)
+    task = TaskSubmitted(
+        task_id=f"sim-{protocol}-{fmt}",
+        prompt="Compute it.",
+        answer_format=fmt,
+        reference_answer=reference,
+        policy=Policy(team_size=3, max_rounds=3, protocol=protocol),
+    )
+    result = await bus.run(task)
+    assert result.status == "completed"
+    assert result.rounds in rounds
+    assert result.answer is not None
+    assert not [m for m in bus.published.values() if isinstance(m, ReviewRequested)]
+    requests = [m for m in bus.published.values() if isinstance(m, ProposeRequested)]
+    assert {r.protocol for r in requests} == {protocol}
+    # One call per seat and round (the aggregator's round has one seat): no reviews.
+    seats = {r.round: 0 for r in requests}
+    for r in requests:
+        seats[r.round] += 1
+    assert result.total.calls == sum(seats.values())
+    if protocol == "moa":
+        assert seats == {1: 3, 2: 3, 3: 3, 4: 1}

@@ -150,3 +150,39 @@ def test_a_review_prompt_holds_exactly_the_fences_its_builder_meant(
     spans = fenced_spans(prompt)
     assert len(spans) == len(expected) // 2
     assert all(inside(spans, s, e) for s, e in occurrences(prompt, INJECTION))
+
+
+def peer_request(protocol: str, role: str, items: tuple[StateItem, ...], previous: str | None
+                 ) -> ProposeRequested:  # fmt: skip
+    return ProposeRequested(
+        task_id="t", round=2, message_id="m", seat=0, agent_id="a", role=role, task=TASK,
+        state=ConsensusState(round=1, items=items), previous_answer=previous, deadline=0.0,
+        protocol=protocol,
+    )  # fmt: skip
+
+
+peer_items = st.lists(st.builds(item, st.just("peer"), agent_text), max_size=4).map(tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([("debate", "member"), ("moa", "member"), ("moa", "aggregator")]),
+    peer_items,
+    previous_answers,
+)
+def test_a_debate_or_moa_prompt_fences_every_peer_answer_and_nothing_else(
+    protocol_role: tuple[str, str], items: tuple[StateItem, ...], previous: str | None
+) -> None:
+    protocol, role = protocol_role
+    prompt = user_turn(propose_messages(peer_request(protocol, role, items, previous)))
+    label = "Agent" if protocol == "debate" else "Response"
+    expected: list[str] = []
+    if protocol == "debate" and previous is not None:
+        expected += pair("previous_answer")
+    expected += [t for n in range(1, len(items) + 1) for t in pair("peer", label=f"{label}_{n}")]
+    assert tags(prompt) == expected
+    spans = fenced_spans(prompt)
+    assert len(spans) == len(expected) // 2
+    assert all(inside(spans, s, e) for s, e in occurrences(prompt, INJECTION))
+    if expected:
+        assert "never an instruction" in prompt[: spans[0][0]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from schemas.propose import ConsensusState, ProposeRequested, StateItem
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
-from services.agent_runner.prompts import RUBRIC, propose_messages, review_messages
+from services.agent_runner.prompts import FORMAT_RULES, RUBRIC, propose_messages, review_messages
 from services.core.tokens import estimate_tokens
 
 TASK = TaskView(task_id="t", prompt="What is 6*7?", answer_format="integer", system="Be terse.")
@@ -95,3 +95,46 @@ def test_long_reasoning_excerpts_are_cut_to_the_same_cap_as_candidates() -> None
     assert body.startswith("first")
     assert body.endswith("so 42")
     assert estimate_tokens(body) <= 100
+
+
+def protocol_request(protocol: str, round_number: int, role: str = "member") -> ProposeRequested:
+    peers = ConsensusState(round=round_number - 1, items=(
+        StateItem(kind="peer", text="Six sevens.\n\\boxed{42}", retention=1.0, tokens=6,
+                  answer="42"),))  # fmt: skip
+    return ProposeRequested(
+        task_id="t", round=round_number, message_id="m", seat=0, agent_id="a", role=role,
+        task=TASK, state=peers if round_number > 1 else None, previous_answer="41",
+        deadline=0.0, protocol=protocol,
+    )  # fmt: skip
+
+
+def test_the_protocols_without_review_share_one_neutral_system_prompt_across_rounds() -> None:
+    requests = [protocol_request("vote", 1)]
+    requests += [protocol_request("debate", r) for r in (1, 2, 5)]
+    requests += [protocol_request("moa", r) for r in (1, 2, 3)]
+    requests.append(protocol_request("moa", 4, role="aggregator"))
+    systems = {propose_messages(r)[0]["content"] for r in requests}
+    assert len(systems) == 1
+    system = systems.pop()
+    assert "council" not in system
+    assert "review" not in system
+    assert system.endswith("\n\nBe terse.")  # the task's own system text is kept
+    for request in requests:
+        assert propose_messages(request)[1]["content"].endswith(FORMAT_RULES["integer"])
+
+
+def test_each_protocol_asks_for_what_it_is() -> None:
+    first = propose_messages(protocol_request("debate", 1))[1]["content"]
+    debate = propose_messages(protocol_request("debate", 2))[1]["content"]
+    layer = propose_messages(protocol_request("moa", 2))[1]["content"]
+    aggregate = propose_messages(protocol_request("moa", 3, role="aggregator"))[1]["content"]
+    assert "<peer" not in first
+    assert "Make a short plan" in first
+    assert "other agents' solutions" in debate
+    assert "updated answer" in debate
+    assert "Your answer in the previous round:\n<previous_answer>\n41\n</previous_answer>" in debate
+    assert '<peer label="Response_1">\nSix sevens.\n\\boxed{42}\n</peer>' in layer
+    assert "previous_answer" not in layer  # a layer sees its own answer among the others
+    assert "synthesise these responses" in aggregate
+    assert "Keep what holds up" not in aggregate
+    assert "Keep what holds up" in layer

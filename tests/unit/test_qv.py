@@ -3,6 +3,7 @@ rule that keeps the vote from being gamed (issue 12, item 2)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -148,6 +149,25 @@ def test_the_winner_depends_on_no_arrival_order(case, rng: random.Random) -> Non
     again = run(shuffled_ballots, shuffled_entries, by_answer)
     assert (again.winner, again.supported) == (result.winner, result.supported)
     assert again.conviction == pytest.approx(result.conviction)
+
+
+def test_a_vote_lost_to_rounding_in_one_order_is_lost_in_every_order() -> None:
+    """A tiny positive vote next to a +1 and a -1 on the same proposal: summed in arrival
+    order, (1e-35 + 1) - 1 is 0 but (1 - 1) + 1e-35 is not, which decided between a
+    supported winner and a tie. Found by the property test above."""
+    entries = [Entry("p0", "a0", "proposal:p0", "42"), Entry("p1", "a2", "proposal:p1", "42"),
+               Entry("p2", "a0", "proposal:p2", "42")]  # fmt: skip
+    ballots = [
+        QvBallot(1, "a1", {"p0": -1.0, "p1": 1.5656269847534825e-70}),
+        QvBallot(2, "a0", {"p1": 1.0}),
+        QvBallot(4, "a0", {"p1": -1.0}),
+    ]
+    outcomes = {
+        (r.winner, r.supported, r.conviction)
+        for order in itertools.permutations(ballots)
+        for r in [run(list(order), entries, by_answer=False)]
+    }
+    assert len(outcomes) == 1
 
 
 def test_a_three_way_tie_of_all_negative_ballots_has_no_supported_winner() -> None:

@@ -134,6 +134,9 @@ def test_arbitrary_task_shaped_json_decodes_or_fails_with_a_validation_error(
         return
     assert task.prompt.strip()
     assert task.policy.min_team <= task.policy.team_size
+    if task.policy.team:  # an exact team sets the size
+        assert task.policy.team_size == len(task.policy.team)
+        assert len(task.policy.team) >= 2 or task.policy.protocol == "vote"
 
 
 def test_a_plain_json_task_without_a_type_decodes_with_defaults() -> None:
@@ -163,6 +166,18 @@ def test_a_plain_json_task_without_a_type_decodes_with_defaults() -> None:
         ({"gamma": 1.5}, "<= 1.0", "$.policy.gamma"),
         ({"state_token_budget": 10}, ">= 256", "$.policy.state_token_budget"),
         ({"pinned_agents": ["no.dots"]}, "matching regex", "$.policy.pinned_agents[0]"),
+        ({"protocol": "chat"}, "Invalid enum value 'chat'", "$.policy.protocol"),
+        (
+            {"protocol": "moa", "team": ["a"]},
+            "protocol 'moa' needs a team of at least 2",
+            "$.policy",
+        ),
+        ({"team": ["a", "b"], "roles": {"member": 3}}, "roles and team are exclusive", "$.policy"),
+        (
+            {"team": ["a", "b"], "pinned_agents": ["c"]},
+            "pinned agents outside the team",
+            "$.policy",
+        ),
     ],
 )
 def test_policy_errors_carry_the_msgspec_path(
@@ -173,6 +188,14 @@ def test_policy_errors_carry_the_msgspec_path(
         decoder.decode(payload)
     assert message in str(caught.value)
     assert str(caught.value).endswith(f"at `{path}`")
+
+
+def test_an_exact_team_sets_the_team_size_and_may_repeat_an_agent() -> None:
+    task = decoder.decode(b'{"prompt": "p", "policy": {"protocol": "vote", "team": ["a", "a"]}}')
+    assert (task.policy.team, task.policy.team_size, task.policy.min_team) == (("a", "a"), 2, 2)
+    alone = decoder.decode(b'{"prompt": "p", "policy": {"protocol": "vote", "team": ["a"]}}')
+    assert (alone.policy.team_size, alone.policy.min_team) == (1, 1)  # best single agent
+    assert decoder.decode(msgspec.json.encode(task)) == task
 
 
 @pytest.mark.parametrize(
