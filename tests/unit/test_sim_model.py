@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemas.base import AnswerFormat
 from schemas.propose import ConsensusState, ProposeRequested, StateItem
 from schemas.task import TaskView
-from services.agent_runner.backends.sim import SimBackend
+from services.agent_runner.backends.sim import SimBackend, leading_answer, problem_key
 from services.agent_runner.backends.sim_model import distractor_pool, hidden_truth
 from services.agent_runner.config import AgentProfile, SimConfig
 from services.core.answers import extract_answer, same_answer
@@ -151,7 +151,7 @@ async def test_the_backend_hands_the_winners_support_to_the_proposer() -> None:
                 message_id="m",
                 seat=0,
                 agent_id="doubter",
-                task=TaskView(task_id=f"wire-{i}", prompt="p", answer_format="integer"),
+                task=TaskView(task_id=f"wire-{i}", prompt=f"p{i}", answer_format="integer"),
                 state=ConsensusState(round=1, items=(winner,), tokens=1),
                 previous_answer="40",
                 deadline=0.0,
@@ -230,3 +230,27 @@ def test_review_weights_stay_within_the_ballot_range(
     judgements, latency = review(params, candidates, own="42", truth="42", round_number=r)
     assert all(-100.0 <= j.weight <= 100.0 for j in judgements)
     assert latency >= 0.0
+
+
+def test_a_proposer_reading_peers_leans_towards_their_most_common_answer() -> None:
+    def peer(answer: str) -> StateItem:
+        return StateItem(kind="peer", text=f"so {answer}", retention=1.0, tokens=1, answer=answer)
+
+    def request(*items: StateItem) -> ProposeRequested:
+        return ProposeRequested(
+            task_id="t", round=2, message_id="m", seat=0, agent_id="a", protocol="debate",
+            task=TaskView(task_id="t", prompt="p", answer_format="integer"),
+            state=ConsensusState(round=1, items=items, tokens=1), deadline=0.0,
+        )  # fmt: skip
+
+    assert leading_answer(request(peer("41"), peer("42"), peer("42.0"))) == ("42", 2 / 3)
+    assert leading_answer(request()) == (None, 0.0)
+    winner = StateItem(kind="winner", text="w", retention=1.0, tokens=1, answer="7", support=0.9)
+    assert leading_answer(request(winner, peer("41"))) == ("7", 0.9)
+
+
+def test_the_same_question_as_two_tasks_meets_the_same_draws() -> None:
+    first = TaskView(task_id="vote-0001", prompt="What is 6*7?", answer_format="integer")
+    second = TaskView(task_id="nsed-0001", prompt="What is 6*7?", answer_format="integer")
+    other = TaskView(task_id="nsed-0002", prompt="What is 6*8?", answer_format="integer")
+    assert problem_key(first) == problem_key(second) != problem_key(other)

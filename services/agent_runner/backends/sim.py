@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from schemas.propose import ProposeRequested
@@ -23,11 +24,32 @@ from services.agent_runner.backends.sim_model import (
     simulate_review,
 )
 from services.agent_runner.config import AgentProfile, SimConfig
-from services.core.answers import extract_answer
+from services.core.answers import extract_answer, normalize_answer
 from services.core.rng import stable_hex
 from services.core.tokens import estimate_tokens
 
 TruthSource = Callable[[str], Awaitable[str | None]]
+
+
+def leading_answer(request: ProposeRequested) -> tuple[str | None, float]:
+    """The answer a simulated proposer may move toward, and how strongly it is backed: the
+    previous winner and its support (nsed), else the most common of the peers' answers and
+    its share of them (debate, moa: what a model reading its peers sees)."""
+    state = request.state
+    if state is None:
+        return None, 0.0
+    winner = state.winner()
+    if winner is not None:
+        return winner.answer, winner.support
+    fmt = request.task.answer_format
+    answers = [i.answer for i in state.items if i.kind == "peer" and i.answer is not None]
+    keys = [normalize_answer(a, fmt) or a for a in answers]
+    if not keys:
+        return None, 0.0
+    counts = Counter(keys)
+    top = max(counts.values())
+    lead = next(a for a, k in zip(answers, keys, strict=True) if counts[k] == top)
+    return lead, top / len(keys)
 
 
 def problem_key(task: TaskView) -> str:
@@ -72,7 +94,7 @@ class SimBackend:
         if fails(self.params, self.profile.id, key, request.round, "propose", request.seat):
             raise BackendError("simulated failure (error_rate)")
         truth = await self._truth_for(task)
-        winner = request.state.winner() if request.state else None
+        lead, support = leading_answer(request)
         out = simulate_proposal(
             self.params,
             agent_id=self.profile.id,
@@ -81,8 +103,8 @@ class SimBackend:
             answer_format=task.answer_format,
             round_number=request.round,
             truth=truth,
-            winner_answer=winner.answer if winner else None,
-            winner_support=winner.support if winner else 0.0,
+            winner_answer=lead,
+            winner_support=support,
             own_previous=request.previous_answer,
             seat=request.seat,
         )
