@@ -27,8 +27,8 @@ from schemas.task import Policy, TaskView
 from services.agent_runner import prompts
 from services.bench import driver
 from services.bench.harness import private_stack
-from services.bench.quality import load_gsm8k
 from services.bench.report import machine
+from services.bench.study import load_gsm8k
 from services.cli import client
 from services.core.tokens import estimate_tokens
 

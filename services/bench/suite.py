@@ -21,7 +21,7 @@ TARGETS = {
     "scaling": "4 replicas ≥ 3.2× one",
     "context": "≥ 3× smaller than full history at round 6",
     "broker": "p50 ≤ 20 ms at 100, ≤ 150 ms at 1 000",
-    "quality": "(reported, simulated agents)",
+    "quality": "reported at equal cost (simulated agents)",
 }
 
 
@@ -51,9 +51,7 @@ def table(reports: dict[str, Any]) -> str:
         ("broker", f"p50 **{by_size[100]['p50_ms']} ms** at 100 · "
                    f"**{by_size[1000]['p50_ms']} ms** at 1 000 · {by_size[5000]['p50_ms']} ms "
                    "at 5 000"),
-        ("quality", f"round 1 {q['per_round'][0]['accuracy']} → round 6 "
-                    f"{q['per_round'][-1]['accuracy']} · majority {q['baselines']['majority']} · "
-                    f"best single {q['baselines']['best_single']} · R² {q['fit']['r2']}"),
+        ("quality", quality_line(q)),
     ]  # fmt: skip
     machine = o["machine"]
     head = (
@@ -70,6 +68,19 @@ def table(reports: dict[str, Any]) -> str:
         f" = **{o['messaging_bound_ratio']}×** the floor.\n"
     )
     return head + body + "\n" + cpu_table({"overhead": o, "throughput": t}) + bounds
+
+
+def quality_line(q: dict[str, Any]) -> str:
+    """Each strategy's accuracy at its tokens per task, nsed first."""
+    rows = {row["strategy"]: row for row in q["strategies"]}
+    order = ("nsed", "majority_equal_tokens", "self_moa_equal_tokens", "debate", "moa",
+             "majority", "best_single")  # fmt: skip
+    parts = [
+        f"{name} {rows[name]['accuracy']} ({rows[name]['tokens_per_task'] / 1000:.1f}k tok)"
+        for name in order
+        if name in rows
+    ]
+    return " · ".join(parts)
 
 
 def cpu_table(reports: dict[str, Any]) -> str:

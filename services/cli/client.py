@@ -6,9 +6,11 @@ Exit codes (DESIGN §10): 0 completed, 3 degraded, 1 failed, 2 usage or connecti
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
-from typing import IO, Any
+from collections.abc import Coroutine
+from typing import IO, Any, TypeVar
 
 import click
 import msgspec
@@ -19,7 +21,10 @@ from nats.js.api import DeliverPolicy
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
+from services._runtime.errors import ConfigError
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
+
+T = TypeVar("T")
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -106,3 +111,11 @@ async def stored_messages(nc: Client, subject: str, stream: str, idle_s: float) 
                 return messages
     finally:
         await sub.unsubscribe()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a configuration error becomes the one-line CLI error."""
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Coroutine
@@ -13,7 +12,8 @@ import click
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
 from services.cli import client
-from services.cli.client import CliError
+from services.cli.bench import bench
+from services.cli.client import run_async
 
 T = TypeVar("T")
 
@@ -178,99 +178,11 @@ def stack_status() -> None:
     sys.exit(stack_cmd.print_status())
 
 
-@cli.group()
-def bench() -> None:
-    """Benchmarks; each starts a private stack of its own and reports JSON with --json."""
-
-
-@bench.command("quality")
-@click.option("--tasks", type=click.IntRange(1, 500), default=200, show_default=True)
-@click.option("--team-size", type=click.IntRange(2, 5), default=3, show_default=True)
-@click.option("--rounds", type=click.IntRange(1, 12), default=6, show_default=True)
-@click.option(
-    "--team",
-    default="",
-    metavar="ID,ID,...",
-    help="Pin these agents (default: the --team-size best by simulated p_g, one per family).",
-)
-@click.option("--json", "as_json", is_flag=True)
-def bench_quality(tasks: int, team_size: int, rounds: int, team: str, as_json: bool) -> None:
-    """Accuracy by round on GSM8K, simulated pool, against majority/single/Self-MoA."""
-    from services.bench import quality, report
-
-    pinned = tuple(agent_id.strip() for agent_id in team.split(",") if agent_id.strip())
-    progress = report.Progress(tasks, enabled=not as_json)
-    result = _run(quality.run(tasks, team_size, rounds, on_result=progress.update, team=pinned))
-    progress.close()
-    report.emit(result, as_json)
-
-
-@bench.command("broker")
-@click.option("--json", "as_json", is_flag=True)
-def bench_broker(as_json: bool) -> None:
-    """CP-SAT team-selection time (p50/p95) at 10, 100, 1000 and 5000 candidates."""
-    from services.bench import broker, report
-
-    report.emit(broker.run(), as_json)
-
-
-@bench.command("overhead")
-@click.option("--tasks", type=click.IntRange(2, 500), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def bench_overhead(tasks: int, as_json: bool) -> None:
-    """Time per round (team 5, zero-latency agents) against the 7-hop JetStream floor."""
-    from services.bench import overhead, report
-
-    report.emit(_run(overhead.run(tasks=tasks)), as_json)
-
-
-@bench.command("throughput")
-@click.option("--tasks", type=click.IntRange(1, 5000), default=300, show_default=True)
-@click.option("--in-flight", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def bench_throughput(tasks: int, in_flight: int, as_json: bool) -> None:
-    """Rounds per second with many concurrent tasks (team 3, zero-latency agents)."""
-    from services.bench import report, throughput
-
-    report.emit(_run(throughput.run(tasks=tasks, in_flight=in_flight)), as_json)
-
-
-@bench.command("scaling")
-@click.option("--tasks", type=click.IntRange(1, 1000), default=48, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def bench_scaling(tasks: int, as_json: bool) -> None:
-    """Speed-up from 1 to 4 runner replicas per agent (200 ms latency, concurrency 2)."""
-    from services.bench import report, scaling
-
-    report.emit(_run(scaling.run(tasks=tasks)), as_json)
-
-
-@bench.command("context")
-@click.option("--tasks", type=click.IntRange(1, 500), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def bench_context(tasks: int, as_json: bool) -> None:
-    """Prompt tokens per call by round: NSED against a full-history prompt."""
-    from services.bench import context, report
-
-    report.emit(_run(context.run(tasks=tasks)), as_json)
-
-
-@bench.command("all")
-def bench_all() -> None:
-    """Every suite, then one Markdown table (what `make bench` runs)."""
-    from services.bench import suite
-
-    reports = _run(suite.run_all())
-    path = suite.save(reports)
-    print(suite.table(reports))
-    print(f"saved: {path} (and .json)", file=sys.stderr)
-
-
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
+    return run_async(coro)
+
+
+cli.add_command(bench)
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def test_the_default_team_is_the_best_p_g_with_one_seat_per_family(tmp_path: Pat
 
 def test_the_default_team_needs_enough_families(tmp_path: Path) -> None:
     path = pool(tmp_path, ("a1", "a", 0.5), ("a2", "a", 0.6), ("b", "b", 0.6))
-    with pytest.raises(ValueError, match="2 simulated families, fewer than 3"):
+    with pytest.raises(ConfigError, match="2 simulated families, fewer than 3"):
         default_team(3, path)
 
 

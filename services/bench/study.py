@@ -1,0 +1,214 @@
+"""The quality study's runs: the problems, one batch of tasks per strategy on one private
+stack, and what each batch answered and cost.
+
+Every batch asks the same problems under its own task ids. Simulated agents key their draws
+on the problem (``backends/sim.problem_key``), so two strategies meet the same difficulty
+and the same first answers on the same seats: their accuracies are paired. A strategy's
+cost is what its calls reported (tokens in and out, calls), from the results' usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from schemas import subjects
+from schemas.gate import DeliberationConcluded
+from schemas.propose import ProposalSubmitted
+from schemas.task import Policy, TaskSubmitted
+from services.bench.harness import PrivateStack
+from services.cli import client
+from services.core.answers import same_answer
+
+DATA = Path(__file__).resolve().parent / "data" / "gsm8k-test-500.jsonl"
+IN_FLIGHT = 64
+
+_result = msgspec.json.Decoder(DeliberationConcluded)
+_proposal = msgspec.json.Decoder(ProposalSubmitted)
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    question: str
+    answer: str
+
+
+def load_gsm8k(count: int, path: Path = DATA) -> list[Problem]:
+    problems = []
+    with path.open() as lines:
+        for i, line in enumerate(lines):
+            if i >= count:
+                break
+            row = json.loads(line)
+            answer = row["answer"].rsplit("####", 1)[-1].strip().replace(",", "")
+            problems.append(
+                Problem(task_id=f"gsm8k-{i:04d}", question=row["question"], answer=answer)
+            )
+    if len(problems) < count:
+        raise ValueError(f"only {len(problems)} problems in {path}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One strategy's results, by problem id."""
+
+    name: str
+    results: dict[str, DeliberationConcluded]
+
+    def accuracy(self) -> float:
+        return sum(bool(r.correct) for r in self.results.values()) / len(self.results)
+
+    def tokens_per_task(self) -> float:
+        spent = sum(r.total.input_tokens + r.total.output_tokens for r in self.results.values())
+        return spent / len(self.results)
+
+    def calls_per_task(self) -> float:
+        return sum(r.total.calls for r in self.results.values()) / len(self.results)
+
+    def rounds_per_task(self) -> float:
+        return sum(r.rounds for r in self.results.values()) / len(self.results)
+
+    def cost_usd(self) -> float:
+        return sum(r.cost_usd for r in self.results.values())
+
+    def row(self, **extra: Any) -> dict[str, Any]:
+        """The strategy as the report lists it."""
+        n = len(self.results)
+        acc = self.accuracy()
+        return {
+            "strategy": self.name,
+            "accuracy": round(acc, 4),
+            "stderr": round(math.sqrt(acc * (1 - acc) / n), 4),
+            "tokens_per_task": round(self.tokens_per_task(), 1),
+            "calls_per_task": round(self.calls_per_task(), 2),
+            "rounds_per_task": round(self.rounds_per_task(), 3),
+            **extra,
+        }
+
+
+def task_id(strategy: str, problem: Problem) -> str:
+    return f"{strategy.replace('_', '-')}-{problem.task_id}"
+
+
+async def run_batch(
+    stack: PrivateStack,
+    problems: Sequence[Problem],
+    name: str,
+    policy: Policy,
+    on_result: Callable[[int], None] = lambda _: None,
+) -> Batch:
+    """Every problem as a task of ``policy``; waits for every result."""
+    by_task = {task_id(name, p): p for p in problems}
+    results: dict[str, DeliberationConcluded] = {}
+    finished = {t: asyncio.Event() for t in by_task}
+
+    async def on_message(msg: Any) -> None:
+        result = _result.decode(msg.data)
+        problem = by_task.get(result.task_id)
+        if problem is not None and problem.task_id not in results:
+            results[problem.task_id] = result
+            finished[result.task_id].set()
+            on_result(len(results))
+
+    sub = await stack.nc.subscribe(subjects.RESULTS.format(task_id="*"), cb=on_message)
+    js = stack.nc.jetstream()
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def submit(tid: str, problem: Problem) -> None:
+        async with gate:
+            task = TaskSubmitted(
+                task_id=tid,
+                prompt=problem.question,
+                domain="math",
+                answer_format="integer",
+                reference_answer=problem.answer,
+                policy=policy,
+            )
+            await js.publish(
+                subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": tid}
+            )
+            await finished[tid].wait()
+
+    try:
+        await asyncio.gather(*(submit(t, p) for t, p in by_task.items()))
+    finally:
+        await sub.unsubscribe()
+    return Batch(name=name, results=results)
+
+
+async def first_proposals(stack: PrivateStack, batch: Batch) -> dict[str, list[ProposalSubmitted]]:
+    """The round-1 proposals of a batch, by problem id, in seat order."""
+    wanted = {r.task_id: problem for problem, r in batch.results.items()}
+    stored = await client.stored_messages(
+        stack.nc, subjects.filter_for(ProposalSubmitted), subjects.NSED_EVENTS, idle_s=1.0
+    )
+    by_problem: dict[str, list[ProposalSubmitted]] = {}
+    for proposal in (_proposal.decode(msg.data) for msg in stored):
+        problem = wanted.get(proposal.task_id)
+        if problem is not None and proposal.round == 1:
+            by_problem.setdefault(problem, []).append(proposal)
+    for proposals in by_problem.values():
+        proposals.sort(key=lambda p: p.seat)
+    return by_problem
+
+
+def per_agent_accuracy(
+    proposals: dict[str, list[ProposalSubmitted]], problems: Sequence[Problem]
+) -> dict[str, float]:
+    """Each agent's share of right answers among its round-1 proposals."""
+    truth = {p.task_id: p.answer for p in problems}
+    right: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for problem, items in proposals.items():
+        for p in items:
+            seen[p.agent_id] = seen.get(p.agent_id, 0) + 1
+            hit = same_answer(p.extracted_answer, truth[problem], "integer")
+            right[p.agent_id] = right.get(p.agent_id, 0) + int(hit)
+    return {agent: right.get(agent, 0) / n for agent, n in seen.items()}
+
+
+def per_round(batch: Batch, rounds: int, problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """Accuracy of the round's leading answer after each round of a run forced to ``rounds``,
+    with the prompt tokens per call and the tokens spent up to that round."""
+    truth = {p.task_id: p.answer for p in problems}
+    n = len(batch.results)
+    rows: list[dict[str, Any]] = []
+    spent = 0.0
+    for r in range(1, rounds + 1):
+        correct = calls = prompt = 0
+        for problem, result in batch.results.items():
+            summary = result.summaries[r - 1]
+            correct += same_answer(summary.answer, truth[problem], "integer")
+            calls += sum(u.calls for u in summary.usage.values())
+            prompt += sum(u.input_tokens for u in summary.usage.values())
+            spent += sum(u.input_tokens + u.output_tokens for u in summary.usage.values())
+        rows.append(
+            {
+                "round": r,
+                "accuracy": round(correct / n, 4),
+                "prompt_tokens_per_call": round(prompt / max(calls, 1), 1),
+                "tokens_per_task": round(spent / n, 1),
+            }
+        )
+    return rows
+
+
+def round_robin(team: Sequence[str], seats: int) -> tuple[str, ...]:
+    """``seats`` seats over ``team`` in turn: the team sampled as evenly as it can be."""
+    return tuple(team[i % len(team)] for i in range(seats))
+
+
+def equal_token_samples(budget_tokens: float, tokens_per_call: float, floor: int) -> int:
+    """How many one-call samples ``budget_tokens`` buys (at least ``floor``)."""
+    if tokens_per_call <= 0:
+        return floor
+    return max(floor, round(budget_tokens / tokens_per_call))
