@@ -20,7 +20,8 @@ so β has a closed form; Λ is found by a log-spaced scan refined by golden-sect
 - the β column of the Jacobian is not collinear with the Λ column (|cos| < ``COLLINEAR``):
   otherwise fatigue and a slower extraction explain the data equally well;
 - |β| ≥ 2·se: otherwise the data do not tell fatigue from none;
-- p_v > 0.5: at or below chance U never rises, so there is no peak for β to place.
+- p_v > 0.5: at or below chance U never rises, so there is no peak for β to place;
+- R² ≥ ``MIN_R2``: the curve has the model's shape at all.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 
 from services.gate.halting import FatigueModel, extraction_rate
 
+MIN_R2 = 0.5  # below this the model explains too little of the curve to read β from it
 LAMBDA_RANGE = (1e-3, 50.0)
 MIN_UNSATURATED = 3
 COLLINEAR = 0.999
@@ -192,6 +194,9 @@ def fit(rounds: Sequence[int], accuracy: Sequence[float], p_g: float, p_v: float
     if extraction_rate(1.0, p_v) <= 0.0:
         # U then never rises, T_opt = 0 whatever β is, and β only absorbs the misfit
         problems.append(f"p_v = {p_v:.3f} ≤ 0.5: reviews carry no signal (k ≤ 0)")
+    if r2 is not None and r2 < MIN_R2:
+        # A β read off a curve the model does not describe is a number, not a finding.
+        problems.append(f"R² = {r2:.2f} < {MIN_R2}: the accuracy by round is not the model's shape")
     identified = se is not None and not problems
     if on_lambda:
         problems.append(on_lambda)
