@@ -1,7 +1,7 @@
 """Review packets (pure): who reviews whom, under which masked label, with what text.
 
-Every seat with an ``ok`` proposal reviews every *other* ``ok`` proposal. Labels
-``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer by an RNG
+Every seat with an ``ok`` proposal reviews every ``ok`` proposal of the *other* agents.
+Labels ``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer by an RNG
 seeded from (task, round, reviewer seat); the label → proposal map stays in the record.
 Candidate text has the team's agent and model names masked and its fence tags defanged.
 """
@@ -42,11 +42,12 @@ def build_packets(
     task_id: str, round_number: int, proposals: Sequence[ProposalSubmitted]
 ) -> dict[int, dict[str, str]]:
     """reviewer seat → its packet (label → proposal id), for seats with an ``ok`` proposal
-    and at least one other ``ok`` proposal to review."""
+    and at least one ``ok`` proposal of another agent to review (self-exclusion is by
+    agent: a model seated twice never reviews its own other sample)."""
     ok = [p for p in proposals if p.status == "ok"]
     packets: dict[int, dict[str, str]] = {}
     for own in ok:
-        others = [p.proposal_id for p in ok if p.seat != own.seat]
+        others = [p.proposal_id for p in ok if p.agent_id != own.agent_id]
         if others:
             packets[own.seat] = assign_labels(task_id, round_number, own.seat, others)
     return packets

@@ -177,3 +177,15 @@ def test_a_review_prompt_has_exactly_one_fence_per_candidate() -> None:
 
 def test_the_fence_reader_of_the_tests_knows_every_fence_tag() -> None:
     assert sorted(TAG_NAMES) == sorted(TAGS)
+
+
+def test_a_model_seated_twice_never_reviews_its_own_other_sample() -> None:
+    props = [
+        proposal(0, "1", agent_id="same"),
+        proposal(1, "2", agent_id="same"),
+        proposal(2, "3", agent_id="other"),
+    ]
+    packets = build_packets("t", 1, props)
+    assert set(packets[0].values()) == {props[2].proposal_id}
+    assert set(packets[1].values()) == {props[2].proposal_id}
+    assert set(packets[2].values()) == {props[0].proposal_id, props[1].proposal_id}
