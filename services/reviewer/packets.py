@@ -1,8 +1,9 @@
 """Review packets (pure): who reviews whom, under which masked label, with what text.
 
 Every seat with an ``ok`` proposal reviews every ``ok`` proposal of the *other* agents.
-Labels ``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer by an RNG
-seeded from (task, round, reviewer seat); the label → proposal map stays in the record.
+Labels ``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer
+by an RNG seeded from (task, round, reviewer seat); the label → proposal map stays in the
+record.
 Candidate text has the team's agent and model names masked and its fence tags defanged.
 """
 
