@@ -31,7 +31,9 @@ class Policy(Struct, frozen=True, kw_only=True):
     min_rounds: Rounds = 1
     effort: Unit = 0.6
     budget_usd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
-    deadline_s: Seconds = 600.0
+    # None: long enough for every phase the task may run at the team's measured latency
+    # (services/broker/timing.py).
+    deadline_s: Seconds | None = None
     phase_timeout_s: Seconds | None = None
     # At least 256: 160 tokens of it pay for the later rounds' prompt frame (§5.4).
     state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048

@@ -66,3 +66,7 @@ class TeamSelected(Event, tag="team.selected", frozen=True, kw_only=True):
     solver_status: str = "greedy"
     solve_ms: float = 0.0
     candidates: int = 0
+    # When the task must end and how long a phase may take, derived from the team's
+    # latency unless the policy fixed them: what a watcher waits for.
+    deadline_at: float | None = None
+    phase_timeout_s: float | None = None

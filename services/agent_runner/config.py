@@ -75,6 +75,10 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     temperature: float | None = 0.7
     max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4096
     review_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 1536
+    # One proposal-sized call when the runner goes live, so its card reports measured
+    # latency at once (services/agent_runner/probe.py); off: the declared latency until
+    # the first task's calls.
+    probe: bool = True
     headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
 

@@ -19,6 +19,7 @@ from services._runtime.errors import Rejected
 from services._runtime.route import Delivery
 from services.agent_runner.backends.base import AgentBackend, BackendError
 from services.agent_runner.config import AgentProfile
+from services.agent_runner.latency import Latency
 from services.core import ids
 from services.core.answers import extract_answer
 
@@ -39,6 +40,7 @@ class RunnerDeps:
     backend: AgentBackend
     clock: Callable[[], float]
     in_flight: Gauge = field(default_factory=Gauge)
+    latency: Latency | None = None  # what the card reports; every answered call feeds it
 
 
 async def on_work(
@@ -76,6 +78,8 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
     except BackendError as exc:
         log.warning("propose_failed", error=str(exc))
         return ProposalSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+    if deps.latency is not None:
+        deps.latency.observe(draft.latency_s)
     answer = extract_answer(draft.content, msg.task.answer_format)
     return ProposalSubmitted(
         **common,  # type: ignore[arg-type]
@@ -104,6 +108,8 @@ async def review(msg: ReviewRequested, deps: RunnerDeps) -> ReviewSubmitted:
     except BackendError as exc:
         log.warning("review_failed", error=str(exc))
         return ReviewSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+    if deps.latency is not None:
+        deps.latency.observe(draft.latency_s)
     return ReviewSubmitted(
         **common,  # type: ignore[arg-type]
         entries=draft.entries,

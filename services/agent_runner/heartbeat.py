@@ -21,6 +21,7 @@ from services._runtime.bus import Bus
 from services._runtime.lifecycle import VERSION
 from services.agent_runner.config import AgentProfile
 from services.agent_runner.handlers import Gauge
+from services.agent_runner.latency import Latency
 
 log = structlog.get_logger("heartbeat")
 
@@ -33,8 +34,11 @@ def card_of(
     started_at: float,
     now: float,
     draining: bool = False,
+    latency: tuple[float, float] | None = None,
 ) -> AgentCard:
-    median, p95 = profile.latency_estimate()
+    """The card as the broker sees it; ``latency``: the measured (median, p95), else the
+    pool's declared prior."""
+    median, p95 = latency or profile.latency_estimate()
     return AgentCard(
         agent_id=profile.id,
         instance_id=instance_id,
@@ -67,6 +71,7 @@ class Heartbeat:
         *,
         every_s: float,
         ttl_s: float,
+        latency: Latency | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bus = bus
@@ -76,6 +81,7 @@ class Heartbeat:
         self.every_s = every_s
         self.ttl_s = ttl_s
         self.clock = clock
+        self.latency = latency
         self.started_at = clock()
         self.key = subjects.agent_key(profile.id, instance_id)
 
@@ -87,6 +93,7 @@ class Heartbeat:
             started_at=self.started_at,
             now=self.clock(),
             draining=draining,
+            latency=self.latency.estimate() if self.latency else None,
         )
         await self.bus.publish_raw(
             subjects.kv_subject(subjects.AGENTS_BUCKET, self.key),

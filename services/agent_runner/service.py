@@ -20,6 +20,8 @@ from services.agent_runner.backends.traced import TracedBackend
 from services.agent_runner.config import AgentProfile, load_pool
 from services.agent_runner.handlers import RunnerDeps
 from services.agent_runner.heartbeat import Heartbeat
+from services.agent_runner.latency import Latency
+from services.agent_runner.probe import probe
 from services.agent_runner.routes import routes
 from services.agent_runner.settings import AgentRunnerSettings
 
@@ -72,9 +74,17 @@ async def serve_agent(
         structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         truth = reference_reader(store, settings.truth_cache)
-        backend = TracedBackend(make_backend(profile, settings, truth, session), profile, rt.tracer)
+        model = make_backend(profile, settings, truth, session)
+        backend = TracedBackend(model, profile, rt.tracer)
+        latency = Latency(profile.latency_estimate())
+        if profile.openai is not None and profile.openai.probe:
+            await probe(model, profile, latency)  # before the card: the broker sees it
         deps = RunnerDeps(
-            profile=profile, instance_id=rt.instance_id, backend=backend, clock=time.time
+            profile=profile,
+            instance_id=rt.instance_id,
+            backend=backend,
+            clock=time.time,
+            latency=latency,
         )
         heartbeat = Heartbeat(
             rt.bus,
@@ -83,6 +93,7 @@ async def serve_agent(
             deps.in_flight,
             every_s=settings.heartbeat_s,
             ttl_s=settings.heartbeat_ttl_s,
+            latency=latency,
         )
 
         async def after_drain() -> None:

@@ -159,7 +159,13 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
         log.warning("reselection_failed", reason=choice.reason, left=_left(team, live))
         return None
     log.info("team_reselected", left=_left(team, live), team=[s.agent_id for s in choice.seats])
-    return team_selected(record.task_id, record.current.number, choice)
+    return team_selected(
+        record.task_id,
+        record.current.number,
+        choice,
+        deadline_at=record.deadline_at,
+        phase_timeout_s=record.phase_timeout_s,
+    )
 
 
 def _left(team: Sequence[Seat], live: set[str]) -> list[str]:

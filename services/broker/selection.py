@@ -328,13 +328,3 @@ def diagnose(problem: Problem, live: int) -> str:
         f"{live} live agents, but no team of {need}–{problem.team_size} meets the budget, "
         "the per-family limit, the roles and the pinned agents together"
     )
-
-
-def phase_timeout(
-    policy: Policy, cards: Sequence[AgentCard], *, minimum: float, factor: float
-) -> float:
-    """The time a phase may take: the policy's, else ``factor`` × the slowest p95 latency."""
-    if policy.phase_timeout_s is not None:
-        return policy.phase_timeout_s
-    slowest = max((c.latency_p95_s for c in cards), default=0.0)
-    return min(max(minimum, factor * slowest), policy.deadline_s)

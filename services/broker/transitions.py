@@ -22,8 +22,9 @@ from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.telemetry import trace_id_of
-from services.broker.selection import NoTeam, Selection, phase_timeout
+from services.broker.selection import NoTeam, Selection
 from services.broker.settings import BrokerSettings
+from services.broker.timing import phase_timeout, task_deadline
 from services.core import ids
 from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 
@@ -47,7 +48,14 @@ def confirm_team(record: DeliberationRecord, team: TeamSelected | None) -> Delib
     )
 
 
-def team_selected(task_id: str, round_number: int, choice: Selection) -> TeamSelected:
+def team_selected(
+    task_id: str,
+    round_number: int,
+    choice: Selection,
+    *,
+    deadline_at: float | None = None,
+    phase_timeout_s: float | None = None,
+) -> TeamSelected:
     return TeamSelected(
         task_id=task_id,
         round=round_number,
@@ -58,6 +66,8 @@ def team_selected(task_id: str, round_number: int, choice: Selection) -> TeamSel
         solver_status=choice.status,
         solve_ms=choice.solve_ms,
         candidates=choice.candidates,
+        deadline_at=deadline_at,
+        phase_timeout_s=phase_timeout_s,
     )
 
 
@@ -100,17 +110,18 @@ def new_record(
         minimum=settings.min_phase_timeout_s,
         factor=settings.phase_timeout_factor,
     )
-    team = team_selected(task.task_id, 1, choice)
+    deadline_at = now + task_deadline(policy, timeout)
+    team = team_selected(task.task_id, 1, choice, deadline_at=deadline_at, phase_timeout_s=timeout)
     return DeliberationRecord(
         task_id=task.task_id,
         task=task,
         created_at=now,
-        deadline_at=now + policy.deadline_s,
+        deadline_at=deadline_at,
         phase_timeout_s=timeout,
         current=RoundState(
             number=1,
             phase="proposing",
-            phase_deadline=min(now + timeout, now + policy.deadline_s),
+            phase_deadline=min(now + timeout, deadline_at),
             team=choice.seats,
             started_at=now,
         ),

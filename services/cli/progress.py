@@ -6,6 +6,7 @@ to stderr and keeps a spinner line with the round's counts when stderr is a term
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -38,6 +39,23 @@ class RoundCounts:
     proposals: dict[int, int] = field(default_factory=dict)
     ballots: dict[int, int] = field(default_factory=dict)
     agents: dict[int, str] = field(default_factory=dict)  # seat -> agent id
+    proposed: dict[int, set[int]] = field(default_factory=dict)  # round -> seats
+    answered: dict[int, set[int]] = field(default_factory=dict)  # round -> seats, ok
+    balloted: dict[int, set[int]] = field(default_factory=dict)  # round -> seats
+
+    def waiting(self, round_number: int) -> tuple[str, list[str]]:
+        """The round's phase as seen from its events, and the members it waits for: the
+        seats without a proposal, then the reviewers (seats with an ok proposal) without a
+        ballot."""
+        proposed = self.proposed.get(round_number, set())
+        missing = [a for seat, a in sorted(self.agents.items()) if seat not in proposed]
+        if missing:
+            return "proposing", missing
+        balloted = self.balloted.get(round_number, set())
+        reviewers = self.answered.get(round_number, set())
+        return "reviewing", [
+            a for seat, a in sorted(self.agents.items()) if seat in reviewers - balloted
+        ]
 
 
 def describe(event: Any, counts: RoundCounts) -> str | None:
@@ -45,14 +63,25 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
         counts.team = len(event.seats)
         counts.agents = {s.seat: s.agent_id for s in event.seats}
         names = ", ".join(s.agent_id for s in event.seats)
-        return f"team ({event.solver_status}): {names}"
+        timing = ""
+        if event.deadline_at is not None and event.phase_timeout_s is not None:
+            left = max(event.deadline_at - time.time(), 0.0)
+            timing = (
+                f" · up to {left:.0f}s for the task, {event.phase_timeout_s:.0f}s a phase "
+                "(from the members' latency)"
+            )
+        return f"team ({event.solver_status}): {names}{timing}"
     if isinstance(event, ProposalSubmitted):
         counts.proposals[event.round] = counts.proposals.get(event.round, 0) + 1
+        counts.proposed.setdefault(event.round, set()).add(event.seat)
+        if event.status == "ok":
+            counts.answered.setdefault(event.round, set()).add(event.seat)
         if event.status != "ok":
             return f"round {event.round}: {event.agent_id} {event.status}: {event.error}"
         return None
     if isinstance(event, BallotAccepted):
         counts.ballots[event.round] = counts.ballots.get(event.round, 0) + 1
+        counts.balloted.setdefault(event.round, set()).add(event.seat)
         return None
     if isinstance(event, TallyComputed):
         winner = next((s for s in event.scores if s.proposal_id == event.winner), None)
@@ -81,12 +110,23 @@ def summary_line(result: DeliberationConcluded) -> str:
 
 
 class Progress:
+    """Prints what happens to stderr; tells which members a round waits for: on the spinner
+    line on a terminal, else in a line once a phase has waited ``NOTE_AFTER_S``, and again
+    every ``NOTE_EVERY_S``."""
+
+    NOTE_AFTER_S = 10.0
+    NOTE_EVERY_S = 30.0
+
     def __init__(self, task_id: str, *, enabled: bool) -> None:
         self.console = Console(stderr=True, highlight=False)
         self.enabled = enabled
         self.counts = RoundCounts()
         self.round = 1
+        self.deadline_at: float | None = None
         self.status: Status | None = None
+        self._phase: tuple[int, str] = (1, "proposing")
+        self._phase_since = time.time()
+        self._noted = 0.0
         if enabled:
             self.console.print(f"task {task_id}")
             if self.console.is_terminal:
@@ -94,19 +134,36 @@ class Progress:
                 self.status.start()
 
     def on_event(self, event: Any) -> None:
-        if not self.enabled:
-            return
+        if isinstance(event, TeamSelected) and event.deadline_at is not None:
+            self.deadline_at = event.deadline_at
         if isinstance(event, RoundContinued):
             self.round = event.next_round
         line = describe(event, self.counts)
-        if line:
-            self.console.print(line)
+        if self.enabled and line:
+            self.console.print(line, soft_wrap=True)
+        self.tick(time.time())
+
+    def tick(self, now: float) -> None:
+        phase, waiting = self.counts.waiting(self.round)
+        if (self.round, phase) != self._phase:
+            self._phase, self._phase_since, self._noted = (self.round, phase), now, 0.0
+        if not self.enabled or not self.counts.agents:
+            return
+        who = ", ".join(waiting) if waiting else "the tally"
         if self.status is not None:
             proposals = self.counts.proposals.get(self.round, 0)
             ballots = self.counts.ballots.get(self.round, 0)
             team = self.counts.team or "?"
             self.status.update(
-                f"round {self.round} · proposals {proposals}/{team} · ballots {ballots}/{team}"
+                f"round {self.round} · {phase} · proposals {proposals}/{team} · "
+                f"ballots {ballots}/{team} · waiting for {who}"
+            )
+            return
+        waited = now - self._phase_since
+        if waited >= self.NOTE_AFTER_S and now - self._noted >= self.NOTE_EVERY_S:
+            self._noted = now
+            self.console.print(
+                f"round {self.round}: {phase} for {waited:.0f}s, waiting for {who}", soft_wrap=True
             )
 
     def close(self) -> None:

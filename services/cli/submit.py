@@ -24,6 +24,7 @@ from services.cli.progress import Progress, event_decoder, summary_line
 
 RESULT_GRACE_S = 30.0
 POLL_EVERY_S = 2.0
+TEAM_WAIT_S = 60.0  # for the broker to seat a team (and say when the task must end)
 _INTEGER = re.compile(r"^-?\d+$")
 
 
@@ -70,8 +71,19 @@ async def publish(nc: Client, task: TaskSubmitted) -> None:
         raise CliError("the server did not acknowledge the task in time") from exc
 
 
+def wait_until(task: TaskSubmitted, progress: Progress, started: float) -> float:
+    """When to give up waiting (monotonic): the policy's deadline, else the one the broker
+    derived from the team's latency (in ``TeamSelected``), plus a grace; until the team is
+    known, ``TEAM_WAIT_S``."""
+    if task.policy.deadline_s is not None:
+        return started + task.policy.deadline_s + RESULT_GRACE_S
+    if progress.deadline_at is not None:
+        return started + max(progress.deadline_at - time.time(), 0.0) + RESULT_GRACE_S
+    return started + TEAM_WAIT_S
+
+
 async def follow(
-    nc: Client, task: TaskSubmitted, progress: Progress, timeout: float
+    nc: Client, task: TaskSubmitted, progress: Progress
 ) -> DeliberationConcluded | None:
     """Wait for the result, showing events; polls the results stream as a fallback."""
     assert task.task_id is not None
@@ -91,10 +103,11 @@ async def follow(
     results = await nc.subscribe(subjects.results(task.task_id), cb=on_result)
     try:
         await publish(nc, task)
-        deadline = time.monotonic() + timeout
-        while not done.done() and time.monotonic() < deadline:
+        started = time.monotonic()
+        while not done.done() and time.monotonic() < wait_until(task, progress, started):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(done), timeout=POLL_EVERY_S)
+            progress.tick(time.time())
             if not done.done():
                 stored = await client.stored_result(nc, task.task_id)
                 if stored is not None:
@@ -114,7 +127,7 @@ async def submit(task: TaskSubmitted, *, wait: bool, as_json: bool, show_progres
             return client.EXIT_COMPLETED
         progress = Progress(str(task.task_id), enabled=show_progress and not as_json)
         try:
-            result = await follow(nc, task, progress, task.policy.deadline_s + RESULT_GRACE_S)
+            result = await follow(nc, task, progress)
         finally:
             progress.close()
     finally:

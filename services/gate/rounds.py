@@ -36,6 +36,8 @@ from services.core.ledger import expect_late, outstanding_calls
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
 from services.gate.summary import summarize
+from services.voter import qv
+from services.voter.options import BY_ANSWER, entries
 
 replace = msgspec.structs.replace
 
@@ -193,7 +195,8 @@ def conclude(
         # Proposals came, but no round gave any of them positive support: answer with the
         # best-rated one, and say that the council did not back it.
         winner, status = record.last_leader, "degraded"
-        if reason != "no_quorum":  # too few proposals or ballots to vote says more
+        # Too few proposals or ballots to vote, or no time to, says more than no_consensus.
+        if reason not in ("no_quorum", "deadline"):
             note = f"no proposal had positive support ({reason}: {note})"
             reason = "no_consensus"
     elif winner is None:
@@ -251,4 +254,36 @@ def conclude_at_deadline(
     if record.task.policy.protocol == "nsed":
         info = halting_info(record, fatigue_model(record, settings), record.evidence)
     record = expect_late(record, outstanding_calls(record))  # calls still out are paid later
+    if record.last_winner is None and record.last_leader is None:
+        # No round was tallied yet; the proposals in hand are still worth an answer.
+        best, how = best_in_hand(record)
+        if best is not None:
+            record = replace(record, last_leader=replace(best, reasoning=None))
+            note = f"{note}; the answer is {how}"
     return replace(conclude(record, "deadline", note, now, info), concluded_by_timer=True)
+
+
+def best_in_hand(record: DeliberationRecord) -> tuple[ProposalSubmitted | None, str]:
+    """The best ok proposal of a round the deadline cut short: by the ballots already in
+    where some count, else the most common answer (ties by the task's seeded hash)."""
+    cur = record.current
+    ok = cur.ok_proposals()
+    if not ok:
+        return None, ""
+    seed = f"{record.task_id}:{cur.number}"
+    counted = [
+        qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights)
+        for b in cur.ballots
+        if b.valid
+    ]
+    voted = qv.tally(counted, entries(record), by_answer=_by_answer(record), seed=seed)
+    if voted.counted and voted.winner is not None:
+        how = f"the best of {len(ok)} proposal(s) by the {len(voted.counted)} ballot(s) in"
+        return next(p for p in ok if p.proposal_id == voted.winner), how
+    common = qv.plurality(entries(record), seed=seed)
+    how = f"the most common answer of {len(ok)} proposal(s), unreviewed"
+    return next((p for p in ok if p.proposal_id == common.winner), None), how
+
+
+def _by_answer(record: DeliberationRecord) -> bool:
+    return record.task.answer_format in BY_ANSWER

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import msgspec
 
 from schemas.ballot import BallotAccepted
-from schemas.base import AnswerFormat, Message
+from schemas.base import Message
 from schemas.record import DeliberationRecord, RoundState
 from schemas.tally import OptionScore, ProposalScore, TallyComputed
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids
-from services.core.answers import normalize_answer
 from services.voter import qv
+from services.voter.options import BY_ANSWER, entries
 from services.voter.settings import VoterSettings
 
 
@@ -29,27 +29,6 @@ class VoterDeps:
     store: RecordStore
     clock: Callable[[], float]
     settings: VoterSettings
-
-
-BY_ANSWER: frozenset[AnswerFormat] = frozenset({"integer", "choice"})
-
-
-def entries(record: DeliberationRecord) -> list[qv.Entry]:
-    """The round's ok proposals as options: by normalised answer where the format has one
-    (a proposal without an answer stands alone), else each proposal on its own."""
-    fmt = record.task.answer_format
-    out = []
-    for p in record.current.ok_proposals():
-        key = normalize_answer(p.extracted_answer, fmt) if fmt in BY_ANSWER else None
-        out.append(
-            qv.Entry(
-                proposal_id=p.proposal_id,
-                agent=p.agent_id,
-                key=f"answer:{key}" if key is not None else f"proposal:{p.proposal_id}",
-                answer=p.extracted_answer,
-            )
-        )
-    return out
 
 
 def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:

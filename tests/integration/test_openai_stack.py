@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.aio.client import Client
 
+from schemas.team import AgentCard
 from services.stack.natsserver import free_port
 from tests.integration.conftest import ready
 from tests.support import nsed
@@ -34,6 +36,7 @@ structured_output = "auto"
 timeout_s = 5
 backoff_s = 0.01
 max_backoff_s = 0.05
+probe = {probe}
 {extra}
 """
 
@@ -49,7 +52,8 @@ async def server() -> AsyncIterator[FakeOpenAI]:
 
 def pool(tmp_path: Path, agents: list[dict[str, object]]) -> Path:
     path = tmp_path / "pool.toml"
-    defaults = {"price_in": 1.0, "price_out": 2.0, "extra": "max_retries = 3"}
+    # The scripted faults are for the task's calls: no probe call takes one of them first.
+    defaults = {"price_in": 1.0, "price_out": 2.0, "extra": "max_retries = 3", "probe": "false"}
     path.write_text("".join(AGENT.format(**{**defaults, **a}) for a in agents))
     return path
 
@@ -120,3 +124,24 @@ async def test_unreachable_wrong_model_and_bad_key_become_readable_errors(
     assert result.stop_reason == "no_quorum"
     assert result.extracted_answer == "42"
     assert "model 'ghost' not found" in result.detail
+
+
+async def test_a_runner_probes_its_model_before_going_live_and_reports_the_latency(
+    tmp_path: Path, nats_server, nc: Client, server: FakeOpenAI
+) -> None:
+    # Declared 0.1 s; the server answers the probe after 2 s: the card must say so.
+    server.slow_s = 2.0
+    server.scripts = {"m-p": ["slow"]}
+    agents = [{"id": "agent-p", "model": "m-p", "base_url": server.base_url, "probe": "true"}]
+    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    try:
+        stack.start_agent("agent-p")
+        await ready(nc, services=(), agents=("agent-p",))
+        kv = await nc.jetstream().key_value("nsed_agents")
+        [key] = await kv.keys()
+        card = msgspec.json.decode((await kv.get(key)).value, type=AgentCard)
+    finally:
+        await stack.close()
+    assert len(server.seen("m-p")) == 1  # the probe, before any task
+    assert card.latency_s >= 2.0
+    assert card.latency_p95_s >= 2.5 * card.latency_s - 1e-6

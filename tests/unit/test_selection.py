@@ -18,11 +18,11 @@ from services.broker.selection import (
     NoTeam,
     Problem,
     Selection,
-    phase_timeout,
     planned_rounds,
     role_counts,
     select_team,
 )
+from services.broker.timing import phase_timeout
 from services.broker.valuation import Candidate, Valuation
 
 from .builders import NOW, card

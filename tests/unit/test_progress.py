@@ -1,0 +1,53 @@
+"""`nsed submit`'s progress: which member a round waits for, and the team's time budget."""
+
+from __future__ import annotations
+
+import time
+
+from schemas.team import Seat, TeamSelected
+from services.cli.progress import Progress, RoundCounts, describe
+
+from .builders import ballot, proposal
+
+
+def team(deadline_at: float | None = None) -> TeamSelected:
+    return TeamSelected(
+        task_id="t", round=1, message_id="m",
+        seats=tuple(Seat(seat=i, agent_id=a) for i, a in enumerate(("ada", "ben", "cy"))),
+        deadline_at=deadline_at, phase_timeout_s=40.0 if deadline_at else None,
+    )  # fmt: skip
+
+
+def test_a_round_waits_first_for_proposals_then_for_the_reviewers() -> None:
+    counts = RoundCounts()
+    describe(team(), counts)
+    assert counts.waiting(1) == ("proposing", ["ada", "ben", "cy"])
+    describe(proposal(0, "42", task_id="t", agent_id="ada"), counts)
+    describe(proposal(2, None, task_id="t", agent_id="cy", status="error", content=""), counts)
+    assert counts.waiting(1) == ("proposing", ["ben"])
+    describe(proposal(1, "41", task_id="t", agent_id="ben"), counts)
+    # cy's proposal failed: it reviews nothing, so the round waits for ada and ben only
+    assert counts.waiting(1) == ("reviewing", ["ada", "ben"])
+    describe(ballot(0, {}, task_id="t", agent_id="ada"), counts)
+    assert counts.waiting(1) == ("reviewing", ["ben"])
+
+
+def test_the_team_line_says_how_long_the_team_may_take() -> None:
+    line = describe(team(deadline_at=2e9), RoundCounts())
+    assert line is not None
+    assert "a phase (from the members' latency)" in line
+    assert describe(team(), RoundCounts()) == "team (greedy): ada, ben, cy"
+
+
+def test_off_a_terminal_a_long_wait_is_reported_with_the_members_awaited(capsys) -> None:  # type: ignore[no-untyped-def]
+    progress = Progress("t", enabled=True)  # stderr is captured: not a terminal
+    progress.on_event(team(deadline_at=2e9))
+    assert progress.deadline_at == 2e9
+    progress.on_event(proposal(0, "42", task_id="t", agent_id="ada"))
+    now = time.time()  # the phase has been timed since the team came
+    progress.tick(now + 5)
+    progress.tick(now + 12)
+    progress.tick(now + 20)  # already said within the last 30 s
+    err = capsys.readouterr().err
+    assert err.count("waiting for ben, cy") == 1
+    assert "round 1: proposing for 12s" in err
