@@ -14,6 +14,7 @@ from services._runtime.logging import configure_logging
 from services.cli import client
 from services.cli.bench import bench
 from services.cli.client import run_async
+from services.cli.eval import eval_command
 
 T = TypeVar("T")
 
@@ -183,6 +184,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 cli.add_command(bench)
+cli.add_command(eval_command)
 
 
 def main() -> None:

@@ -107,3 +107,29 @@ def test_agent_run_with_an_unknown_agent_id_is_one_line_and_exit_2(run) -> None:
     assert done.returncode == 2
     assert "no agent 'nobody' in the pool" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_eval_prints_the_summary_json_then_resumes_from_out(run, tmp_path: Path) -> None:
+    data = ROOT / "services" / "bench" / "data" / "gsm8k-test-500.jsonl"
+    args = ("eval", str(data), "--limit", "2", "--protocols", "vote,nsed", "--max-rounds", "2")
+    first = run(*args, "--out", str(tmp_path), "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)  # stdout is exactly the JSON document
+    assert (report["suite"], report["dataset"]) == ("eval", "gsm8k-test-500")
+    assert [(r["protocol"], r["tasks"]) for r in report["results"]] == [("vote", 2), ("nsed", 2)]
+    assert {p.name for p in tmp_path.iterdir()} >= {"results.jsonl", "summary.md", "run.json"}
+
+    again = run(*args, "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "resumed 4 task(s)" in again.stderr
+    assert "0 to run" in again.stderr
+    assert "nsed eval: gsm8k-test-500" in again.stdout  # the table
+
+
+def test_eval_with_an_unreachable_server_is_one_line_and_exit_2(run, tmp_path: Path) -> None:
+    data = tmp_path / "one.jsonl"
+    data.write_text('{"prompt": "What is 6*7?", "answer": "42"}\n')
+    done = run("eval", str(data), url=f"nats://127.0.0.1:{free_port()}", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "cannot reach NATS" in done.stderr
