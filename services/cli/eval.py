@@ -54,7 +54,7 @@ def _protocols(_: click.Context, __: click.Parameter, value: str) -> tuple[str, 
     "--deadline",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds per task [default: the policy's]; slow local models need more.",
+    help="Seconds per task [default: derived from the team's measured latency].",
 )
 @click.option(
     "--out",

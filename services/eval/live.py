@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from nats.aio.client import Client
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.task import TaskSubmitted
+from schemas.team import TeamSelected
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.submit import publish
@@ -28,6 +30,9 @@ from services.eval.datasets import Item
 from services.stack import health
 
 RESULT_GRACE_S = 30.0
+TEAM_WAIT_S = 120.0  # for the broker to seat a team (and say when the task must end)
+POLL_S = 5.0
+_team = msgspec.json.Decoder(TeamSelected)
 SERVICES = ("broker", "reviewer", "voter", "gate")
 
 
@@ -94,15 +99,34 @@ async def run_jobs(
                 future.set_result(stored)
             if not future.done():
                 await publish(nc, job.task)
-            try:
-                result = await asyncio.wait_for(
-                    asyncio.shield(future), timeout=job.task.policy.deadline_s + grace_s
-                )
-            except TimeoutError:
-                missing.append(job)
-                return
-        on_result(job, result)
+            published = time.time()
+            while not future.done():
+                left = until(job, published) - time.time()
+                if left <= 0:
+                    missing.append(job)
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(future), timeout=min(left, POLL_S))
+        on_result(job, future.result())
 
+    def until(job: Job, published: float) -> float:
+        """The policy's deadline, else the one the broker derived (``TeamSelected``), plus
+        ``grace_s``; until the team is known, ``TEAM_WAIT_S`` from publication."""
+        if job.task.policy.deadline_s is not None:
+            return published + job.task.policy.deadline_s + grace_s
+        if job.task_id in deadlines:
+            return deadlines[job.task_id] + grace_s
+        return published + TEAM_WAIT_S
+
+    deadlines: dict[str, float] = {}
+
+    async def on_team(msg: Any) -> None:
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            team = _team.decode(msg.data)
+            if team.deadline_at is not None:
+                deadlines.setdefault(team.task_id, team.deadline_at)
+
+    teams = await nc.subscribe(subjects.EVENT_TEAM.format(task_id="*"), cb=on_team)
     sub = await nc.subscribe(subjects.results("*"), cb=on_message)
     try:
         await nc.flush(timeout=int(client.CONNECT_TIMEOUT_S))
@@ -118,4 +142,5 @@ async def run_jobs(
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+            await teams.unsubscribe()
     return missing

@@ -190,7 +190,7 @@ def described(settings: Settings, tasks: int) -> list[str]:
     """The settings a reader needs to run the same evaluation again."""
     team = ", ".join(settings.team) if settings.team else "chosen by the broker per task"
     rounds = settings.max_rounds if settings.max_rounds is not None else "the policy default"
-    deadline = f"{settings.deadline_s:g} s" if settings.deadline_s else "the policy default"
+    deadline = f"{settings.deadline_s:g} s" if settings.deadline_s else "from the team's latency"
     return [
         f"data: `{settings.dataset}`, {tasks} task(s)",
         f"protocols: {', '.join(settings.protocols)}; max rounds: {rounds}; team: {team}",
