@@ -20,6 +20,13 @@ Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 # rounds in which each member sees every other member's previous answer, then the
 # plurality (Du et al.). See the README, "Protocols".
 ProtocolName = Literal["nsed", "vote", "moa", "debate"]
+# A role's instruction is a paragraph, not a second prompt: every seat of the role carries
+# it in every propose and review prompt, and a bound keeps that cost visible.
+ROLE_INSTRUCTION_MAX_CHARS = 2000
+RoleInstruction = Annotated[str, msgspec.Meta(max_length=ROLE_INSTRUCTION_MAX_CHARS)]
+# moa's final seat is given this role by the gate; a policy role of that name would make
+# every layer's seat aggregate.
+RESERVED_ROLE = "aggregator"
 
 
 class Policy(Struct, frozen=True, kw_only=True):
@@ -37,8 +44,13 @@ class Policy(Struct, frozen=True, kw_only=True):
     state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048
     feedback_token_budget: Tokens = 512
     gamma: Unit = 0.5
-    # Role name -> seat count. Absent means every seat has the role ``member``.
+    # Role name -> seat count. Absent means every seat has the role ``member``. A role other
+    # than ``member`` goes only to agents whose pool entry lists it (``roles``).
     roles: dict[Token, Count] | None = None
+    # Role name -> the instruction its seats alone are given, in the user turn of their
+    # propose and review prompts. Replaces the built-in instruction of a well-known role
+    # (``services.core.roles``); "" gives the role none.
+    role_instructions: dict[Token, RoleInstruction] = msgspec.field(default_factory=dict)
     pinned_agents: tuple[Token, ...] = ()
     max_per_family: Count = 1
     allow_repeat_seats: bool = False
@@ -58,7 +70,15 @@ class Policy(Struct, frozen=True, kw_only=True):
                 f"min_rounds ({self.min_rounds}) exceeds max_rounds ({self.max_rounds})"
             )
         if self.roles is not None and sum(self.roles.values()) != self.team_size:
-            raise ValueError("the role counts must add up to team_size")
+            raise ValueError(f"the role counts must add up to team_size ({self.team_size})")
+        if self.roles is not None and RESERVED_ROLE in self.roles:
+            raise ValueError(f"the role {RESERVED_ROLE!r} is reserved for moa's final seat")
+        unknown = sorted(set(self.role_instructions) - set(self.seat_roles()))
+        if unknown:
+            raise ValueError(
+                f"role_instructions for role(s) no seat has: {', '.join(unknown)} "
+                f"(roles: {', '.join(sorted(set(self.seat_roles())))})"
+            )
         if len(self.pinned_agents) > self.team_size:
             raise ValueError("more pinned agents than seats")
 
