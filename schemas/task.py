@@ -57,7 +57,7 @@ class Policy(Struct, frozen=True, kw_only=True):
     protocol: ProtocolName = "nsed"
     # An exact team, seat by seat (seat i is team[i]), repeats allowed: seated as it is if
     # every agent is live, else the task fails with no_team; no optimisation. team_size and
-    # min_team then follow from it; roles do not apply.
+    # min_team then follow from it. With ``roles``, seat i takes ``seat_roles()[i]``.
     team: Annotated[tuple[Token, ...], msgspec.Meta(max_length=64)] = ()
 
     def __post_init__(self) -> None:
@@ -85,8 +85,6 @@ class Policy(Struct, frozen=True, kw_only=True):
     def _fit_team(self) -> None:
         if len(self.team) < 2 and self.protocol != "vote":
             raise ValueError(f"protocol {self.protocol!r} needs a team of at least 2")
-        if self.roles is not None:
-            raise ValueError("roles and team are exclusive: every seat of a team is a member")
         if not set(self.pinned_agents) <= set(self.team):
             raise ValueError("pinned agents outside the team")
         # A study pins the team; the sizes it would otherwise have to repeat follow from it.
@@ -94,7 +92,8 @@ class Policy(Struct, frozen=True, kw_only=True):
         msgspec.structs.force_setattr(self, "min_team", min(self.min_team, len(self.team)))
 
     def seat_roles(self) -> list[str]:
-        """One role name per seat, in seat order."""
+        """One role name per seat, in seat order: the roles sorted by name, each repeated
+        by its count (an exact team's seat i takes the i-th)."""
         if self.roles is None:
             return ["member"] * self.team_size
         return [name for name, count in sorted(self.roles.items()) for _ in range(count)]

@@ -174,7 +174,11 @@ def test_a_plain_json_task_without_a_type_decodes_with_defaults() -> None:
             "protocol 'moa' needs a team of at least 2",
             "$.policy",
         ),
-        ({"team": ["a", "b"], "roles": {"member": 3}}, "roles and team are exclusive", "$.policy"),
+        (
+            {"team": ["a", "b"], "roles": {"member": 3}},
+            "the role counts must add up to team_size (2)",
+            "$.policy",
+        ),
         (
             {
                 "team_size": 2,
@@ -209,6 +213,15 @@ def test_policy_errors_carry_the_msgspec_path(
         decoder.decode(payload)
     assert message in str(caught.value)
     assert str(caught.value).endswith(f"at `{path}`")
+
+
+def test_an_exact_team_may_have_roles_taken_in_seat_order() -> None:
+    raw = {
+        "prompt": "p",
+        "policy": {"team": ["a", "b", "c"], "roles": {"verifier": 1, "solver": 2}},
+    }
+    policy = decoder.decode(msgspec.json.encode(raw)).policy
+    assert policy.seat_roles() == ["solver", "solver", "verifier"]  # sorted by role name
 
 
 def test_an_exact_team_sets_the_team_size_and_may_repeat_an_agent() -> None:
