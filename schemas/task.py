@@ -45,7 +45,8 @@ class Policy(Struct, frozen=True, kw_only=True):
     feedback_token_budget: Tokens = 512
     gamma: Unit = 0.5
     # Role name -> seat count. Absent means every seat has the role ``member``. A role other
-    # than ``member`` goes only to agents whose pool entry lists it (``roles``).
+    # than ``member`` goes only to agents whose pool entry lists it (``roles``, announced
+    # as the card's ``capabilities``).
     roles: dict[Token, Count] | None = None
     # Role name -> the instruction its seats alone are given, in the user turn of their
     # propose and review prompts. Replaces the built-in instruction of a well-known role
