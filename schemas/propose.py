@@ -42,6 +42,8 @@ class ProposeRequested(Event, tag="propose.requested", frozen=True, kw_only=True
     seat: int
     agent_id: AgentId
     role: str = "member"  # "aggregator" for the final seat of the moa protocol
+    # The policy's instruction for this seat's role (``services.core.roles``), if it has one.
+    role_instruction: str | None = None
     task: TaskView
     state: ConsensusState | None = None
     feedback: tuple[str, ...] = ()

@@ -41,6 +41,8 @@ class ReviewRequested(Event, tag="review.requested", frozen=True, kw_only=True):
     own: Candidate | None = None  # the reviewer's own proposal, shown as its baseline
     rubric: str = ""
     deadline: float
+    role: str = "member"  # the reviewing seat's role, as in its ProposeRequested
+    role_instruction: str | None = None
 
 
 class ReviewSubmitted(Event, tag="review.submitted", frozen=True, kw_only=True):

@@ -20,6 +20,13 @@ Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 # rounds in which each member sees every other member's previous answer, then the
 # plurality (Du et al.). See the README, "Protocols".
 ProtocolName = Literal["nsed", "vote", "moa", "debate"]
+# A role's instruction is a paragraph, not a second prompt: every seat of the role carries
+# it in every propose and review prompt, and a bound keeps that cost visible.
+ROLE_INSTRUCTION_MAX_CHARS = 2000
+RoleInstruction = Annotated[str, msgspec.Meta(max_length=ROLE_INSTRUCTION_MAX_CHARS)]
+# moa's final seat is given this role by the gate; a policy role of that name would make
+# every layer's seat aggregate.
+RESERVED_ROLE = "aggregator"
 
 
 class Policy(Struct, frozen=True, kw_only=True):
@@ -39,15 +46,21 @@ class Policy(Struct, frozen=True, kw_only=True):
     state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048
     feedback_token_budget: Tokens = 512
     gamma: Unit = 0.5
-    # Role name -> seat count. Absent means every seat has the role ``member``.
+    # Role name -> seat count. Absent means every seat has the role ``member``. A role other
+    # than ``member`` goes only to agents whose pool entry lists it (``roles``, announced
+    # as the card's ``capabilities``).
     roles: dict[Token, Count] | None = None
+    # Role name -> the instruction its seats alone are given, in the user turn of their
+    # propose and review prompts. Replaces the built-in instruction of a well-known role
+    # (``services.core.roles``); "" gives the role none.
+    role_instructions: dict[Token, RoleInstruction] = msgspec.field(default_factory=dict)
     pinned_agents: tuple[Token, ...] = ()
     max_per_family: Count = 1
     allow_repeat_seats: bool = False
     protocol: ProtocolName = "nsed"
     # An exact team, seat by seat (seat i is team[i]), repeats allowed: seated as it is if
     # every agent is live, else the task fails with no_team; no optimisation. team_size and
-    # min_team then follow from it; roles do not apply.
+    # min_team then follow from it. With ``roles``, seat i takes ``seat_roles()[i]``.
     team: Annotated[tuple[Token, ...], msgspec.Meta(max_length=64)] = ()
 
     def __post_init__(self) -> None:
@@ -60,15 +73,21 @@ class Policy(Struct, frozen=True, kw_only=True):
                 f"min_rounds ({self.min_rounds}) exceeds max_rounds ({self.max_rounds})"
             )
         if self.roles is not None and sum(self.roles.values()) != self.team_size:
-            raise ValueError("the role counts must add up to team_size")
+            raise ValueError(f"the role counts must add up to team_size ({self.team_size})")
+        if self.roles is not None and RESERVED_ROLE in self.roles:
+            raise ValueError(f"the role {RESERVED_ROLE!r} is reserved for moa's final seat")
+        unknown = sorted(set(self.role_instructions) - set(self.seat_roles()))
+        if unknown:
+            raise ValueError(
+                f"role_instructions for role(s) no seat has: {', '.join(unknown)} "
+                f"(roles: {', '.join(sorted(set(self.seat_roles())))})"
+            )
         if len(self.pinned_agents) > self.team_size:
             raise ValueError("more pinned agents than seats")
 
     def _fit_team(self) -> None:
         if len(self.team) < 2 and self.protocol != "vote":
             raise ValueError(f"protocol {self.protocol!r} needs a team of at least 2")
-        if self.roles is not None:
-            raise ValueError("roles and team are exclusive: every seat of a team is a member")
         if not set(self.pinned_agents) <= set(self.team):
             raise ValueError("pinned agents outside the team")
         # A study pins the team; the sizes it would otherwise have to repeat follow from it.
@@ -76,7 +95,8 @@ class Policy(Struct, frozen=True, kw_only=True):
         msgspec.structs.force_setattr(self, "min_team", min(self.min_team, len(self.team)))
 
     def seat_roles(self) -> list[str]:
-        """One role name per seat, in seat order."""
+        """One role name per seat, in seat order: the roles sorted by name, each repeated
+        by its count (an exact team's seat i takes the i-th)."""
         if self.roles is None:
             return ["member"] * self.team_size
         return [name for name, count in sorted(self.roles.items()) for _ in range(count)]

@@ -31,6 +31,7 @@ class AgentCard(Struct, frozen=True, kw_only=True):
     model: str
     family: str
     backend: Backend
+    # The policy roles this agent may fill besides ``member`` (its pool entry's ``roles``).
     capabilities: tuple[str, ...] = ()
     domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
     price_in_per_mtok: Price = 0.0

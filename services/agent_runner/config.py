@@ -92,6 +92,10 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price_out_per_mtok: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
     max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 4
     context_window: Annotated[int, msgspec.Meta(ge=256)] = 8192
+    # The roles of a policy this agent may fill besides ``member``, which every agent may
+    # (``solver``, ``verifier``, ...). ``capabilities`` is the older name of the same list;
+    # the card carries both, merged, as its ``capabilities``.
+    roles: tuple[Token, ...] = ()
     capabilities: tuple[str, ...] = ()
     # Priors the broker starts from. For simulated agents they default to the true values.
     domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
@@ -105,6 +109,10 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError(f"agent {self.id}: backend 'sim' needs a [agents.sim] table")
         if self.backend == "openai" and self.openai is None:
             raise ValueError(f"agent {self.id}: backend 'openai' needs an [agents.openai] table")
+
+    def fillable_roles(self) -> tuple[str, ...]:
+        """The roles this agent may fill besides ``member``: what its card announces."""
+        return tuple(dict.fromkeys((*self.roles, *self.capabilities)))
 
     def priors(self) -> dict[str, DomainPrior]:
         if self.domains:

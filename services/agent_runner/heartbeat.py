@@ -45,7 +45,7 @@ def card_of(
         model=profile.model,
         family=profile.family,
         backend=profile.backend,
-        capabilities=profile.capabilities,
+        capabilities=profile.fillable_roles(),
         domains=profile.priors(),
         price_in_per_mtok=profile.price_in_per_mtok,
         price_out_per_mtok=profile.price_out_per_mtok,

@@ -19,7 +19,7 @@ from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
 from services.agent_runner import protocol_prompts
-from services.core.fencing import FENCE_NOTICE, fence, state_item
+from services.core.fencing import FENCE_NOTICE, fence, sanitize, state_item
 from services.core.tokens import estimate_tokens, shorten_middle
 
 
@@ -63,13 +63,37 @@ def render_state(state: ConsensusState | None) -> str:
     return "\n".join(lines)
 
 
+def role_note(request: ProposeRequested | ReviewRequested) -> str:
+    """The seat's role instruction, to end its user turn ("" when its role has none).
+
+    Never in the system prompt: that must stay byte-identical across rounds, phases and
+    seats, so a server keeps one cached prefix for the whole team. At the end of the user
+    turn, so seats of different roles still share everything before it (round 1's question
+    is the same for every seat). It is the task submitter's text (or a built-in one), not
+    a model's, so it is not fenced as data; it is defanged all the same, so that it cannot
+    open or close one of the fences above it.
+    """
+    if not request.role_instruction:
+        return ""
+    return (
+        f"\n\nYour role on this team: {request.role}. The people who set this task gave "
+        "your role an instruction (it was not written by a model, and only seats of your "
+        "role see it):\n[role instruction]\n"
+        f"{sanitize(request.role_instruction)}\n[end of role instruction]\n"
+        "Follow it together with everything above, and answer in the form asked above."
+    )
+
+
 def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     task = request.task
     rule = FORMAT_RULES[task.answer_format]
     if request.protocol in protocol_prompts.PROTOCOLS:
         return [
             ChatMessage(role="system", content=protocol_prompts.system_prompt(task)),
-            ChatMessage(role="user", content=protocol_prompts.user_prompt(request, rule)),
+            ChatMessage(
+                role="user",
+                content=protocol_prompts.user_prompt(request, rule) + role_note(request),
+            ),
         ]
     if request.round <= 1 or request.state is None:
         user = (
@@ -92,7 +116,7 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
         )
     return [
         ChatMessage(role="system", content=system_prompt(task)),
-        ChatMessage(role="user", content=user),
+        ChatMessage(role="user", content=user + role_note(request)),
     ]
 
 
@@ -144,7 +168,7 @@ def review_messages(
     )
     return [
         ChatMessage(role="system", content=system_prompt(task)),
-        ChatMessage(role="user", content=user),
+        ChatMessage(role="user", content=user + role_note(request)),
     ]
 
 

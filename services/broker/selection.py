@@ -1,16 +1,17 @@
 """Team selection (pure, §5.1): a knapsack on OR-tools CP-SAT.
 
 Variables x[a, ρ] put agent a in role ρ (0/1; integer seat counts with
-``allow_repeat_seats``). Constraints: each role gets at most its seat count and the team
-has between ``min_team`` and ``team_size`` members; an agent holds one seat (unless repeat
-seats); the expected cost over the planned rounds stays within ``budget_usd``; at most
-``max_per_family`` agents per model family; pinned agents are in, and a round's survivors
-keep their seats and roles. Agents too slow for the phase timeout are left out before the
-model is built. Free capacity is a preference, not a filter: a seat on an agent whose every
-instance was busy at its last heartbeat costs ``busy_penalty`` of value, so a busy agent is
-chosen only when it is clearly better. (Capacity comes from heartbeats up to seconds old,
-and a busy agent's work waits in its queue; filtering on it traded quality for a stale
-snapshot.)
+``allow_repeat_seats``). Constraints: each role gets at least one seat and at most its seat
+count (a role the policy names is one it wants filled: a smaller team may drop a second
+solver, never the only verifier), and the team has between ``min_team`` and ``team_size``
+members; an agent holds one seat (unless repeat seats); the expected cost over the planned
+rounds stays within ``budget_usd``; at most ``max_per_family`` agents per model family;
+pinned agents are in, and a round's survivors keep their seats and roles. Agents too slow
+for the phase timeout are left out before the model is built. Free capacity is a
+preference, not a filter: a seat on an agent whose every instance was busy at its last
+heartbeat costs ``busy_penalty`` of value, so a busy agent is chosen only when it is
+clearly better. (Capacity comes from heartbeats up to seconds old, and a busy agent's work
+waits in its queue; filtering on it traded quality for a stale snapshot.)
 
 Objective: maximise Σ value·x with cost as a tie-breaker (the cheaper team wins a tie):
 integer value in units of 1e-5, times a factor larger than any team's cost in micro-dollars,
@@ -201,9 +202,11 @@ def solve(problem: Problem, time_limit_s: float) -> tuple[list[tuple[Candidate, 
             seated[i] = sum(mine)
     # Constraints.
     for role in roles:
-        model.add(
-            sum(x[i, role] for i in range(len(cands)) if (i, role) in x) <= problem.roles[role]
-        )
+        takers = [x[i, role] for i in range(len(cands)) if (i, role) in x]
+        if not takers:
+            return None
+        model.add(sum(takers) >= 1)
+        model.add(sum(takers) <= problem.roles[role])
     total = sum(x.values())
     model.add(total >= problem.min_team)
     model.add(total <= problem.team_size)

@@ -4,9 +4,9 @@
 serve it) into the deliberation record; ``confirm_team`` fixes a round's team after
 re-selection; ``opening_messages``, ``redispatch`` and ``dispatch_round`` are the messages a
 record calls for: the team, the task-deadline timer and one ``ProposeRequested`` per seat
-with the round's phase timer (debate: each seat's state leaves out its own proposal). The
-same record always gives the same messages, with the same ids, which is what makes intake
-and dispatch safe to repeat.
+(with its role's instruction, for that seat alone) and the round's phase timer (debate:
+each seat's state leaves out its own proposal). The same record always gives the same
+messages, with the same ids, which is what makes intake and dispatch safe to repeat.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from services._runtime.telemetry import trace_id_of
 from services.broker.selection import NoTeam, Selection
 from services.broker.settings import BrokerSettings
 from services.broker.timing import phase_timeout, task_deadline
-from services.core import ids
+from services.core import ids, roles
 from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 
 
@@ -173,6 +173,7 @@ def dispatch_round(record: DeliberationRecord) -> list[Message]:
             seat=seat.seat,
             agent_id=seat.agent_id,
             role=seat.role,
+            role_instruction=roles.instruction(task.policy, seat.role),
             task=view,
             state=_state_for(record, seat.seat),
             feedback=record.feedback.get(seat.seat, ()),

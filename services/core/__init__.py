@@ -1,2 +1,3 @@
 """Pure domain helpers shared by several services: answer extraction and comparison, the
-token estimator, the fencing of model-written text and seeded randomness. No I/O."""
+token estimator, the fencing of model-written text, seeded randomness and the instruction
+each seat's role carries. No I/O."""

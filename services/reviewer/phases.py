@@ -5,10 +5,11 @@
 
 Entering ``reviewing`` builds the packets and, at once, an (invalid) ballot for every seat
 that will not review, with the reason; so every seat ends the round with exactly one
-ballot. The protocols without review (vote, moa, debate) build no packets: every seat gets
-its absent ballot ("no review in protocol …") and the phase goes straight to ``voting``.
-The messages each state calls for are a function of the record alone, which is what lets a
-redelivered message emit them again unchanged.
+ballot. A review request carries the reviewing seat's role and its instruction, as its
+proposal request did. The protocols without review (vote, moa, debate) build no packets:
+every seat gets its absent ballot ("no review in protocol …") and the phase goes straight
+to ``voting``. The messages each state calls for are a function of the record alone, which
+is what lets a redelivered message emit them again unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from schemas.review import ReviewRequested
 from schemas.task import TaskView
 from schemas.timers import PhaseDue
 from services.agent_runner.prompts import RUBRIC
-from services.core import ids
+from services.core import ids, roles
 from services.core.ledger import expect_late, outstanding_calls, with_usage
 from services.core.tokens import estimate_tokens, truncate_to_tokens
 from services.reviewer.packets import build_packets, candidate, shown_text
@@ -196,6 +197,8 @@ def review_requests(record: DeliberationRecord, excerpt_tokens: int) -> list[Rev
                 own=candidate("own", own, names, 0) if own else None,
                 rubric=RUBRIC,
                 deadline=cur.phase_deadline,
+                role=seat.role,
+                role_instruction=roles.instruction(record.task.policy, seat.role),
             )
         )
     return out

@@ -19,7 +19,7 @@ from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
-from schemas.task import Policy, TaskSubmitted, TaskView
+from schemas.task import ROLE_INSTRUCTION_MAX_CHARS, Policy, TaskSubmitted, TaskView
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services.agent_runner.config import AgentProfile, SimConfig
@@ -134,6 +134,8 @@ def test_arbitrary_task_shaped_json_decodes_or_fails_with_a_validation_error(
         return
     assert task.prompt.strip()
     assert task.policy.min_team <= task.policy.team_size
+    assert set(task.policy.role_instructions) <= set(task.policy.seat_roles())
+    assert all(len(t) <= ROLE_INSTRUCTION_MAX_CHARS for t in task.policy.role_instructions.values())
     if task.policy.team:  # an exact team sets the size
         assert task.policy.team_size == len(task.policy.team)
         assert len(task.policy.team) >= 2 or task.policy.protocol == "vote"
@@ -172,7 +174,30 @@ def test_a_plain_json_task_without_a_type_decodes_with_defaults() -> None:
             "protocol 'moa' needs a team of at least 2",
             "$.policy",
         ),
-        ({"team": ["a", "b"], "roles": {"member": 3}}, "roles and team are exclusive", "$.policy"),
+        (
+            {"team": ["a", "b"], "roles": {"member": 3}},
+            "the role counts must add up to team_size (2)",
+            "$.policy",
+        ),
+        (
+            {
+                "team_size": 2,
+                "roles": {"solver": 1, "verifier": 1},
+                "role_instructions": {"verfier": "check"},
+            },
+            "role_instructions for role(s) no seat has: verfier (roles: solver, verifier)",
+            "$.policy",
+        ),
+        (
+            {"role_instructions": {"member": "x" * 2001}},
+            "Expected `str` of length <= 2000",
+            "$.policy.role_instructions[...]",
+        ),
+        (
+            {"protocol": "moa", "team_size": 2, "roles": {"aggregator": 2}},
+            "the role 'aggregator' is reserved for moa's final seat",
+            "$.policy",
+        ),
         (
             {"team": ["a", "b"], "pinned_agents": ["c"]},
             "pinned agents outside the team",
@@ -188,6 +213,15 @@ def test_policy_errors_carry_the_msgspec_path(
         decoder.decode(payload)
     assert message in str(caught.value)
     assert str(caught.value).endswith(f"at `{path}`")
+
+
+def test_an_exact_team_may_have_roles_taken_in_seat_order() -> None:
+    raw = {
+        "prompt": "p",
+        "policy": {"team": ["a", "b", "c"], "roles": {"verifier": 1, "solver": 2}},
+    }
+    policy = decoder.decode(msgspec.json.encode(raw)).policy
+    assert policy.seat_roles() == ["solver", "solver", "verifier"]  # sorted by role name
 
 
 def test_an_exact_team_sets_the_team_size_and_may_repeat_an_agent() -> None:

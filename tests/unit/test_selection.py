@@ -167,6 +167,32 @@ def test_a_role_nobody_can_take_is_explained() -> None:
     assert result.reason == "4 live agents, none can take the role 'critic'"
 
 
+def test_a_role_nobody_can_take_is_not_dropped_to_seat_a_smaller_team() -> None:
+    # min_team 2 leaves room for two solvers alone; the verifier the policy asks for must
+    # still sit, or the task has no team.
+    solver = frozenset({"solver"})
+    pool = [cand("a", 0.9, capabilities=solver), cand("b", 0.8, capabilities=solver),
+            cand("c", 0.7, capabilities=solver)]  # fmt: skip
+    policy = Policy(team_size=3, min_team=2, roles={"solver": 2, "verifier": 1})
+    result = select_team(pool, policy)
+    assert isinstance(result, NoTeam)
+    assert result.reason == "3 live agents, none can take the role 'verifier'"
+
+
+def test_the_only_agent_able_to_take_a_role_sits_even_when_busy_and_weak() -> None:
+    # Busy, v is worth less than nothing (0.01 − the 0.05 busy penalty): value alone would
+    # leave the verifier's seat empty.
+    solver = frozenset({"solver"})
+    pool = [cand("s1", 0.9, capabilities=solver), cand("s2", 0.8, capabilities=solver),
+            cand("v", 0.01, capacity=0, capabilities=frozenset({"verifier"}))]  # fmt: skip
+    policy = Policy(team_size=3, min_team=2, roles={"solver": 2, "verifier": 1})
+    result = select_team(pool, policy)
+    assert isinstance(result, Selection)
+    assert [(s.agent_id, s.role) for s in result.seats] == [
+        ("s1", "solver"), ("s2", "solver"), ("v", "verifier"),
+    ]  # fmt: skip
+
+
 def test_repeat_seats_put_the_best_agent_in_every_seat() -> None:
     policy = Policy(team_size=3, allow_repeat_seats=True)
     assert chosen(select_team(POOL, policy)) == ["strong", "strong", "strong"]
@@ -213,7 +239,7 @@ def feasible(problem: Problem, seats: list[tuple[Candidate, str]]) -> bool:
     if not problem.min_team <= len(seats) <= problem.team_size:
         return False
     for role, count in problem.roles.items():
-        if sum(1 for _, r in seats if r == role) > count:
+        if not 1 <= sum(1 for _, r in seats if r == role) <= count:
             return False
     cost = sum(problem.cost_micro(c) for c, _ in seats)
     if problem.budget_micro is not None and cost > problem.budget_micro:
