@@ -30,6 +30,7 @@ from schemas.telemetry import AgentTelemetry
 from services.broker.registry import LiveAgent
 
 CALLS_PER_ROUND = 2
+COST_SCALE = 1_000_000  # the solver counts costs in micro-dollars (integers)
 
 
 @dataclass(frozen=True)
