@@ -77,6 +77,9 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     # Message ids of calls whose phase closed without them: paid for if they still arrive
     # (services/core/ledger.py).
     unpaid_calls: tuple[str, ...] = ()
+    # The stream position of the message that created the record: a redelivery of it emits
+    # the same messages again; the same task sent anew gets its result again.
+    intake_seq: int = 0
     traceparent: str | None = None  # the task's root span (see services/_runtime/telemetry)
     client_traceparent: str | None = None  # the client's span the root continues, if any
     simulated: bool = False

@@ -19,7 +19,7 @@ from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
-from schemas.task import TaskSubmitted
+from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 
@@ -40,6 +40,7 @@ TELEMETRY_BUCKET: Final = "nsed_telemetry"
 TASKS: Final = "nsed.tasks"
 WORK_PROPOSE: Final = "nsed.work.{agent_id}.propose"
 WORK_REVIEW: Final = "nsed.work.{agent_id}.review"
+EVENT_REFUSED: Final = "nsed.events.{task_id}.refused"
 EVENT_TEAM: Final = "nsed.events.{task_id}.team"
 EVENT_PROPOSAL: Final = "nsed.events.{task_id}.proposal"
 EVENT_REVIEW: Final = "nsed.events.{task_id}.review"
@@ -76,6 +77,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
 FLOW: Final[tuple[Step, ...]] = (
     Step(message=TaskSubmitted, subject=TASKS, stream=NSED_TASKS,
          producers=("client",), consumers=("broker",)),
+    Step(message=TaskRefused, subject=EVENT_REFUSED, stream=NSED_EVENTS,
+         producers=("broker",), consumers=("client",)),
     Step(message=TeamSelected, subject=EVENT_TEAM, stream=NSED_EVENTS,
          producers=("broker",), consumers=("observers",)),
     Step(message=ProposeRequested, subject=WORK_PROPOSE, stream=NSED_WORK,

@@ -121,6 +121,17 @@ class TaskSubmitted(Message, tag="task.submitted", frozen=True, kw_only=True):
             raise ValueError("prompt is blank")
 
 
+class TaskRefused(Message, tag="task.refused", frozen=True, kw_only=True):
+    """A task the broker would not take, told to whoever follows its id
+    (``nsed.events.<task_id>.refused``): a task id is an idempotency key, and a different
+    task under an id already in use is refused without touching that id's result."""
+
+    task_id: TaskId
+    round: int = 0
+    message_id: str
+    reason: str
+
+
 class TaskView(Struct, frozen=True, kw_only=True):
     """What an agent may see of a task: everything but the reference answer and the policy."""
 

@@ -19,9 +19,10 @@ import structlog
 from opentelemetry.trace import SpanContext
 
 from schemas.base import TOKEN_PATTERN, Message
+from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.record import DeliberationRecord
-from schemas.task import TaskSubmitted
+from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import Seat, TeamSelected
 from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
@@ -98,12 +99,11 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
     task = msgspec.structs.replace(msg, task_id=task_id)
     existing = await deps.store.get(task_id)
     if existing is not None:
-        if existing.task != task:
-            raise Rejected(f"task id {task_id!r} is already used by another task")
-        return redispatch(existing)
+        return again(existing, task, delivery, deps.clock())
     choice = await choose(task, deps)
     now = deps.clock()
     record = new_record(task, choice, now, deps.settings, client=delivery.traceparent)
+    record = msgspec.structs.replace(record, intake_seq=delivery.stream_seq)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
         raced = await deps.store.get(task_id)
@@ -116,6 +116,48 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         return [record.result]
     log.info("task_accepted", team=[s.agent_id for s in record.current.team])
     return opening_messages(record)
+
+
+def again(
+    existing: DeliberationRecord, task: TaskSubmitted, delivery: Delivery, now: float
+) -> list[Message]:
+    """A task id is an idempotency key. The message that created the record, redelivered,
+    emits what it emitted. The same task sent anew gets what its record says: its result
+    once it has one (a copy under its own message id, so a client that asks again hears
+    it), else round 1 again while that is still open. A different task under the id
+    is refused on ``nsed.events.<id>.refused`` and dead-lettered, and the id's own result
+    is left alone."""
+    if same_task(existing.task, task):
+        if existing.result is not None and delivery.stream_seq != existing.intake_seq:
+            copy = ids.result_again(existing.task_id, delivery.stream_seq)
+            return [msgspec.structs.replace(existing.result, message_id=copy)]
+        return redispatch(existing)
+    reason = f"task id {existing.task_id!r} is already used by another task; use another id"
+    log.warning("task_refused", reason=reason)
+    return [
+        TaskRefused(
+            task_id=existing.task_id,
+            message_id=ids.refused(existing.task_id, delivery.stream_seq),
+            reason=reason,
+        ),
+        DeadLetter(
+            message_id=f"dlq:broker-tasks:{delivery.stream_seq}",
+            service="broker",
+            subject=delivery.subject,
+            error=reason,
+            payload_excerpt=delivery.payload[:512].decode("utf-8", "replace"),
+            stream_seq=delivery.stream_seq,
+            delivered=delivery.delivered,
+            at=now,
+        ),
+    ]
+
+
+def same_task(a: TaskSubmitted, b: TaskSubmitted) -> bool:
+    """The same task, whenever it was sent (``submitted_at`` is the client's clock)."""
+    return msgspec.structs.replace(a, submitted_at=None) == msgspec.structs.replace(
+        b, submitted_at=None
+    )
 
 
 async def on_continued(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposeRequested
-from schemas.task import TaskSubmitted
+from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services._runtime.route import Route
@@ -20,7 +21,14 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
             name="broker-tasks",
             consumes=(TaskSubmitted,),
             handler=partial(handlers.on_task, deps=deps),
-            emits=(TeamSelected, ProposeRequested, PhaseDue, DeliberationConcluded),
+            emits=(
+                TeamSelected,
+                ProposeRequested,
+                PhaseDue,
+                DeliberationConcluded,
+                TaskRefused,
+                DeadLetter,
+            ),
             on_reject=partial(handlers.reject_task, deps=deps),
             trace_parent=handlers.intake_parent,
         ),

@@ -84,8 +84,12 @@ def decode_result(data: bytes) -> DeliberationConcluded:
     return _result_decoder.decode(data)
 
 
-async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | None:
-    """The task's result from ``NSED_RESULTS``, if it has one."""
+async def stored_result(
+    nc: Client, task_id: str, since: float | None = None
+) -> DeliberationConcluded | None:
+    """The task's result from ``NSED_RESULTS``, if it has one; with ``since`` (epoch
+    seconds), only one the stream stored at or after it (the answer to this submission,
+    not an earlier task's under the same id)."""
     js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
     try:
         msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
@@ -93,6 +97,8 @@ async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | Non
         return None
     except nats.errors.NoRespondersError as exc:
         raise CliError("JetStream is not available on this server; is the stack up?") from exc
+    if since is not None and msg.time is not None and msg.time.timestamp() < since:
+        return None
     return decode_result(msg.data) if msg.data else None
 
 

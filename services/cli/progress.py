@@ -19,9 +19,11 @@ from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewSubmitted
 from schemas.tally import TallyComputed
+from schemas.task import TaskRefused
 from schemas.team import TeamSelected
 
 TaskEvent = Union[  # noqa: UP007 - a runtime union for msgspec
+    TaskRefused,
     TeamSelected,
     ProposalSubmitted,
     ReviewSubmitted,

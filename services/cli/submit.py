@@ -17,7 +17,7 @@ from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
-from schemas.task import TaskSubmitted
+from schemas.task import TaskRefused, TaskSubmitted
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.progress import Progress, event_decoder, summary_line
@@ -55,13 +55,18 @@ def build_task(
         raise CliError(f"invalid task: {exc}") from exc
 
 
-async def publish(nc: Client, task: TaskSubmitted) -> None:
+async def publish(nc: Client, task: TaskSubmitted) -> int:
+    """Publish one submission of ``task``; returns its stream position. The message id is
+    the submission's own, not the task id: the broker, not the duplicate window, decides
+    what a task id sent again means (its result again, or a refusal)."""
     js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
     assert task.task_id is not None
+    submission = f"{task.task_id}:{uuid.uuid4().hex[:12]}"
     try:
-        await js.publish(
-            subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": task.task_id}
+        ack = await js.publish(
+            subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": submission}
         )
+        return int(ack.seq)
     except nats.errors.NoRespondersError as exc:
         raise CliError(
             f"no {subjects.NSED_TASKS} stream on {client.nats_url()}: the services are not "
@@ -91,7 +96,11 @@ async def follow(
 
     async def on_event(msg: Any) -> None:
         with contextlib.suppress(msgspec.DecodeError):
-            progress.on_event(event_decoder.decode(msg.data))
+            event = event_decoder.decode(msg.data)
+            if isinstance(event, TaskRefused) and not done.done():
+                done.set_exception(CliError(f"refused: {event.reason}"))
+                return
+            progress.on_event(event)
 
     async def on_result(msg: Any) -> None:
         with contextlib.suppress(msgspec.DecodeError):
@@ -102,6 +111,7 @@ async def follow(
     events = await nc.subscribe(subjects.task_events(task.task_id), cb=on_event)
     results = await nc.subscribe(subjects.results(task.task_id), cb=on_result)
     try:
+        sent = time.time()  # a stored result older than this answered an earlier sending
         await publish(nc, task)
         started = time.monotonic()
         while not done.done() and time.monotonic() < wait_until(task, progress, started):
@@ -109,7 +119,7 @@ async def follow(
                 await asyncio.wait_for(asyncio.shield(done), timeout=POLL_EVERY_S)
             progress.tick(time.time())
             if not done.done():
-                stored = await client.stored_result(nc, task.task_id)
+                stored = await client.stored_result(nc, task.task_id, since=sent)
                 if stored is not None:
                     done.set_result(stored)
         return done.result() if done.done() else None

@@ -48,6 +48,16 @@ def result(task_id: str) -> str:
     return f"{task_id}:result"
 
 
+def result_again(task_id: str, stream_seq: int) -> str:
+    """A copy of a finished task's result for the same task sent again (stream position
+    ``stream_seq``): a message of its own, so the asker hears it."""
+    return f"{task_id}:result:again:{stream_seq}"
+
+
+def refused(task_id: str, stream_seq: int) -> str:
+    return f"{task_id}:refused:{stream_seq}"
+
+
 def rejection(task_id: str, payload_digest: str) -> str:
     """A rejected task's ``failed`` result: never the id of the task's real result."""
     return f"{task_id}:rejected:{payload_digest}"

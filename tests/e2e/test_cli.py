@@ -133,3 +133,18 @@ def test_eval_with_an_unreachable_server_is_one_line_and_exit_2(run, tmp_path: P
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "cannot reach NATS" in done.stderr
+
+
+def test_a_task_id_is_an_idempotency_key_for_submit(run) -> None:
+    task_id = f"cli-{os.getpid()}-reuse"
+    first = run("submit", "What is 2+2?", "--answer", "4", "--task-id", task_id, "--json")
+    assert first.returncode in (0, 3), first.stderr
+    refused = run("submit", "What is 5+5?", "--answer", "10", "--task-id", task_id, "--json")
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("nsed: refused: task id")
+    assert "already used by another task" in line
+    again = run("submit", "What is 2+2?", "--answer", "4", "--task-id", task_id, "--json")
+    assert again.returncode == first.returncode
+    assert json.loads(again.stdout)["answer"] == json.loads(first.stdout)["answer"]

@@ -9,10 +9,11 @@ import msgspec
 import pytest
 
 from schemas.ballot import BallotAccepted
+from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import ReviewRequested
-from schemas.task import Policy, TaskSubmitted
+from schemas.task import Policy, TaskRefused, TaskSubmitted
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue, Rejected
 from services.broker import handlers as broker
@@ -62,11 +63,31 @@ async def test_a_task_no_team_can_serve_fails_at_once_with_the_reason(stack: Sta
     assert await broker.on_task(task(), delivery(), stack.broker) == [result]
 
 
-async def test_a_task_id_reused_by_another_task_is_rejected(stack: Stack) -> None:
+async def test_a_task_id_reused_by_another_task_is_refused_and_dead_lettered(
+    stack: Stack,
+) -> None:
     await broker.on_task(task(), delivery(), stack.broker)
+    before = stack.store.records["h-1"]
     other = msgspec.structs.replace(task(), prompt="Something else")
-    with pytest.raises(Rejected, match="already used"):
-        await broker.on_task(other, delivery(), stack.broker)
+    refused, letter = await broker.on_task(other, delivery(seq=9), stack.broker)
+    assert isinstance(refused, TaskRefused)
+    assert refused.task_id == "h-1"
+    assert "already used by another task" in refused.reason
+    assert isinstance(letter, DeadLetter)
+    assert (letter.service, letter.stream_seq, letter.error) == ("broker", 9, refused.reason)
+    assert stack.store.records["h-1"] == before  # the task that holds the id is untouched
+
+
+async def test_the_same_task_sent_again_after_it_ended_gets_its_result_again(
+    stack: Stack,
+) -> None:
+    stack.registry.clear()  # no team: the task ends at once with a result
+    [first] = await broker.on_task(task(), delivery(seq=1), stack.broker)
+    resent = msgspec.structs.replace(task(), submitted_at=123.0)  # sent again, later
+    [again] = await broker.on_task(resent, delivery(seq=2), stack.broker)
+    assert isinstance(again, DeliberationConcluded)
+    assert again.message_id == ids.result_again("h-1", 2) != first.message_id
+    assert msgspec.structs.replace(again, message_id=first.message_id) == first
 
 
 async def test_a_task_without_an_id_gets_one_that_is_stable_on_redelivery(stack: Stack) -> None:

@@ -19,7 +19,7 @@ from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
-from schemas.task import ROLE_INSTRUCTION_MAX_CHARS, Policy, TaskSubmitted, TaskView
+from schemas.task import ROLE_INSTRUCTION_MAX_CHARS, Policy, TaskRefused, TaskSubmitted, TaskView
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services.agent_runner.config import AgentProfile, SimConfig
@@ -35,6 +35,10 @@ EV: dict[str, Any] = {"task_id": "t1", "round": 2, "message_id": "m1"}
 VIEW = TaskView(task_id="t1", prompt="p")
 EXAMPLES: dict[type[Message], tuple[Message, str]] = {
     TaskSubmitted: (TaskSubmitted(task_id="t1", prompt="p"), "nsed.tasks"),
+    TaskRefused: (
+        TaskRefused(task_id="t1", message_id="t1:refused:3", reason="in use"),
+        "nsed.events.t1.refused",
+    ),
     TeamSelected: (TeamSelected(**EV, seats=()), "nsed.events.t1.team"),
     ProposeRequested: (
         ProposeRequested(**EV, seat=0, agent_id="a1", task=VIEW, deadline=0.0),
