@@ -27,7 +27,13 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
+@click.option(
+    "--file",
+    "prompt_file",
+    default=None,
+    help="Read the prompt from this file (PROMPT '-' reads it from stdin).",
+)
 @click.option(
     "--answer", default=None, help="Reference answer (evaluation only; no agent sees it)."
 )
@@ -47,9 +53,12 @@ def cli() -> None:
 @click.option("--deadline", type=float, default=None, help="Deadline in seconds.")
 @click.option("--task-id", default=None, help="Use this task id instead of a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly the result JSON on stdout.")
-@click.option("--no-wait", is_flag=True, help="Publish, print the task id, exit.")
+@click.option(
+    "--no-wait", is_flag=True, help="Publish, print the task id (with --json: as JSON), exit."
+)
 def submit(
-    prompt: str,
+    prompt: str | None,
+    prompt_file: str | None,
     answer: str | None,
     domain: str,
     answer_format: str | None,
@@ -65,9 +74,11 @@ def submit(
 ) -> None:
     """Ask the council PROMPT; show progress per round; print the answer.
 
-    Exit codes: 0 completed, 3 degraded, 1 failed, 2 usage or connection error.
+    PROMPT '-' reads the prompt from stdin; --file reads it from a file (for a prompt
+    longer than a command line may be). Exit codes: 0 completed, 3 degraded, 1 failed,
+    2 usage or connection error.
     """
-    from services.cli.submit import build_task
+    from services.cli.submit import build_task, read_prompt
     from services.cli.submit import submit as run_submit
 
     policy = {
@@ -80,7 +91,7 @@ def submit(
         "deadline_s": deadline,
     }
     task = build_task(
-        prompt,
+        read_prompt(prompt, prompt_file),
         answer=answer,
         domain=domain,
         answer_format=answer_format,

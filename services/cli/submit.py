@@ -28,6 +28,34 @@ TEAM_WAIT_S = 60.0  # for the broker to seat a team (and say when the task must 
 _INTEGER = re.compile(r"^-?\d+$")
 
 
+def read_prompt(prompt: str | None, prompt_file: str | None) -> str:
+    """The prompt from the argument, from stdin (``-``) or from ``--file``: exactly one."""
+    if prompt is not None and prompt_file is not None:
+        raise CliError("give either PROMPT or --file, not both")
+    if prompt_file is not None:
+        try:
+            with open(prompt_file, encoding="utf-8") as f:
+                return f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the prompt from {prompt_file}: {_reason(exc)}") from exc
+    if prompt is None:
+        raise CliError(
+            "give the prompt: nsed submit PROMPT, nsed submit - (reads stdin) or --file PATH"
+        )
+    if prompt == "-":
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise CliError(f"cannot read the prompt from stdin: {_reason(exc)}") from exc
+    return prompt
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
+
+
 def build_task(
     prompt: str,
     *,
@@ -133,7 +161,10 @@ async def submit(task: TaskSubmitted, *, wait: bool, as_json: bool, show_progres
     try:
         if not wait:
             await publish(nc, task)
-            print(task.task_id)
+            if as_json:
+                sys.stdout.write(msgspec.json.encode({"task_id": task.task_id}).decode() + "\n")
+            else:
+                print(task.task_id)
             return client.EXIT_COMPLETED
         progress = Progress(str(task.task_id), enabled=show_progress and not as_json)
         try:

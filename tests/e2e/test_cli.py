@@ -20,11 +20,11 @@ NSED = [sys.executable, "-m", "services.cli.main"]
 @pytest.fixture
 def run(server: NatsServer, processes: ProcessStack) -> Iterator:
     def _run(
-        *args: str, url: str | None = None, timeout: float = 120
+        *args: str, url: str | None = None, timeout: float = 120, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "NSED_NATS_URL": url or server.url}
         return subprocess.run([*NSED, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+                              timeout=timeout, input=input)  # fmt: skip
 
     # Wait for the pool (the module's stack may still be starting).
     for _ in range(60):
@@ -75,6 +75,15 @@ def test_no_wait_then_result_and_watch_follow_the_same_task(run) -> None:
     fetched = run("result", task_id, "--json")
     assert fetched.returncode in (0, 3)
     assert json.loads(fetched.stdout)["task_id"] == task_id
+
+
+def test_a_prompt_too_long_for_argv_goes_by_stdin_and_no_wait_json_prints_json(run) -> None:
+    prompt = "What is 3*3?\n" + "Show each step. " * 9_000  # 144 kB: past one argument's limit
+    queued = run("submit", "-", "--answer", "9", "--no-wait", "--json", input=prompt)
+    assert queued.returncode == 0, queued.stderr
+    sent = json.loads(queued.stdout)  # stdout is exactly one JSON document
+    assert list(sent) == ["task_id"]
+    assert run("watch", sent["task_id"]).returncode in (0, 3)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +41,40 @@ def test_submit_defaults_to_nsed_and_refuses_an_unknown_protocol(sent: list[Task
     assert refused.exit_code == 2
     assert "chat" in refused.output
     assert len(sent) == 1
+
+
+def test_submit_dash_reads_the_prompt_from_stdin(sent: list[TaskSubmitted]) -> None:
+    prompt = "What is 6*7?\n" + "Think it through. " * 20_000  # past one argv string's limit
+    done = CliRunner().invoke(cli, ["submit", "-"], input=prompt)
+    assert done.exit_code == 0, done.output
+    assert sent[0].prompt == prompt
+
+
+def test_submit_file_reads_the_prompt_from_a_file(
+    sent: list[TaskSubmitted], tmp_path: Path
+) -> None:
+    prompt = "Which is prime?\n(A) 4\n(B) 7\n" * 5_000
+    path = tmp_path / "prompt.txt"
+    path.write_text(prompt, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["submit", "--file", str(path)])
+    assert done.exit_code == 0, done.output
+    assert sent[0].prompt == prompt
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["submit"], "give the prompt"),
+        (["submit", "x", "--file", "{p}"], "either PROMPT or --file"),
+        (["submit", "--file", "{missing}"], "no-such-file.txt"),
+    ],
+)
+def test_submit_needs_exactly_one_prompt_source(
+    sent: list[TaskSubmitted], tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "p.txt").write_text("x")
+    paths = {"p": str(tmp_path / "p.txt"), "missing": str(tmp_path / "no-such-file.txt")}
+    done = CliRunner().invoke(cli, [a.format(**paths) for a in args])
+    assert done.exit_code == 2
+    assert message in done.output
+    assert sent == []
