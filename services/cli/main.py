@@ -46,6 +46,17 @@ def cli() -> None:
     help="Answer format [default: integer if --answer is an integer, else text].",
 )
 @click.option("--team-size", type=int, default=None)
+@click.option(
+    "--max-per-family",
+    type=int,
+    default=None,
+    help="At most N agents of one model family on the team [default: 1].",
+)
+@click.option(
+    "--allow-repeat-seats",
+    is_flag=True,
+    help="An agent may hold several seats, each its own sample.",
+)
 @click.option("--max-rounds", type=int, default=None)
 @click.option("--min-rounds", type=int, default=None)
 @click.option("--protocol", type=click.Choice(["nsed", "vote", "moa", "debate"]), default="nsed")
@@ -63,6 +74,8 @@ def submit(
     domain: str,
     answer_format: str | None,
     team_size: int | None,
+    max_per_family: int | None,
+    allow_repeat_seats: bool,
     max_rounds: int | None,
     min_rounds: int | None,
     protocol: str,
@@ -84,6 +97,8 @@ def submit(
     policy = {
         "team_size": team_size,
         "min_team": min(2, team_size) if team_size is not None else None,
+        "max_per_family": max_per_family,
+        "allow_repeat_seats": allow_repeat_seats or None,
         "max_rounds": max_rounds,
         "min_rounds": min_rounds,
         "protocol": protocol,

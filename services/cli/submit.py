@@ -191,7 +191,10 @@ def print_answer(result: DeliberationConcluded) -> None:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     if result.answer is None:
-        err.print(f"no answer: {result.detail}")
+        err.print(f"no answer: {result.detail}", markup=False)
     else:
+        # The answer a reader looks for first; the text after it shows how it was reached.
+        if result.extracted_answer is not None:
+            out.print(f"answer: {result.extracted_answer}\n", markup=False)
         out.print(result.answer, markup=False)
     err.print(summary_line(result), markup=False)

@@ -52,7 +52,17 @@ def test_submit_without_json_shows_rounds_and_prints_the_answer(run) -> None:
     assert "round 1: winner" in done.stderr
     assert "round 2: winner" in done.stderr
     assert "\\boxed{" in done.stdout
+    assert done.stdout.splitlines()[0].startswith("answer: ")  # the extracted answer first
     assert "simulated agents" in done.stderr
+
+
+def test_allow_repeat_seats_seats_more_members_than_live_agents(run) -> None:
+    done = run("submit", "What is 6*7?", "--answer", "42", "--protocol", "vote",
+               "--team-size", "6", "--allow-repeat-seats", "--json")  # fmt: skip
+    assert done.returncode in (0, 3), done.stderr
+    team = [seat["agent_id"] for seat in json.loads(done.stdout)["team"]]
+    assert len(team) == 6
+    assert len(set(team)) < 6  # four agents are live: some hold more than one seat
 
 
 def test_agents_json_lists_the_live_pool(run) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from schemas.gate import DeliberationConcluded
 from schemas.task import TaskSubmitted
 from services.cli import submit as submit_module
 from services.cli.main import cli
+from services.cli.submit import print_answer
 
 
 @pytest.fixture
@@ -78,3 +80,25 @@ def test_submit_needs_exactly_one_prompt_source(
     assert done.exit_code == 2
     assert message in done.output
     assert sent == []
+
+
+def test_submit_passes_the_family_limit_and_repeat_seats_to_the_policy(
+    sent: list[TaskSubmitted],
+) -> None:
+    done = CliRunner().invoke(cli, ["submit", "x", "--max-per-family", "3", "--allow-repeat-seats"])
+    assert done.exit_code == 0, done.output
+    assert (sent[0].policy.max_per_family, sent[0].policy.allow_repeat_seats) == (3, True)
+    assert CliRunner().invoke(cli, ["submit", "x"]).exit_code == 0
+    assert (sent[1].policy.max_per_family, sent[1].policy.allow_repeat_seats) == (1, False)
+
+
+def test_the_answer_is_printed_first_then_the_full_text(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Let me work it out.\n6 * 7 = 42.\n\\boxed{42}"
+    result = DeliberationConcluded(
+        task_id="t", round=1, message_id="m", status="completed", stop_reason="converged",
+        answer=text, extracted_answer="42", rounds=1,
+    )  # fmt: skip
+    print_answer(result)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "answer: 42"
+    assert out.index("answer: 42") < out.index(text)
