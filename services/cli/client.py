@@ -18,6 +18,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
@@ -32,6 +33,9 @@ EXIT_USAGE = 2
 EXIT_DEGRADED = 3
 EXIT_PENDING = 4
 CONNECT_TIMEOUT_S = 3.0
+# Off a terminal a line is as long as its text: a pipe or a file has no width, and rich's
+# default of 80 columns would wrap answers and cut table cells that scripts read.
+PIPE_WIDTH = 10_000
 
 _result_decoder = msgspec.json.Decoder(DeliberationConcluded)
 
@@ -43,6 +47,14 @@ class CliError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         print(f"nsed: {self.message}", file=file or sys.stderr)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI's output: the terminal's width on a terminal, else no limit."""
+    out = Console(stderr=stderr, highlight=False)
+    if out.is_terminal:
+        return out
+    return Console(stderr=stderr, highlight=False, width=PIPE_WIDTH, soft_wrap=True)
 
 
 def nats_url() -> str:

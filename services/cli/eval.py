@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import get_args
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from schemas.task import ProtocolName
@@ -98,7 +97,7 @@ def eval_command(
         out=out,
         in_flight=in_flight,
     )
-    err = Console(stderr=True, highlight=False)
+    err = client.console(stderr=True)
     bar: list[Progress] = []
 
     def on_start(pending: int, resumed: int, broken: int) -> None:
@@ -161,4 +160,4 @@ def _print_table(dataset: str, results: list[dict[str, object]]) -> None:
                 )
             ),
         )
-    Console(highlight=False).print(table)
+    client.console().print(table)

@@ -11,7 +11,7 @@ import msgspec
 import nats.errors
 from nats.js.api import DeliverPolicy
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
@@ -52,15 +52,18 @@ def agent_json(agent: LiveAgent) -> dict[str, Any]:
     return dict(card)
 
 
-def print_agents(agents: list[LiveAgent], as_json: bool) -> None:
+def print_agents(agents: list[LiveAgent], as_json: bool, console: Console | None = None) -> None:
     if as_json:
         sys.stdout.write(msgspec.json.encode([agent_json(a) for a in agents]).decode() + "\n")
         return
     if not agents:
-        Console(stderr=True).print("no live agents")
+        client.console(stderr=True).print("no live agents")
         return
+    # An agent id is typed back by the user (--team, nsed agent run): on a narrow terminal
+    # the other columns give way (cut short), and the id keeps its full width on one line.
+    widest = max(len(a.agent_id) for a in agents)
     table = Table(
-        "agent",
+        Column("agent", no_wrap=True, min_width=widest, overflow="fold"),
         "model",
         "family",
         "backend",
@@ -83,7 +86,7 @@ def print_agents(agents: list[LiveAgent], as_json: bool) -> None:
             f"{a.in_flight}/{a.in_flight + a.capacity}",
             f"{a.card.latency_s:.2f}s",
         )
-    Console().print(table)
+    (console or client.console()).print(table)
 
 
 async def result(task_id: str, as_json: bool) -> int:
@@ -122,7 +125,7 @@ async def _record(nc: Any, task_id: str) -> DeliberationRecord | None:
 async def watch(task_id: str, timeout: float) -> int:
     """Replay a task's events from the start, then follow them until its result."""
     nc = await client.connect()
-    console = Console(highlight=False)
+    console = client.console()
     counts = RoundCounts()
     try:
         js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 import msgspec
-from rich.console import Console
 from rich.status import Status
 
 from schemas.ballot import BallotAccepted
@@ -21,6 +20,7 @@ from schemas.review import ReviewSubmitted
 from schemas.tally import TallyComputed
 from schemas.task import TaskRefused
 from schemas.team import TeamSelected
+from services.cli import client
 
 TaskEvent = Union[  # noqa: UP007 - a runtime union for msgspec
     TaskRefused,
@@ -120,7 +120,7 @@ class Progress:
     NOTE_EVERY_S = 30.0
 
     def __init__(self, task_id: str, *, enabled: bool) -> None:
-        self.console = Console(stderr=True, highlight=False)
+        self.console = client.console(stderr=True)
         self.enabled = enabled
         self.counts = RoundCounts()
         self.round = 1

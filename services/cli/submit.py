@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 import nats.errors
 from nats.aio.client import Client
-from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
@@ -188,8 +187,8 @@ async def submit(task: TaskSubmitted, *, wait: bool, as_json: bool, show_progres
 
 
 def print_answer(result: DeliberationConcluded) -> None:
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    out = client.console()
+    err = client.console(stderr=True)
     if result.answer is None:
         err.print(f"no answer: {result.detail}", markup=False)
     else:
