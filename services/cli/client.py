@@ -24,6 +24,7 @@ from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from services._runtime.errors import ConfigError
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
+from services.broker.registry import LiveAgent, Registry
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ EXIT_USAGE = 2
 EXIT_DEGRADED = 3
 EXIT_PENDING = 4
 CONNECT_TIMEOUT_S = 3.0
+STALE_AFTER_S = 10.0  # an agent card older than this is not live (as the broker judges)
 # Off a terminal a line is as long as its text: a pipe or a file has no width, and rich's
 # default of 80 columns would wrap answers and cut table cells that scripts read.
 PIPE_WIDTH = 10_000
@@ -86,6 +88,23 @@ async def connect(url: str | None = None) -> Client:
         raise CliError(
             f"cannot reach NATS at {url} ({type(exc).__name__}); is the stack up? try `make up`"
         ) from exc
+
+
+async def live_agents(nc: Client) -> list[LiveAgent]:
+    """The live pool, as the broker sees it: one entry per agent id."""
+    js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
+    try:
+        kv = await js.key_value(subjects.AGENTS_BUCKET)
+    except Exception as exc:
+        raise CliError("no agent registry on this server; is the stack up?") from exc
+    registry = Registry(stale_after_s=STALE_AFTER_S)
+    try:
+        for key in await kv.keys():
+            entry = await kv.get(key)
+            registry.apply(key, entry.value, entry.operation)
+    except nats.js.errors.NoKeysError:
+        pass
+    return registry.live()
 
 
 def exit_code(result: DeliberationConcluded) -> int:

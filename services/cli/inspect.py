@@ -16,31 +16,17 @@ from rich.table import Column, Table
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
-from services.broker.registry import LiveAgent, Registry
+from services.broker.registry import LiveAgent
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.progress import RoundCounts, describe, event_decoder, summary_line
 from services.cli.submit import print_answer
 
-STALE_AFTER_S = 10.0
-
 
 async def live_agents() -> list[LiveAgent]:
     nc = await client.connect()
     try:
-        js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
-        try:
-            kv = await js.key_value(subjects.AGENTS_BUCKET)
-        except Exception as exc:
-            raise CliError("no agent registry on this server; is the stack up?") from exc
-        registry = Registry(stale_after_s=STALE_AFTER_S)
-        try:
-            for key in await kv.keys():
-                entry = await kv.get(key)
-                registry.apply(key, entry.value, entry.operation)
-        except nats.js.errors.NoKeysError:
-            pass
-        return registry.live()
+        return await client.live_agents(nc)
     finally:
         await nc.close()
 

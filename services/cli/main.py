@@ -37,7 +37,11 @@ def cli() -> None:
 @click.option(
     "--answer", default=None, help="Reference answer (evaluation only; no agent sees it)."
 )
-@click.option("--domain", default="general", show_default=True)
+@click.option(
+    "--domain",
+    default=None,
+    help="The task's domain: the agents' priors for it [default: general].",
+)
 @click.option(
     "--format",
     "answer_format",
@@ -71,7 +75,7 @@ def submit(
     prompt: str | None,
     prompt_file: str | None,
     answer: str | None,
-    domain: str,
+    domain: str | None,
     answer_format: str | None,
     team_size: int | None,
     max_per_family: int | None,
@@ -91,6 +95,7 @@ def submit(
     longer than a command line may be). Exit codes: 0 completed, 3 degraded, 1 failed,
     2 usage or connection error.
     """
+    from services.cli.checks import Asked, refusal
     from services.cli.submit import build_task, read_prompt
     from services.cli.submit import submit as run_submit
 
@@ -108,12 +113,18 @@ def submit(
     task = build_task(
         read_prompt(prompt, prompt_file),
         answer=answer,
-        domain=domain,
+        domain=domain or "general",
         answer_format=answer_format,
         policy=policy,
         task_id=task_id,
     )
-    code = _run(run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True))
+    reason = refusal(task)
+    if reason is not None:
+        raise client.CliError(reason)
+    asked = Asked(team_size=team_size is not None, domain=domain is not None)
+    code = _run(
+        run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True, asked=asked)
+    )
     sys.exit(code)
 
 

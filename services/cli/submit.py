@@ -18,6 +18,7 @@ from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.task import TaskRefused, TaskSubmitted
 from services.cli import client
+from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
 from services.cli.progress import Progress, event_decoder, summary_line
 
@@ -155,9 +156,24 @@ async def follow(
         await results.unsubscribe()
 
 
-async def submit(task: TaskSubmitted, *, wait: bool, as_json: bool, show_progress: bool) -> int:
+async def submit(
+    task: TaskSubmitted,
+    *,
+    wait: bool,
+    as_json: bool,
+    show_progress: bool,
+    asked: Asked | None = None,
+) -> int:
+    """Publish ``task`` and follow it to its result. With ``asked`` (what the command line
+    set), the task is first checked against the live pool: refused if it cannot be seated."""
     nc = await client.connect()
     try:
+        if asked is not None:
+            reason, warnings = against_pool(task, await client.live_agents(nc), asked)
+            if reason is not None:
+                raise CliError(reason)
+            for warning in warnings:
+                print(f"nsed: warning: {warning}", file=sys.stderr)
         if not wait:
             await publish(nc, task)
             if as_json:

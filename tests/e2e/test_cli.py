@@ -102,6 +102,10 @@ def test_a_prompt_too_long_for_argv_goes_by_stdin_and_no_wait_json_prints_json(r
         (("result", "no-such-task"), "no task 'no-such-task'"),
         (("submit", "x", "--team-size", "0"), "invalid task"),
         (("submit", "x", "--deadline", "-5"), "invalid task"),
+        (("submit", "x", "--team-size", "50"), "--team-size 50, but 4 agent(s) are live"),
+        (("submit", "x", "--team-size", "1"), "below quorum: nsed needs a team of at least 2"),
+        (("submit", "x", "--answer", "forty-two", "--format", "integer"), "not an integer"),
+        (("submit", "Pick one.", "--format", "choice"), "the prompt shows no options"),
     ],
 )
 def test_errors_are_one_readable_line_and_exit_2(run, args: tuple[str, ...], message: str) -> None:
@@ -111,6 +115,15 @@ def test_errors_are_one_readable_line_and_exit_2(run, args: tuple[str, ...], mes
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("nsed: ")
     assert message in lines[0]
+
+
+def test_an_unknown_domain_is_a_warning_and_the_task_runs(run) -> None:
+    done = run("submit", "What is 2+2?", "--answer", "4", "--domain", "chemistry",
+               "--max-rounds", "1", "--json")  # fmt: skip
+    assert done.returncode in (0, 3), done.stderr
+    assert json.loads(done.stdout)["status"] in ("completed", "degraded")
+    [warning] = [line for line in done.stderr.splitlines() if line.startswith("nsed: ")]
+    assert warning.startswith("nsed: warning: no live agent declares the domain 'chemistry'")
 
 
 def test_an_unreachable_server_is_one_line_and_exit_2(run) -> None:

@@ -102,3 +102,28 @@ def test_the_answer_is_printed_first_then_the_full_text(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "answer: 42"
     assert out.index("answer: 42") < out.index(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["submit", "x", "--team-size", "1"], "below quorum: nsed needs a team of at least 2"),
+        (["submit", "x", "--answer", "forty-two", "--format", "integer"], "not an integer"),
+        (["submit", "Pick the best.", "--format", "choice"], "the prompt shows no options"),
+    ],
+)
+def test_what_cannot_work_is_refused_before_it_is_sent(
+    sent: list[TaskSubmitted], args: list[str], words: str
+) -> None:
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 2
+    [line] = done.output.strip().splitlines()
+    assert line.startswith("nsed: ")
+    assert words in line
+    assert sent == []
+
+
+def test_a_team_of_one_is_sent_for_vote(sent: list[TaskSubmitted]) -> None:
+    done = CliRunner().invoke(cli, ["submit", "x", "--team-size", "1", "--protocol", "vote"])
+    assert done.exit_code == 0, done.output
+    assert sent[0].policy.team_size == 1
