@@ -90,3 +90,4 @@ class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw
     simulated: bool = False
     detail: str = ""
     elapsed_s: float = 0.0
+    warnings: tuple[str, ...] = ()  # as on TeamSelected: the task's unknown fields, ignored

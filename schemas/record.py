@@ -83,6 +83,7 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     traceparent: str | None = None  # the task's root span (see services/_runtime/telemetry)
     client_traceparent: str | None = None  # the client's span the root continues, if any
     simulated: bool = False
+    warnings: tuple[str, ...] = ()  # the task's unknown fields, reported on team and result
 
     @property
     def done(self) -> bool:

@@ -71,3 +71,5 @@ class TeamSelected(Event, tag="team.selected", frozen=True, kw_only=True):
     # latency unless the policy fixed them: what a watcher waits for.
     deadline_at: float | None = None
     phase_timeout_s: float | None = None
+    # What the task, as sent, had that it should not: unknown (misspelt) fields, ignored.
+    warnings: tuple[str, ...] = ()

@@ -42,6 +42,7 @@ from services.broker.transitions import (
     redispatch,
     team_selected,
 )
+from services.broker.unknown_fields import field_warnings, unknown_keys
 from services.core import ids
 from services.core.rng import stable_hex
 
@@ -102,7 +103,10 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         return again(existing, task, delivery, deps.clock())
     choice = await choose(task, deps)
     now = deps.clock()
-    record = new_record(task, choice, now, deps.settings, client=delivery.traceparent)
+    warnings = field_warnings(unknown_keys(delivery.payload))
+    record = new_record(
+        task, choice, now, deps.settings, client=delivery.traceparent, warnings=warnings
+    )
     record = msgspec.structs.replace(record, intake_seq=delivery.stream_seq)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
@@ -207,6 +211,7 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
         choice,
         deadline_at=record.deadline_at,
         phase_timeout_s=record.phase_timeout_s,
+        warnings=record.warnings,
     )
 
 

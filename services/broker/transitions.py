@@ -55,6 +55,7 @@ def team_selected(
     *,
     deadline_at: float | None = None,
     phase_timeout_s: float | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> TeamSelected:
     return TeamSelected(
         task_id=task_id,
@@ -68,6 +69,7 @@ def team_selected(
         candidates=choice.candidates,
         deadline_at=deadline_at,
         phase_timeout_s=phase_timeout_s,
+        warnings=warnings,
     )
 
 
@@ -77,6 +79,7 @@ def new_record(
     now: float,
     settings: BrokerSettings,
     client: str | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> DeliberationRecord:
     assert task.task_id is not None
     policy = task.policy
@@ -92,6 +95,7 @@ def new_record(
             stop_reason="no_team",
             detail=choice.reason,
             trace_id=trace_id_of(traceparent),
+            warnings=warnings,
         )
         return DeliberationRecord(
             task_id=task.task_id,
@@ -103,6 +107,7 @@ def new_record(
             result=result,
             traceparent=traceparent,
             client_traceparent=client,
+            warnings=warnings,
         )
     timeout = phase_timeout(
         policy,
@@ -111,7 +116,9 @@ def new_record(
         factor=settings.phase_timeout_factor,
     )
     deadline_at = now + task_deadline(policy, timeout)
-    team = team_selected(task.task_id, 1, choice, deadline_at=deadline_at, phase_timeout_s=timeout)
+    team = team_selected(
+        task.task_id, 1, choice, deadline_at=deadline_at, phase_timeout_s=timeout, warnings=warnings
+    )
     return DeliberationRecord(
         task_id=task.task_id,
         task=task,
@@ -129,6 +136,7 @@ def new_record(
         traceparent=traceparent,
         client_traceparent=client,
         simulated=any(card.backend == "sim" for card in choice.cards),
+        warnings=warnings,
     )
 
 

@@ -19,7 +19,13 @@ from schemas.record import DeliberationRecord
 from services.broker.registry import LiveAgent
 from services.cli import client
 from services.cli.client import CliError
-from services.cli.progress import RoundCounts, describe, event_decoder, summary_line
+from services.cli.progress import (
+    RoundCounts,
+    describe,
+    event_decoder,
+    summary_line,
+    warning_lines,
+)
 from services.cli.submit import print_answer
 
 
@@ -142,6 +148,8 @@ async def watch(task_id: str, timeout: float) -> int:
             print(f"nsed: {task_id} has not finished yet", file=sys.stderr)
             return client.EXIT_PENDING
         console.print(summary_line(final), markup=False)
+        for warning in warning_lines(final.warnings):
+            print(warning, file=sys.stderr)
         if final.extracted_answer is not None:
             console.print(f"answer: {final.extracted_answer}", markup=False)
         return client.exit_code(final)

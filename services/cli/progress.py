@@ -7,6 +7,7 @@ to stderr and keeps a spinner line with the round's counts when stderr is a term
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -111,6 +112,11 @@ def summary_line(result: DeliberationConcluded) -> str:
     )
 
 
+def warning_lines(warnings: tuple[str, ...], shown: Collection[str] = ()) -> list[str]:
+    """The lines that tell what the broker ignored of a task (its unknown fields)."""
+    return [f"nsed: warning: {w}" for w in warnings if w not in shown]
+
+
 class Progress:
     """Prints what happens to stderr; tells which members a round waits for: on the spinner
     line on a terminal, else in a line once a phase has waited ``NOTE_AFTER_S``, and again
@@ -125,6 +131,7 @@ class Progress:
         self.counts = RoundCounts()
         self.round = 1
         self.deadline_at: float | None = None
+        self.warned: set[str] = set()
         self.status: Status | None = None
         self._phase: tuple[int, str] = (1, "proposing")
         self._phase_since = time.time()
@@ -140,6 +147,10 @@ class Progress:
             self.deadline_at = event.deadline_at
         if isinstance(event, RoundContinued):
             self.round = event.next_round
+        if isinstance(event, TeamSelected) and self.enabled:
+            for warning in warning_lines(event.warnings, self.warned):
+                self.console.print(warning, markup=False)
+            self.warned.update(event.warnings)
         line = describe(event, self.counts)
         if self.enabled and line:
             self.console.print(line, soft_wrap=True)

@@ -8,6 +8,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -20,7 +21,7 @@ from schemas.task import TaskRefused, TaskSubmitted
 from services.cli import client
 from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
-from services.cli.progress import Progress, event_decoder, summary_line
+from services.cli.progress import Progress, event_decoder, summary_line, warning_lines
 
 RESULT_GRACE_S = 30.0
 POLL_EVERY_S = 2.0
@@ -198,13 +199,17 @@ async def submit(
     if as_json:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     else:
-        print_answer(result)
+        print_answer(result, progress.warned)
     return client.exit_code(result)
 
 
-def print_answer(result: DeliberationConcluded) -> None:
+def print_answer(result: DeliberationConcluded, warned: Collection[str] = ()) -> None:
+    """The answer on stdout (the extracted answer first), the summary and any warning not
+    yet shown (``warned``) on stderr."""
     out = client.console()
     err = client.console(stderr=True)
+    for line in warning_lines(result.warnings, warned):
+        err.print(line, markup=False)
     if result.answer is None:
         err.print(f"no answer: {result.detail}", markup=False)
     else:

@@ -239,6 +239,7 @@ def conclude(
         simulated=record.simulated,
         detail=detail,
         elapsed_s=round(now - record.created_at, 3),
+        warnings=record.warnings,
     )
     return replace(record, current=replace(record.current, phase="done"), result=result)
 

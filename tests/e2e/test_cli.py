@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import nsed
 from tests.support.natsserver import NatsServer, free_port
 from tests.support.processes import ROOT, ProcessStack
 
@@ -124,6 +126,28 @@ def test_an_unknown_domain_is_a_warning_and_the_task_runs(run) -> None:
     assert json.loads(done.stdout)["status"] in ("completed", "degraded")
     [warning] = [line for line in done.stderr.splitlines() if line.startswith("nsed: ")]
     assert warning.startswith("nsed: warning: no live agent declares the domain 'chemistry'")
+
+
+def test_a_misspelt_policy_field_in_task_json_comes_back_as_a_warning(run, server) -> None:
+    task_id = f"cli-{os.getpid()}-typo"
+    body = nsed.task(task_id, "What is 6*7?", "42", max_round=1)  # max_rounds, misspelt
+
+    async def send() -> None:
+        nc = await nsed.connect(server.url)
+        try:
+            await nsed.publish_task(nc, body)
+            await nsed.wait_result(nc, task_id)
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
+    warning = "unknown field 'policy.max_round' ignored (did you mean 'policy.max_rounds'?)"
+    fetched = run("result", task_id, "--json")
+    assert json.loads(fetched.stdout)["warnings"] == [warning]
+    shown = run("result", task_id)
+    assert f"nsed: warning: {warning}" in shown.stderr.splitlines()
+    watched = run("watch", task_id)
+    assert f"nsed: warning: {warning}" in watched.stderr.splitlines()
 
 
 def test_an_unreachable_server_is_one_line_and_exit_2(run) -> None:

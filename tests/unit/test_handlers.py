@@ -14,6 +14,7 @@ from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.review import ReviewRequested
 from schemas.task import Policy, TaskRefused, TaskSubmitted
+from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue, Rejected
 from services.broker import handlers as broker
@@ -271,3 +272,28 @@ async def test_a_tally_for_another_round_leaves_the_record_alone(stack: Stack) -
     writes = stack.store.writes
     assert await gate.on_tally(tally(task_id="h-1", round=5), delivery(), stack.gate) == []
     assert stack.store.writes == writes
+
+
+async def test_a_misspelt_policy_field_is_reported_on_the_team_and_the_result(
+    stack: Stack,
+) -> None:
+    sent = msgspec.json.encode(task(deadline_s=60.0))
+    raw = msgspec.json.decode(sent)
+    raw["policy"]["max_round"] = 2  # the broker decodes it as the default max_rounds
+    payload = msgspec.json.encode(raw)
+    out = await broker.on_task(msgspec.json.decode(payload, type=TaskSubmitted),
+                               delivery(payload), stack.broker)  # fmt: skip
+    [team] = [m for m in out if isinstance(m, TeamSelected)]
+    expected = ("unknown field 'policy.max_round' ignored (did you mean 'policy.max_rounds'?)",)
+    assert team.warnings == expected
+    stack.clock.now = NOW + 60
+    [result] = await gate.on_timer(timer("h-1", 0, "task", owner="gate"), delivery(), stack.gate)
+    assert result.warnings == expected
+    # A task no team can serve says it too, and a task as the schema has it says nothing.
+    stack.registry.clear()
+    [failed] = await broker.on_task(task("h-2"), delivery(payload.replace(b"h-1", b"h-2")),
+                                    stack.broker)  # fmt: skip
+    assert (failed.stop_reason, failed.warnings) == ("no_team", expected)
+    [clean] = await broker.on_task(task("h-3"), delivery(msgspec.json.encode(task("h-3"))),
+                                   stack.broker)  # fmt: skip
+    assert clean.warnings == ()

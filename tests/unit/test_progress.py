@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import msgspec
+
+from schemas.gate import DeliberationConcluded
 from schemas.team import Seat, TeamSelected
 from services.cli.progress import Progress, RoundCounts, describe
+from services.cli.submit import print_answer
 
 from .builders import ballot, proposal
 
@@ -51,3 +55,19 @@ def test_off_a_terminal_a_long_wait_is_reported_with_the_members_awaited(capsys)
     err = capsys.readouterr().err
     assert err.count("waiting for ben, cy") == 1
     assert "round 1: proposing for 12s" in err
+
+
+def test_the_task_warnings_come_first_and_once(capsys) -> None:  # type: ignore[no-untyped-def]
+    warning = "unknown field 'policy.max_round' ignored (did you mean 'policy.max_rounds'?)"
+    progress = Progress("t", enabled=True)
+    progress.on_event(msgspec.structs.replace(team(), warnings=(warning,)))
+    result = DeliberationConcluded(
+        task_id="t", round=1, message_id="r", status="completed", stop_reason="converged",
+        answer="\\boxed{42}", extracted_answer="42", rounds=1, warnings=(warning,),
+    )  # fmt: skip
+    print_answer(result, progress.warned)
+    err = capsys.readouterr().err.splitlines()
+    assert err.count(f"nsed: warning: {warning}") == 1
+    assert err.index(f"nsed: warning: {warning}") < next(
+        i for i, line in enumerate(err) if line.startswith("team (")
+    )
