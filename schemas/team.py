@@ -73,3 +73,6 @@ class TeamSelected(Event, tag="team.selected", frozen=True, kw_only=True):
     phase_timeout_s: float | None = None
     # What the task, as sent, had that it should not: unknown (misspelt) fields, ignored.
     warnings: tuple[str, ...] = ()
+    # A seat went to a simulated agent: said as soon as the team is known, not only in the
+    # result (which says it too).
+    simulated: bool = False

@@ -70,6 +70,7 @@ def team_selected(
         deadline_at=deadline_at,
         phase_timeout_s=phase_timeout_s,
         warnings=warnings,
+        simulated=any(card.backend == "sim" for card in choice.cards),
     )
 
 

@@ -23,6 +23,8 @@ from services.cli.progress import (
     RoundCounts,
     describe,
     event_decoder,
+    is_simulated,
+    simulated_notice,
     summary_line,
     warning_lines,
 )
@@ -121,8 +123,10 @@ async def watch(task_id: str, timeout: float) -> int:
     counts = RoundCounts()
     try:
         js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
-        if await _record(nc, task_id) is None:
+        record = await _record(nc, task_id)
+        if record is None:
             raise CliError(f"no task {task_id!r} on this server")
+        simulated = False
         events = await js.subscribe(
             subjects.task_events(task_id),
             stream=subjects.NSED_EVENTS,
@@ -138,9 +142,14 @@ async def watch(task_id: str, timeout: float) -> int:
                 final = await client.stored_result(nc, task_id)
                 continue
             try:
-                line = describe(event_decoder.decode(msg.data), counts)
+                event = event_decoder.decode(msg.data)
             except msgspec.DecodeError:
                 continue
+            if is_simulated(event) and not simulated:
+                simulated = True
+                for notice in simulated_notice(record.task.reference_answer is not None):
+                    console.print(notice, markup=False)
+            line = describe(event, counts)
             if line:
                 console.print(line, markup=False)
         await events.unsubscribe()

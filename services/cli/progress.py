@@ -112,6 +112,25 @@ def summary_line(result: DeliberationConcluded) -> str:
     )
 
 
+def simulated_notice(has_reference: bool) -> list[str]:
+    """What simulated agents can and cannot do: said before anything they answer."""
+    first = (
+        "simulated agents are answering: seeded draws from a model of each agent's "
+        "precision, not a language model; they do not read the question"
+    )
+    if has_reference:
+        return [first, "they are right as often as that model says, against your --answer"]
+    return [
+        first,
+        "without --answer they answer a hidden placeholder (a random label or number), not "
+        "your question; give --answer to see how often they get it right",
+    ]
+
+
+def is_simulated(event: Any) -> bool:
+    return isinstance(event, TeamSelected | ProposalSubmitted) and event.simulated
+
+
 def warning_lines(warnings: tuple[str, ...], shown: Collection[str] = ()) -> list[str]:
     """The lines that tell what the broker ignored of a task (its unknown fields)."""
     return [f"nsed: warning: {w}" for w in warnings if w not in shown]
@@ -125,9 +144,11 @@ class Progress:
     NOTE_AFTER_S = 10.0
     NOTE_EVERY_S = 30.0
 
-    def __init__(self, task_id: str, *, enabled: bool) -> None:
+    def __init__(self, task_id: str, *, enabled: bool, has_reference: bool = False) -> None:
         self.console = client.console(stderr=True)
         self.enabled = enabled
+        self.has_reference = has_reference
+        self.simulated = False
         self.counts = RoundCounts()
         self.round = 1
         self.deadline_at: float | None = None
@@ -151,6 +172,10 @@ class Progress:
             for warning in warning_lines(event.warnings, self.warned):
                 self.console.print(warning, markup=False)
             self.warned.update(event.warnings)
+        if is_simulated(event) and not self.simulated:
+            self.simulated = True
+            for notice in simulated_notice(self.has_reference) if self.enabled else ():
+                self.console.print(notice, markup=False, soft_wrap=True)
         line = describe(event, self.counts)
         if self.enabled and line:
             self.console.print(line, soft_wrap=True)

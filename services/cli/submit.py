@@ -182,7 +182,11 @@ async def submit(
             else:
                 print(task.task_id)
             return client.EXIT_COMPLETED
-        progress = Progress(str(task.task_id), enabled=show_progress and not as_json)
+        progress = Progress(
+            str(task.task_id),
+            enabled=show_progress and not as_json,
+            has_reference=task.reference_answer is not None,
+        )
         try:
             result = await follow(nc, task, progress)
         finally:

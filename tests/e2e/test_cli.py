@@ -55,7 +55,21 @@ def test_submit_without_json_shows_rounds_and_prints_the_answer(run) -> None:
     assert "round 2: winner" in done.stderr
     assert "\\boxed{" in done.stdout
     assert done.stdout.splitlines()[0].startswith("answer: ")  # the extracted answer first
-    assert "simulated agents" in done.stderr
+    err = done.stderr.splitlines()
+    # Said at the top, before the team and any round: simulated agents, and what they are.
+    notice = next(i for i, line in enumerate(err) if line.startswith("simulated agents are"))
+    assert notice < next(i for i, line in enumerate(err) if line.startswith("team ("))
+    assert "against your --answer" in err[notice + 1]
+    assert "simulated agents" in err[-1]  # and in the summary
+
+
+def test_without_answer_the_simulated_agents_say_they_answer_a_placeholder(run) -> None:
+    done = run("submit", "What is the capital of France?", "--protocol", "vote")
+    assert done.returncode in (0, 3), done.stderr
+    err = done.stderr.splitlines()
+    assert err[1].startswith("simulated agents are answering")
+    assert "hidden placeholder" in err[2]
+    assert err[3].startswith("team (")
 
 
 def test_allow_repeat_seats_seats_more_members_than_live_agents(run) -> None:

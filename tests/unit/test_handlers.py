@@ -23,7 +23,7 @@ from services.gate import handlers as gate
 from services.reviewer import handlers as reviewer
 from services.voter import handlers as voter
 
-from .builders import NOW, delivery, proposal_for, review_for, tally
+from .builders import NOW, card, delivery, proposal_for, review_for, tally
 from .conftest import Stack
 
 
@@ -297,3 +297,17 @@ async def test_a_misspelt_policy_field_is_reported_on_the_team_and_the_result(
     [clean] = await broker.on_task(task("h-3"), delivery(msgspec.json.encode(task("h-3"))),
                                    stack.broker)  # fmt: skip
     assert clean.warnings == ()
+
+
+async def test_the_team_says_whether_simulated_agents_hold_its_seats(stack: Stack) -> None:
+    out = await broker.on_task(task("h-1"), delivery(), stack.broker)
+    [team] = [m for m in out if isinstance(m, TeamSelected)]
+    assert team.simulated  # the unit pool's cards are backend "sim"
+    stack.registry.clear()
+    for agent_id in ("alpha", "bravo", "charlie"):
+        stack.registry.put(
+            f"{agent_id}.i1", msgspec.structs.replace(card(agent_id), backend="openai")
+        )
+    out = await broker.on_task(task("h-2"), delivery(), stack.broker)
+    [team] = [m for m in out if isinstance(m, TeamSelected)]
+    assert not team.simulated

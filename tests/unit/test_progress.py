@@ -71,3 +71,33 @@ def test_the_task_warnings_come_first_and_once(capsys) -> None:  # type: ignore[
     assert err.index(f"nsed: warning: {warning}") < next(
         i for i, line in enumerate(err) if line.startswith("team (")
     )
+
+
+def test_simulated_agents_are_announced_before_the_team_and_once(capsys) -> None:  # type: ignore[no-untyped-def]
+    progress = Progress("t", enabled=True, has_reference=False)
+    progress.on_event(msgspec.structs.replace(team(), simulated=True))
+    progress.on_event(msgspec.structs.replace(proposal(0, "42", task_id="t"), simulated=True))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "task t"
+    assert err[1].startswith("simulated agents are answering")
+    assert "hidden placeholder" in err[2]
+    assert "not your question" in err[2]
+    assert err[3].startswith("team (")
+    assert sum("simulated agents" in line for line in err) == 1
+
+
+def test_with_a_reference_answer_the_notice_says_what_it_is_measured_against(capsys) -> None:  # type: ignore[no-untyped-def]
+    progress = Progress("t", enabled=True, has_reference=True)
+    progress.on_event(team())  # an older broker: the team does not say
+    progress.on_event(msgspec.structs.replace(proposal(0, "42", task_id="t"), simulated=True))
+    err = capsys.readouterr().err
+    assert "simulated agents are answering" in err
+    assert "against your --answer" in err
+    assert "placeholder" not in err
+
+
+def test_real_agents_get_no_notice(capsys) -> None:  # type: ignore[no-untyped-def]
+    progress = Progress("t", enabled=True)
+    progress.on_event(team())
+    progress.on_event(proposal(0, "42", task_id="t"))
+    assert "simulated" not in capsys.readouterr().err
