@@ -19,7 +19,8 @@ from schemas.record import DeliberationRecord
 from services.broker.registry import LiveAgent
 from services.cli import client
 from services.cli.client import CliError
-from services.cli.progress import (
+from services.cli.submit import print_answer
+from services.cli.view import (
     RoundCounts,
     describe,
     event_decoder,
@@ -28,7 +29,6 @@ from services.cli.progress import (
     summary_line,
     warning_lines,
 )
-from services.cli.submit import print_answer
 
 
 async def live_agents() -> list[LiveAgent]:

@@ -21,7 +21,8 @@ from schemas.task import TaskRefused, TaskSubmitted
 from services.cli import client
 from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
-from services.cli.progress import Progress, event_decoder, summary_line, warning_lines
+from services.cli.progress import Progress
+from services.cli.view import event_decoder, summary_line, warning_lines
 
 RESULT_GRACE_S = 30.0
 POLL_EVERY_S = 2.0

@@ -8,8 +8,9 @@ import msgspec
 
 from schemas.gate import DeliberationConcluded
 from schemas.team import Seat, TeamSelected
-from services.cli.progress import Progress, RoundCounts, describe
+from services.cli.progress import Progress
 from services.cli.submit import print_answer
+from services.cli.view import RoundCounts, describe
 
 from .builders import ballot, proposal
 
