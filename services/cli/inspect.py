@@ -22,9 +22,9 @@ from services.cli.client import CliError
 from services.cli.submit import print_answer
 from services.cli.view import (
     RoundCounts,
-    describe,
     event_decoder,
     is_simulated,
+    lines_for,
     simulated_notice,
     summary_line,
     warning_lines,
@@ -149,8 +149,7 @@ async def watch(task_id: str, timeout: float) -> int:
                 simulated = True
                 for notice in simulated_notice(record.task.reference_answer is not None):
                     console.print(notice, markup=False)
-            line = describe(event, counts)
-            if line:
+            for line in lines_for(event, counts):
                 console.print(line, markup=False)
         await events.unsubscribe()
         if final is None:

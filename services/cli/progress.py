@@ -16,17 +16,17 @@ from schemas.team import TeamSelected
 from services.cli import client
 from services.cli.view import (
     RoundCounts,
-    describe,
     is_simulated,
+    lines_for,
     simulated_notice,
     warning_lines,
 )
 
 
 class Progress:
-    """Prints what happens to stderr; tells which members a round waits for: on the spinner
-    line on a terminal, else in a line once a phase has waited ``NOTE_AFTER_S``, and again
-    every ``NOTE_EVERY_S``."""
+    """Prints what happens to stderr; tells which members a round waits for, how long the
+    task has run and what it has cost so far: on the spinner line on a terminal, else in a
+    line once a phase has waited ``NOTE_AFTER_S``, and again every ``NOTE_EVERY_S``."""
 
     NOTE_AFTER_S = 10.0
     NOTE_EVERY_S = 30.0
@@ -42,7 +42,8 @@ class Progress:
         self.warned: set[str] = set()
         self.status: Status | None = None
         self._phase: tuple[int, str] = (1, "proposing")
-        self._phase_since = time.time()
+        self.started = time.time()
+        self._phase_since = self.started
         self._noted = 0.0
         if enabled:
             self.console.print(f"task {task_id}")
@@ -63,9 +64,10 @@ class Progress:
             self.simulated = True
             for notice in simulated_notice(self.has_reference) if self.enabled else ():
                 self.console.print(notice, markup=False, soft_wrap=True)
-        line = describe(event, self.counts)
-        if self.enabled and line:
-            self.console.print(line, soft_wrap=True)
+        lines = lines_for(event, self.counts)  # the counts follow the task even when quiet
+        for line in lines if self.enabled else ():
+            # Lines carry model and endpoint text: printed as it is, never read as markup.
+            self.console.print(line, markup=False, soft_wrap=True)
         self.tick(time.time())
 
     def tick(self, now: float) -> None:
@@ -75,20 +77,22 @@ class Progress:
         if not self.enabled or not self.counts.agents:
             return
         who = ", ".join(waiting) if waiting else "the tally"
+        so_far = f"{now - self.started:.0f}s in, ${self.counts.cost_usd:.6f} so far"
         if self.status is not None:
             proposals = self.counts.proposals.get(self.round, 0)
             ballots = self.counts.ballots.get(self.round, 0)
             team = self.counts.team or "?"
             self.status.update(
                 f"round {self.round} · {phase} · proposals {proposals}/{team} · "
-                f"ballots {ballots}/{team} · waiting for {who}"
+                f"ballots {ballots}/{team} · waiting for {who} · {so_far}",
             )
             return
         waited = now - self._phase_since
         if waited >= self.NOTE_AFTER_S and now - self._noted >= self.NOTE_EVERY_S:
             self._noted = now
             self.console.print(
-                f"round {self.round}: {phase} for {waited:.0f}s, waiting for {who}", soft_wrap=True
+                f"round {self.round}: {phase} for {waited:.0f}s, waiting for {who} · {so_far}",
+                soft_wrap=True,
             )
 
     def close(self) -> None:

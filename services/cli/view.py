@@ -1,8 +1,10 @@
 """What a follower of one task knows from its events, and the lines it shows (pure).
 
-Consumes the task's events (``nsed.events.<task_id>.>``) and its result; ``RoundCounts``
-keeps the team, who proposed and who balloted per round; ``describe`` turns one event into
-at most one line; the rest word the summary, the warnings and the simulated-agents notice.
+Consumes the task's events (``nsed.events.<task_id>.>``) and its result. ``RoundCounts``
+keeps the team, who proposed and who balloted per round, and the cost so far;
+``lines_for`` gives the lines one event calls for, once per event: ``member_notes`` (a
+member timed out or was replaced, and why), then ``describe`` (at most one line). The
+rest word the summary, the warnings and the simulated-agents notice.
 ``Progress`` (services/cli/progress.py) and ``nsed watch`` print them.
 """
 
@@ -45,6 +47,10 @@ class RoundCounts:
     proposed: dict[int, set[int]] = field(default_factory=dict)  # round -> seats
     answered: dict[int, set[int]] = field(default_factory=dict)  # round -> seats, ok
     balloted: dict[int, set[int]] = field(default_factory=dict)  # round -> seats
+    cost_usd: float = 0.0  # every proposal and review so far
+    phase_timeout_s: float | None = None
+    seen: set[str] = field(default_factory=set)  # message ids: a redelivery says nothing
+    noted: set[tuple[int, int, str]] = field(default_factory=set)  # (round, seat, what)
 
     def waiting(self, round_number: int) -> tuple[str, list[str]]:
         """The round's phase as seen from its events, and the members it waits for: the
@@ -61,9 +67,59 @@ class RoundCounts:
         ]
 
 
+def lines_for(event: Any, counts: RoundCounts) -> list[str]:
+    """Every line one event calls for; nothing for an event already seen."""
+    message_id = getattr(event, "message_id", None)
+    if message_id is not None:
+        if message_id in counts.seen:
+            return []
+        counts.seen.add(message_id)
+    notes = member_notes(event, counts)  # first: it compares with the team as it was
+    line = describe(event, counts)
+    return [*notes, line] if line else notes
+
+
+def member_notes(event: Any, counts: RoundCounts) -> list[str]:
+    """A member that timed out (the result's notes say the same), or that left the pool
+    and was replaced for this round."""
+    if isinstance(event, TeamSelected) and event.round > 1 and counts.agents:
+        now = {s.seat: s.agent_id for s in event.seats}
+        return [
+            f"round {event.round}: {before} is no longer live (it left the pool); "
+            + (f"{now[seat]} takes its seat {seat}" if seat in now else f"seat {seat} stays empty")
+            for seat, before in sorted(counts.agents.items())
+            if now.get(seat) != before
+        ]
+    if isinstance(event, BallotAccepted):
+        if "review timed out" in event.notes:
+            return _late(counts, event.round, event.seat, event.agent_id, "review")
+        if any(note.startswith("no proposal in time") for note in event.notes):
+            return _late(counts, event.round, event.seat, event.agent_id, "propose")
+    if isinstance(event, TallyComputed):
+        # Every seat of a round gets a ballot, so a balloted seat without a proposal did
+        # not propose in time (protocols without review say nothing else about it).
+        proposed = counts.proposed.get(event.round, set())
+        missing = sorted(counts.balloted.get(event.round, set()) - proposed)
+        return [
+            line
+            for seat in missing
+            for line in _late(counts, event.round, seat, counts.agents.get(seat, "?"), "propose")
+        ]
+    return []
+
+
+def _late(counts: RoundCounts, round_number: int, seat: int, who: str, phase: str) -> list[str]:
+    if (round_number, seat, phase) in counts.noted:
+        return []
+    counts.noted.add((round_number, seat, phase))
+    limit = f" ({counts.phase_timeout_s:.0f}s a phase)" if counts.phase_timeout_s else ""
+    return [f"round {round_number}: seat {seat} ({who}) did not {phase} in time{limit}"]
+
+
 def describe(event: Any, counts: RoundCounts) -> str | None:
     if isinstance(event, TeamSelected):
         counts.team = len(event.seats)
+        counts.phase_timeout_s = event.phase_timeout_s or counts.phase_timeout_s
         counts.agents = {s.seat: s.agent_id for s in event.seats}
         names = ", ".join(s.agent_id for s in event.seats)
         timing = ""
@@ -74,6 +130,10 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
                 "(from the members' latency)"
             )
         return f"team ({event.solver_status}): {names}{timing}"
+    if isinstance(event, ProposalSubmitted | ReviewSubmitted):
+        counts.cost_usd += event.usage.cost_usd
+    if isinstance(event, ReviewSubmitted) and event.status != "ok":
+        return f"round {event.round}: {event.agent_id} review {event.status}: {event.error}"
     if isinstance(event, ProposalSubmitted):
         counts.proposals[event.round] = counts.proposals.get(event.round, 0) + 1
         counts.proposed.setdefault(event.round, set()).add(event.seat)
@@ -94,7 +154,7 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
         return (
             f"round {event.round}: winner {who} · conviction {event.conviction:.2f} · "
             f"{event.ok_proposals} proposals, {event.valid_ballots} valid ballots"
-            f"{unanimous}{quorum}"
+            f"{unanimous}{quorum} · ${counts.cost_usd:.6f} so far"
         )
     if isinstance(event, RoundContinued):
         tokens = event.state.tokens

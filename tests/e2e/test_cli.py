@@ -53,6 +53,8 @@ def test_submit_without_json_shows_rounds_and_prints_the_answer(run) -> None:
     assert done.returncode == 0, done.stderr
     assert "round 1: winner" in done.stderr
     assert "round 2: winner" in done.stderr
+    tallies = [line for line in done.stderr.splitlines() if ": winner " in line]
+    assert all(line.endswith(" so far") and "· $" in line for line in tallies)  # cost so far
     assert "\\boxed{" in done.stdout
     assert done.stdout.splitlines()[0].startswith("answer: ")  # the extracted answer first
     err = done.stderr.splitlines()
