@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
@@ -42,6 +43,16 @@ def reference_reader(store: RecordStore, capacity: int) -> TruthSource:
         return answer
 
     return read
+
+
+def ended_reader(store: RecordStore) -> Callable[[str], Awaitable[bool]]:
+    """Whether a task has ended, from its record (one read before each paid call)."""
+
+    async def ended(task_id: str) -> bool:
+        record = await store.get(task_id)
+        return record is not None and record.done
+
+    return ended
 
 
 def make_backend(
@@ -85,6 +96,7 @@ async def serve_agent(
             backend=backend,
             clock=time.time,
             latency=latency,
+            ended=None if model.simulated else ended_reader(store),
         )
         heartbeat = Heartbeat(
             rt.bus,

@@ -31,6 +31,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DEGRADED = 3
 EXIT_PENDING = 4
+EXIT_CANCELLED = 5
 CONNECT_TIMEOUT_S = 3.0
 
 _result_decoder = msgspec.json.Decoder(DeliberationConcluded)
@@ -77,7 +78,8 @@ async def connect(url: str | None = None) -> Client:
 
 
 def exit_code(result: DeliberationConcluded) -> int:
-    return {"completed": EXIT_COMPLETED, "degraded": EXIT_DEGRADED}.get(result.status, EXIT_FAILED)
+    codes = {"completed": EXIT_COMPLETED, "degraded": EXIT_DEGRADED, "cancelled": EXIT_CANCELLED}
+    return codes.get(result.status, EXIT_FAILED)
 
 
 def decode_result(data: bytes) -> DeliberationConcluded:

@@ -91,7 +91,7 @@ async def result(task_id: str, as_json: bool) -> int:
     try:
         found = await client.stored_result(nc, task_id)
         if found is None:
-            record = await _record(nc, task_id)
+            record = await task_record(nc, task_id)
             if record is None:
                 raise CliError(f"no task {task_id!r} on this server")
             cur = record.current
@@ -109,7 +109,8 @@ async def result(task_id: str, as_json: bool) -> int:
     return client.exit_code(found)
 
 
-async def _record(nc: Any, task_id: str) -> DeliberationRecord | None:
+async def task_record(nc: Any, task_id: str) -> DeliberationRecord | None:
+    """The task's deliberation record, or None if this server has none."""
     js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
     try:
         kv = await js.key_value(subjects.DELIBERATIONS_BUCKET)
@@ -126,7 +127,7 @@ async def watch(task_id: str, timeout: float) -> int:
     counts = RoundCounts()
     try:
         js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
-        if await _record(nc, task_id) is None:
+        if await task_record(nc, task_id) is None:
             raise CliError(f"no task {task_id!r} on this server")
         events = await js.subscribe(
             subjects.task_events(task_id),

@@ -65,7 +65,8 @@ def submit(
 ) -> None:
     """Ask the council PROMPT; show progress per round; print the answer.
 
-    Exit codes: 0 completed, 3 degraded, 1 failed, 2 usage or connection error.
+    Exit codes: 0 completed, 3 degraded, 1 failed, 5 cancelled, 2 usage or connection
+    error, 130 interrupted (the task goes on).
     """
     from services.cli.submit import build_task
     from services.cli.submit import submit as run_submit
@@ -87,7 +88,15 @@ def submit(
         policy=policy,
         task_id=task_id,
     )
-    code = _run(run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True))
+    try:
+        code = _run(run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True))
+    except KeyboardInterrupt:
+        print(
+            f"\nnsed: interrupted; task {task.task_id} goes on: `nsed watch {task.task_id}` "
+            f"follows it, `nsed cancel {task.task_id}` stops it",
+            file=sys.stderr,
+        )
+        code = 130
     sys.exit(code)
 
 
@@ -108,6 +117,17 @@ def result(task_id: str, as_json: bool) -> None:
     from services.cli import inspect
 
     sys.exit(_run(inspect.result(task_id, as_json)))
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why, for the result's detail.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task's result JSON.")
+def cancel(task_id: str, reason: str, as_json: bool) -> None:
+    """Stop a running task: it ends `cancelled`, with what it had and what it cost."""
+    from services.cli.cancel import cancel as run_cancel
+
+    sys.exit(_run(run_cancel(task_id, reason, as_json)))
 
 
 @cli.command()

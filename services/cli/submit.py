@@ -21,6 +21,7 @@ from schemas.task import TaskRefused, TaskSubmitted
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.progress import Progress, event_decoder, summary_line
+from services.core.wording import plain
 
 RESULT_GRACE_S = 30.0
 POLL_EVERY_S = 2.0
@@ -52,7 +53,7 @@ def build_task(
     try:
         return msgspec.convert(raw, TaskSubmitted)
     except msgspec.ValidationError as exc:
-        raise CliError(f"invalid task: {exc}") from exc
+        raise CliError(f"invalid task: {plain(str(exc))}") from exc
 
 
 async def publish(nc: Client, task: TaskSubmitted) -> int:
