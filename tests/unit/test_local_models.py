@@ -5,6 +5,7 @@ points the agents at it."""
 from __future__ import annotations
 
 import configparser
+import os
 import sys
 import types
 from pathlib import Path
@@ -224,7 +225,7 @@ def test_the_shipped_local_pool_is_three_seats_of_one_small_server() -> None:
     assert "mechanics demo" in LOCAL_POOL.read_text().lower()
 
 
-def test_the_server_entry_point_turns_extra_buffers_off_unless_asked(
+def test_the_server_entry_point_turns_extra_buffers_off_and_lets_threads_sleep(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import llama_cpp.llama_cpp as llama_lib
@@ -242,7 +243,10 @@ def test_the_server_entry_point_turns_extra_buffers_off_unless_asked(
     )
     original = llama_lib.llama_model_default_params
     monkeypatch.setattr(llama_lib, "llama_model_default_params", original)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "")  # so that undoing restores the original
+    monkeypatch.delenv("OMP_WAIT_POLICY")
     llama_server.main(["--model", "m.gguf"])
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setattr(llama_lib, "llama_model_default_params", original)
     llama_server.main(["--use_extra_bufts", "--model", "m.gguf"])
     assert seen == [(["--model", "m.gguf"], False), (["--model", "m.gguf"], True)]
