@@ -5,7 +5,7 @@ round deliberates on it; ``nsed stack down`` leaves no process, the model server
 
 The model is a tiny pre-trained one: this checks the mechanics (every seat proposed and
 reviewed through the real server, ballots and usage recorded, a well-formed result), never
-the answer. A round takes about a minute on 2 idle cores; the timeouts leave room for a
+the answer. One round took 85 s on 2 cores shared with other jobs; the timeouts leave room for a
 busy machine.
 """
 
