@@ -55,6 +55,19 @@ def ended_reader(store: RecordStore) -> Callable[[str], Awaitable[bool]]:
     return ended
 
 
+def served_profile(profile: AgentProfile, model_url: str) -> AgentProfile:
+    """An agent on a local model, pointed at the server the stack started for it."""
+    if profile.local is None:
+        return profile
+    if not model_url:
+        raise ConfigError(
+            f"agent {profile.id} runs on the local model {profile.local.name}, which "
+            "`nsed stack up` serves: start the pool with `make up POOL=...`, or set "
+            "NSED_AGENT_RUNNER_MODEL_URL to its server's /v1 URL"
+        )
+    return profile.served_at(model_url)
+
+
 def make_backend(
     profile: AgentProfile,
     settings: AgentRunnerSettings,
@@ -76,7 +89,7 @@ async def serve_agent(
     agent_id: str | None,
     instance_id: str | None = None,
 ) -> None:
-    profile = load_pool(pool_path).agent(agent_id)
+    profile = served_profile(load_pool(pool_path).agent(agent_id), settings.model_url)
     async with (
         open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt,
         # One HTTP session per process, closed on every way out, cancellation included.

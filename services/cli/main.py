@@ -183,6 +183,15 @@ def stack_up(pool: str, demo: bool) -> None:
     sys.exit(stack_cmd.up(pool, demo))
 
 
+@stack.command("extras")
+@click.option("--pool", default="infra/agents/sim.toml", show_default=True)
+def stack_extras(pool: str) -> None:
+    """Print the optional extras POOL needs installed (`local` for local models)."""
+    from services.cli import stack as stack_cmd
+
+    sys.exit(stack_cmd.extras(pool))
+
+
 @stack.command("down")
 def stack_down() -> None:
     """Stop everything `stack up` started."""

@@ -169,7 +169,8 @@ def test_a_setting_of_the_wrong_type_is_one_line_too_not_a_traceback() -> None:
     done = start("services.gate", NSED_GATE_CONCURRENCY="many")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "nsed: invalid gate settings: NSED_GATE_CONCURRENCY='many': must be a whole number, not text"
+        "nsed: invalid gate settings: NSED_GATE_CONCURRENCY='many': "
+        "must be a whole number, not text"
     ]
 
 
