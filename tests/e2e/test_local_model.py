@@ -95,8 +95,9 @@ def test_the_packaged_model_is_served_by_the_stack_and_deliberates_one_round(
     assert supervisor.pid() is None
     assert [pid for pid in pids if _alive(pid)] == []
 
-    # The runners called the stack's server: one proposal and one review each.
-    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2 * len(SEATS)
+    # The runners called the stack's server: a probe when each went live (to measure its
+    # latency), then one proposal and one review each.
+    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 3 * len(SEATS)
     assert result.simulated is False
     assert result.status in ("completed", "degraded"), result.detail
     assert result.rounds == 1
