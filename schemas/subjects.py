@@ -15,7 +15,7 @@ import msgspec
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.dlq import DeadLetter
-from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
@@ -47,6 +47,7 @@ EVENT_REVIEW: Final = "nsed.events.{task_id}.review"
 EVENT_BALLOT: Final = "nsed.events.{task_id}.ballot"
 EVENT_TALLY: Final = "nsed.events.{task_id}.tally"
 EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"
+EVENT_CANCEL: Final = "nsed.events.{task_id}.cancel"
 RESULTS: Final = "nsed.results.{task_id}"
 DLQ: Final = "nsed.dlq.{service}"
 TIMERS: Final = "nsed.timers.{owner}"
@@ -95,6 +96,8 @@ FLOW: Final[tuple[Step, ...]] = (
          producers=("voter",), consumers=("gate",)),
     Step(message=RoundContinued, subject=EVENT_CONTINUED, stream=NSED_EVENTS,
          producers=("gate",), consumers=("broker",)),
+    Step(message=CancelRequested, subject=EVENT_CANCEL, stream=NSED_EVENTS,
+         producers=("client",), consumers=("gate",)),
     Step(message=DeliberationConcluded, subject=RESULTS, stream=NSED_RESULTS,
          producers=("gate", "broker"), consumers=("client",)),
     Step(message=PhaseDue, subject=TIMERS, stream=NSED_TIMERS,

@@ -241,4 +241,6 @@ def run_main(
 
 
 def config_error_line(service: str, exc: ConfigError) -> str:
-    return f"nsed {service}: {exc}"
+    """One voice for every error a person reads: ``nsed: …`` (the message names the
+    service or the agent it concerns)."""
+    return f"nsed: {exc}"

@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanContext
 from schemas import subjects
 from schemas.base import Message
 from services._runtime.errors import Rejected, UndeclaredOutput
+from services.core.wording import plain
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Route:
         try:
             return self.decoder.decode(payload), None
         except msgspec.ValidationError as exc:
-            return None, Rejected(str(exc), path=_path_of(exc))
+            return None, Rejected(plain(str(exc)), path=_path_of(exc))
         except msgspec.DecodeError as exc:
             return None, Rejected(f"undecodable: {exc}")
 

@@ -19,6 +19,7 @@ from typing import Annotated, TypeVar
 import msgspec
 
 from services._runtime.errors import ConfigError
+from services.core.wording import plain
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_HOME = ".nsed"
@@ -77,7 +78,9 @@ def _explain(exc: msgspec.ValidationError, values: dict[str, str], sources: dict
         return text
     name = match.group(1)
     # msgspec's reason for NaN or ∞ is whichever bound it failed, which reads oddly.
-    reason = text[: match.start()] if _is_finite(values[name]) else "not a finite number"
+    finite = _is_finite(values[name])
+    # The rule alone, in plain words: the variable names the field.
+    reason = plain(text).split(": ", 1)[-1] if finite else "not a finite number"
     return f"{sources[name]}={values[name]!r}: {reason}"
 
 

@@ -17,7 +17,7 @@ from opentelemetry import trace
 
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
-from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
@@ -57,6 +57,8 @@ def name_for(message: Any, outputs: Sequence[Message]) -> str:
         return "gate"
     if isinstance(message, PhaseDue):
         return f"timer {message.phase}"
+    if isinstance(message, CancelRequested):
+        return "cancel"
     return type(message).__name__
 
 

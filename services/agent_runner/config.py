@@ -11,6 +11,7 @@ import msgspec
 from schemas.base import Backend, Token
 from schemas.team import DomainPrior
 from services._runtime.errors import ConfigError
+from services.agent_runner.local_model import LocalModel, ServerSpec, group_servers
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
@@ -61,10 +62,13 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     Anyscale style that llama.cpp's Python server reads), ``prompt`` (asked for in the
     prompt only) or ``auto``: try them in that order and keep the first the server accepts.
     Whatever comes back is parsed leniently and repaired when it can be.
+
+    ``base_url`` and ``model`` are required, except for an agent on a local model
+    (``[agents.local]``): the stack's server for it supplies both.
     """
 
-    base_url: str
-    model: str
+    base_url: str = ""
+    model: str = ""
     api_key_env: str | None = None  # the NAME of the environment variable with the key
     timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 180.0
     connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
@@ -103,12 +107,56 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     latency_p95_s: float | None = None
     sim: SimConfig | None = None
     openai: OpenAIConfig | None = None
+    local: LocalModel | None = None  # a GGUF model the stack serves (then backend "openai")
 
     def __post_init__(self) -> None:
-        if self.backend == "sim" and self.sim is None:
+        if self.local is not None:
+            self._check_local(self.local)
+        elif self.backend == "sim" and self.sim is None:
             raise ValueError(f"agent {self.id}: backend 'sim' needs a [agents.sim] table")
-        if self.backend == "openai" and self.openai is None:
-            raise ValueError(f"agent {self.id}: backend 'openai' needs an [agents.openai] table")
+        elif self.backend == "openai" and (self.openai is None or not self.openai.base_url):
+            raise ValueError(
+                f"agent {self.id}: backend 'openai' needs [agents.openai] with a base_url "
+                "(or a local model in [agents.local])"
+            )
+        elif self.openai is not None and not self.openai.model:
+            raise ValueError(f"agent {self.id}: [agents.openai] needs a model")
+
+    def _check_local(self, local: LocalModel) -> None:
+        if self.backend != "openai":
+            raise ValueError(
+                f"agent {self.id}: a local model is served over the OpenAI API; "
+                'set backend = "openai"'
+            )
+        if self.openai is not None and self.openai.base_url:
+            raise ValueError(
+                f"agent {self.id}: base_url comes from the stack's server for its local "
+                "model; remove it from [agents.openai]"
+            )
+        if self.max_concurrency > local.parallel:
+            raise ValueError(
+                f"agent {self.id}: max_concurrency {self.max_concurrency} exceeds its local "
+                f"server's parallel {local.parallel} (set max_concurrency = {local.parallel})"
+            )
+        if self.context_window > local.n_ctx:
+            raise ValueError(
+                f"agent {self.id}: context_window {self.context_window} exceeds its local "
+                f"server's n_ctx {local.n_ctx}"
+            )
+
+    def served_at(self, base_url: str) -> AgentProfile:
+        """This profile pointed at the server the stack runs for its local model: a plain
+        ``openai`` agent of that server, whose model is the server's alias for it."""
+        if self.local is None:
+            return self
+        config = self.openai or OpenAIConfig()
+        return msgspec.structs.replace(
+            self,
+            local=None,
+            openai=msgspec.structs.replace(
+                config, base_url=base_url, model=config.model or self.local.name
+            ),
+        )
 
     def fillable_roles(self) -> tuple[str, ...]:
         """The roles this agent may fill besides ``member``: what its card announces."""
@@ -156,6 +204,12 @@ class PoolConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 return profile
         ids = ", ".join(a.id for a in self.agents)
         raise ConfigError(f"no agent {agent_id!r} in the pool (agents: {ids})")
+
+    def servers(self, pool_dir: Path) -> list[ServerSpec]:
+        """The model servers the stack runs for this pool: one per distinct local model."""
+        return group_servers(
+            [(a.id, a.local) for a in self.agents if a.local is not None], pool_dir
+        )
 
 
 def load_pool(path: str | Path) -> PoolConfig:

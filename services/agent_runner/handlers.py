@@ -7,7 +7,7 @@ deliberation goes on without this agent instead of waiting for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -41,6 +41,9 @@ class RunnerDeps:
     clock: Callable[[], float]
     in_flight: Gauge = field(default_factory=Gauge)
     latency: Latency | None = None  # what the card reports; every answered call feeds it
+    # Whether a task has ended (cancelled, say): work for it is skipped, not paid for. Set
+    # for backends that cost money; a simulated call costs nothing to make.
+    ended: Callable[[str], Awaitable[bool]] | None = None
 
 
 async def on_work(
@@ -50,6 +53,9 @@ async def on_work(
         raise Rejected(f"work for agent {msg.agent_id!r} reached runner of {deps.profile.id!r}")
     if deps.clock() > msg.deadline:
         log.info("skipped_stale_work", deadline=msg.deadline)
+        return []
+    if deps.ended is not None and await deps.ended(msg.task_id):
+        log.info("skipped_ended_task")
         return []
     deps.in_flight.value += 1
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
@@ -44,6 +45,29 @@ def reference_reader(store: RecordStore, capacity: int) -> TruthSource:
     return read
 
 
+def ended_reader(store: RecordStore) -> Callable[[str], Awaitable[bool]]:
+    """Whether a task has ended, from its record (one read before each paid call)."""
+
+    async def ended(task_id: str) -> bool:
+        record = await store.get(task_id)
+        return record is not None and record.done
+
+    return ended
+
+
+def served_profile(profile: AgentProfile, model_url: str) -> AgentProfile:
+    """An agent on a local model, pointed at the server the stack started for it."""
+    if profile.local is None:
+        return profile
+    if not model_url:
+        raise ConfigError(
+            f"agent {profile.id} runs on the local model {profile.local.name}, which "
+            "`nsed stack up` serves: start the pool with `make up POOL=...`, or set "
+            "NSED_AGENT_RUNNER_MODEL_URL to its server's /v1 URL"
+        )
+    return profile.served_at(model_url)
+
+
 def make_backend(
     profile: AgentProfile,
     settings: AgentRunnerSettings,
@@ -65,7 +89,7 @@ async def serve_agent(
     agent_id: str | None,
     instance_id: str | None = None,
 ) -> None:
-    profile = load_pool(pool_path).agent(agent_id)
+    profile = served_profile(load_pool(pool_path).agent(agent_id), settings.model_url)
     async with (
         open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt,
         # One HTTP session per process, closed on every way out, cancellation included.
@@ -85,6 +109,7 @@ async def serve_agent(
             backend=backend,
             clock=time.time,
             latency=latency,
+            ended=None if model.simulated else ended_reader(store),
         )
         heartbeat = Heartbeat(
             rt.bus,

@@ -11,3 +11,5 @@ class AgentRunnerSettings(ServiceSettings, frozen=True, kw_only=True):
     heartbeat_s: Positive = 2.0
     heartbeat_ttl_s: Positive = 6.0  # ≈ 3 heartbeats: a killed runner vanishes within this
     truth_cache: NonNegativeInt = 4096
+    # The /v1 URL of the server `nsed stack up` runs for the agent's [agents.local] model.
+    model_url: str = ""

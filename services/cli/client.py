@@ -33,6 +33,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DEGRADED = 3
 EXIT_PENDING = 4
+EXIT_CANCELLED = 5
 CONNECT_TIMEOUT_S = 3.0
 STALE_AFTER_S = 10.0  # an agent card older than this is not live (as the broker judges)
 # Off a terminal a line is as long as its text: a pipe or a file has no width, and rich's
@@ -108,7 +109,8 @@ async def live_agents(nc: Client) -> list[LiveAgent]:
 
 
 def exit_code(result: DeliberationConcluded) -> int:
-    return {"completed": EXIT_COMPLETED, "degraded": EXIT_DEGRADED}.get(result.status, EXIT_FAILED)
+    codes = {"completed": EXIT_COMPLETED, "degraded": EXIT_DEGRADED, "cancelled": EXIT_CANCELLED}
+    return codes.get(result.status, EXIT_FAILED)
 
 
 def decode_result(data: bytes) -> DeliberationConcluded:

@@ -88,7 +88,7 @@ async def result(task_id: str, as_json: bool) -> int:
     try:
         found = await client.stored_result(nc, task_id)
         if found is None:
-            record = await _record(nc, task_id)
+            record = await task_record(nc, task_id)
             if record is None:
                 raise CliError(f"no task {task_id!r} on this server")
             cur = record.current
@@ -106,7 +106,8 @@ async def result(task_id: str, as_json: bool) -> int:
     return client.exit_code(found)
 
 
-async def _record(nc: Any, task_id: str) -> DeliberationRecord | None:
+async def task_record(nc: Any, task_id: str) -> DeliberationRecord | None:
+    """The task's deliberation record, or None if this server has none."""
     js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
     try:
         kv = await js.key_value(subjects.DELIBERATIONS_BUCKET)
@@ -123,7 +124,7 @@ async def watch(task_id: str, timeout: float) -> int:
     counts = RoundCounts()
     try:
         js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
-        record = await _record(nc, task_id)
+        record = await task_record(nc, task_id)
         if record is None:
             raise CliError(f"no task {task_id!r} on this server")
         simulated = False

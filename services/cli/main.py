@@ -93,7 +93,7 @@ def submit(
 
     PROMPT '-' reads the prompt from stdin; --file reads it from a file (for a prompt
     longer than a command line may be). Exit codes: 0 completed, 3 degraded, 1 failed,
-    2 usage or connection error.
+    5 cancelled, 2 usage or connection error, 130 interrupted (the task goes on).
     """
     from services.cli.checks import Asked, refusal
     from services.cli.submit import build_task, read_prompt
@@ -122,9 +122,17 @@ def submit(
     if reason is not None:
         raise client.CliError(reason)
     asked = Asked(team_size=team_size is not None, domain=domain is not None)
-    code = _run(
-        run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True, asked=asked)
-    )
+    try:
+        code = _run(
+            run_submit(task, wait=not no_wait, as_json=as_json, show_progress=True, asked=asked)
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\nnsed: interrupted; task {task.task_id} goes on: `nsed watch {task.task_id}` "
+            f"follows it, `nsed cancel {task.task_id}` stops it",
+            file=sys.stderr,
+        )
+        code = 130
     sys.exit(code)
 
 
@@ -145,6 +153,17 @@ def result(task_id: str, as_json: bool) -> None:
     from services.cli import inspect
 
     sys.exit(_run(inspect.result(task_id, as_json)))
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why, for the result's detail.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task's result JSON.")
+def cancel(task_id: str, reason: str, as_json: bool) -> None:
+    """Stop a running task: it ends `cancelled`, with what it had and what it cost."""
+    from services.cli.cancel import cancel as run_cancel
+
+    sys.exit(_run(run_cancel(task_id, reason, as_json)))
 
 
 @cli.command()
@@ -198,6 +217,15 @@ def stack_up(pool: str, demo: bool) -> None:
     from services.cli import stack as stack_cmd
 
     sys.exit(stack_cmd.up(pool, demo))
+
+
+@stack.command("extras")
+@click.option("--pool", default="infra/agents/sim.toml", show_default=True)
+def stack_extras(pool: str) -> None:
+    """Print the optional extras POOL needs installed (`local` for local models)."""
+    from services.cli import stack as stack_cmd
+
+    sys.exit(stack_cmd.extras(pool))
 
 
 @stack.command("down")

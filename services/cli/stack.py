@@ -14,10 +14,12 @@ import services
 from services.agent_runner.config import load_pool
 from services.cli import client
 from services.cli.submit import build_task, submit
-from services.stack import health, preflight
-from services.stack.supervisor import StackPaths, Supervisor, render
+from services.stack import health, model_servers, preflight
+from services.stack.model_servers import ModelServer
+from services.stack.supervisor import StackPaths, Supervisor, nats_listen, render
 
 HEALTH_TIMEOUT_S = 90.0
+MODEL_TIMEOUT_S = 180.0  # loading a GGUF from a cold disk on a small machine
 DEMO_PROMPT = "What is 17*23?"
 DEMO_ANSWER = "391"
 
@@ -53,9 +55,16 @@ def up(pool_path: str, demo: bool) -> int:
             print("\n".join(errors), file=sys.stderr)
             return 2
         stack.home.mkdir(parents=True, exist_ok=True)
-        stack.config.write_text(render(stack, pool, pool_file, client.nats_url()))
+        nats_port = int(nats_listen(client.nats_url()).rsplit(":", 1)[1])
+        servers = model_servers.prepare(
+            pool, pool_file.parent, stack.home / "models", console.print, avoid=[nats_port]
+        )
+        stack.config.write_text(render(stack, pool, pool_file, client.nats_url(), servers))
+        model_servers.save(stack.home, servers)
         supervisor.start()
         console.print(f"started supervisord (pid {supervisor.pid()}) with {stack.config}")
+        if servers and not start_local_agents(console, supervisor, servers, stack):
+            return 1
     started = time.monotonic()
     with console.status("starting…") as status:
         missing = asyncio.run(
@@ -97,6 +106,51 @@ def up(pool_path: str, demo: bool) -> int:
     return 0 if code in (0, 3) else 1
 
 
+def start_local_agents(
+    console: Console, supervisor: Supervisor, servers: list[ModelServer], stack: StackPaths
+) -> bool:
+    """Wait for every model server to answer, then start the agents it serves."""
+    started = time.monotonic()
+    with console.status("loading the model server(s)…") as status:
+        missing = asyncio.run(
+            model_servers.wait_answering(
+                {s.spec.program: s.base_url for s in servers},
+                MODEL_TIMEOUT_S,
+                on_progress=lambda text: status.update(text),
+            )
+        )
+    if missing:
+        console.print(
+            f"[red]model server(s) not answering after {MODEL_TIMEOUT_S:.0f}s:[/] "
+            + ", ".join(missing),
+            highlight=False,
+        )
+        console.print(f"logs: {stack.logs}/model-*.log  ·  stop: make down", markup=False)
+        return False
+    for server in servers:
+        agents = server.spec.agents
+        console.print(
+            f"model server {server.spec.name} answering at {server.base_url} in "
+            f"{time.monotonic() - started:.1f}s; serves {', '.join(agents)}"
+            + (
+                " with one request at a time (their calls queue behind each other)"
+                if len(agents) > 1
+                else ""
+            ),
+            markup=False,
+        )
+        for agent in agents:
+            supervisor.start_program(f"agent-{agent}")
+    return True
+
+
+def extras(pool_path: str) -> int:
+    """Print the optional extras the pool needs (what `make up` installs first)."""
+    for extra in model_servers.extras_needed(load_pool(pool_path)):
+        print(extra)
+    return 0
+
+
 def down() -> int:
     console = Console(stderr=True, highlight=False)
     supervisor = Supervisor(paths())
@@ -132,6 +186,8 @@ def print_status(stack: StackPaths | None = None) -> int:
         finally:
             await nc.close()
 
+    for line in model_servers.load(stack.home):
+        console.print(f"model server {line}", markup=False)
     services_up, agents = asyncio.run(probe())
     replicas = ", ".join(f"{name}×{count}" for name, count in sorted(services_up.items()))
     console.print(f"services answering discovery: {replicas or 'none'}")

@@ -23,6 +23,7 @@ from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
 from services.cli.progress import Progress
 from services.cli.view import event_decoder, summary_line, warning_lines
+from services.core.wording import plain
 
 RESULT_GRACE_S = 30.0
 POLL_EVERY_S = 2.0
@@ -82,7 +83,7 @@ def build_task(
     try:
         return msgspec.convert(raw, TaskSubmitted)
     except msgspec.ValidationError as exc:
-        raise CliError(f"invalid task: {exc}") from exc
+        raise CliError(f"invalid task: {plain(str(exc))}") from exc
 
 
 async def publish(nc: Client, task: TaskSubmitted) -> int:

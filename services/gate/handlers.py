@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from schemas.base import Message
+from schemas.gate import CancelRequested
 from schemas.record import DeliberationRecord
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
@@ -17,7 +18,7 @@ from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
-from services.gate import rounds, telemetry
+from services.gate import early, rounds, telemetry
 from services.gate.settings import GateSettings
 from services.gate.telemetry import InMemoryTelemetryStore, TelemetryBuffer
 
@@ -98,8 +99,23 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
     if now < record.deadline_at:
         raise NotYetDue(record.deadline_at - now)
     record, changed = await deps.store.update(
-        msg.task_id, lambda r: rounds.conclude_at_deadline(r, now, deps.settings)
+        msg.task_id, lambda r: early.conclude_at_deadline(r, now, deps.settings)
     )
     if changed and record.current.number > 0:
         emit_spans(deps, record, record.current.number, record.current.started_at, now)
     return [record.result] if changed and record.result is not None else []
+
+
+async def on_cancel(msg: CancelRequested, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
+    """A client cancelled the task: it ends now, ``cancelled``, with what it has."""
+    now = deps.clock()
+    record, changed = await deps.store.update(
+        msg.task_id, lambda r: early.cancel(r, msg.reason, now, deps.settings)
+    )
+    if changed and record.current.number > 0:
+        emit_spans(deps, record, record.current.number, record.current.started_at, now)
+    result = record.result
+    # A redelivery after a crash emits the result again (published once all the same).
+    if result is not None and (changed or result.stop_reason == "cancelled"):
+        return [result]
+    return []

@@ -6,7 +6,7 @@ usage and cost), asks ``halting.decide`` and either opens round r+1 (phase ``pro
 with its ``RoundContinued`` or concludes with the one ``DeliberationConcluded``. The
 protocols without review (vote, moa, debate) carry the round's proposals in full instead,
 and ``protocols.decide`` stops them.
-``conclude_at_deadline`` ends a deliberation whose deadline passed with the best answer it
+``early.conclude_at_deadline`` ends a deliberation whose deadline passed with the best answer it
 has, marked ``degraded``.
 """
 
@@ -32,12 +32,9 @@ from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
-from services.core.ledger import expect_late, outstanding_calls
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
 from services.gate.summary import summarize
-from services.voter import qv
-from services.voter.options import BY_ANSWER, entries
 
 replace = msgspec.structs.replace
 
@@ -196,7 +193,7 @@ def conclude(
         # best-rated one, and say that the council did not back it.
         winner, status = record.last_leader, "degraded"
         # Too few proposals or ballots to vote, or no time to, says more than no_consensus.
-        if reason not in ("no_quorum", "deadline"):
+        if reason not in ("no_quorum", "deadline", "cancelled"):
             note = f"no proposal had positive support ({reason}: {note})"
             reason = "no_consensus"
     elif winner is None:
@@ -209,6 +206,8 @@ def conclude(
         status = "degraded"
     else:
         status = "completed"
+    if reason == "cancelled":
+        status = "cancelled"  # whatever it had: the client stopped it
     notes = [n for s in record.summaries for n in s.notes]
     detail = "; ".join([note, *notes]) if notes else note
     reference = record.task.reference_answer
@@ -229,10 +228,11 @@ def conclude(
         total=total,
         cost_usd=round(total.cost_usd, 8),
         trace_id=trace_id_of(record.traceparent),
+        # Without an answer there is nothing to grade: neither right nor wrong.
         correct=(
             same_answer(winner.extracted_answer, reference, record.task.answer_format)
             if reference is not None and winner is not None
-            else (False if reference is not None else None)
+            else None
         ),
         selection=record.team_selected,
         halting=halting_state,
@@ -242,49 +242,3 @@ def conclude(
         warnings=record.warnings,
     )
     return replace(record, current=replace(record.current, phase="done"), result=result)
-
-
-def conclude_at_deadline(
-    record: DeliberationRecord, now: float, settings: GateSettings
-) -> DeliberationRecord | None:
-    if record.done:
-        return None
-    cur = record.current
-    note = f"deadline reached during round {cur.number} ({cur.phase})"
-    info = None
-    if record.task.policy.protocol == "nsed":
-        info = halting_info(record, fatigue_model(record, settings), record.evidence)
-    record = expect_late(record, outstanding_calls(record))  # calls still out are paid later
-    if record.last_winner is None and record.last_leader is None:
-        # No round was tallied yet; the proposals in hand are still worth an answer.
-        best, how = best_in_hand(record)
-        if best is not None:
-            record = replace(record, last_leader=replace(best, reasoning=None))
-            note = f"{note}; the answer is {how}"
-    return replace(conclude(record, "deadline", note, now, info), concluded_by_timer=True)
-
-
-def best_in_hand(record: DeliberationRecord) -> tuple[ProposalSubmitted | None, str]:
-    """The best ok proposal of a round the deadline cut short: by the ballots already in
-    where some count, else the most common answer (ties by the task's seeded hash)."""
-    cur = record.current
-    ok = cur.ok_proposals()
-    if not ok:
-        return None, ""
-    seed = f"{record.task_id}:{cur.number}"
-    counted = [
-        qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights)
-        for b in cur.ballots
-        if b.valid
-    ]
-    voted = qv.tally(counted, entries(record), by_answer=_by_answer(record), seed=seed)
-    if voted.counted and voted.winner is not None:
-        how = f"the best of {len(ok)} proposal(s) by the {len(voted.counted)} ballot(s) in"
-        return next(p for p in ok if p.proposal_id == voted.winner), how
-    common = qv.plurality(entries(record), seed=seed)
-    how = f"the most common answer of {len(ok)} proposal(s), unreviewed"
-    return next((p for p in ok if p.proposal_id == common.winner), None), how
-
-
-def _by_answer(record: DeliberationRecord) -> bool:
-    return record.task.answer_format in BY_ANSWER

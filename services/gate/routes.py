@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from schemas import subjects
-from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
 from services._runtime.route import Route
@@ -20,6 +20,12 @@ def routes(deps: GateDeps) -> tuple[Route, ...]:
             consumes=(TallyComputed,),
             handler=partial(handlers.on_tally, deps=deps),
             emits=(RoundContinued, DeliberationConcluded),
+        ),
+        Route(
+            name="gate-cancels",
+            consumes=(CancelRequested,),
+            handler=partial(handlers.on_cancel, deps=deps),
+            emits=(DeliberationConcluded,),
         ),
         Route(
             name="gate-timers",

@@ -1,7 +1,7 @@
 """supervisord as the local process manager: render its config, start it, ask it, stop it.
 
-``render`` fills ``infra/supervisor/*.tmpl`` for one pool; ``Supervisor`` talks to a
-running supervisord over its XML-RPC unix socket.
+``render`` fills ``infra/supervisor/*.tmpl`` for one pool and its model servers;
+``Supervisor`` talks to a running supervisord over its XML-RPC unix socket.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 from supervisor.xmlrpc import SupervisorTransport
 
 from services.agent_runner.config import PoolConfig
+from services.stack.model_servers import ModelServer
 
 SERVICES = ("broker", "reviewer", "voter", "gate")  # plus one runner per agent
 
@@ -52,7 +54,13 @@ def nats_listen(url: str) -> str:
     return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 4222}"
 
 
-def render(paths: StackPaths, pool: PoolConfig, pool_path: Path, nats_url: str) -> str:
+def render(
+    paths: StackPaths,
+    pool: PoolConfig,
+    pool_path: Path,
+    nats_url: str,
+    servers: Sequence[ModelServer] = (),
+) -> str:
     bindir = Path(sys.executable).parent
     python = sys.executable
     values = {
@@ -66,17 +74,24 @@ def render(paths: StackPaths, pool: PoolConfig, pool_path: Path, nats_url: str) 
     infra = paths.root / "infra" / "supervisor"
     text = Template((infra / "supervisord.conf.tmpl").read_text()).substitute(values)
     program = Template((infra / "program.conf.tmpl").read_text())
+    fixed = {**values, "extra_env": "", "autostart": "true"}
+    served_by = {agent: s for s in servers for agent in s.spec.agents}
+    for model_server in servers:
+        text += program.substitute(
+            fixed, name=model_server.spec.program, command=model_server.command(python), priority=15
+        )
     for service in SERVICES:
         text += program.substitute(
-            values, name=service, command=f"{python} -m services.{service}", priority=20
+            fixed, name=service, command=f"{python} -m services.{service}", priority=20
         )
     for agent in pool.agents:
-        text += program.substitute(
-            values,
-            name=f"agent-{agent.id}",
-            command=f"{python} -m services.agent_runner {pool_path} --agent {agent.id}",
-            priority=30,
-        )
+        command = f"{python} -m services.agent_runner {pool_path} --agent {agent.id}"
+        server = served_by.get(agent.id)
+        settings = fixed
+        if server is not None:  # started by `nsed stack up` once its model server answers
+            model_url = f',NSED_AGENT_RUNNER_MODEL_URL="{server.base_url}"'
+            settings = {**fixed, "autostart": "false", "extra_env": model_url}
+        text += program.substitute(settings, name=f"agent-{agent.id}", command=command, priority=30)
     return text
 
 
@@ -93,14 +108,14 @@ class Supervisor:
             return None
         return pid
 
-    def _call(self, method: str) -> Any:
+    def _call(self, method: str, *args: Any) -> Any:
         """One XML-RPC call on supervisord's unix socket, closing the socket after it."""
         transport = SupervisorTransport(  # type: ignore[no-untyped-call]
             None, None, serverurl=f"unix://{self.paths.socket}"
         )
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         try:
-            return getattr(proxy.supervisor, method)()
+            return getattr(proxy.supervisor, method)(*args)
         finally:
             transport.close()  # type: ignore[no-untyped-call]
 
@@ -114,6 +129,10 @@ class Supervisor:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"supervisord did not start; see {self.paths.logs}/supervisord.log")
+
+    def start_program(self, name: str) -> None:
+        """Start a program that does not autostart; returns once supervisord spawned it."""
+        self._call("startProcess", name, False)
 
     def processes(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("getAllProcessInfo"))

@@ -220,3 +220,20 @@ def test_a_task_id_is_an_idempotency_key_for_submit(run) -> None:
     again = run("submit", "What is 2+2?", "--answer", "4", "--task-id", task_id, "--json")
     assert again.returncode == first.returncode
     assert json.loads(again.stdout)["answer"] == json.loads(first.stdout)["answer"]
+
+
+def test_cancel_stops_a_running_task_and_result_says_cancelled(run) -> None:
+    started = run("submit", "What is 17*23?", "--answer", "391", "--max-rounds", "6",
+                  "--min-rounds", "6", "--no-wait")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    task_id = started.stdout.strip()
+    cancelled = run("cancel", task_id, "--reason", "testing", "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    result = json.loads(cancelled.stdout)
+    assert result["task_id"] == task_id
+    assert result["status"] in ("cancelled", "completed", "degraded")  # it may have ended first
+    shown = run("result", task_id, "--json")
+    assert shown.returncode == {"cancelled": 5, "completed": 0, "degraded": 3}[result["status"]]
+    unknown = run("cancel", "no-such-task")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "nsed: no task 'no-such-task' on this server"

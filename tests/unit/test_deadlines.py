@@ -12,7 +12,7 @@ from schemas.record import DeliberationRecord
 from schemas.task import Policy
 from services.agent_runner.latency import MIN_CALLS, SPREAD, Latency
 from services.broker.timing import phase_timeout, phases, task_deadline
-from services.gate.rounds import conclude_at_deadline
+from services.gate.early import conclude_at_deadline
 from services.gate.settings import GateSettings
 from services.reviewer.phases import open_review
 

@@ -8,7 +8,8 @@ import msgspec
 from schemas.base import Usage
 from schemas.record import DeliberationRecord
 from services.core import ids
-from services.gate.rounds import close_round, conclude, conclude_at_deadline
+from services.gate.early import conclude_at_deadline
+from services.gate.rounds import close_round, conclude
 from services.gate.settings import GateSettings
 from services.reviewer.validation import absent_ballot
 
@@ -124,7 +125,7 @@ def test_a_round_without_any_ok_proposal_fails() -> None:
     assert result is not None
     assert (result.status, result.stop_reason) == ("failed", "no_quorum")
     assert result.answer is None
-    assert result.correct is False  # a reference was given and nothing matched it
+    assert result.correct is None  # no answer: neither right nor wrong
 
 
 def test_a_seat_that_timed_out_makes_the_result_degraded() -> None:
@@ -211,7 +212,7 @@ def test_the_deadline_before_any_winner_fails() -> None:
     assert out is not None
     assert out.result is not None
     assert (out.result.status, out.result.stop_reason) == ("failed", "deadline")
-    assert out.result.correct is False
+    assert out.result.correct is None  # there was no answer to grade
     assert out.result.rounds == 0
 
 

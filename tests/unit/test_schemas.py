@@ -15,7 +15,7 @@ from schemas import subjects
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.dlq import DeadLetter
-from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from schemas.tally import TallyComputed
@@ -62,6 +62,7 @@ EXAMPLES: dict[type[Message], tuple[Message, str]] = {
         RoundContinued(**EV, next_round=3, state=ConsensusState()),
         "nsed.events.t1.continued",
     ),
+    CancelRequested: (CancelRequested(**EV, reason="too slow"), "nsed.events.t1.cancel"),
     DeliberationConcluded: (
         DeliberationConcluded(**EV, status="completed", stop_reason="converged"),
         "nsed.results.t1",

@@ -162,14 +162,15 @@ def test_the_gate_exits_2_with_one_line_on_an_invalid_beta(value: str) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
-    assert line.startswith(f"nsed gate: invalid gate settings: NSED_GATE_FATIGUE_BETA={value!r}")
+    assert line.startswith(f"nsed: invalid gate settings: NSED_GATE_FATIGUE_BETA={value!r}")
 
 
 def test_a_setting_of_the_wrong_type_is_one_line_too_not_a_traceback() -> None:
     done = start("services.gate", NSED_GATE_CONCURRENCY="many")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "nsed gate: invalid gate settings: NSED_GATE_CONCURRENCY='many': Expected `int`, got `str`"
+        "nsed: invalid gate settings: NSED_GATE_CONCURRENCY='many': "
+        "must be a whole number, not text"
     ]
 
 
@@ -188,7 +189,7 @@ def test_every_service_reports_a_bad_shared_setting_the_same_way(
     done = start(f"services.{service}", *args, NSED_CONCURRENCY="0")
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
-    assert line.startswith(f"nsed {service}: invalid {service} settings: NSED_CONCURRENCY='0'")
+    assert line.startswith(f"nsed: invalid {service} settings: NSED_CONCURRENCY='0'")
 
 
 def test_stack_up_checks_every_services_settings_before_starting() -> None:
@@ -196,12 +197,12 @@ def test_stack_up_checks_every_services_settings_before_starting() -> None:
     assert preflight.settings_errors({}) == []
     errors = preflight.settings_errors({"NSED_GATE_FATIGUE_BETA": "inf", "NSED_ACK_WAIT_S": "0"})
     assert len(errors) == len(preflight.SETTINGS)  # the shared variable reaches every one
-    assert [e for e in errors if e.startswith("nsed gate: ")] == [
-        "nsed gate: invalid gate settings: NSED_ACK_WAIT_S='0': Expected `float` > 0.0"
+    assert [e for e in errors if e.startswith("nsed: invalid gate")] == [
+        "nsed: invalid gate settings: NSED_ACK_WAIT_S='0': must be more than 0.0"
     ]
     only_gate = preflight.settings_errors({"NSED_GATE_FATIGUE_LAMBDA": "-1"})
     assert only_gate == [
-        "nsed gate: invalid gate settings: NSED_GATE_FATIGUE_LAMBDA='-1': Expected `float` > 0.0"
+        "nsed: invalid gate settings: NSED_GATE_FATIGUE_LAMBDA='-1': must be more than 0.0"
     ]
 
 
@@ -214,6 +215,6 @@ def test_stack_up_prints_the_lines_and_starts_nothing_on_an_invalid_setting(
     monkeypatch.setenv("NSED_GATE_FATIGUE_BETA", "nan")
     assert stack_cmd.up(str(POOL), demo=False) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "nsed gate: invalid gate settings: NSED_GATE_FATIGUE_BETA='nan': not a finite number"
+        "nsed: invalid gate settings: NSED_GATE_FATIGUE_BETA='nan': not a finite number"
     ]
     assert not (tmp_path / "home" / "supervisord.conf").exists()
