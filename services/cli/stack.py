@@ -19,7 +19,8 @@ from services.stack.model_servers import ModelServer
 from services.stack.supervisor import StackPaths, Supervisor, nats_listen, render
 
 HEALTH_TIMEOUT_S = 90.0
-MODEL_TIMEOUT_S = 180.0  # loading a GGUF from a cold disk on a small machine
+MODEL_TIMEOUT_S = 180.0
+SHUTDOWN_TIMEOUT_S = 60.0  # loading a GGUF from a cold disk on a small machine
 DEMO_PROMPT = "What is 17*23?"
 DEMO_ANSWER = "391"
 
@@ -157,9 +158,13 @@ def down() -> int:
     if supervisor.pid() is None:
         console.print("NSED is not running.")
         return 0
-    killed = supervisor.shutdown()
+    killed = supervisor.shutdown(SHUTDOWN_TIMEOUT_S)
     if killed:
-        console.print(f"stopped; had to kill {len(killed)} process(es) that ignored SIGTERM")
+        console.print(
+            f"stopped; killed {', '.join(killed)}: still running "
+            f"{SHUTDOWN_TIMEOUT_S:.0f}s after the stop",
+            markup=False,
+        )
     else:
         console.print("stopped: every process of the stack has exited.")
     return 0

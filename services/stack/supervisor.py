@@ -137,23 +137,29 @@ class Supervisor:
     def processes(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("getAllProcessInfo"))
 
-    def shutdown(self, timeout: float = 60.0) -> list[int]:
-        """Stop every program and supervisord; returns pids that had to be killed."""
+    def shutdown(self, timeout: float = 60.0) -> list[str]:
+        """Stop every program and supervisord; returns the processes that had to be killed
+        (``name (pid N)``), empty when every one exited on its own.
+
+        supervisord removes its pidfile before its interpreter exits, so "no pidfile" is not
+        "exited": it is waited for like its programs, by pid, and only a process still alive
+        when ``timeout`` runs out is killed (and named)."""
         pid = self.pid()
         if pid is None:
             return []
-        children = [p["pid"] for p in self.processes() if p.get("pid")]
+        names = {p["pid"]: p["name"] for p in self.processes() if p.get("pid")}
+        everyone = {pid: "supervisord", **names}
         self._call("shutdown")
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.pid() is not None:
-            time.sleep(0.2)
+        while time.monotonic() < deadline and any(_alive(p) for p in everyone):
+            time.sleep(0.1)
         killed = []
-        for child in [pid, *children]:
+        for child, name in everyone.items():
             if _alive(child):
                 os.killpg(child, signal.SIGKILL) if _is_group(child) else os.kill(
                     child, signal.SIGKILL
                 )
-                killed.append(child)
+                killed.append(f"{name} (pid {child})")
         return killed
 
 

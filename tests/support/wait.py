@@ -28,3 +28,17 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(every)
+
+
+def until_sync(
+    check: Callable[[], T], timeout: float = 10.0, every: float = 0.05, what: str = "condition"
+) -> T:
+    """``until`` for code with no event loop (processes, files)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
