@@ -16,7 +16,14 @@ from services.cli import client
 from services.cli.submit import build_task, submit
 from services.stack import health, model_servers, preflight
 from services.stack.model_servers import ModelServer
-from services.stack.supervisor import StackPaths, Supervisor, nats_listen, render
+from services.stack.supervisor import (
+    StackPaths,
+    Supervisor,
+    nats_listen,
+    render,
+    same_server,
+    stack_nats_url,
+)
 
 HEALTH_TIMEOUT_S = 90.0
 MODEL_TIMEOUT_S = 180.0
@@ -48,6 +55,16 @@ def up(pool_path: str, demo: bool) -> int:
     supervisor = Supervisor(stack)
     running = supervisor.pid()
     if running is not None:
+        listening = stack_nats_url(stack)
+        if listening is not None and not same_server(listening, client.nats_url()):
+            # Waiting on an address nothing listens at would only time out.
+            print(
+                f"nsed: the stack in {stack.home} is running and listens on {listening}, "
+                f"not on NSED_NATS_URL={client.nats_url()}: set NSED_NATS_URL={listening}, "
+                "or `make down` first to start it anew",
+                file=sys.stderr,
+            )
+            return 2
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
         errors = preflight.settings_errors()
@@ -67,13 +84,15 @@ def up(pool_path: str, demo: bool) -> int:
         if servers and not start_local_agents(console, supervisor, servers, stack):
             return 1
     started = time.monotonic()
+    url = client.nats_url()
     with console.status("starting…") as status:
         missing = asyncio.run(
             health.wait_healthy(
-                client.nats_url(),
+                url,
                 [a.id for a in pool.agents],
                 HEALTH_TIMEOUT_S,
                 on_progress=lambda text: status.update(text),
+                on_wait=lambda: console.print(f"waiting for NATS at {url}", markup=False),
             )
         )
     if missing:
@@ -183,9 +202,18 @@ def print_status(stack: StackPaths | None = None) -> int:
         uptime = max(proc["now"] - proc["start"], 0) if proc["start"] else 0
         table.add_row(proc["name"], proc["statename"], str(proc["pid"] or "-"), f"{uptime}s")
     console.print(table)
+    url = client.nats_url()
+    listening = stack_nats_url(stack)
+    if listening is not None and not same_server(listening, url):
+        console.print(
+            f"NATS: this stack listens on {listening} (NSED_NATS_URL is {url}; "
+            f"set NSED_NATS_URL={listening} for the other commands)",
+            markup=False,
+        )
+        url = listening
 
     async def probe() -> tuple[dict[str, int], set[str]]:
-        nc = await client.connect()
+        nc = await client.connect(url)
         try:
             return await health.discover(nc), await health.live_agent_ids(nc)
         finally:

@@ -60,17 +60,35 @@ async def live_agent_ids(nc: Client) -> set[str]:
     return {a.agent_id for a in registry.live()}
 
 
-async def connect_retrying(url: str, deadline: float) -> Client:
+async def _quiet(_: Exception) -> None:
+    """nats-py's default error callback logs each refused attempt with its traceback; here a
+    refused attempt is expected (NATS is starting) and the last one is reported instead."""
+
+
+async def connect_retrying(
+    url: str, deadline: float, on_wait: Callable[[], None] = lambda: None
+) -> Client:
+    """Connect once NATS answers; ``on_wait`` is called once if it does not at first."""
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
             return await nats.connect(
-                url, connect_timeout=1.0, allow_reconnect=False, max_reconnect_attempts=1
+                url,
+                connect_timeout=1.0,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                error_cb=_quiet,
             )
         except Exception as exc:
+            if last is None:
+                on_wait()
             last = exc
             await asyncio.sleep(0.3)
-    raise TimeoutError(f"NATS at {url} did not come up: {last!r}")
+    if last is None or isinstance(last, nats.errors.NoServersError):
+        reason = "nothing answers there"  # every attempt was refused
+    else:
+        reason = f"{type(last).__name__}: {last}"
+    raise TimeoutError(f"NATS at {url} did not come up ({reason})")
 
 
 async def wait_healthy(
@@ -78,13 +96,15 @@ async def wait_healthy(
     agents: Iterable[str],
     timeout: float,
     on_progress: Callable[[str], None] = lambda _: None,
+    on_wait: Callable[[], None] = lambda: None,
 ) -> list[str]:
-    """Wait until healthy; returns what is still missing when ``timeout`` runs out."""
+    """Wait until healthy; returns what is still missing when ``timeout`` runs out.
+    ``on_wait`` is called once if NATS does not answer at first (it is starting)."""
     deadline = time.monotonic() + timeout
     expected_agents = set(agents)
-    on_progress("waiting for NATS")
+    on_progress(f"waiting for NATS at {url}")
     try:
-        nc = await connect_retrying(url, deadline)
+        nc = await connect_retrying(url, deadline, on_wait)
     except TimeoutError as exc:
         return [str(exc)]
     try:

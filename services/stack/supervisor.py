@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,6 +53,27 @@ class StackPaths:
 def nats_listen(url: str) -> str:
     parsed = urlparse(url)
     return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 4222}"
+
+
+_NATS_URL = re.compile(r'NSED_NATS_URL="([^"]*)"')
+_LOOPBACK = {"localhost": "127.0.0.1", "::1": "127.0.0.1"}
+
+
+def stack_nats_url(paths: StackPaths) -> str | None:
+    """The NATS URL the stack in ``paths.home`` gave its processes (from the config it was
+    started with), or None when there is no such config."""
+    try:
+        match = _NATS_URL.search(paths.config.read_text())
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def same_server(a: str, b: str) -> bool:
+    """Whether two NATS URLs reach the same listener (``localhost`` is the loopback)."""
+    host_a, port_a = nats_listen(a).rsplit(":", 1)
+    host_b, port_b = nats_listen(b).rsplit(":", 1)
+    return (_LOOPBACK.get(host_a, host_a), port_a) == (_LOOPBACK.get(host_b, host_b), port_b)
 
 
 def render(

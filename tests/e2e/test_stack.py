@@ -41,6 +41,7 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
         up = nsed(env, "stack", "up", "--pool", str(POOL))
         assert up.returncode == 0, up.stdout + up.stderr
         assert "healthy in" in up.stderr
+        assert "Traceback" not in up.stderr  # NATS starting is waited for quietly
         assert "demo deliberation" in up.stderr
         assert "\\boxed{391}" in up.stdout
         first = supervisor.pid()
@@ -70,3 +71,25 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
     assert supervisor.pid() is None
     assert [pid for pid in [first, *pids] if _alive(pid)] == []
     assert nsed(env, "stack", "down").stderr.strip() == "NSED is not running."
+
+
+@pytest.mark.timeout(300)
+def test_a_running_stack_on_another_url_is_named_not_waited_for(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    url = f"nats://127.0.0.1:{free_port()}"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": url}
+    elsewhere = {**env, "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    try:
+        up = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL))
+        assert up.returncode == 0, up.stdout + up.stderr
+        again = nsed(elsewhere, "stack", "up", "--no-demo", "--pool", str(POOL), timeout=30)
+        assert again.returncode == 2
+        assert again.stderr.startswith(f"nsed: the stack in {home} is running and listens on {url}")
+        assert "Traceback" not in again.stderr
+        status = nsed(elsewhere, "stack", "status", timeout=30)
+        assert status.returncode == 0, status.stderr
+        assert f"NATS: this stack listens on {url}" in status.stdout
+        assert "live agents: alpha, bravo, charlie, delta, newbie" in status.stdout
+    finally:
+        down = nsed(env, "stack", "down")
+    assert down.returncode == 0, down.stderr
