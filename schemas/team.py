@@ -45,6 +45,10 @@ class AgentCard(Struct, frozen=True, kw_only=True):
     started_at: Epoch = 0.0
     updated_at: Epoch = 0.0
     draining: bool = False
+    # False while the runner's backend fails (its probe, or several calls in a row): the
+    # broker seats only healthy agents. ``health`` says why, in a few words.
+    healthy: bool = True
+    health: str = ""
 
     def prior(self, domain: str) -> DomainPrior:
         """The prior for ``domain``, else the ``default`` entry, else a neutral prior."""

@@ -35,10 +35,12 @@ def card_of(
     now: float,
     draining: bool = False,
     latency: tuple[float, float] | None = None,
+    health: tuple[bool, str] = (True, ""),
 ) -> AgentCard:
     """The card as the broker sees it; ``latency``: the measured (median, p95), else the
-    pool's declared prior."""
+    pool's declared prior; ``health``: whether the backend works, and why not."""
     median, p95 = latency or profile.latency_estimate()
+    healthy, reason = health
     return AgentCard(
         agent_id=profile.id,
         instance_id=instance_id,
@@ -58,6 +60,8 @@ def card_of(
         started_at=started_at,
         updated_at=now,
         draining=draining,
+        healthy=healthy,
+        health=reason,
     )
 
 
@@ -72,6 +76,7 @@ class Heartbeat:
         every_s: float,
         ttl_s: float,
         latency: Latency | None = None,
+        health: Callable[[], tuple[bool, str]] = lambda: (True, ""),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bus = bus
@@ -82,6 +87,7 @@ class Heartbeat:
         self.ttl_s = ttl_s
         self.clock = clock
         self.latency = latency
+        self.health = health
         self.started_at = clock()
         self.key = subjects.agent_key(profile.id, instance_id)
 
@@ -94,6 +100,7 @@ class Heartbeat:
             now=self.clock(),
             draining=draining,
             latency=self.latency.estimate() if self.latency else None,
+            health=self.health(),
         )
         await self.bus.publish_raw(
             subjects.kv_subject(subjects.AGENTS_BUCKET, self.key),

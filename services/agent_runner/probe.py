@@ -4,8 +4,10 @@ the hardware its model really runs on before any task depends on it.
 The probe is a proposal for a small fixed question, with the agent's own prompts and
 ``max_tokens``: the size of a real proposal call. It is not part of any task and is not
 billed to one; ``probe = false`` in the pool's ``[agents.openai]`` turns it off (a paid API
-then starts from the declared latency). A probe that fails is one warning line: the runner
-goes live anyway, and its calls will say what is wrong.
+then starts from the declared latency). A probe that fails is one warning line, and the
+runner goes live *unhealthy* (``services/agent_runner/health.py``): the broker does not
+seat it, and it probes again until its backend answers. The same call is what an unhealthy
+runner probes with, whether or not the start probe is on.
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ def probe_request(profile: AgentProfile, now: float) -> ProposeRequested:
     )
 
 
-async def probe(backend: AgentBackend, profile: AgentProfile, latency: Latency) -> None:
+async def probe(backend: AgentBackend, profile: AgentProfile, latency: Latency) -> str | None:
+    """One probe call; the reason it failed, or None when the backend answered."""
     started = time.perf_counter()
     try:
         draft = await backend.propose(probe_request(profile, time.time()))
-    except Exception as exc:  # the runner's calls will report the cause again
-        log.warning("probe_failed", error=str(exc) or repr(exc))
-        return
+    except Exception as exc:  # whatever it is, the backend did not answer
+        error = str(exc) or repr(exc)
+        log.warning("probe_failed", error=error)
+        return error
     latency.observe(draft.latency_s)
     median, p95 = latency.estimate()
     log.info(
@@ -54,3 +58,4 @@ async def probe(backend: AgentBackend, profile: AgentProfile, latency: Latency) 
         latency_median_s=round(median, 2),
         latency_p95_s=round(p95, 2),
     )
+    return None

@@ -20,6 +20,7 @@ from services.agent_runner.backends.sim import SimBackend, TruthSource
 from services.agent_runner.backends.traced import TracedBackend
 from services.agent_runner.config import AgentProfile, load_pool
 from services.agent_runner.handlers import RunnerDeps
+from services.agent_runner.health import CheckedBackend, Health, HealthMonitor
 from services.agent_runner.heartbeat import Heartbeat
 from services.agent_runner.latency import Latency
 from services.agent_runner.probe import probe
@@ -99,10 +100,18 @@ async def serve_agent(
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         truth = reference_reader(store, settings.truth_cache)
         model = make_backend(profile, settings, truth, session)
-        backend = TracedBackend(model, profile, rt.tracer)
         latency = Latency(profile.latency_estimate())
+        monitor = HealthMonitor(
+            Health(unhealthy_after=settings.unhealthy_after),
+            lambda: probe(model, profile, latency),
+            first_s=settings.reprobe_first_s,
+            max_s=settings.reprobe_max_s,
+        )
+        # A simulated backend cannot fail: it is not checked, and always healthy.
+        checked = model if model.simulated else CheckedBackend(model, monitor)
+        backend = TracedBackend(checked, profile, rt.tracer)
         if profile.openai is not None and profile.openai.probe:
-            await probe(model, profile, latency)  # before the card: the broker sees it
+            await monitor.check()  # before the card: the broker sees the outcome
         deps = RunnerDeps(
             profile=profile,
             instance_id=rt.instance_id,
@@ -119,7 +128,9 @@ async def serve_agent(
             every_s=settings.heartbeat_s,
             ttl_s=settings.heartbeat_ttl_s,
             latency=latency,
+            health=monitor.state,
         )
+        monitor.on_change = heartbeat.beat  # a change is published before the call returns
 
         async def after_drain() -> None:
             await heartbeat.remove()
@@ -130,7 +141,7 @@ async def serve_agent(
             rt,
             Plan(
                 routes=routes(deps),
-                background=[heartbeat.run],
+                background=[heartbeat.run, monitor.recover],
                 after_drain=after_drain,
                 metadata={"agent_id": profile.id, "model": profile.model},
             ),

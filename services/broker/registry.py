@@ -1,9 +1,10 @@
 """The live agent registry, fed by a watch on ``nsed_agents`` (§8).
 
 Each key is one runner instance (``<agent_id>.<instance_id>``). An agent is live while at
-least one of its instances has a fresh card that is not draining; its capacity is the sum
-of its live instances' free concurrency. The watch is re-created after a reconnect, and a
-card that stopped being refreshed is ignored even if its expiry marker was missed.
+least one of its instances has a fresh card that is neither draining nor unhealthy (its
+backend fails); its capacity is the sum of its live instances' free concurrency. The watch
+is re-created after a reconnect, and a card that stopped being refreshed is ignored even if
+its expiry marker was missed.
 """
 
 from __future__ import annotations
@@ -66,10 +67,20 @@ class Registry:
             log.warning("bad_agent_card", key=key, error=str(exc))
 
     def live(self) -> list[LiveAgent]:
+        """The agents the broker may seat: those with a fresh, healthy card not draining."""
+        return self._agents(lambda card: card.healthy)
+
+    def unhealthy(self) -> list[LiveAgent]:
+        """Agents whose runners are up but whose backends fail: none of their fresh cards
+        not draining is healthy (the freshest says why)."""
+        healthy = {a.agent_id for a in self.live()}
+        return [a for a in self._agents(lambda card: True) if a.agent_id not in healthy]
+
+    def _agents(self, keep: Callable[[AgentCard], bool]) -> list[LiveAgent]:
         now = self.clock()
         by_agent: dict[str, list[AgentCard]] = {}
         for card in self._cards.values():
-            if card.draining or now - card.updated_at > self.stale_after_s:
+            if card.draining or now - card.updated_at > self.stale_after_s or not keep(card):
                 continue
             by_agent.setdefault(card.agent_id, []).append(card)
         live = []

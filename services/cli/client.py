@@ -93,6 +93,11 @@ async def connect(url: str | None = None) -> Client:
 
 async def live_agents(nc: Client) -> list[LiveAgent]:
     """The live pool, as the broker sees it: one entry per agent id."""
+    return (await agent_registry(nc)).live()
+
+
+async def agent_registry(nc: Client) -> Registry:
+    """Every agent card in ``nsed_agents``, judged as the broker judges them."""
     js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
     try:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
@@ -105,7 +110,7 @@ async def live_agents(nc: Client) -> list[LiveAgent]:
             registry.apply(key, entry.value, entry.operation)
     except nats.js.errors.NoKeysError:
         pass
-    return registry.live()
+    return registry
 
 
 def exit_code(result: DeliberationConcluded) -> int:

@@ -31,10 +31,12 @@ from services.cli.view import (
 )
 
 
-async def live_agents() -> list[LiveAgent]:
+async def agent_pool() -> tuple[list[LiveAgent], list[LiveAgent]]:
+    """The live agents, and those up whose backends fail (not seated)."""
     nc = await client.connect()
     try:
-        return await client.live_agents(nc)
+        registry = await client.agent_registry(nc)
+        return registry.live(), registry.unhealthy()
     finally:
         await nc.close()
 
@@ -46,13 +48,29 @@ def agent_json(agent: LiveAgent) -> dict[str, Any]:
     return dict(card)
 
 
-def print_agents(agents: list[LiveAgent], as_json: bool, console: Console | None = None) -> None:
+def print_agents(
+    agents: list[LiveAgent],
+    as_json: bool,
+    console: Console | None = None,
+    unhealthy: list[LiveAgent] | None = None,
+) -> None:
+    """The live pool as a table, then one line per unhealthy agent with the reason; with
+    ``as_json``, one list of both (``healthy`` tells them apart)."""
+    unhealthy = unhealthy or []
     if as_json:
-        sys.stdout.write(msgspec.json.encode([agent_json(a) for a in agents]).decode() + "\n")
+        listed = [agent_json(a) for a in [*agents, *unhealthy]]
+        sys.stdout.write(msgspec.json.encode(listed).decode() + "\n")
         return
-    if not agents:
+    out = console or client.console()
+    if agents:
+        out.print(agents_table(agents))
+    else:
         client.console(stderr=True).print("no live agents")
-        return
+    for a in unhealthy:
+        out.print(f"unhealthy, not seated: {a.agent_id}: {a.card.health}", markup=False)
+
+
+def agents_table(agents: list[LiveAgent]) -> Table:
     # An agent id is typed back by the user (--team, nsed agent run): on a narrow terminal
     # the other columns give way (cut short), and the id keeps its full width on one line.
     widest = max(len(a.agent_id) for a in agents)
@@ -80,7 +98,7 @@ def print_agents(agents: list[LiveAgent], as_json: bool, console: Console | None
             f"{a.in_flight}/{a.in_flight + a.capacity}",
             f"{a.card.latency_s:.2f}s",
         )
-    (console or client.console()).print(table)
+    return table
 
 
 async def result(task_id: str, as_json: bool) -> int:

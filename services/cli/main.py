@@ -139,10 +139,11 @@ def submit(
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def agents(as_json: bool) -> None:
-    """List the live agent pool."""
+    """List the live agent pool, and the agents whose backends fail (not seated)."""
     from services.cli import inspect
 
-    inspect.print_agents(_run(inspect.live_agents()), as_json)
+    live, unhealthy = _run(inspect.agent_pool())
+    inspect.print_agents(live, as_json, unhealthy=unhealthy)
 
 
 @cli.command()

@@ -212,17 +212,23 @@ def print_status(stack: StackPaths | None = None) -> int:
         )
         url = listening
 
-    async def probe() -> tuple[dict[str, int], set[str]]:
+    async def probe() -> tuple[dict[str, int], set[str], dict[str, str]]:
         nc = await client.connect(url)
         try:
-            return await health.discover(nc), await health.live_agent_ids(nc)
+            return (
+                await health.discover(nc),
+                await health.live_agent_ids(nc),
+                await health.unhealthy_agents(nc),
+            )
         finally:
             await nc.close()
 
     for line in model_servers.load(stack.home):
         console.print(f"model server {line}", markup=False)
-    services_up, agents = asyncio.run(probe())
+    services_up, agents, unhealthy = asyncio.run(probe())
     replicas = ", ".join(f"{name}×{count}" for name, count in sorted(services_up.items()))
     console.print(f"services answering discovery: {replicas or 'none'}")
     console.print(f"live agents: {', '.join(sorted(agents)) or 'none'}")
+    for agent_id, reason in sorted(unhealthy.items()):
+        console.print(f"unhealthy, not seated: {agent_id}: {reason}", markup=False)
     return 0

@@ -1,4 +1,5 @@
-"""Is the stack healthy? Every service answers discovery and every pool agent is live."""
+"""Is the stack healthy? Every service answers discovery and every pool agent is live (or
+up with a failing backend, which its card says)."""
 
 from __future__ import annotations
 
@@ -43,21 +44,31 @@ async def discover(nc: Client, wait: float = 0.3) -> dict[str, int]:
     return counts
 
 
-async def live_agent_ids(nc: Client) -> set[str]:
+async def registry(nc: Client) -> Registry:
+    """The agent registry as the broker sees it, read once from ``nsed_agents``."""
+    found = Registry(stale_after_s=10.0)
     js = nc.jetstream(timeout=2.0)
     try:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
         keys = await kv.keys()
     except Exception:
-        return set()
-    registry = Registry(stale_after_s=10.0)
+        return found
     for key in keys:
         try:
             entry = await kv.get(key)
         except Exception:
             continue
-        registry.apply(key, entry.value, entry.operation)
-    return {a.agent_id for a in registry.live()}
+        found.apply(key, entry.value, entry.operation)
+    return found
+
+
+async def live_agent_ids(nc: Client) -> set[str]:
+    return {a.agent_id for a in (await registry(nc)).live()}
+
+
+async def unhealthy_agents(nc: Client) -> dict[str, str]:
+    """Agents whose runners are up while their backends fail: id → why."""
+    return {a.agent_id: a.card.health for a in (await registry(nc)).unhealthy()}
 
 
 async def _quiet(_: Exception) -> None:
@@ -111,9 +122,12 @@ async def wait_healthy(
         missing: list[str] = []
         while time.monotonic() < deadline:
             services = await discover(nc)
-            live = await live_agent_ids(nc)
+            agents_now = await registry(nc)
+            # An unhealthy agent is up: its backend is what fails, and no wait mends that
+            # (`nsed stack status` says why).
+            up = {a.agent_id for a in [*agents_now.live(), *agents_now.unhealthy()]}
             missing = [f"service {s}" for s in SERVICE_NAMES if not services.get(s)]
-            missing += [f"agent {a}" for a in sorted(expected_agents - live)]
+            missing += [f"agent {a}" for a in sorted(expected_agents - up)]
             if not missing:
                 return []
             on_progress("waiting for " + ", ".join(missing))
