@@ -24,7 +24,7 @@ def run(config: str, agent: str | None) -> None:
     run_main(
         "agent_runner",
         AgentRunnerSettings,
-        partial(serve_agent, pool_path=config, agent_id=agent),
+        partial(serve_agent, pool_path=config, agent_id=agent, standalone=True),
     )
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import aiohttp
 import structlog
@@ -13,6 +17,7 @@ import structlog
 from schemas import subjects
 from services._runtime.errors import ConfigError
 from services._runtime.lifecycle import Plan, open_runtime, serve
+from services._runtime.logging import log_to_file
 from services._runtime.records import KvRecordStore, RecordStore
 from services.agent_runner.backends.base import AgentBackend
 from services.agent_runner.backends.openai import OpenAIBackend
@@ -25,6 +30,7 @@ from services.agent_runner.heartbeat import Heartbeat
 from services.agent_runner.latency import Latency
 from services.agent_runner.probe import probe
 from services.agent_runner.routes import routes
+from services.agent_runner.runfile import RunnerEntry, registered
 from services.agent_runner.settings import AgentRunnerSettings
 
 
@@ -82,6 +88,41 @@ def make_backend(
     raise ConfigError(f"agent {profile.id}: unknown backend {profile.backend!r}")
 
 
+@contextlib.contextmanager
+def own_files(
+    settings: AgentRunnerSettings, profile: AgentProfile, instance: str, pool_path: str
+) -> Iterator[None]:
+    """A runner process's entry under ``$NSED_HOME/runners`` (what the stack there lists
+    and stops) and, when no supervisord keeps its log, its own log file."""
+    home = Path(settings.home).resolve()
+    supervised = bool(os.environ.get("SUPERVISOR_ENABLED"))  # supervisord sets it
+    log = None
+    if settings.log_file.lower() != "none" and not (supervised and settings.log_file == "auto"):
+        log = (
+            home / "logs" / f"agent-{profile.id}-{instance}.log"
+            if settings.log_file == "auto"
+            else Path(settings.log_file).resolve()
+        )
+        log_to_file(log)
+    entry = RunnerEntry(
+        pid=os.getpid(),
+        agent_id=profile.id,
+        instance_id=instance,
+        nats_url=settings.nats_url,
+        pool=str(Path(pool_path).resolve()),
+        log=str(log or ""),
+        supervised=supervised,
+        started_at=time.time(),
+    )
+    try:
+        with registered(home, entry):
+            if log is not None:
+                structlog.get_logger("agent_runner").info("log_file", path=str(log))
+            yield
+    finally:
+        log_to_file(None)
+
+
 async def serve_agent(
     settings: AgentRunnerSettings,
     stop: asyncio.Event,
@@ -89,10 +130,23 @@ async def serve_agent(
     pool_path: str,
     agent_id: str | None,
     instance_id: str | None = None,
+    standalone: bool = False,
 ) -> None:
+    """Run one agent's runner until ``stop``. ``standalone``: the runner is a process of
+    its own (not a test's task), which registers itself and may keep its own log."""
     profile = served_profile(load_pool(pool_path).agent(agent_id), settings.model_url)
+    instance = instance_id or uuid.uuid4().hex[:12]
+    with contextlib.ExitStack() as files:
+        if standalone:
+            files.enter_context(own_files(settings, profile, instance, pool_path))
+        await _serve(settings, stop, profile, instance)
+
+
+async def _serve(
+    settings: AgentRunnerSettings, stop: asyncio.Event, profile: AgentProfile, instance: str
+) -> None:
     async with (
-        open_runtime("agent_runner", settings, stop=stop, instance_id=instance_id) as rt,
+        open_runtime("agent_runner", settings, stop=stop, instance_id=instance) as rt,
         # One HTTP session per process, closed on every way out, cancellation included.
         aiohttp.ClientSession() as session,
     ):

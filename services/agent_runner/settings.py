@@ -25,3 +25,7 @@ class AgentRunnerSettings(ServiceSettings, frozen=True, kw_only=True):
     reprobe_max_s: Positive = 30.0
     # The /v1 URL of the server `nsed stack up` runs for the agent's [agents.local] model.
     model_url: str = ""
+    # Where a runner process writes its log besides stderr: "auto" is
+    # $NSED_HOME/logs/agent-<id>-<instance>.log unless supervisord runs it (its program log
+    # is the file then); "none": stderr only; anything else is a path.
+    log_file: str = "auto"

@@ -76,13 +76,20 @@ class Registry:
         healthy = {a.agent_id for a in self.live()}
         return [a for a in self._agents(lambda card: True) if a.agent_id not in healthy]
 
-    def _agents(self, keep: Callable[[AgentCard], bool]) -> list[LiveAgent]:
+    def cards(self) -> list[AgentCard]:
+        """Every instance's fresh card that is not draining, healthy or not."""
         now = self.clock()
+        return [
+            card
+            for card in self._cards.values()
+            if not card.draining and now - card.updated_at <= self.stale_after_s
+        ]
+
+    def _agents(self, keep: Callable[[AgentCard], bool]) -> list[LiveAgent]:
         by_agent: dict[str, list[AgentCard]] = {}
-        for card in self._cards.values():
-            if card.draining or now - card.updated_at > self.stale_after_s or not keep(card):
-                continue
-            by_agent.setdefault(card.agent_id, []).append(card)
+        for card in self.cards():
+            if keep(card):
+                by_agent.setdefault(card.agent_id, []).append(card)
         live = []
         for agent_id in sorted(by_agent):
             cards = by_agent[agent_id]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 import services
 from services.agent_runner.config import load_pool
-from services.cli import client
+from services.cli import client, stack_status
+from services.cli.client import CliError
 from services.cli.submit import build_task, submit
-from services.stack import health, model_servers, preflight
+from services.stack import health, model_servers, preflight, runners
 from services.stack.model_servers import ModelServer
 from services.stack.supervisor import (
     StackPaths,
@@ -26,8 +27,9 @@ from services.stack.supervisor import (
 )
 
 HEALTH_TIMEOUT_S = 90.0
-MODEL_TIMEOUT_S = 180.0
-SHUTDOWN_TIMEOUT_S = 60.0  # loading a GGUF from a cold disk on a small machine
+MODEL_TIMEOUT_S = 180.0  # loading a GGUF from a cold disk on a small machine
+SHUTDOWN_TIMEOUT_S = 60.0
+RUNNER_STOP_S = 20.0  # a runner's grace period for work in flight, and its deregistration
 DEMO_PROMPT = "What is 17*23?"
 DEMO_ANSWER = "391"
 
@@ -46,7 +48,7 @@ def paths() -> StackPaths:
 
 
 def up(pool_path: str, demo: bool) -> int:
-    console = Console(stderr=True, highlight=False)
+    console = client.console(stderr=True)  # lines are never cut off a terminal
     stack = paths()
     pool_file = Path(pool_path)
     if not pool_file.is_absolute():
@@ -101,6 +103,7 @@ def up(pool_path: str, demo: bool) -> int:
         return 1
     console.print(f"healthy in {time.monotonic() - started:.1f}s")
     print_status(stack)
+    stack_status.warn_strangers(console, stack, {a.id for a in pool.agents}, str(pool_path))
     code = 0
     if demo and running is None:
         console.print(f"\ndemo deliberation: {DEMO_PROMPT!r} (reference answer {DEMO_ANSWER})")
@@ -172,10 +175,41 @@ def extras(pool_path: str) -> int:
 
 
 def down() -> int:
-    console = Console(stderr=True, highlight=False)
-    supervisor = Supervisor(paths())
-    if supervisor.pid() is None:
-        console.print("NSED is not running.")
+    """Stop the runners started by hand that joined the stack (first, while NATS is up:
+    they drain and deregister), then supervisord and everything it runs."""
+    console = client.console(stderr=True)  # lines are never cut off a terminal
+    stack = paths()
+    supervisor = Supervisor(stack)
+    running = supervisor.pid() is not None
+    url = stack_status.stack_url(stack)
+    others = []
+    if running:
+        with contextlib.suppress(CliError):  # NATS already gone: nothing to name
+            others = runners.elsewhere(asyncio.run(stack_status.look(url, False)).cards, stack.home)
+    # Without a stack, any runner registered here waits to rejoin one: stop it too.
+    hand = runners.terminate(runners.by_hand(stack.home, url if running else None))
+    hand_killed = runners.wait_or_kill(hand, RUNNER_STOP_S)
+    if hand:
+        console.print(
+            f"stopped {len(hand)} runner(s) started by hand: "
+            + ", ".join(runners.name(r) for r in hand),
+            markup=False,
+        )
+    if hand_killed:
+        console.print(
+            f"killed {', '.join(runners.name(r) for r in hand_killed)}: still running "
+            f"{RUNNER_STOP_S:.0f}s after SIGTERM",
+            markup=False,
+        )
+    for card in others:
+        console.print(
+            f"still running, not started with this NSED_HOME: {runners.name_card(card)}; "
+            "stop it where it runs, or it joins the next stack on this NATS URL",
+            markup=False,
+        )
+    if not running:
+        if not hand:
+            console.print("NSED is not running.")
         return 0
     killed = supervisor.shutdown(SHUTDOWN_TIMEOUT_S)
     if killed:
@@ -190,45 +224,4 @@ def down() -> int:
 
 
 def print_status(stack: StackPaths | None = None) -> int:
-    stack = stack or paths()
-    console = Console(highlight=False)
-    supervisor = Supervisor(stack)
-    pid = supervisor.pid()
-    if pid is None:
-        console.print("NSED is not running (no supervisord).")
-        return 1
-    table = Table("process", "state", "pid", "uptime", title=f"supervisord pid {pid}")
-    for proc in supervisor.processes():
-        uptime = max(proc["now"] - proc["start"], 0) if proc["start"] else 0
-        table.add_row(proc["name"], proc["statename"], str(proc["pid"] or "-"), f"{uptime}s")
-    console.print(table)
-    url = client.nats_url()
-    listening = stack_nats_url(stack)
-    if listening is not None and not same_server(listening, url):
-        console.print(
-            f"NATS: this stack listens on {listening} (NSED_NATS_URL is {url}; "
-            f"set NSED_NATS_URL={listening} for the other commands)",
-            markup=False,
-        )
-        url = listening
-
-    async def probe() -> tuple[dict[str, int], set[str], dict[str, str]]:
-        nc = await client.connect(url)
-        try:
-            return (
-                await health.discover(nc),
-                await health.live_agent_ids(nc),
-                await health.unhealthy_agents(nc),
-            )
-        finally:
-            await nc.close()
-
-    for line in model_servers.load(stack.home):
-        console.print(f"model server {line}", markup=False)
-    services_up, agents, unhealthy = asyncio.run(probe())
-    replicas = ", ".join(f"{name}×{count}" for name, count in sorted(services_up.items()))
-    console.print(f"services answering discovery: {replicas or 'none'}")
-    console.print(f"live agents: {', '.join(sorted(agents)) or 'none'}")
-    for agent_id, reason in sorted(unhealthy.items()):
-        console.print(f"unhealthy, not seated: {agent_id}: {reason}", markup=False)
-    return 0
+    return stack_status.print_status(stack or paths())

@@ -12,6 +12,7 @@ import nats
 from nats.aio.client import Client
 
 from schemas import subjects
+from schemas.team import AgentCard
 from services._runtime.lifecycle import SERVICE_PREFIX
 from services.broker.registry import Registry
 
@@ -64,6 +65,11 @@ async def registry(nc: Client) -> Registry:
 
 async def live_agent_ids(nc: Client) -> set[str]:
     return {a.agent_id for a in (await registry(nc)).live()}
+
+
+async def fresh_cards(nc: Client) -> list[AgentCard]:
+    """Every runner instance's fresh card that is not draining, healthy or not."""
+    return (await registry(nc)).cards()
 
 
 async def unhealthy_agents(nc: Client) -> dict[str, str]:

@@ -37,6 +37,7 @@ class ProcessStack:
             "PYTHONUNBUFFERED": "1",
             "NSED_ACK_WAIT_S": "2",
             "NSED_HOME": str(self.logs / "home"),
+            "NSED_AGENT_RUNNER_LOG_FILE": "none",  # stdout is its log file already
             **self.env,
         }
         with (self.logs / f"{name}.log").open("ab") as log:

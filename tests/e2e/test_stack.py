@@ -15,6 +15,7 @@ import pytest
 from services.stack.supervisor import StackPaths, Supervisor
 from tests.support.natsserver import free_port
 from tests.support.processes import ROOT
+from tests.support.wait import until_sync
 
 POOL = ROOT / "tests" / "data" / "pool.toml"
 
@@ -93,3 +94,61 @@ def test_a_running_stack_on_another_url_is_named_not_waited_for(tmp_path: Path) 
     finally:
         down = nsed(env, "stack", "down")
     assert down.returncode == 0, down.stderr
+
+
+STRAY = """
+[[agents]]
+id = "stray"
+model = "stray-7b"
+family = "s"
+[agents.sim]
+p_g = 0.9
+p_v = 0.9
+latency_median_s = 0.05
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_runner_started_by_hand_is_listed_named_and_stopped_by_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    supervisor = Supervisor(StackPaths(root=ROOT, home=home))
+    pool = tmp_path / "stray.toml"
+    pool.write_text(STRAY)
+    stderr = (tmp_path / "stray.stderr").open("wb")
+    runner: subprocess.Popen[bytes] | None = None
+    try:
+        up = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL))
+        assert up.returncode == 0, up.stdout + up.stderr
+        pids = [p["pid"] for p in supervisor.processes()]
+        runner = subprocess.Popen([sys.executable, "-m", "services.cli.main", "agent", "run",
+                                   str(pool), "--agent", "stray"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+        until_sync(lambda: "stray" in nsed(env, "agents", "--json").stdout, timeout=30,
+                   what="the runner started by hand to be live")  # fmt: skip
+        [log] = (home / "logs").glob("agent-stray-*.log")
+        named = f"stray (pid {runner.pid}, log {log})"
+
+        status = nsed(env, "stack", "status")
+        assert status.returncode == 0, status.stderr
+        assert f"runner started by hand: {named}" in status.stdout
+        # The next `up` (another pool, say) says the stray agent may be seated.
+        again = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL))
+        assert again.returncode == 0, again.stderr
+        assert f"warning: {named} was started by hand and is not in {POOL}" in again.stderr
+
+        # Its log is under $NSED_HOME/logs as well as on its stderr.
+        logged = [json.loads(line) for line in log.read_text().splitlines()]
+        assert {"ready", "log_file"} <= {line["event"] for line in logged}
+        assert all(line["service"] == "agent_runner" for line in logged)
+        assert b'"event":"ready"' in (tmp_path / "stray.stderr").read_bytes()
+    finally:
+        down = nsed(env, "stack", "down")
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+        stderr.close()
+    assert down.returncode == 0, down.stderr
+    assert f"stopped 1 runner(s) started by hand: {named}" in down.stderr
+    assert runner.wait(timeout=5) == 0  # it stopped on SIGTERM, before down returned
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert list((home / "runners").glob("*.json")) == []  # every runner removed its entry
