@@ -1,5 +1,7 @@
 """Gate handlers: a tally in → ``RoundContinued`` or ``DeliberationConcluded`` out; the task
-deadline timer in → the result, if the deliberation has not ended by then.
+deadline timer in → the result, if the deliberation has not ended by then. Each task the
+gate ends is one ``task_finished`` line in its log (status, stop reason, rounds, cost and the
+answer's first characters).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.gate.settings import GateSettings
 from services.gate.telemetry import InMemoryTelemetryStore, TelemetryBuffer
 
 log = structlog.get_logger("gate")
+PREVIEW_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,34 @@ async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Se
         emit_spans(deps, record, before.current.number, before.current.started_at, now)
         # Buffered, off the round's critical path: the next round does not wait for it.
         deps.telemetry.add(before.task.domain, telemetry.observe(before), now)
+        log_finished(record)
     return outputs_after(record, msg.round)
+
+
+def log_finished(record: DeliberationRecord) -> None:
+    """The one line a person reads per finished task (when this write ended it)."""
+    result = record.result
+    if result is None:
+        return
+    log.info(
+        "task_finished",
+        task_id=record.task_id,
+        status=result.status,
+        stop_reason=result.stop_reason,
+        rounds=result.rounds,
+        cost_usd=result.cost_usd,
+        elapsed_s=result.elapsed_s,
+        answer=preview(result.extracted_answer or result.answer),
+        correct=result.correct,
+    )
+
+
+def preview(answer: str | None) -> str | None:
+    """An answer on one line, cut to ``PREVIEW_CHARS``."""
+    if answer is None:
+        return None
+    text = " ".join(answer.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def emit_spans(
@@ -103,6 +133,8 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
     )
     if changed and record.current.number > 0:
         emit_spans(deps, record, record.current.number, record.current.started_at, now)
+    if changed:
+        log_finished(record)
     return [record.result] if changed and record.result is not None else []
 
 
@@ -114,6 +146,8 @@ async def on_cancel(msg: CancelRequested, delivery: Delivery, deps: GateDeps) ->
     )
     if changed and record.current.number > 0:
         emit_spans(deps, record, record.current.number, record.current.started_at, now)
+    if changed:
+        log_finished(record)
     result = record.result
     # A redelivery after a crash emits the result again (published once all the same).
     if result is not None and (changed or result.stop_reason == "cancelled"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import structlog
+
 from schemas.base import Message
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
@@ -20,6 +22,9 @@ from services.core import ids, ledger
 from services.reviewer import phases
 from services.reviewer.settings import ReviewerSettings
 from services.reviewer.validation import validate_ballot
+
+log = structlog.get_logger("reviewer")
+TIMED_OUT = "review timed out"
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,15 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Seq
     if now < cur.phase_deadline:  # the record is the truth about deadlines
         raise NotYetDue(cur.phase_deadline - now)
     if msg.phase == "proposing":
-        record, _ = await deps.store.update(msg.task_id, lambda r: _if_round(r, msg, now))
+        record, changed = await deps.store.update(msg.task_id, lambda r: _if_round(r, msg, now))
     else:
-        record, _ = await deps.store.update(
+        record, changed = await deps.store.update(
             msg.task_id, lambda r: phases.close_reviewing(r) if _same(r, msg) else None
         )
     if record.current.number != msg.round:
         return []
+    if changed:
+        log_timeouts(record, msg.phase)
     return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
 
 
@@ -118,7 +125,27 @@ def _closed_by_timer(record: DeliberationRecord, msg: PhaseDue) -> bool:
     cur = record.current
     if msg.phase == "proposing":
         return bool(cur.timed_out)
-    return any("review timed out" in b.notes for b in cur.ballots)
+    return any(TIMED_OUT in b.notes for b in cur.ballots)
+
+
+def log_timeouts(record: DeliberationRecord, phase: str) -> None:
+    """A warning per member the phase timer left behind: who, where, and how long a phase
+    may take (the task's deadline may have cut it shorter)."""
+    cur = record.current
+    if phase == "proposing":
+        seats = list(cur.timed_out)
+    else:
+        seats = [b.seat for b in cur.ballots if TIMED_OUT in b.notes]
+    agents = {s.seat: s.agent_id for s in cur.team}
+    for seat in seats:
+        log.warning(
+            "member_timed_out",
+            agent_id=agents.get(seat),
+            seat=seat,
+            phase=phase,
+            round=cur.number,
+            phase_timeout_s=round(record.phase_timeout_s, 1),
+        )
 
 
 def _same(record: DeliberationRecord, msg: PhaseDue) -> bool:
