@@ -3,7 +3,8 @@
 Their ids are derived (``telemetry.root_context``, ``telemetry.round_context``), so every
 service step could be parented on them long before they exist; the service that closes a
 round (the gate) or ends the task (the gate, or the broker when no team can serve) emits
-them with their real start and end times. Without a tracer (handler tests) nothing is
+them with their real start and end times. The root span of a task that failed (no answer)
+has status ERROR, with the result's detail. Without a tracer (handler tests) nothing is
 recorded.
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.record import DeliberationRecord
 from services._runtime import telemetry
+
+STATUS_CHARS = 300
 
 
 def _ns(seconds: float) -> int:
@@ -79,4 +82,6 @@ class TaskSpans:
                 start_time=_ns(record.created_at),
                 attributes=attributes,
             )
+        if result is not None and result.status == "failed":
+            span.set_status(Status(StatusCode.ERROR, result.detail[:STATUS_CHARS]))
         span.end(end_time=_ns(max(end, record.created_at)))
