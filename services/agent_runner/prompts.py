@@ -96,11 +96,39 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     ]
 
 
+# The shape in words, and one worked entry about another question: a small model under a
+# JSON grammar copies what an example offers it, and a placeholder such as "<why>" offered
+# as a value came back verbatim in 161 of 162 justifications (issue 13). Copying this
+# example gets the ballot thrown out instead (services/reviewer/validation.py).
 REVIEW_JSON = (
-    'Answer with JSON only, one entry per candidate: {"reviews": [{"label": "Candidate_A", '
-    '"weight": <integer -100..100>, "justification": "<why>", "claims": [{"quote": '
-    '"<verbatim text from the candidate>", "verdict": "verified|contested|unverified|wrong"}]}]}'
+    'Answer with JSON only: {"reviews": [...]} with one object per candidate, in any order. '
+    'Each object has "label" (the candidate\'s label), "weight" (an integer from -100 to '
+    '100), "justification" (one or two sentences in your own words on why, about that '
+    'candidate) and "claims" (one to three objects, each a "quote" copied character for '
+    'character from that candidate\'s answer and a "verdict": verified, contested, '
+    "unverified or wrong). For instance, reviewing an answer to a different question, "
+    '"What is 3 + 4?", that ended with 3 + 4 = 8: {"label": "Candidate_X", "weight": -90, '
+    '"justification": "It adds the two numbers but gets 8; three plus four is seven.", '
+    '"claims": [{"quote": "3 + 4 = 8", "verdict": "wrong"}]}. Do not copy that example: '
+    "judge the candidates above and quote their own words."
 )
+REVIEW_STEPS = (
+    "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
+    "candidate proves it wrong; locate exactly where the candidate departs from yours and "
+    "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
+    "each claim verbatim from the candidate's answer, not from its reasoning."
+)
+SCORE = (
+    "Score every candidate ({labels}) with a weight from -100 to 100, a short "
+    "justification and the claims you checked (quote + verified | contested | "
+    "unverified | wrong)."
+)
+
+
+def review_template() -> str:
+    """Every fixed text of the review prompt (no question, no candidate): what a review
+    that only echoes its instructions would be made of."""
+    return "\n".join((COUNCIL, REVIEW_STEPS, RUBRIC, SCORE, REVIEW_JSON))
 
 
 def review_messages(
@@ -132,15 +160,8 @@ def review_messages(
         f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
         f"{FENCE_NOTICE}\n\nYour own answer, as your baseline:\n{own}\n\n"
         "Candidates, each with an excerpt of its author's reasoning when there is one:\n"
-        f"{blocks}\n\n"
-        "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
-        "candidate proves it wrong; locate exactly where the candidate departs from yours and "
-        "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
-        "each claim verbatim from the candidate's answer, not from its reasoning. "
-        f"{request.rubric or RUBRIC}\n"
-        f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
-        "justification and the claims you checked (quote + verified | contested | "
-        f"unverified | wrong).\n{REVIEW_JSON}"
+        f"{blocks}\n\n{REVIEW_STEPS} {request.rubric or RUBRIC}\n"
+        f"{SCORE.format(labels=labels)}\n{REVIEW_JSON}"
     )
     return [
         ChatMessage(role="system", content=system_prompt(task)),

@@ -3,9 +3,12 @@
 Each request takes the next step of its model's script (then ``ok`` forever): ``ok``,
 ``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after ``slow_s``), ``malformed``
 (200 with a body that is not JSON), ``truncated`` (the connection closes mid-body),
-``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers).
+``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers),
+``template`` (a review that copies the prompt's placeholders, as a tiny model under a
+grammar does), ``ramble`` (a proposal that states no final answer).
 An ``ok`` proposal answers "Final answer: \\boxed{42}"; an ``ok`` review scores every label
-the prompt lists. Every ``ok`` reports its usage, and the server keeps the totals.
+the prompt lists, quoting a line of the candidates. Every ``ok`` reports its usage, and the
+server keeps the totals.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiohttp import web
 from tests.support.loopback import LoopbackServer
 
 _LABELS = re.compile(r"Score every candidate \(([^)]*)\)")
+PROPOSAL = "I multiplied carefully.\nFinal answer: \\boxed{42}"
 
 
 @dataclass
@@ -85,21 +89,26 @@ class FakeOpenAI(LoopbackServer):
             if request.transport is not None:
                 request.transport.close()
             return response
-        return web.json_response(self._answer(model, body))
+        return web.json_response(self._answer(model, body, step))
 
-    def _answer(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, model: str, body: dict[str, Any], step: str = "ok") -> dict[str, Any]:
         prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
         labels = _LABELS.search(prompt)
         if labels:
             names = [n.strip() for n in labels.group(1).split(",") if n.strip()]
+            template = step == "template"
             reviews = [
-                {"label": name, "weight": 80 if i == 0 else -20, "justification": "checked",
-                 "claims": []}
+                {"label": name, "weight": 80 if i == 0 else -20,
+                 "justification": "<why>" if template else f"{name} multiplies correctly",
+                 "claims": [{"quote": "<verbatim text from the candidate>" if template
+                             else PROPOSAL.splitlines()[0], "verdict": "verified"}]}
                 for i, name in enumerate(names)
             ]  # fmt: skip
             content = json.dumps({"reviews": reviews})
+        elif step == "ramble":
+            content = "Let me think. 6 times 7 is 42, and 42 is the product."
         else:
-            content = "I multiplied carefully.\nFinal answer: \\boxed{42}"
+            content = PROPOSAL
         usage = {
             "prompt_tokens": 100 + len(prompt) // 10,
             "completion_tokens": 7 + len(content) // 20,

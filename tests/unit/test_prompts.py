@@ -3,10 +3,19 @@ data (tests/unit/test_prompt_fences.py holds every prompt's fences to what was m
 
 from __future__ import annotations
 
+import re
+
 from schemas.propose import ConsensusState, ProposeRequested, StateItem
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
-from services.agent_runner.prompts import FORMAT_RULES, RUBRIC, propose_messages, review_messages
+from services.agent_runner.prompts import (
+    FORMAT_RULES,
+    REVIEW_JSON,
+    RUBRIC,
+    propose_messages,
+    review_messages,
+    review_template,
+)
 from services.core.tokens import estimate_tokens
 
 TASK = TaskView(task_id="t", prompt="What is 6*7?", answer_format="integer", system="Be terse.")
@@ -138,3 +147,13 @@ def test_each_protocol_asks_for_what_it_is() -> None:
     assert "synthesise these responses" in aggregate
     assert "Keep what holds up" not in aggregate
     assert "Keep what holds up" in layer
+
+
+def test_the_review_prompt_offers_no_placeholder_for_a_grammar_to_copy() -> None:
+    # issue 13: "<why>" and "<verbatim text from the candidate>" came back verbatim
+    fixed = review_template()
+    assert re.search(r"<[^<>]*>", fixed) is None
+    user = review_messages(review())[1]["content"]
+    assert "<why>" not in user
+    assert "verbatim text from the candidate>" not in user
+    assert REVIEW_JSON in user
