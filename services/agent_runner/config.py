@@ -57,10 +57,12 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, OpenAI, …).
 
     ``structured_output`` says how reviews are constrained to JSON: ``json_schema``
-    (OpenAI, vLLM, recent Ollama), ``json_object`` (a JSON object, with the schema in the
-    Anyscale style that llama.cpp's Python server reads), ``prompt`` (asked for in the
-    prompt only) or ``auto``: try them in that order and keep the first the server accepts.
-    Whatever comes back is parsed leniently and repaired when it can be.
+    (OpenAI, vLLM, recent Ollama, llama.cpp's ``llama-server``), ``json_object`` (a JSON
+    object, with the schema in the Anyscale style that llama-cpp-python's server turns into
+    a grammar), ``prompt`` (asked for in the prompt only) or ``auto``: try them in that
+    order and keep the first the server accepts. vLLM's own ``guided_json`` extra (removed
+    in its v0.12 for ``structured_outputs``) is not needed: its ``json_schema`` is the same
+    guided decoding. Whatever comes back is parsed leniently and mended with json-repair.
     """
 
     base_url: str

@@ -101,16 +101,16 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
 # as a value came back verbatim in 161 of 162 justifications (issue 13). Copying this
 # example gets the ballot thrown out instead (services/reviewer/validation.py).
 REVIEW_JSON = (
-    'Answer with JSON only: {"reviews": [...]} with one object per candidate, in any order. '
-    'Each object has "label" (the candidate\'s label), "weight" (an integer from -100 to '
-    '100), "justification" (one or two sentences in your own words on why, about that '
-    'candidate) and "claims" (one to three objects, each a "quote" copied character for '
-    'character from that candidate\'s answer and a "verdict": verified, contested, '
-    "unverified or wrong). For instance, reviewing an answer to a different question, "
-    '"What is 3 + 4?", that ended with 3 + 4 = 8: {"label": "Candidate_X", "weight": -90, '
-    '"justification": "It adds the two numbers but gets 8; three plus four is seven.", '
-    '"claims": [{"quote": "3 + 4 = 8", "verdict": "wrong"}]}. Do not copy that example: '
-    "judge the candidates above and quote their own words."
+    'Answer with JSON only: {"reviews": {...}} holding one object per candidate, keyed by '
+    'its label. Each object has "weight" (an integer from -100 to 100), "justification" '
+    '(one or two sentences in your own words on why, about that candidate) and "claims" '
+    '(one to three objects, each a "quote" copied character for character from that '
+    'candidate\'s answer and a "verdict": verified, contested, unverified or wrong). For '
+    'instance, reviewing an answer to a different question, "What is 3 + 4?", that ended '
+    'with 3 + 4 = 8: {"Candidate_X": {"weight": -90, "justification": "It adds the two '
+    'numbers but gets 8; three plus four is seven.", "claims": [{"quote": "3 + 4 = 8", '
+    '"verdict": "wrong"}]}}. Do not copy that example: judge the candidates above and quote '
+    "their own words."
 )
 REVIEW_STEPS = (
     "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
@@ -143,7 +143,7 @@ def review_messages(
     task = request.task
 
     def fit(text: str) -> str:
-        return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
+        return fitted(text, candidate_tokens)
 
     def shown(c: Candidate) -> str:
         block = fence("candidate", fit(c.content), label=c.label)
@@ -167,6 +167,11 @@ def review_messages(
         ChatMessage(role="system", content=system_prompt(task)),
         ChatMessage(role="user", content=user),
     ]
+
+
+def fitted(text: str, candidate_tokens: int | None) -> str:
+    """A fenced text as ``review_messages`` shows it under ``candidate_tokens``."""
+    return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
 
 
 def fitted_texts(request: ReviewRequested) -> int:

@@ -1,7 +1,9 @@
 """Against a real OpenAI-compatible server: llama-cpp-python serving a tiny random-weight
-Llama model. Three ``openai`` agents deliberate on it through the whole stack; with
-schema-constrained output even random weights give valid review JSON, so proposals,
-reviews, ballots and the tally all run for real."""
+Llama model. Three ``openai`` agents deliberate on it through the whole stack. Random
+weights state no answer of their own accord, so the pool gives their proposals a grammar
+(``extra_body``) that ends them with one; reviews are held to the review schema by the
+server (quotes drawn from the candidates), so proposals, reviews, ballots and the tally all
+run for real, and the ballots validate under the rules real models are held to."""
 
 from __future__ import annotations
 
@@ -31,9 +33,13 @@ model = "tiny"
 structured_output = "auto"
 temperature = 0.8
 max_tokens = 48
-review_max_tokens = 400
+review_max_tokens = 2000
 timeout_s = 120
+extra_body = {{ grammar = '{grammar}' }}
 """
+# Proposals: a few random letters, then a stated answer. Reviews replace it with the
+# schema's own grammar (json_object with the schema).
+ANSWER_GRAMMAR = r'root ::= [a-z ]{0,8} "\nFinal answer: \\boxed{" [0-9] [0-9]? "}"'
 
 
 @pytest.mark.timeout(300)
@@ -44,7 +50,9 @@ async def test_three_openai_agents_deliberate_on_a_real_llama_cpp_server(
     with llama_server(model, tmp_path / "llama.log") as base_url:
         pool = tmp_path / "pool.toml"
         ids = ("tiny-a", "tiny-b", "tiny-c")
-        pool.write_text("".join(AGENT.format(id=i, base_url=base_url) for i in ids))
+        pool.write_text(
+            "".join(AGENT.format(id=i, base_url=base_url, grammar=ANSWER_GRAMMAR) for i in ids)
+        )
         stack = InProcessStack(url=nats_server.url, pool=pool)
         try:
             stack.start_all(agents=ids)

@@ -141,6 +141,21 @@ async def test_auto_steps_down_from_json_schema_and_remembers(server, session) -
     assert "schema" in server.seen("m")[-1]["response_format"]
 
 
+async def test_the_schema_sent_holds_each_claim_to_pieces_of_its_own_candidate(
+    server, session
+) -> None:
+    agent = backend(session, server.base_url, structured_output="json_object")
+    await agent.review(review())
+    schema = server.seen("m")[-1]["response_format"]["schema"]
+    entries = schema["properties"]["reviews"]["properties"]
+    assert list(entries) == ["Candidate_A", "Candidate_B"]
+    quotes = {
+        label: entry["properties"]["claims"]["items"]["properties"]["quote"]["enum"]
+        for label, entry in entries.items()
+    }
+    assert quotes == {"Candidate_A": ["\\boxed{42}"], "Candidate_B": ["\\boxed{41}"]}
+
+
 async def test_a_review_with_long_reasoning_excerpts_still_fits_the_context_window(
     server, session
 ) -> None:

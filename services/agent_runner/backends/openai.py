@@ -51,6 +51,11 @@ def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _shown_whole(shown: str, whole: str) -> str:
+    """The lines of ``shown`` that occur in ``whole`` as they are."""
+    return "\n".join(line for line in shown.splitlines() if line in whole)
+
+
 class OpenAIBackend:
     simulated = False
 
@@ -83,11 +88,14 @@ class OpenAIBackend:
 
     async def review(self, request: ReviewRequested) -> ReviewDraft:
         started = time.perf_counter()
-        labels = [c.label for c in request.candidates]
-        schema = review_schema(labels)
-        messages = prompts.review_messages(
-            request, json_schema=schema, candidate_tokens=self._candidate_budget(request)
-        )
+        budget = self._candidate_budget(request)
+        # A quote may be any piece of the candidate as the prompt shows it that is also in
+        # its whole text (what validation checks it against): none across a middle cut.
+        schema = review_schema(
+            [(c.label, _shown_whole(prompts.fitted(c.content, budget), c.content))
+             for c in request.candidates]
+        )  # fmt: skip
+        messages = prompts.review_messages(request, json_schema=schema, candidate_tokens=budget)
         result = await self._structured(messages, schema)
         try:
             entries, notes = parse_review(result.content)
