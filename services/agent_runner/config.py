@@ -77,6 +77,9 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     temperature: float | None = 0.7
     max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4096
     review_max_tokens: Annotated[int, msgspec.Meta(ge=1)] = 1536
+    # Send the system prompt at the head of the first user turn: for chat templates that
+    # drop system messages (a runner warns at start when it finds one that does).
+    fold_system: bool = False
     headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
 

@@ -12,6 +12,7 @@ model would be sent. The vote, moa and debate protocols have their own propose p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from schemas.base import AnswerFormat
@@ -167,6 +168,21 @@ def review_messages(
         ChatMessage(role="system", content=system_prompt(task)),
         ChatMessage(role="user", content=user),
     ]
+
+
+def fold_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages with the system prompt moved to the head of the first user turn, for
+    chat templates that drop system messages (Gemma's, in llama-cpp-python)."""
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [m for m in messages if m["role"] != "system"]
+    if not system:
+        return list(rest)
+    head = "\n\n".join(system)
+    for i, message in enumerate(rest):
+        if message["role"] == "user":
+            rest[i] = ChatMessage(role="user", content=f"{head}\n\n{message['content']}")
+            return rest
+    return [ChatMessage(role="user", content=head), *rest]
 
 
 def fitted(text: str, candidate_tokens: int | None) -> str:

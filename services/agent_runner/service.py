@@ -72,7 +72,8 @@ async def serve_agent(
         structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         truth = reference_reader(store, settings.truth_cache)
-        backend = TracedBackend(make_backend(profile, settings, truth, session), profile, rt.tracer)
+        inner = make_backend(profile, settings, truth, session)
+        backend = TracedBackend(inner, profile, rt.tracer)
         deps = RunnerDeps(
             profile=profile, instance_id=rt.instance_id, backend=backend, clock=time.time
         )
@@ -94,7 +95,8 @@ async def serve_agent(
             rt,
             Plan(
                 routes=routes(deps),
-                background=[heartbeat.run],
+                background=[heartbeat.run]
+                + ([inner.inspect] if isinstance(inner, OpenAIBackend) else []),
                 after_drain=after_drain,
                 metadata={"agent_id": profile.id, "model": profile.model},
             ),

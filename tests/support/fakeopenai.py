@@ -9,6 +9,12 @@ grammar does), ``ramble`` (a proposal that states no final answer).
 An ``ok`` proposal answers "Final answer: \\boxed{42}"; an ``ok`` review scores every label
 the prompt lists, quoting a line of the candidates. Every ``ok`` reports its usage, and the
 server keeps the totals.
+
+``tokenizer`` makes it speak like a local server: "llama.cpp" (``/props`` with
+``chat_template``, ``/tokenize``, ``/apply-template``) or "llama-cpp-python"
+(``/extras/tokenize/count``); it counts ``chars_per_token`` characters a token, and so
+does the ``prompt_tokens`` it reports. ``drops_system``: the chat template drops system
+messages (from what ``prompt_tokens`` and ``/apply-template`` say).
 """
 
 from __future__ import annotations
@@ -41,6 +47,12 @@ class FakeOpenAI(LoopbackServer):
     slow_s: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     reported: dict[str, Reported] = field(default_factory=lambda: defaultdict(Reported))
+    tokenizer: str | None = None  # "llama.cpp" | "llama-cpp-python" | None
+    chars_per_token: float = 10.0
+    drops_system: bool = False
+    chat_template: str = "{{ messages }}"
+    # every request to an endpoint other than chat, in order: (path, the text it was sent)
+    paths: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -48,6 +60,38 @@ class FakeOpenAI(LoopbackServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
+        if self.tokenizer == "llama.cpp":
+            app.router.add_get("/props", self._props)
+            app.router.add_post("/tokenize", self._tokenize)
+            app.router.add_post("/apply-template", self._apply_template)
+        elif self.tokenizer == "llama-cpp-python":
+            app.router.add_post("/extras/tokenize/count", self._count)
+
+    def count(self, text: str) -> int:
+        return int(len(text) / self.chars_per_token)
+
+    def templated(self, messages: list[dict[str, Any]]) -> str:
+        kept = [m for m in messages if not (self.drops_system and m.get("role") == "system")]
+        return "\n".join(m.get("content", "") for m in kept)
+
+    async def _props(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append((request.path, ""))
+        return web.json_response({"chat_template": self.chat_template, "total_slots": 1})
+
+    async def _tokenize(self, request: web.Request) -> web.StreamResponse:
+        text = (await request.json())["content"]
+        self.paths.append((request.path, text))
+        return web.json_response({"tokens": list(range(self.count(text)))})
+
+    async def _count(self, request: web.Request) -> web.StreamResponse:
+        text = (await request.json())["input"]
+        self.paths.append((request.path, text))
+        return web.json_response({"count": self.count(text)})
+
+    async def _apply_template(self, request: web.Request) -> web.StreamResponse:
+        messages = (await request.json())["messages"]
+        self.paths.append((request.path, ""))
+        return web.json_response({"prompt": self.templated(messages)})
 
     def seen(self, model: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r.get("model") == model]
@@ -110,7 +154,7 @@ class FakeOpenAI(LoopbackServer):
         else:
             content = PROPOSAL
         usage = {
-            "prompt_tokens": 100 + len(prompt) // 10,
+            "prompt_tokens": 100 + self.count(self.templated(body.get("messages", []))),
             "completion_tokens": 7 + len(content) // 20,
         }
         totals = self.reported[model]
