@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from schemas.gate import Quality
 from services.stack.natsserver import free_port
 from tests.integration.conftest import ready
 from tests.support import nsed
@@ -153,3 +154,6 @@ async def test_template_reviews_do_not_count_and_a_rambling_proposal_is_no_answe
     assert result.status == "completed"
     assert result.extracted_answer == "42"
     assert result.summaries[0].valid_ballots == 2
+    # 3 proposals, 2 with an answer; 3 reviews, 2 valid: in the result, for every round
+    assert result.quality == Quality(proposals=3, answered=2, reviews=3, valid_reviews=2)
+    assert result.summaries[0].quality == result.quality
