@@ -97,21 +97,17 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     ]
 
 
-# The shape in words, and one worked entry about another question: a small model under a
-# JSON grammar copies what an example offers it, and a placeholder such as "<why>" offered
-# as a value came back verbatim in 161 of 162 justifications (issue 13). Copying this
-# example gets the ballot thrown out instead (services/reviewer/validation.py).
+# The shape in words, with no example values: a small model under a JSON grammar copies
+# what an example offers it. A placeholder such as "<why>" came back verbatim in 161 of 162
+# justifications (issue 13), and a worked example's justification in every review of
+# Gemma 3 270M; copied text gets a ballot thrown out (services/reviewer/validation.py).
 REVIEW_JSON = (
     'Answer with JSON only: {"reviews": {...}} holding one object per candidate, keyed by '
-    'its label. Each object has "weight" (an integer from -100 to 100), "justification" '
-    '(one or two sentences in your own words on why, about that candidate) and "claims" '
-    '(one to three objects, each a "quote" copied character for character from that '
-    'candidate\'s answer and a "verdict": verified, contested, unverified or wrong). For '
-    'instance, reviewing an answer to a different question, "What is 3 + 4?", that ended '
-    'with 3 + 4 = 8: {"Candidate_X": {"weight": -90, "justification": "It adds the two '
-    'numbers but gets 8; three plus four is seven.", "claims": [{"quote": "3 + 4 = 8", '
-    '"verdict": "wrong"}]}}. Do not copy that example: judge the candidates above and quote '
-    "their own words."
+    'its label. Each object has "weight" (an integer from -100 to 100), "claims" (one to '
+    'three objects, each a "quote" copied character for character from that candidate\'s '
+    'answer and a "verdict": verified, contested, unverified or wrong) and "justification" '
+    "(one or two sentences on why that candidate earns its weight). Write every "
+    "justification yourself, about that candidate alone."
 )
 REVIEW_STEPS = (
     "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "

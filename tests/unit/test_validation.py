@@ -227,10 +227,8 @@ def test_a_review_that_copies_the_prompts_placeholders_is_invalid_and_says_why()
     assert ballot.ungrounded_quotes == 2
 
 
-def test_a_justification_copied_from_the_prompt_or_its_example_is_template_text() -> None:
-    example = "It adds the two numbers but gets 8; three plus four is seven."
-    assert example in review_template()  # the example the prompt offers
-    for why in (example, "sound with minor issues", "Trust your own solution"):
+def test_a_justification_copied_from_the_prompt_is_template_text() -> None:
+    for why in ("sound with minor issues", "Trust your own solution", "why that candidate earns"):
         ballot = validate(review(entry("Candidate_A", 60.0, why=why), entry("Candidate_B", 5.0)))
         assert not ballot.valid
         assert any("Candidate_A is template text: copied" in n for n in ballot.notes)
