@@ -153,7 +153,7 @@ async def test_the_schema_sent_holds_each_claim_to_pieces_of_its_own_candidate(
         label: entry["properties"]["claims"]["items"]["properties"]["quote"]["enum"]
         for label, entry in entries.items()
     }
-    assert quotes == {"Candidate_A": ["\\boxed{42}"], "Candidate_B": ["\\boxed{41}"]}
+    assert quotes == {"Candidate_A": ["boxed{42}"], "Candidate_B": ["boxed{41}"]}
 
 
 async def test_a_review_with_long_reasoning_excerpts_still_fits_the_context_window(

@@ -4,11 +4,13 @@ with control characters, keyed by label, with weights as text."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from services.agent_runner.backends.structured import (
     MAX_QUOTE_CHARS,
@@ -116,7 +118,7 @@ def test_the_schema_leaves_no_room_for_an_empty_justification_or_no_claim() -> N
 def test_a_claim_may_quote_only_pieces_of_its_own_candidate() -> None:
     entries = review_schema(CANDIDATES)["properties"]["reviews"]["properties"]
     quote = entries["Candidate_A"]["properties"]["claims"]["items"]["properties"]["quote"]
-    assert quote["enum"] == ["So 6×7 = 42.", "Final answer: \\boxed{42}"]
+    assert quote["enum"] == ["So 6×7 = 42.", "Final answer:", "boxed{42}"]
     # a candidate with nothing to quote leaves the quote free (validation still checks it)
     free = entries["Candidate_B"]["properties"]["claims"]["items"]["properties"]["quote"]
     assert "enum" not in free
@@ -157,3 +159,27 @@ def test_the_example_pools_load(name: str) -> None:
     pool = load_pool(path)
     assert pool.agents
     assert all(a.backend == "openai" and a.openai is not None for a in pool.agents)
+
+
+@given(texts=st.lists(st.text(max_size=120), min_size=1, max_size=3))
+@settings(max_examples=60, deadline=None)
+def test_the_review_schema_of_any_candidates_is_a_grammar_llama_cpp_takes(
+    texts: list[str], gbnf_parses: Callable[[str], bool]
+) -> None:
+    # A grammar the server cannot parse aborts it: the schema must convert for any text.
+    schema = review_schema([(f"Candidate_{chr(65 + i)}", t) for i, t in enumerate(texts)])
+    assert gbnf_parses(json_schema_to_gbnf(json.dumps(schema)))
+
+
+def test_quote_options_never_hold_a_double_quote_or_a_backslash() -> None:
+    assert quote_options('He said "six sevens" and wrote 42.') == [
+        "He said",
+        "six sevens",
+        "and wrote 42.",
+    ]
+    assert quote_options("So \\frac{84}{2} = 42.\nFinal answer: \\boxed{42}") == [
+        "So",
+        "frac{84}{2} = 42.",
+        "Final answer:",
+        "boxed{42}",
+    ]

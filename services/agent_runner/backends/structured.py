@@ -24,6 +24,7 @@ VERDICTS: tuple[Verdict, ...] = ("verified", "contested", "unverified", "wrong")
 MAX_QUOTES = 16
 MAX_QUOTE_CHARS = 200
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f\x7f-\x9f]')
 
 
 class Unparseable(ValueError):
@@ -33,13 +34,18 @@ class Unparseable(ValueError):
 def quote_options(text: str) -> list[str]:
     """The sentences and lines of a candidate's text that a claim may quote: each a verbatim
     piece of it, at most ``MAX_QUOTE_CHARS`` long, at most ``MAX_QUOTES`` spread over the
-    text (its ending, where the answer is, always among them)."""
+    text (its ending, where the answer is, always among them). A piece never holds a double
+    quote, a backslash or a control character: llama-cpp-python's schema-to-grammar
+    converter does not JSON-escape an enum string, so its server aborts on the grammar (a
+    quote, a control character) or emits a backslash raw, which JSON then reads as an
+    escape ("\\boxed" comes back as a backspace and "oxed")."""
     pieces: list[str] = []
     for line in text.splitlines():
         for sentence in _SENTENCE.split(line):
-            piece = sentence.strip()[:MAX_QUOTE_CHARS].strip()
-            if len(piece) >= 2 and piece not in pieces:
-                pieces.append(piece)
+            for part in _UNQUOTABLE.split(sentence):
+                piece = part.strip()[:MAX_QUOTE_CHARS].strip()
+                if len(piece) >= 2 and piece not in pieces:
+                    pieces.append(piece)
     if len(pieces) <= MAX_QUOTES:
         return pieces
     step = (len(pieces) - 1) / (MAX_QUOTES - 1)
@@ -76,9 +82,10 @@ def _entry_schema(quotes: list[str]) -> dict[str, Any]:
         quote = {"type": "string", "enum": quotes}
     return {
         "type": "object",
+        # The weight first, then what was checked, then why: a body cut off by max_tokens
+        # keeps the weight and the quotes.
         "properties": {
             "weight": {"type": "integer", "minimum": -100, "maximum": 100},
-            "justification": {"type": "string", "minLength": 8, "maxLength": 600},
             "claims": {
                 "type": "array",
                 "minItems": 1,
@@ -93,8 +100,9 @@ def _entry_schema(quotes: list[str]) -> dict[str, Any]:
                     "additionalProperties": False,
                 },
             },
+            "justification": {"type": "string", "minLength": 8, "maxLength": 400},
         },
-        "required": ["weight", "justification", "claims"],
+        "required": ["weight", "claims", "justification"],
         "additionalProperties": False,
     }
 
