@@ -80,6 +80,10 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # Send the system prompt at the head of the first user turn: for chat templates that
     # drop system messages (a runner warns at start when it finds one that does).
     fold_system: bool = False
+    # Hold proposals to a grammar ending in the format's final-answer line (llama.cpp and
+    # llama-cpp-python servers only; backends/grammar.py), for models that do not end
+    # with one of their own accord.
+    answer_grammar: bool = False
     headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
 

@@ -83,6 +83,7 @@ class ChatClient:
         *,
         max_tokens: int,
         response_format: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> ChatResult:
         if self.config.fold_system:
             messages = fold_system(messages)
@@ -96,6 +97,8 @@ class ChatClient:
             body["temperature"] = self.config.temperature
         if response_format is not None:
             body["response_format"] = dict(response_format)
+        if grammar is not None:
+            body["grammar"] = grammar
         started = time.perf_counter()
         async with self.limit:
             attempts = 0

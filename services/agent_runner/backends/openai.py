@@ -11,6 +11,7 @@ Review prompts are fitted to the context window by the server's own token count 
 has one (``backends.server``), found once per runner; else by the estimate with a margin.
 At start (``inspect``) a runner says in one warning line when the model's chat template
 is missing or drops the system message; ``fold_system`` sends it in the first user turn.
+``answer_grammar`` holds proposals to a grammar that ends them with a final-answer line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from services._runtime.errors import ConfigError
 from services.agent_runner import prompts
 from services.agent_runner.backends.base import BackendError, ProposalDraft, ReviewDraft
 from services.agent_runner.backends.chat import ChatClient, ChatResult, StructuredOutputRefused
+from services.agent_runner.backends.grammar import answer_grammar
 from services.agent_runner.backends.server import (
     ESTIMATE_MARGIN,
     Tokenizer,
@@ -125,7 +127,12 @@ class OpenAIBackend:
 
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         messages = prompts.propose_messages(request)
-        result = await self.client.complete(messages, max_tokens=self.config.max_tokens)
+        grammar = None
+        if self.config.answer_grammar:
+            grammar = answer_grammar(request.task.answer_format, self.config.max_tokens)
+        result = await self.client.complete(
+            messages, max_tokens=self.config.max_tokens, grammar=grammar
+        )
         if not result.content.strip():
             raise BackendError(f"the model returned an empty answer ({result.finish_reason})")
         return ProposalDraft(
