@@ -66,7 +66,8 @@ def gbnf_parses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
     from tests.support.tinyllama import write_tiny_llama
 
     path = write_tiny_llama(tmp_path_factory.mktemp("vocab") / "tiny.gguf")
-    model = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    # verbose: its quiet mode leaves /dev/null handles open until exit (ResourceWarning)
+    model = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=True)
     vocab = llama_cpp.llama_model_get_vocab(model.model)
 
     def parses(grammar: str) -> bool:
