@@ -130,7 +130,8 @@ async def serve_agent(
             rt,
             Plan(
                 routes=routes(deps),
-                background=[heartbeat.run],
+                background=[heartbeat.run]
+                + ([model.inspect] if isinstance(model, OpenAIBackend) else []),
                 after_drain=after_drain,
                 metadata={"agent_id": profile.id, "model": profile.model},
             ),
