@@ -59,6 +59,20 @@ class Halting(Struct, frozen=True, kw_only=True):
     target: float  # ε·B: the evidence that stops the deliberation
 
 
+class Quality(Struct, frozen=True, kw_only=True):
+    """What the members' output was worth to the council, counted over calls that came
+    back (a timed-out seat is not counted): ``proposals`` received and of them ``answered``
+    (an answer extracted: status ok; no_answer and error are not); ``reviews`` received
+    from seats asked to review and of them ``valid_reviews`` (the ballot validated; an
+    unreadable or failed review is not valid). Shares: answered / proposals,
+    valid_reviews / reviews."""
+
+    proposals: int = 0
+    answered: int = 0
+    reviews: int = 0
+    valid_reviews: int = 0
+
+
 class RoundSummary(Struct, frozen=True, kw_only=True):
     round: int
     winner: str | None  # proposal id
@@ -78,6 +92,7 @@ class RoundSummary(Struct, frozen=True, kw_only=True):
     usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # per agent, this round
     cost_usd: float = 0.0  # this round, all agents
     notes: tuple[str, ...] = ()
+    quality: Quality = Quality()
 
 
 class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw_only=True):
@@ -100,3 +115,5 @@ class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw
     detail: str = ""
     elapsed_s: float = 0.0
     warnings: tuple[str, ...] = ()  # as on TeamSelected: the task's unknown fields, ignored
+    # Summed over the rounds, the round a deadline cut short included.
+    quality: Quality = Quality()

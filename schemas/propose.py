@@ -10,7 +10,11 @@ from schemas.task import TaskView
 
 # ``peer``: a previous-round proposal in full, carried by the moa and debate protocols.
 ItemKind = Literal["winner", "alternative", "critique", "claim", "peer"]
-CallStatus = Literal["ok", "skip", "error"]
+# ``no_answer``: the model answered, but its text states no final answer in the task's
+# format (services/core/answers.py); nothing to vote on, and its author still reviews.
+CallStatus = Literal["ok", "skip", "error", "no_answer"]
+# The proposals whose authors review the round's ok proposals.
+REVIEWING: frozenset[CallStatus] = frozenset({"ok", "no_answer"})
 
 
 class StateItem(Struct, frozen=True, kw_only=True):

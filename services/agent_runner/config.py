@@ -58,10 +58,12 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, OpenAI, …).
 
     ``structured_output`` says how reviews are constrained to JSON: ``json_schema``
-    (OpenAI, vLLM, recent Ollama), ``json_object`` (a JSON object, with the schema in the
-    Anyscale style that llama.cpp's Python server reads), ``prompt`` (asked for in the
-    prompt only) or ``auto``: try them in that order and keep the first the server accepts.
-    Whatever comes back is parsed leniently and repaired when it can be.
+    (OpenAI, vLLM, recent Ollama, llama.cpp's ``llama-server``), ``json_object`` (a JSON
+    object, with the schema in the Anyscale style that llama-cpp-python's server turns into
+    a grammar), ``prompt`` (asked for in the prompt only) or ``auto``: try them in that
+    order and keep the first the server accepts. vLLM's own ``guided_json`` extra (removed
+    in its v0.12 for ``structured_outputs``) is not needed: its ``json_schema`` is the same
+    guided decoding. Whatever comes back is parsed leniently and mended with json-repair.
 
     ``base_url`` and ``model`` are required, except for an agent on a local model
     (``[agents.local]``): the stack's server for it supplies both.
@@ -83,6 +85,13 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # latency at once (services/agent_runner/probe.py); off: the declared latency until
     # the first task's calls.
     probe: bool = True
+    # Send the system prompt at the head of the first user turn: for chat templates that
+    # drop system messages (a runner warns at start when it finds one that does).
+    fold_system: bool = False
+    # Hold proposals to a grammar ending in the format's final-answer line (llama.cpp and
+    # llama-cpp-python servers only; backends/grammar.py), for models that do not end
+    # with one of their own accord.
+    answer_grammar: bool = False
     headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
 

@@ -2,7 +2,8 @@
 
 Consumes ``ProposeRequested`` / ``ReviewRequested``; emits ``ProposalSubmitted`` /
 ``ReviewSubmitted``. A backend failure becomes an ``error`` event with the reason, so the
-deliberation goes on without this agent instead of waiting for it.
+deliberation goes on without this agent instead of waiting for it. A proposal whose text
+states no final answer in the task's format is ``no_answer``, with what was missing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from schemas.base import Message, Usage
-from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.propose import CallStatus, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
 from services._runtime.route import Delivery
@@ -21,7 +22,7 @@ from services.agent_runner.backends.base import AgentBackend, BackendError
 from services.agent_runner.config import AgentProfile
 from services.agent_runner.latency import Latency
 from services.core import ids
-from services.core.answers import extract_answer
+from services.core.answers import MISSING, extract_answer
 
 log = structlog.get_logger("agent_runner")
 
@@ -86,7 +87,12 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
         return ProposalSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
-    answer = extract_answer(draft.content, msg.task.answer_format)
+    fmt = msg.task.answer_format
+    answer = extract_answer(draft.content, fmt)
+    status: CallStatus = "ok" if answer is not None else "no_answer"
+    error = None if answer is not None else MISSING[fmt]
+    if not draft.content.strip():
+        status, error = "error", "empty answer"
     return ProposalSubmitted(
         **common,  # type: ignore[arg-type]
         content=draft.content,
@@ -94,8 +100,8 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
         extracted_answer=answer,
         usage=_usage(profile, draft.input_tokens, draft.output_tokens),
         latency_s=round(draft.latency_s, 4),
-        status="ok" if draft.content.strip() else "error",
-        error=None if draft.content.strip() else "empty answer",
+        status=status,
+        error=error,
     )
 
 

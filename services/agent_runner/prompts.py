@@ -12,6 +12,7 @@ model would be sent. The vote, moa and debate protocols have their own propose p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from schemas.base import AnswerFormat
@@ -120,11 +121,35 @@ def propose_messages(request: ProposeRequested) -> list[ChatMessage]:
     ]
 
 
+# The shape in words, with no example values: a small model under a JSON grammar copies
+# what an example offers it. A placeholder such as "<why>" came back verbatim in 161 of 162
+# justifications (issue 13), and a worked example's justification in every review of
+# Gemma 3 270M; copied text gets a ballot thrown out (services/reviewer/validation.py).
 REVIEW_JSON = (
-    'Answer with JSON only, one entry per candidate: {"reviews": [{"label": "Candidate_A", '
-    '"weight": <integer -100..100>, "justification": "<why>", "claims": [{"quote": '
-    '"<verbatim text from the candidate>", "verdict": "verified|contested|unverified|wrong"}]}]}'
+    'Answer with JSON only: {"reviews": {...}} holding one object per candidate, keyed by '
+    'its label. Each object has "weight" (an integer from -100 to 100), "claims" (one to '
+    'three objects, each a "quote" copied character for character from that candidate\'s '
+    'answer and a "verdict": verified, contested, unverified or wrong) and "justification" '
+    "(one or two sentences on why that candidate earns its weight). Write every "
+    "justification yourself, about that candidate alone."
 )
+REVIEW_STEPS = (
+    "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
+    "candidate proves it wrong; locate exactly where the candidate departs from yours and "
+    "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
+    "each claim verbatim from the candidate's answer, not from its reasoning."
+)
+SCORE = (
+    "Score every candidate ({labels}) with a weight from -100 to 100, a short "
+    "justification and the claims you checked (quote + verified | contested | "
+    "unverified | wrong)."
+)
+
+
+def review_template() -> str:
+    """Every fixed text of the review prompt (no question, no candidate): what a review
+    that only echoes its instructions would be made of."""
+    return "\n".join((COUNCIL, REVIEW_STEPS, RUBRIC, SCORE, REVIEW_JSON))
 
 
 def review_messages(
@@ -139,7 +164,7 @@ def review_messages(
     task = request.task
 
     def fit(text: str) -> str:
-        return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
+        return fitted(text, candidate_tokens)
 
     def shown(c: Candidate) -> str:
         block = fence("candidate", fit(c.content), label=c.label)
@@ -156,20 +181,33 @@ def review_messages(
         f"Round {request.round} — review.\n\nQuestion:\n{task.prompt}\n\n"
         f"{FENCE_NOTICE}\n\nYour own answer, as your baseline:\n{own}\n\n"
         "Candidates, each with an excerpt of its author's reasoning when there is one:\n"
-        f"{blocks}\n\n"
-        "For each candidate, find its 2–3 decisive claims. Trust your own solution unless a "
-        "candidate proves it wrong; locate exactly where the candidate departs from yours and "
-        "verify only those claims. A unanimous wrong answer is a shared hallucination. Quote "
-        "each claim verbatim from the candidate's answer, not from its reasoning. "
-        f"{request.rubric or RUBRIC}\n"
-        f"Score every candidate ({labels}) with a weight from -100 to 100, a short "
-        "justification and the claims you checked (quote + verified | contested | "
-        f"unverified | wrong).\n{REVIEW_JSON}"
+        f"{blocks}\n\n{REVIEW_STEPS} {request.rubric or RUBRIC}\n"
+        f"{SCORE.format(labels=labels)}\n{REVIEW_JSON}"
     )
     return [
         ChatMessage(role="system", content=system_prompt(task)),
         ChatMessage(role="user", content=user + role_note(request)),
     ]
+
+
+def fold_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages with the system prompt moved to the head of the first user turn, for
+    chat templates that drop system messages (Gemma's, in llama-cpp-python)."""
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [m for m in messages if m["role"] != "system"]
+    if not system:
+        return list(rest)
+    head = "\n\n".join(system)
+    for i, message in enumerate(rest):
+        if message["role"] == "user":
+            rest[i] = ChatMessage(role="user", content=f"{head}\n\n{message['content']}")
+            return rest
+    return [ChatMessage(role="user", content=head), *rest]
+
+
+def fitted(text: str, candidate_tokens: int | None) -> str:
+    """A fenced text as ``review_messages`` shows it under ``candidate_tokens``."""
+    return text if candidate_tokens is None else shorten_middle(text, candidate_tokens)
 
 
 def fitted_texts(request: ReviewRequested) -> int:

@@ -195,7 +195,8 @@ async def _serve(
             rt,
             Plan(
                 routes=routes(deps),
-                background=[heartbeat.run, monitor.recover],
+                background=[heartbeat.run, monitor.recover]
+                + ([model.inspect] if isinstance(model, OpenAIBackend) else []),
                 after_drain=after_drain,
                 metadata={"agent_id": profile.id, "model": profile.model},
             ),

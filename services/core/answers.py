@@ -1,16 +1,21 @@
 """Answer extraction and comparison per ``answer_format``, for real and simulated agents.
 
-integer  the last ``\\boxed{…}``, else the "final answer" line, read as math (math-verify:
-         fractions, powers, ``{,}`` separators, Unicode minus, units); if the text marks
-         neither, the last number in it. An integer gives its exact decimal ("2^{60}" →
-         "1152921504606846976"); any other number a canonical non-integer form ("\\frac34" →
-         "0.75") that never equals an integer; an expression with unknowns gives None
-choice   a letter A–J from ``\\boxed{}``, the "final answer" line, the last "answer: X"
-         or "the answer is (X)", else the last "(X)"; a capital A or I followed by a word
-         is the article or the pronoun, not an option
-code     the last fenced code block
-text     ``\\boxed{}``, else the "Final answer:" line, else the last non-empty line;
-         compared case- and space-folded, or as math (math-verify) when both sides are math
+An answer is read only where the text states one explicitly; a text that states none has no
+answer (None), and the proposal carrying it is ``no_answer``. Never a guess: the last number
+or the last line of a text that rambles is not its answer.
+
+integer  the last ``\\boxed{…}``, else the "Final answer" line, else a GSM8K-style ``#### N``
+         line, else the last "the answer is N" / "answer: N" (a number right after it); read
+         as math (math-verify: fractions, powers, ``{,}`` separators, Unicode minus, units).
+         An integer gives its exact decimal ("2^{60}" → "1152921504606846976"); any other
+         number a canonical non-integer form ("\\frac34" → "0.75") that never equals an
+         integer; an expression with unknowns gives None
+choice   a letter A–J from ``\\boxed{}``, the "final answer" line, or the last "answer: X" /
+         "the answer is (X)"; a capital A or I followed by a word is the article or the
+         pronoun, not an option
+code     the last fenced code block, else ``\\boxed{}``
+text     ``\\boxed{}``, else the "Final answer:" line; compared case- and space-folded, or as
+         math (math-verify) when both sides are math
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import re
 from schemas.base import AnswerFormat
 from services.core.math_answers import (
     equivalent,
-    last_plain_value,
     looks_like_math,
     number_answer,
     plain_value,
@@ -37,7 +41,11 @@ _OPTION = re.compile(r"\(([A-Ja-j])\)|(?<![\w\\'’])([A-J])(?![\w'’+\-])")
 # unless the word is one that follows an option's name ("A is right", "I because…").
 _PROSE_AFTER = re.compile(r"\s+(?!(?:is|because|since|as|which)\b)[a-z]")
 _ANSWER_IS = re.compile(r"\banswer\b\s*(?:is\b)?\s*[:=]?\s*", re.IGNORECASE)
-_PAREN_LETTER = re.compile(r"\(([A-J])\)")
+# "#### 18": how GSM8K's solutions state their answer, and so how models trained on it do.
+_HASHES = re.compile(r"^\s*####\s*(\S.*)$", re.MULTILINE)
+_ANSWER_NUMBER = re.compile(
+    r"\banswer\b\s*(?:is\b)?\s*[:=]?\s*(\$?\s*[-\u2212]?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE
+)
 _WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 
 
@@ -68,14 +76,18 @@ def extract_answer(text: str, answer_format: AnswerFormat) -> str | None:
         return _choice(boxed, text)
     if answer_format == "code":
         blocks = _CODE.findall(text)
-        return blocks[-1].strip() if blocks else (boxed or text.strip())
-    if boxed:
-        return boxed
-    final = _final_line(text)
-    if final:
-        return final
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+        return blocks[-1].strip() if blocks else (boxed or None)
+    return boxed or _final_line(text)
+
+
+MISSING: dict[AnswerFormat, str] = {
+    "integer": "no final answer stated (\\boxed{N}, 'Final answer: N', '#### N' or "
+    "'the answer is N')",
+    "choice": "no option letter stated as the answer (\\boxed{X}, 'Final answer: X' or "
+    "'the answer is X')",
+    "code": "no fenced code block",
+    "text": "no final answer stated (\\boxed{...} or a 'Final answer:' line)",
+}
 
 
 def normalize_answer(answer: str | None, answer_format: AnswerFormat) -> str | None:
@@ -113,18 +125,18 @@ def same_answer(a: str | None, b: str | None, answer_format: AnswerFormat) -> bo
 
 
 def _integer(boxed: str | None, text: str) -> str | None:
-    """A marked answer (box, else final line) is read as math and is the answer even when it
-    is not an integer; the last number in the text stands in only when nothing is marked."""
-    found = None if boxed is None else number_answer(boxed, latex=True)
-    if found is not None:
-        return found
+    """The first form of the docstring's order that the text uses decides: it is read as
+    math, and is the answer even when it is not an integer (None if it states no number)."""
+    if boxed is not None:
+        return number_answer(boxed, latex=True)
     final = _final_line(text)
     if final is not None:
         return number_answer(final)
-    if boxed is not None:
-        return None
-    value = last_plain_value(text)
-    return None if value is None else render(value)
+    hashes = _HASHES.findall(text)
+    if hashes:
+        return number_answer(hashes[-1])
+    stated = _ANSWER_NUMBER.findall(text)
+    return number_answer(stated[-1]) if stated else None
 
 
 def _choice(boxed: str | None, text: str) -> str | None:
@@ -137,10 +149,7 @@ def _choice(boxed: str | None, text: str) -> str | None:
         return letter
     stated = [_option_at(text, m.end()) for m in _ANSWER_IS.finditer(text)]
     letters = [letter for letter in stated if letter]
-    if letters:
-        return letters[-1]
-    parenthesised = _PAREN_LETTER.findall(text)
-    return str(parenthesised[-1]) if parenthesised else None
+    return letters[-1] if letters else None
 
 
 def _option(text: str) -> str | None:

@@ -34,7 +34,7 @@ from services.core.answers import same_answer
 from services.core.fencing import mask_identities
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
-from services.gate.summary import summarize
+from services.gate.summary import quality, summarize, total
 
 replace = msgspec.structs.replace
 
@@ -211,7 +211,10 @@ def conclude(
     notes = [n for s in record.summaries for n in s.notes]
     detail = "; ".join([note, *notes]) if notes else note
     reference = record.task.reference_answer
-    total = sum(record.usage.values(), Usage())
+    spent = sum(record.usage.values(), Usage())
+    rounds = [s.quality for s in record.summaries]
+    if record.current.number not in {s.round for s in record.summaries}:
+        rounds.append(quality(record.current))  # cut short by the deadline: what came back
     result = DeliberationConcluded(
         task_id=record.task_id,
         round=record.current.number,
@@ -225,8 +228,8 @@ def conclude(
         summaries=record.summaries,
         team=protocols.result_team(record),
         usage=dict(record.usage),
-        total=total,
-        cost_usd=round(total.cost_usd, 8),
+        total=spent,
+        cost_usd=round(spent.cost_usd, 8),
         trace_id=trace_id_of(record.traceparent),
         # Without an answer there is nothing to grade: neither right nor wrong.
         correct=(
@@ -240,5 +243,6 @@ def conclude(
         detail=detail,
         elapsed_s=round(now - record.created_at, 3),
         warnings=record.warnings,
+        quality=total(rounds),
     )
     return replace(record, current=replace(record.current, phase="done"), result=result)

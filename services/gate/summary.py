@@ -1,10 +1,11 @@
 """A closed round's ``RoundSummary`` (pure): its winner, scores, quorum, usage and cost,
-and notes on what went wrong (timeouts, errors, missing ballots, no quorum), which also say
-whether the round is degraded."""
+the quality of its output (answers extracted, reviews valid), and notes on what went wrong
+(timeouts, errors, missing ballots, no quorum), which also say whether the round is
+degraded."""
 
 from __future__ import annotations
 
-from schemas.gate import RoundSummary
+from schemas.gate import Quality, RoundSummary
 from schemas.record import RoundState
 from schemas.tally import TallyComputed
 
@@ -37,6 +38,28 @@ def round_notes(cur: RoundState) -> tuple[list[str], bool]:
     return notes, degraded
 
 
+def quality(cur: RoundState) -> Quality:
+    """The round's ``Quality``: what came back of what was asked."""
+    reviewed = [
+        b for b in cur.ballots if b.seat in cur.packets and "review timed out" not in b.notes
+    ]
+    return Quality(
+        proposals=len(cur.proposals),
+        answered=len(cur.ok_proposals()),
+        reviews=len(reviewed),
+        valid_reviews=sum(1 for b in reviewed if b.valid),
+    )
+
+
+def total(parts: list[Quality]) -> Quality:
+    return Quality(
+        proposals=sum(q.proposals for q in parts),
+        answered=sum(q.answered for q in parts),
+        reviews=sum(q.reviews for q in parts),
+        valid_reviews=sum(q.valid_reviews for q in parts),
+    )
+
+
 def summarize(
     cur: RoundState, tally: TallyComputed, state_tokens: int, evidence: float, now: float = 0.0
 ) -> RoundSummary:
@@ -61,4 +84,5 @@ def summarize(
         usage=dict(cur.usage),
         cost_usd=round(sum(u.cost_usd for u in cur.usage.values()), 8),
         notes=tuple(notes),
+        quality=quality(cur),
     )

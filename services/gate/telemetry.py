@@ -3,11 +3,12 @@ members, folded into running per-domain estimates the broker reads.
 
 Each precision is counted in its own unit. Generation: an ok proposal is a trial, a hit
 when it is right (against the reference answer where the task has one, else when it is in
-the round's supported winning option). Verification: a counted ballot that covered a
-winning and a losing proposal is a trial, worth the share of such pairs it ordered the way
-the outcome did. Without a reference the outcome is the council's own verdict, so these
-measure agreement with the council, which the council's majority also shapes; with a
-reference they measure being right.
+the round's supported winning option); a ``no_answer`` proposal is a trial and a miss (the
+model answered the call but stated no answer), never an error. Verification: a counted
+ballot that covered a winning and a losing proposal is a trial, worth the share of such
+pairs it ordered the way the outcome did. Without a reference the outcome is the council's
+own verdict, so these measure agreement with the council, which the council's majority
+also shapes; with a reference they measure being right.
 
 ``observe`` is pure: a round as it closed → one ``AgentTelemetry`` update per seated agent.
 ``TelemetryStore`` applies them by compare-and-set, one key per ``<domain>.<agent_id>``.
@@ -110,9 +111,10 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
         proposal = cur.proposal_of(seat.seat)
         ballot = cur.ballot_of(seat.seat)
         ok = proposal is not None and proposal.status == "ok"
+        missed = proposal is not None and proposal.status == "no_answer"
         reviewed = ballot is not None and ballot.valid
         asked = seat.seat in cur.packets
-        judged = ok and right is not None and proposal is not None
+        judged = (ok or missed) and right is not None and proposal is not None
         order = (
             ordering(ballot.weights, right)
             if reviewed and ballot is not None and right is not None and seat.seat in counted
@@ -123,7 +125,7 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
                 agent_id=seat.agent_id,
                 seated=1,
                 ok=int(ok),
-                errors=int(proposal is not None and not ok),
+                errors=int(proposal is not None and not (ok or missed)),
                 timeouts=int(seat.seat in cur.timed_out),
                 wins=int(ok and tally.supported and winner is not None and proposal is winner),
                 agreed=int(
@@ -135,7 +137,7 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
                 net_support=support.get(proposal.proposal_id, 0.0) if ok and proposal else 0.0,
                 gen_trial=int(judged),
                 gen_hit=int(
-                    judged and proposal is not None and proposal.proposal_id in (right or ())
+                    judged and ok and proposal is not None and proposal.proposal_id in (right or ())
                 ),
                 ver_trial=int(order is not None),
                 ver_hit=order or 0.0,

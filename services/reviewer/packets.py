@@ -1,6 +1,8 @@
 """Review packets (pure): who reviews whom, under which masked label, with what text.
 
-Every seat with an ``ok`` proposal reviews every ``ok`` proposal of the *other* agents.
+Every seat with an ``ok`` or ``no_answer`` proposal reviews every ``ok`` proposal of the
+*other* agents: a proposal that states no answer offers nothing to vote on, but its author
+read the question and can still judge the others.
 Labels ``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer
 by an RNG seeded from (task, round, reviewer seat); the label → proposal map stays in the
 record.
@@ -13,7 +15,7 @@ import functools
 import string
 from collections.abc import Sequence
 
-from schemas.propose import ProposalSubmitted
+from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.review import Candidate
 from services.core.fencing import mask_identities, sanitize
 from services.core.rng import seeded
@@ -42,12 +44,12 @@ def assign_labels(
 def build_packets(
     task_id: str, round_number: int, proposals: Sequence[ProposalSubmitted]
 ) -> dict[int, dict[str, str]]:
-    """reviewer seat → its packet (label → proposal id), for seats with an ``ok`` proposal
-    and at least one ``ok`` proposal of another agent to review (self-exclusion is by
-    agent: a model seated twice never reviews its own other sample)."""
+    """reviewer seat → its packet (label → proposal id), for seats with an ``ok`` or
+    ``no_answer`` proposal and at least one ``ok`` proposal of another agent to review
+    (self-exclusion is by agent: a model seated twice never reviews its own other sample)."""
     ok = [p for p in proposals if p.status == "ok"]
     packets: dict[int, dict[str, str]] = {}
-    for own in ok:
+    for own in (p for p in proposals if p.status in REVIEWING):
         others = [p.proposal_id for p in ok if p.agent_id != own.agent_id]
         if others:
             packets[own.seat] = assign_labels(task_id, round_number, own.seat, others)

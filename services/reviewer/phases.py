@@ -20,7 +20,7 @@ import msgspec
 
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
-from schemas.propose import ProposalSubmitted
+from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.review import ReviewRequested
 from schemas.task import TaskView
@@ -86,7 +86,7 @@ def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
             reason = f"no review in protocol {protocol}"
         elif own is None:
             reason = "no proposal in time; not a reviewer this round"
-        elif own.status != "ok":
+        elif own.status not in REVIEWING:
             reason = f"proposal {own.status}; not a reviewer this round"
         else:
             reason = "no other ok proposal to review"

@@ -5,7 +5,15 @@
 - a label the review left out counts as weight 0;
 - a claim's quote must occur in the candidate text as shown, after whitespace and
   quote-mark normalisation; otherwise the claim is dropped and counted;
-- a ballot with no valid entry is invalid.
+- a ballot with no valid entry is invalid;
+- a ballot is invalid when it was not written about its candidates (``template_reasons``):
+  an entry's justification is template text (empty, a placeholder such as ``<why>``, or
+  copied from the review prompt's own instructions or example), every entry has the same
+  justification while the candidates differ, or no claim quotes its candidate (all its
+  quotes ungrounded, or none given: every review prompt asks for them). A grammar makes a
+  small model's output parse; these make parsing not count as reviewing.
+
+Each reason is a note on the ballot.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ import re
 from collections.abc import Mapping
 
 from schemas.ballot import BallotAccepted, ClaimCheck, Critique
-from schemas.review import ReviewSubmitted
+from schemas.review import ReviewEntry, ReviewSubmitted
+from services.agent_runner.prompts import review_template
 
 WEIGHT_LIMIT = 100.0
 _QUOTES = str.maketrans(
@@ -36,10 +45,53 @@ _QUOTES = str.maketrans(
     }
 )
 _SPACE = re.compile(r"\s+")
+# "<why>", "<verbatim text from the candidate>", "[reason]", "--": a slot, not a text.
+_PLACEHOLDER = re.compile(r"<[^<>]{0,80}>|\[[^\[\]]{0,80}\]|\W*")
+# A justification at least this long found inside the prompt's fixed text was copied from it
+# (shorter ones, "wrong" or "verified", are words any review may use).
+MIN_COPIED_CHARS = 12
 
 
 def normalize_quote(text: str) -> str:
     return _SPACE.sub(" ", text.translate(_QUOTES)).strip()
+
+
+def _folded(text: str) -> str:
+    return normalize_quote(text).lower().strip(" .")
+
+
+_TEMPLATE = _folded(review_template())
+
+
+def template_text(justification: str) -> str | None:
+    """Why ``justification`` is template text rather than a judgement, or None."""
+    text = _folded(justification)
+    if not text:
+        return "empty"
+    if _PLACEHOLDER.fullmatch(text):
+        return f"a placeholder ({text[:40]!r})"
+    if len(text) >= MIN_COPIED_CHARS and text in _TEMPLATE:
+        return "copied from the review prompt"
+    return None
+
+
+def template_reasons(
+    counted: list[tuple[ReviewEntry, str]], shown: Mapping[str, str], grounded: int
+) -> list[str]:
+    """Why a ballot whose ``counted`` (entry, proposal id) pairs quote ``grounded`` claims
+    from their candidates is not a review of them; empty when it is one."""
+    reasons = []
+    for entry, _ in counted:
+        why = template_text(entry.justification)
+        if why is not None:
+            reasons.append(f"justification for {entry.label} is template text: {why}")
+    texts = {_folded(entry.justification) for entry, _ in counted}
+    candidates = {normalize_quote(shown.get(pid, "")) for _, pid in counted}
+    if len(counted) >= 2 and len(texts) == 1 and len(candidates) > 1 and not reasons:
+        reasons.append("the same justification for every candidate")
+    if not grounded:
+        reasons.append("no claim quotes its candidate")
+    return reasons
 
 
 def validate_ballot(
@@ -64,6 +116,7 @@ def validate_ballot(
     seen: set[str] = set()
     critiques: list[Critique] = []
     claims: list[ClaimCheck] = []
+    counted: list[tuple[ReviewEntry, str]] = []
     notes: list[str] = []
     dropped = ungrounded = 0
     for entry in review.entries:
@@ -81,6 +134,7 @@ def validate_ballot(
             notes.append(f"non-finite weight for {entry.label!r} dropped")
             continue
         seen.add(entry.label)
+        counted.append((entry, pid))
         weight = max(-WEIGHT_LIMIT, min(WEIGHT_LIMIT, entry.weight))
         weights[pid] = weight
         haystack = normalize_quote(shown.get(pid, ""))
@@ -99,6 +153,10 @@ def validate_ballot(
     valid = bool(seen)
     if not valid:
         notes.append("no valid entry")
+    else:
+        reasons = template_reasons(counted, shown, len(claims))
+        notes.extend(reasons)
+        valid = not reasons
     return BallotAccepted(
         **base,  # type: ignore[arg-type]
         valid=valid,

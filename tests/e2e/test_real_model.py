@@ -1,7 +1,9 @@
 """Against a real OpenAI-compatible server: llama-cpp-python serving a tiny random-weight
-Llama model. Three ``openai`` agents deliberate on it through the whole stack; with
-schema-constrained output even random weights give valid review JSON, so proposals,
-reviews, ballots and the tally all run for real."""
+Llama model. Three ``openai`` agents deliberate on it through the whole stack. Random
+weights state no answer of their own accord, so the pool holds their proposals to the
+answer grammar (``answer_grammar``); reviews are held to the review schema by the server
+(quotes drawn from the candidates), so proposals, reviews, ballots and the tally all run
+for real, and the ballots validate under the rules real models are held to."""
 
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ base_url = "{base_url}"
 model = "tiny"
 structured_output = "auto"
 temperature = 0.8
-max_tokens = 48
-review_max_tokens = 400
+max_tokens = 96
+review_max_tokens = 2000
 timeout_s = 120
+answer_grammar = true
 """
 
 
@@ -60,8 +63,13 @@ async def test_three_openai_agents_deliberate_on_a_real_llama_cpp_server(
     [summary] = result.summaries
     assert summary.ok_proposals == 3, result.detail
     ballots = await nsed.task_events(nc, task_id, "ballot")
-    assert len([b for b in ballots if b["valid"]]) >= 2, ballots
-    assert summary.quorum_met
+    assert len([b for b in ballots if b["valid"]]) >= 2, [b["notes"] for b in ballots]
+    # The server held every quote to its candidate's own pieces.
+    assert all(b["ungrounded_quotes"] == 0 for b in ballots), [b["notes"] for b in ballots]
+    assert result.quality.answered == result.quality.proposals == 3
+    assert result.quality.valid_reviews == len([b for b in ballots if b["valid"]])
+    # Random weights often tie or abstain (quorum counts preferences), so the quorum is
+    # left to chance here; the tests with scripted servers check it.
     assert result.status in ("completed", "degraded")
     assert result.answer is not None
     # Usage is what the server reported: every agent made one proposal and one review.

@@ -12,6 +12,7 @@ from schemas.propose import ProposeRequested
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
 from services.agent_runner.backends.base import BackendError
+from services.agent_runner.backends.grammar import answer_grammar
 from services.agent_runner.backends.openai import OpenAIBackend
 from services.agent_runner.config import AgentProfile, OpenAIConfig
 from services.agent_runner.prompts import prompt_tokens
@@ -139,6 +140,33 @@ async def test_auto_steps_down_from_json_schema_and_remembers(server, session) -
     await agent.review(review())
     assert server.seen("m")[-1]["response_format"]["type"] == "json_object"  # remembered
     assert "schema" in server.seen("m")[-1]["response_format"]
+
+
+async def test_answer_grammar_sends_proposals_a_grammar_ending_in_the_final_line(
+    server, session
+) -> None:
+    await backend(session, server.base_url).propose(propose())
+    assert "grammar" not in server.seen("m")[-1]  # off by default
+    await backend(session, server.base_url, answer_grammar=True).propose(propose())
+    grammar = server.seen("m")[-1]["grammar"]
+    assert grammar == answer_grammar("integer", OpenAIConfig(base_url="x", model="m").max_tokens)
+    await backend(session, server.base_url, answer_grammar=True).review(review())
+    assert "grammar" not in server.seen("m")[-1]  # reviews are held to the review schema
+
+
+async def test_the_schema_sent_holds_each_claim_to_pieces_of_its_own_candidate(
+    server, session
+) -> None:
+    agent = backend(session, server.base_url, structured_output="json_object")
+    await agent.review(review())
+    schema = server.seen("m")[-1]["response_format"]["schema"]
+    entries = schema["properties"]["reviews"]["properties"]
+    assert list(entries) == ["Candidate_A", "Candidate_B"]
+    quotes = {
+        label: entry["properties"]["claims"]["items"]["properties"]["quote"]["enum"]
+        for label, entry in entries.items()
+    }
+    assert quotes == {"Candidate_A": ["boxed{42}"], "Candidate_B": ["boxed{41}"]}
 
 
 async def test_a_review_with_long_reasoning_excerpts_still_fits_the_context_window(

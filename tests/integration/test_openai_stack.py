@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
+from schemas.gate import Quality
 from schemas.team import AgentCard
 from services.stack.natsserver import free_port
 from tests.integration.conftest import ready
@@ -145,3 +146,39 @@ async def test_a_runner_probes_its_model_before_going_live_and_reports_the_laten
     assert len(server.seen("m-p")) == 1  # the probe, before any task
     assert card.latency_s >= 2.0
     assert card.latency_p95_s >= 2.5 * card.latency_s - 1e-6
+
+
+async def test_template_reviews_do_not_count_and_a_rambling_proposal_is_no_answer(
+    tmp_path: Path, nats_server, nc: Client, server: FakeOpenAI
+) -> None:
+    # m-t proposes well, then reviews by copying the prompt's placeholders; m-r rambles
+    # without a final answer, then reviews properly.
+    server.scripts = {"m-t": ["ok", "template"], "m-r": ["ramble", "ok"]}
+    agents = [{"id": f"agent-{x}", "model": f"m-{x}", "base_url": server.base_url}
+              for x in "tgr"]  # fmt: skip
+    ids = ("agent-t", "agent-g", "agent-r")
+    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    try:
+        stack.start_all(agents=ids)
+        await ready(nc, agents=ids)
+        task_id = nsed.new_task_id("tp")
+        await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
+        result = await nsed.wait_result(nc, task_id)
+    finally:
+        await stack.close()
+    proposals = {p["agent_id"]: p for p in await nsed.task_events(nc, task_id, "proposal")}
+    assert proposals["agent-r"]["status"] == "no_answer"
+    assert proposals["agent-r"]["extracted_answer"] is None  # not the 42 in its text
+    ballots = {b["agent_id"]: b for b in await nsed.task_events(nc, task_id, "ballot")}
+    assert ballots["agent-t"]["valid"] is False
+    assert any("template text: a placeholder" in n for n in ballots["agent-t"]["notes"])
+    assert "no claim quotes its candidate" in ballots["agent-t"]["notes"]
+    # the rambler read the others and reviewed them: its ballot counts
+    assert ballots["agent-r"]["valid"] is True
+    assert ballots["agent-g"]["valid"] is True
+    assert result.status == "completed"
+    assert result.extracted_answer == "42"
+    assert result.summaries[0].valid_ballots == 2
+    # 3 proposals, 2 with an answer; 3 reviews, 2 valid: in the result, for every round
+    assert result.quality == Quality(proposals=3, answered=2, reviews=3, valid_reviews=2)
+    assert result.summaries[0].quality == result.quality

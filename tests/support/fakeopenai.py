@@ -3,9 +3,18 @@
 Each request takes the next step of its model's script (then ``ok`` forever): ``ok``,
 ``429`` (with ``Retry-After``), ``500``, ``slow`` (answers after ``slow_s``), ``malformed``
 (200 with a body that is not JSON), ``truncated`` (the connection closes mid-body),
-``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers).
+``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers),
+``template`` (a review that copies the prompt's placeholders, as a tiny model under a
+grammar does), ``ramble`` (a proposal that states no final answer).
 An ``ok`` proposal answers "Final answer: \\boxed{42}"; an ``ok`` review scores every label
-the prompt lists. Every ``ok`` reports its usage, and the server keeps the totals.
+the prompt lists, quoting a line of the candidates. Every ``ok`` reports its usage, and the
+server keeps the totals.
+
+``tokenizer`` makes it speak like a local server: "llama.cpp" (``/props`` with
+``chat_template``, ``/tokenize``, ``/apply-template``) or "llama-cpp-python"
+(``/extras/tokenize/count``); it counts ``chars_per_token`` characters a token, and so
+does the ``prompt_tokens`` it reports. ``drops_system``: the chat template drops system
+messages (from what ``prompt_tokens`` and ``/apply-template`` say).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from aiohttp import web
 from tests.support.loopback import LoopbackServer
 
 _LABELS = re.compile(r"Score every candidate \(([^)]*)\)")
+PROPOSAL = "I multiplied carefully.\nFinal answer: \\boxed{42}"
 
 
 @dataclass
@@ -37,6 +47,12 @@ class FakeOpenAI(LoopbackServer):
     slow_s: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     reported: dict[str, Reported] = field(default_factory=lambda: defaultdict(Reported))
+    tokenizer: str | None = None  # "llama.cpp" | "llama-cpp-python" | None
+    chars_per_token: float = 10.0
+    drops_system: bool = False
+    chat_template: str = "{{ messages }}"
+    # every request to an endpoint other than chat, in order: (path, the text it was sent)
+    paths: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -44,6 +60,38 @@ class FakeOpenAI(LoopbackServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
+        if self.tokenizer == "llama.cpp":
+            app.router.add_get("/props", self._props)
+            app.router.add_post("/tokenize", self._tokenize)
+            app.router.add_post("/apply-template", self._apply_template)
+        elif self.tokenizer == "llama-cpp-python":
+            app.router.add_post("/extras/tokenize/count", self._count)
+
+    def count(self, text: str) -> int:
+        return int(len(text) / self.chars_per_token)
+
+    def templated(self, messages: list[dict[str, Any]]) -> str:
+        kept = [m for m in messages if not (self.drops_system and m.get("role") == "system")]
+        return "\n".join(m.get("content", "") for m in kept)
+
+    async def _props(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append((request.path, ""))
+        return web.json_response({"chat_template": self.chat_template, "total_slots": 1})
+
+    async def _tokenize(self, request: web.Request) -> web.StreamResponse:
+        text = (await request.json())["content"]
+        self.paths.append((request.path, text))
+        return web.json_response({"tokens": list(range(self.count(text)))})
+
+    async def _count(self, request: web.Request) -> web.StreamResponse:
+        text = (await request.json())["input"]
+        self.paths.append((request.path, text))
+        return web.json_response({"count": self.count(text)})
+
+    async def _apply_template(self, request: web.Request) -> web.StreamResponse:
+        messages = (await request.json())["messages"]
+        self.paths.append((request.path, ""))
+        return web.json_response({"prompt": self.templated(messages)})
 
     def seen(self, model: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r.get("model") == model]
@@ -85,23 +133,28 @@ class FakeOpenAI(LoopbackServer):
             if request.transport is not None:
                 request.transport.close()
             return response
-        return web.json_response(self._answer(model, body))
+        return web.json_response(self._answer(model, body, step))
 
-    def _answer(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, model: str, body: dict[str, Any], step: str = "ok") -> dict[str, Any]:
         prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
         labels = _LABELS.search(prompt)
         if labels:
             names = [n.strip() for n in labels.group(1).split(",") if n.strip()]
+            template = step == "template"
             reviews = [
-                {"label": name, "weight": 80 if i == 0 else -20, "justification": "checked",
-                 "claims": []}
+                {"label": name, "weight": 80 if i == 0 else -20,
+                 "justification": "<why>" if template else f"{name} multiplies correctly",
+                 "claims": [{"quote": "<verbatim text from the candidate>" if template
+                             else PROPOSAL.splitlines()[0], "verdict": "verified"}]}
                 for i, name in enumerate(names)
             ]  # fmt: skip
             content = json.dumps({"reviews": reviews})
+        elif step == "ramble":
+            content = "Let me think. 6 times 7 is 42, and 42 is the product."
         else:
-            content = "I multiplied carefully.\nFinal answer: \\boxed{42}"
+            content = PROPOSAL
         usage = {
-            "prompt_tokens": 100 + len(prompt) // 10,
+            "prompt_tokens": 100 + self.count(self.templated(body.get("messages", []))),
             "completion_tokens": 7 + len(content) // 20,
         }
         totals = self.reported[model]

@@ -273,7 +273,8 @@ def review_for(request: ReviewRequested, truth: str) -> ReviewSubmitted:
             ReviewEntry(
                 label=c.label,
                 weight=80.0 if right else -70.0,
-                justification="" if right else f"the product is {truth}",
+                justification=f"{c.label}: "
+                + ("the product checks out" if right else f"the product is {truth}"),
                 claims=(Claim(quote=last, verdict="verified" if right else "wrong"),),
             )
         )

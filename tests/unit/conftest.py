@@ -3,6 +3,7 @@ store and one hand-driven clock — the services without NATS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -53,3 +54,28 @@ def stack() -> Stack:
         voter=VoterDeps(store=store, clock=clock, settings=VoterSettings()),
         gate=GateDeps(store=store, clock=clock, settings=GateSettings()),
     )
+
+
+@pytest.fixture(scope="session")
+def gbnf_parses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], bool]]:
+    """Whether llama.cpp's own grammar parser takes a GBNF grammar (what a llama.cpp or
+    llama-cpp-python server does with it; a grammar it refuses aborts the server). The
+    parser needs a vocabulary to build its sampler: the tiny test model's will do."""
+    import llama_cpp
+
+    from tests.support.tinyllama import write_tiny_llama
+
+    path = write_tiny_llama(tmp_path_factory.mktemp("vocab") / "tiny.gguf")
+    # verbose: its quiet mode leaves /dev/null handles open until exit (ResourceWarning)
+    model = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=True)
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+
+    def parses(grammar: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not sampler:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
+
+    yield parses
+    model.close()

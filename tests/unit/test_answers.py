@@ -20,18 +20,26 @@ def test_boxed_content_keeps_nested_braces() -> None:
 
 def test_an_unclosed_box_is_no_box() -> None:
     assert last_boxed("\\boxed{12") is None
-    assert extract_answer("The value is 7. \\boxed{12", "integer") == "12"
+    # Cut off mid-box: "12" may have been "123", and the 7 before it was never the answer.
+    assert extract_answer("The value is 7. \\boxed{12", "integer") is None
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("The sum is 5, so \\boxed{1,234.0}", "1234"),
-        ("There are 3 apples and 5 pears.", "5"),
+        # No final-answer form: the last number of a text is not its answer (issue 13: a
+        # model that echoed the prompt had 80 of 81 "answers" made up this way).
+        ("There are 3 apples and 5 pears.", None),
+        ("So the answer is 18 dollars.", "18"),
+        ("The answer is: $1,234", "1234"),
+        ("9 * 2 = 18\n#### 18", "18"),
+        ("The answer is 5. So \\boxed{n + 1}", None),  # the box decides, and names no number
         ("We get 17.\nFinal answer: 42.", "42"),
         ("**Final answer:** $18", "18"),
         ("Final answer is = -7", "-7"),
-        ("the ratio is 2.50", "2.5"),
+        ("the ratio is 2.50", None),
+        ("the answer is 2.50", "2.5"),
         ("no number at all", None),
     ],
 )
@@ -44,7 +52,7 @@ def test_integer_answers_are_extracted_and_normalised(text: str, expected: str |
     [
         ("Reasoning...\nFinal answer: \\boxed{C}", "C"),
         ("Final answer: the answer is (b).", "B"),
-        ("Options (A) and (D) look close; I pick (D)", "D"),
+        ("Options (A) and (D) look close; I pick (D)", None),  # a pick, not a stated answer
         ("Final answer: (E)", "E"),
         ("I cannot decide", None),
     ],
@@ -56,7 +64,8 @@ def test_choice_answers_are_a_single_letter(text: str, expected: str | None) -> 
 def test_code_answers_are_the_last_fenced_block() -> None:
     text = "Try:\n```python\nprint(1)\n```\nBetter:\n```python\nprint(2)\n```\n"
     assert extract_answer(text, "code") == "print(2)"
-    assert extract_answer("just code: x = 1", "code") == "just code: x = 1"
+    assert extract_answer("just code: x = 1", "code") is None  # no block: no code answer
+    assert extract_answer("Done: \\boxed{x = 1}", "code") == "x = 1"
 
 
 @pytest.mark.parametrize(
@@ -64,14 +73,12 @@ def test_code_answers_are_the_last_fenced_block() -> None:
     [
         ("Thinking.\nFinal answer: \\boxed{Paris}", "Paris"),
         ("Thinking.\nFinal answer: **Paris**", "Paris"),
-        ("Thinking.\n\nParis\n\n", "Paris"),
+        ("Thinking.\n\nParis\n\n", None),  # the last line is a guess, not a stated answer
         ("   \n ", None),
         ("", None),
     ],
 )
-def test_text_answers_use_box_then_final_line_then_last_line(
-    text: str, expected: str | None
-) -> None:
+def test_text_answers_use_box_then_final_line(text: str, expected: str | None) -> None:
     assert extract_answer(text, "text") == expected
 
 
@@ -148,7 +155,7 @@ def test_the_token_estimate_is_a_quarter_of_the_characters_rounded_up() -> None:
         ("Answer: C", "C"),
         ("The answer is C.", "C"),
         ("The answer is (D)", "D"),
-        ("the answer is a bit unclear, maybe (B)", "B"),
+        ("the answer is a bit unclear, maybe (B)", None),  # "maybe (B)" is not stated
         ("no letter here", None),
     ],
 )
@@ -159,3 +166,31 @@ def test_choice_answers_stated_in_prose_are_read(text: str, expected: str | None
 def test_numbers_in_scientific_notation_and_currency_normalise() -> None:
     assert normalize_answer("1e3", "integer") == "1000"
     assert same_answer("$18", "18", "text")
+
+
+# Prose that uses no final-answer form: no box, no "answer", no "####", no code fence.
+unmarked = st.text(
+    alphabet=st.characters(blacklist_characters="\\#`", blacklist_categories=("Cs",)),
+    max_size=300,
+).filter(lambda t: "answer" not in t.lower())
+
+
+@settings(max_examples=300, deadline=None)
+@given(unmarked, st.sampled_from(FORMATS))
+def test_a_text_that_states_no_final_answer_has_none(
+    text: str, answer_format: AnswerFormat
+) -> None:
+    assert extract_answer(text, answer_format) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(unmarked, st.integers(-(10**9), 10**9), st.sampled_from(["boxed", "final", "stated"]))
+def test_a_stated_final_answer_is_read_whatever_prose_precedes_it(
+    text: str, n: int, form: str
+) -> None:
+    ending = {
+        "boxed": f"\\boxed{{{n}}}",
+        "final": f"Final answer: {n}",
+        "stated": f"So the answer is {n}.",
+    }[form]
+    assert extract_answer(f"{text}\n{ending}", "integer") == str(n)

@@ -3,10 +3,24 @@ data (tests/unit/test_prompt_fences.py holds every prompt's fences to what was m
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.propose import ConsensusState, ProposeRequested, StateItem
 from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
-from services.agent_runner.prompts import FORMAT_RULES, RUBRIC, propose_messages, review_messages
+from services.agent_runner.prompts import (
+    FORMAT_RULES,
+    REVIEW_JSON,
+    RUBRIC,
+    ChatMessage,
+    fold_system,
+    propose_messages,
+    review_messages,
+    review_template,
+)
 from services.core.tokens import estimate_tokens
 
 TASK = TaskView(task_id="t", prompt="What is 6*7?", answer_format="integer", system="Be terse.")
@@ -138,3 +152,45 @@ def test_each_protocol_asks_for_what_it_is() -> None:
     assert "synthesise these responses" in aggregate
     assert "Keep what holds up" not in aggregate
     assert "Keep what holds up" in layer
+
+
+def test_the_review_prompt_offers_no_placeholder_for_a_grammar_to_copy() -> None:
+    # issue 13: "<why>" and "<verbatim text from the candidate>" came back verbatim
+    fixed = review_template()
+    assert re.search(r"<[^<>]*>", fixed) is None
+    user = review_messages(review())[1]["content"]
+    assert "<why>" not in user
+    assert "verbatim text from the candidate>" not in user
+    assert REVIEW_JSON in user
+
+
+roles = st.sampled_from(["system", "user", "assistant"])
+chats = st.lists(st.tuples(roles, st.text(max_size=30)), max_size=6).map(
+    lambda pairs: [ChatMessage(role=r, content=c) for r, c in pairs]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chats)
+def test_folding_moves_every_system_text_into_the_first_user_turn(
+    messages: list[ChatMessage],
+) -> None:
+    folded = fold_system(messages)
+    assert all(m["role"] != "system" for m in folded)
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    others = [m for m in messages if m["role"] != "system"]
+    if not system:
+        assert folded == others
+        return
+    head = "\n\n".join(system)
+    users = [i for i, m in enumerate(others) if m["role"] == "user"]
+    if not users:
+        assert folded == [ChatMessage(role="user", content=head), *others]
+        return
+    first = users[0]
+    assert len(folded) == len(others)
+    for i, (after, before) in enumerate(zip(folded, others, strict=True)):
+        if i == first:
+            assert after == ChatMessage(role="user", content=f"{head}\n\n{before['content']}")
+        else:
+            assert after == before

@@ -30,7 +30,7 @@ import aiohttp
 
 from services.agent_runner.backends.base import BackendError
 from services.agent_runner.config import OpenAIConfig
-from services.agent_runner.prompts import ChatMessage
+from services.agent_runner.prompts import ChatMessage, fold_system
 from services.core.tokens import estimate_tokens
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -83,7 +83,10 @@ class ChatClient:
         *,
         max_tokens: int,
         response_format: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> ChatResult:
+        if self.config.fold_system:
+            messages = fold_system(messages)
         body: dict[str, Any] = {
             "model": self.config.model,
             "messages": list(messages),
@@ -94,6 +97,8 @@ class ChatClient:
             body["temperature"] = self.config.temperature
         if response_format is not None:
             body["response_format"] = dict(response_format)
+        if grammar is not None:
+            body["grammar"] = grammar
         started = time.perf_counter()
         async with self.limit:
             attempts = 0

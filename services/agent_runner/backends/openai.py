@@ -6,12 +6,21 @@ it can (``structured_output``); in ``auto`` the backend tries ``json_schema``, t
 ``json_object`` with the schema, then the prompt alone, and keeps the first the server
 accepts. An output that still cannot be read as a review becomes an ``error`` review with
 the reason, and the deliberation goes on without that ballot.
+
+Review prompts are fitted to the context window by the server's own token count where it
+has one (``backends.server``), found once per runner; else by the estimate with a margin.
+At start (``inspect``) a runner says in one warning line when the model's chat template
+is missing or drops the system message; ``fold_system`` sends it in the first user turn.
+``answer_grammar`` holds proposals to a grammar that ends them with a final-answer line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -23,6 +32,13 @@ from services._runtime.errors import ConfigError
 from services.agent_runner import prompts
 from services.agent_runner.backends.base import BackendError, ProposalDraft, ReviewDraft
 from services.agent_runner.backends.chat import ChatClient, ChatResult, StructuredOutputRefused
+from services.agent_runner.backends.grammar import answer_grammar
+from services.agent_runner.backends.server import (
+    ESTIMATE_MARGIN,
+    Tokenizer,
+    check_chat_template,
+    discover_tokenizer,
+)
 from services.agent_runner.backends.structured import Unparseable, parse_review, review_schema
 from services.agent_runner.config import AgentProfile, OpenAIConfig
 
@@ -51,6 +67,11 @@ def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _shown_whole(shown: str, whole: str) -> str:
+    """The lines of ``shown`` that occur in ``whole`` as they are."""
+    return "\n".join(line for line in shown.splitlines() if line in whole)
+
+
 class OpenAIBackend:
     simulated = False
 
@@ -67,10 +88,51 @@ class OpenAIBackend:
         )
         configured = self.config.structured_output
         self.modes = list(MODES) if configured == "auto" else [configured]
+        self.session = session
+        self._tokenizer: Tokenizer | None = None
+        self._tokenizer_known = False
+        self._discovery = asyncio.Lock()
+
+    async def tokenizer(self) -> Tokenizer | None:
+        """The server's tokenizer, looked for once per runner."""
+        async with self._discovery:
+            if not self._tokenizer_known:
+                self._tokenizer = await discover_tokenizer(
+                    self.session, self.config.base_url, self.client.headers
+                )
+                self._tokenizer_known = True
+        return self._tokenizer
+
+    async def inspect(self, stop: asyncio.Event) -> None:
+        """At start: find the tokenizer, and warn once if the chat template will not carry
+        the system prompt (not asked when ``fold_system`` already sends none). Then idle
+        until the runner stops (it runs as one of the runner's background tasks)."""
+        tokenizer = await self.tokenizer()
+        if not self.config.fold_system:
+            await check_chat_template(
+                self.session,
+                self.config.base_url,
+                self.client.headers,
+                tokenizer.kind if tokenizer else None,
+                self._prompt_tokens,
+            )
+        await stop.wait()
+
+    async def _prompt_tokens(self, messages: list[prompts.ChatMessage]) -> int | None:
+        try:
+            result = await self.client.complete(messages, max_tokens=1)
+        except BackendError:
+            return None
+        return result.input_tokens if result.usage_reported else None
 
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         messages = prompts.propose_messages(request)
-        result = await self.client.complete(messages, max_tokens=self.config.max_tokens)
+        grammar = None
+        if self.config.answer_grammar:
+            grammar = answer_grammar(request.task.answer_format, self.config.max_tokens)
+        result = await self.client.complete(
+            messages, max_tokens=self.config.max_tokens, grammar=grammar
+        )
         if not result.content.strip():
             raise BackendError(f"the model returned an empty answer ({result.finish_reason})")
         return ProposalDraft(
@@ -83,11 +145,14 @@ class OpenAIBackend:
 
     async def review(self, request: ReviewRequested) -> ReviewDraft:
         started = time.perf_counter()
-        labels = [c.label for c in request.candidates]
-        schema = review_schema(labels)
-        messages = prompts.review_messages(
-            request, json_schema=schema, candidate_tokens=self._candidate_budget(request)
-        )
+        budget = await self._candidate_budget(request)
+        # A quote may be any piece of the candidate as the prompt shows it that is also in
+        # its whole text (what validation checks it against): none across a middle cut.
+        schema = review_schema(
+            [(c.label, _shown_whole(prompts.fitted(c.content, budget), c.content))
+             for c in request.candidates]
+        )  # fmt: skip
+        messages = prompts.review_messages(request, json_schema=schema, candidate_tokens=budget)
         result = await self._structured(messages, schema)
         try:
             entries, notes = parse_review(result.content)
@@ -123,15 +188,41 @@ class OpenAIBackend:
                     reason=str(exc)[:200],
                 )
 
-    def _candidate_budget(self, request: ReviewRequested) -> int | None:
-        """Each candidate's share of the context window left after the frame and the answer,
-        or None when everything fits as it is."""
-        full = prompts.prompt_tokens(prompts.review_messages(request))
+    async def _candidate_budget(self, request: ReviewRequested) -> int | None:
+        """Each fenced text's cap (in estimated tokens, the unit ``shorten_middle`` cuts in)
+        so that the prompt fits the window left after the answer, counted as the server
+        counts, or None when everything fits as it is."""
+        count = await self._counter()
         window = self.profile.context_window - self.config.review_max_tokens
+        whole = prompts.review_messages(request)
+        full = await count(whole)
         if full <= window:
             return None
-        frame = prompts.prompt_tokens(prompts.review_messages(request, candidate_tokens=0))
-        return max((window - frame) // max(prompts.fitted_texts(request), 1), 16)
+        bare = prompts.review_messages(request, candidate_tokens=0)
+        frame = await count(bare)
+        texts = max(prompts.fitted_texts(request), 1)
+        # Real tokens per estimated token over the fenced texts: number-dense text can cost
+        # twice the estimate, so the cap is scaled by what this prompt's texts really cost.
+        estimated = prompts.prompt_tokens(whole) - prompts.prompt_tokens(bare)
+        ratio = max((full - frame) / max(estimated, 1), 0.25)
+        budget = max(int((window - frame) / texts / ratio), 16)
+        for _ in range(3):  # a cut text need not cost what the whole did: check and shrink
+            fitted = await count(prompts.review_messages(request, candidate_tokens=budget))
+            if fitted <= window or budget == 16:
+                break
+            budget = max(int(budget * (window - frame) / max(fitted - frame, 1) * 0.95), 16)
+        return budget
+
+    async def _counter(self) -> Callable[[list[prompts.ChatMessage]], Awaitable[int]]:
+        tokenizer = await self.tokenizer()
+
+        async def count(messages: list[prompts.ChatMessage]) -> int:
+            counted = await tokenizer.count_messages(messages) if tokenizer else None
+            if counted is None:
+                counted = math.ceil(prompts.prompt_tokens(messages) * (1 + ESTIMATE_MARGIN))
+            return counted
+
+        return count
 
     def _input_tokens(self, result: ChatResult, messages: list[prompts.ChatMessage]) -> int:
         return result.input_tokens if result.usage_reported else prompts.prompt_tokens(messages)

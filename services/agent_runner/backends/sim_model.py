@@ -280,7 +280,7 @@ def simulate_review(
             SimJudgement(
                 label=label,
                 weight=float(max(-100, min(100, round(REVIEW_SCALE * score)))),
-                justification=_WHY[verdict],
+                justification=f"{label}: {_WHY[verdict]}",
                 claims=(Claim(quote=quote, verdict=verdict),) if quote else (),
             )
         )

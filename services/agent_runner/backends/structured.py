@@ -3,9 +3,8 @@ for what they actually send.
 
 Small or random models, and servers whose grammar enforces a schema's shape but not its
 ranges, produce JSON with raw control characters, out-of-range numbers, missing fields,
-extra prose around it, or a body cut off by ``max_tokens``. ``parse_review`` tries, in
-order: the text as is, without a code fence, the first balanced ``{…}``, and that object
-with its open strings and brackets closed. It then coerces what it finds into review
+extra prose around it, or a body cut off by ``max_tokens``. ``parse_review`` reads the text
+as is when it parses, else through ``json_repair``, and coerces what it finds into review
 entries; ballot validation (§5.2) does the rest.
 """
 
@@ -17,51 +16,93 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import json_repair
+
 from schemas.review import Claim, ReviewEntry, Verdict
 
 VERDICTS: tuple[Verdict, ...] = ("verified", "contested", "unverified", "wrong")
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+MAX_QUOTES = 16
+MAX_QUOTE_CHARS = 200
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f\x7f-\x9f]')
 
 
 class Unparseable(ValueError):
     """No review could be read from the model's output."""
 
 
-def review_schema(labels: Sequence[str]) -> dict[str, Any]:
-    """One entry per candidate label, with a weight, a justification and quoted claims."""
+def quote_options(text: str) -> list[str]:
+    """The sentences and lines of a candidate's text that a claim may quote: each a verbatim
+    piece of it, at most ``MAX_QUOTE_CHARS`` long, at most ``MAX_QUOTES`` spread over the
+    text (its ending, where the answer is, always among them). A piece never holds a double
+    quote, a backslash or a control character: llama-cpp-python's schema-to-grammar
+    converter does not JSON-escape an enum string, so its server aborts on the grammar (a
+    quote, a control character) or emits a backslash raw, which JSON then reads as an
+    escape ("\\boxed" comes back as a backspace and "oxed")."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        for sentence in _SENTENCE.split(line):
+            for part in _UNQUOTABLE.split(sentence):
+                piece = part.strip()[:MAX_QUOTE_CHARS].strip()
+                if len(piece) >= 2 and piece not in pieces:
+                    pieces.append(piece)
+    if len(pieces) <= MAX_QUOTES:
+        return pieces
+    step = (len(pieces) - 1) / (MAX_QUOTES - 1)
+    return [pieces[round(i * step)] for i in range(MAX_QUOTES)]
+
+
+def review_schema(candidates: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """One entry per candidate, keyed by its label: a weight, a justification and one to
+    three claims. ``candidates``: (label, text as shown). Where a candidate's text gives
+    quotable pieces, a claim's quote is one of them: a server that enforces the schema
+    (a grammar) then cannot emit a quote its candidate does not contain, as it cannot
+    emit a label that is not in the packet, an empty justification or an entry without
+    a claim. Whether the justification is about the candidate is ballot validation's to
+    say."""
+    entries = {label: _entry_schema(quote_options(text)) for label, text in candidates}
     return {
         "type": "object",
         "properties": {
             "reviews": {
-                "type": "array",
-                "minItems": len(labels),
-                "maxItems": len(labels),
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "label": {"type": "string", "enum": list(labels)},
-                        "weight": {"type": "integer", "minimum": -100, "maximum": 100},
-                        "justification": {"type": "string", "maxLength": 600},
-                        "claims": {
-                            "type": "array",
-                            "maxItems": 3,
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "quote": {"type": "string", "maxLength": 300},
-                                    "verdict": {"type": "string", "enum": list(VERDICTS)},
-                                },
-                                "required": ["quote", "verdict"],
-                                "additionalProperties": False,
-                            },
-                        },
-                    },
-                    "required": ["label", "weight", "justification", "claims"],
-                    "additionalProperties": False,
-                },
+                "type": "object",
+                "properties": entries,
+                "required": list(entries),
+                "additionalProperties": False,
             }
         },
         "required": ["reviews"],
+        "additionalProperties": False,
+    }
+
+
+def _entry_schema(quotes: list[str]) -> dict[str, Any]:
+    quote: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 300}
+    if quotes:
+        quote = {"type": "string", "enum": quotes}
+    return {
+        "type": "object",
+        # The weight first, then what was checked, then why: a body cut off by max_tokens
+        # keeps the weight and the quotes.
+        "properties": {
+            "weight": {"type": "integer", "minimum": -100, "maximum": 100},
+            "claims": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 3,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "quote": quote,
+                        "verdict": {"type": "string", "enum": list(VERDICTS)},
+                    },
+                    "required": ["quote", "verdict"],
+                    "additionalProperties": False,
+                },
+            },
+            "justification": {"type": "string", "minLength": 8, "maxLength": 400},
+        },
+        "required": ["weight", "claims", "justification"],
         "additionalProperties": False,
     }
 
@@ -86,96 +127,25 @@ def parse_review(text: str) -> tuple[list[ReviewEntry], list[str]]:
 
 
 def _load(text: str, notes: list[str]) -> Any:
-    attempts: list[tuple[str, str]] = [("", text.strip())]
-    fenced = _FENCE.search(text)
-    if fenced:
-        attempts.append(("read from a code fence", fenced.group(1).strip()))
-    braced = _first_object(text)
-    if braced:
-        attempts.append(("cut out of surrounding text", braced))
-        attempts.append(("closed after being cut off", _close(braced)))
-    elif "{" in text:
-        attempts.append(("closed after being cut off", _close(text[text.index("{") :])))
-    for note, candidate in attempts:
-        try:
-            data = json.loads(candidate, strict=False)
-        except ValueError:
-            continue
-        if note:
-            notes.append(f"review JSON {note}")
-        return data
-    start = text.find("{")
-    if start >= 0:
-        for prefix in _complete_prefixes(text[start:]):
-            try:
-                data = json.loads(_close(prefix), strict=False)
-            except ValueError:
-                continue
-            notes.append("review JSON cut off; kept the entries before the cut")
-            return data
-    raise Unparseable("the output is not JSON, even after repair")
+    """The JSON value in ``text``: as is when it parses, else as ``json_repair`` mends it
+    (prose or a code fence around it, control characters, a body cut off by max_tokens:
+    open strings, arrays and objects closed, the entries before the cut kept)."""
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        pass
+    try:
+        data, log = json_repair.repair_json(text, return_objects=True, logging=True)
+    except (ValueError, RecursionError) as exc:
+        raise Unparseable(f"the output is not JSON, even after repair: {exc}") from exc
+    if data in ("", None) or not isinstance(data, dict | list):
+        raise Unparseable("the output is not JSON, even after repair")
+    if log:
+        notes.append(f"review JSON repaired ({len(log)} fix(es)): {log[0].get('text', '')}")
+    return data
 
 
-def _structure(text: str) -> tuple[list[tuple[int, str]], bool]:
-    """The positions of ``{ [ ] } ,`` outside JSON strings, and whether ``text`` ends inside
-    a string (escapes respected)."""
-    marks: list[tuple[int, str]] = []
-    in_string, escaped = False, False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[]},":
-            marks.append((i, ch))
-    return marks, in_string
-
-
-def _complete_prefixes(fragment: str) -> list[str]:
-    """The fragment cut at each comma outside strings, longest first: a cut-off output
-    keeps every element that was complete before the cut."""
-    marks, _ = _structure(fragment)
-    return [fragment[:i] for i, ch in reversed(marks) if ch == ","]
-
-
-def _first_object(text: str) -> str | None:
-    """The first balanced ``{…}`` (strings respected), or the rest from ``{`` if unbalanced."""
-    start = text.find("{")
-    if start < 0:
-        return None
-    depth = 0
-    for i, ch in _structure(text[start:])[0]:
-        if ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return text[start : start + i + 1]
-    return text[start:]
-
-
-def _close(fragment: str) -> str:
-    """Close whatever string, arrays and objects a cut-off fragment left open."""
-    marks, in_string = _structure(fragment)
-    stack: list[str] = []
-    for _, ch in marks:
-        if ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]" and stack:
-            stack.pop()
-    repaired = fragment.rstrip()
-    if in_string:
-        repaired += '"'
-    repaired = re.sub(r"[,:]\s*$", "", repaired)
-    return repaired + "".join(reversed(stack))
-
-
-def _rows(data: Any) -> list[Any] | None:
+def _rows(data: Any, depth: int = 0) -> list[Any] | None:
     if isinstance(data, dict):
         for key in ("reviews", "entries", "candidates", "scores"):
             if isinstance(data.get(key), list):
@@ -183,7 +153,12 @@ def _rows(data: Any) -> list[Any] | None:
         keyed = [
             {"label": k, **v} for k, v in data.items() if isinstance(v, dict) and "weight" in v
         ]
-        return keyed or None
+        if keyed:
+            return keyed
+        # A review wrapped once more ({"answer": {"reviews": [...]}}, or what a repair of
+        # prose with a brace in it makes of it).
+        nested = (_rows(v, depth + 1) for v in data.values() if isinstance(v, dict))
+        return next((rows for rows in nested if rows), None) if depth < 2 else None
     if isinstance(data, list):
         return data
     return None
