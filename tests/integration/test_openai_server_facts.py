@@ -6,12 +6,13 @@ on request, and one warning at start when the chat template would drop it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
-from structlog.testing import capture_logs
 
 from schemas.propose import ProposeRequested
 from schemas.review import Candidate, ReviewRequested
@@ -106,12 +107,20 @@ async def test_fold_system_sends_the_system_prompt_in_the_first_user_turn(sessio
     assert "What is 6*7?" in system_free["messages"][0]["content"]
 
 
-async def inspected(server: FakeOpenAI, session: aiohttp.ClientSession, **over: object) -> list:
+async def inspected(
+    server: FakeOpenAI,
+    session: aiohttp.ClientSession,
+    capfd: pytest.CaptureFixture[str],
+    **over: object,
+) -> list[dict[str, Any]]:
+    """The chat-template warnings a backend's start-up check logs, read from stderr as a
+    person would (structlog's capture misses loggers another test cached)."""
     stop = asyncio.Event()
     stop.set()  # inspect checks, then returns at once instead of idling
-    with capture_logs() as logs:
-        await backend(session, server, **over).inspect(stop)
-    return [e for e in logs if e["event"] == "chat_template_problem"]
+    capfd.readouterr()
+    await backend(session, server, **over).inspect(stop)
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    return [e for e in lines if e.get("event") == "chat_template_problem"]
 
 
 @pytest.mark.parametrize(
@@ -123,25 +132,30 @@ async def inspected(server: FakeOpenAI, session: aiohttp.ClientSession, **over: 
     ],
 )
 async def test_a_runner_warns_once_at_start_when_the_system_prompt_would_not_arrive(
-    session, kind: str, dropped: bool, template: str, problem: str
+    session,
+    capfd: pytest.CaptureFixture[str],
+    kind: str,
+    dropped: bool,
+    template: str,
+    problem: str,
 ) -> None:
     server = await serving(tokenizer=kind, drops_system=dropped, chat_template=template)
     try:
-        [warning] = await inspected(server, session)
+        [warning] = await inspected(server, session, capfd)
         assert warning["problem"].startswith(problem)
         assert "fold_system = true" in warning["hint"]
-        assert await inspected(server, session, fold_system=True) == []  # folded: not asked
+        assert await inspected(server, session, capfd, fold_system=True) == []  # folded: not asked
     finally:
         await server.stop()
 
 
 @pytest.mark.parametrize("kind", ["llama-cpp-python", "llama.cpp", None])
 async def test_a_template_that_keeps_the_system_message_or_an_unknown_server_is_silent(
-    session, kind: str | None
+    session, capfd: pytest.CaptureFixture[str], kind: str | None
 ) -> None:
     server = await serving(tokenizer=kind)
     try:
-        assert await inspected(server, session) == []
+        assert await inspected(server, session, capfd) == []
     finally:
         await server.stop()
     # only llama-cpp-python needs completions to tell (two, of one token each)
