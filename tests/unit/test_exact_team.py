@@ -9,7 +9,7 @@ from schemas.task import Policy
 from services.broker.exact_team import seat_exact
 from services.broker.selection import NoTeam, Selection
 
-from .test_selection import POOL, cand
+from .candidates import POOL, cand
 
 NAMES = [c.agent_id for c in POOL]
 

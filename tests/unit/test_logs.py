@@ -25,7 +25,7 @@ from services.reviewer import handlers as reviewer
 
 from .builders import NOW, delivery, proposal_for
 from .conftest import Stack
-from .test_handlers import opened, timer
+from .opened_task import opened, timer
 
 POOL = load_pool(Path(__file__).resolve().parents[1] / "data" / "pool.toml")
 

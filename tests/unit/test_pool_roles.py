@@ -17,7 +17,7 @@ from services.broker.selection import NoTeam, Selection, select_team
 from services.broker.valuation import Candidate, Valuation, candidates
 
 from .builders import NOW
-from .test_selection import cand
+from .candidates import cand
 
 SIM_POOL = Path(__file__).resolve().parents[2] / "infra" / "agents" / "sim.toml"
 TWO_ROLES = {"solver": 2, "verifier": 1}

@@ -1,0 +1,56 @@
+"""The gate at its edges: the task deadline ends a deliberation that has not ended, once,
+and never one that concluded on its own; a tally for another round leaves the record alone."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from schemas.gate import DeliberationConcluded
+from services._runtime.errors import NotYetDue
+from services.core import ids
+from services.gate import handlers as gate
+
+from .builders import NOW, delivery, tally
+from .conftest import Stack
+from .opened_task import opened, timer
+
+
+async def test_the_task_deadline_ends_a_deliberation_that_has_not_ended(stack: Stack) -> None:
+    await opened(stack, deadline_s=60.0)
+    due = timer("h-1", 0, "task", owner="gate")
+    stack.clock.now = NOW + 59
+    with pytest.raises(NotYetDue):
+        await gate.on_timer(due, delivery(), stack.gate)
+    stack.clock.now = NOW + 60
+    [result] = await gate.on_timer(due, delivery(), stack.gate)
+    assert (result.status, result.stop_reason) == ("failed", "deadline")
+    assert "round 1 (proposing)" in result.detail
+    writes = stack.store.writes
+    # redelivered (the result lost in a crash): the same result again, nothing rewritten
+    assert await gate.on_timer(due, delivery(), stack.gate) == [result]
+    assert stack.store.writes == writes
+
+
+async def test_a_deadline_timer_after_a_normal_conclusion_emits_nothing(stack: Stack) -> None:
+    # A deliberation that stopped on its own (here: the halting rule's "no time for another
+    # round") has emitted its result; the task timer falling due later must not emit it
+    # again, or a long deadline would put a second result past the duplicate window.
+    await opened(stack, deadline_s=60.0)
+    halted = msgspec.structs.replace(
+        stack.store.records["h-1"],
+        result=DeliberationConcluded(
+            task_id="h-1", round=1, message_id=ids.result("h-1"), status="completed",
+            stop_reason="deadline",
+        ),
+    )  # fmt: skip
+    stack.store.records["h-1"] = halted
+    stack.clock.now = NOW + 61
+    assert await gate.on_timer(timer("h-1", 0, "task", owner="gate"), delivery(), stack.gate) == []
+
+
+async def test_a_tally_for_another_round_leaves_the_record_alone(stack: Stack) -> None:
+    await opened(stack)
+    writes = stack.store.writes
+    assert await gate.on_tally(tally(task_id="h-1", round=5), delivery(), stack.gate) == []
+    assert stack.store.writes == writes
