@@ -49,9 +49,9 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     cost: float
     seconds: float
     rounds: int
-    valid_ballots: int
+    valid_ballots: int  # reviews whose ballot validated (the result's quality.valid_reviews)
     review_seats: int
-    # valid ballots over the review seats asked; None when the protocol asks for no review
+    # valid reviews over the review seats asked; None when the protocol asks for no review
     valid_review_rate: float | None
     team: tuple[str, ...] = ()
     simulated: bool = False
@@ -91,12 +91,14 @@ def new_run_id() -> str:
 
 
 def reviewed(result: DeliberationConcluded, protocol: str) -> tuple[int, int, float | None]:
-    """Valid ballots, review seats asked and their ratio. Only ``nsed`` reviews; every seat
-    of its team is asked once per round (a seat that cannot review gets an invalid ballot)."""
+    """Valid reviews, review seats asked and their ratio. Only ``nsed`` reviews; every seat
+    of its team is asked once per round (a seat that cannot review, or does not in time,
+    counts as not valid). Valid is the reviewer's verdict on the ballot, not the tally's
+    quorum count, which also leaves out valid ballots that state no preference."""
     if protocol != "nsed":
         return 0, 0, None
     seats = len(result.team) * len(result.summaries)
-    valid = sum(s.valid_ballots for s in result.summaries)
+    valid = result.quality.valid_reviews
     return valid, seats, (round(valid / seats, 4) if seats else None)
 
 

@@ -2,9 +2,11 @@
 
 Consumes ``Row`` s; emits the ``--json`` report ``{suite: "eval", dataset, results:
 [{protocol, tasks, accuracy, tokens_per_task, seconds_per_task, cost_per_task,
-valid_review_rate}]}``, a Markdown summary and the rows ``plot.render_accuracy_vs_tokens``
-draws. Every per-task figure is a mean over the protocol's answered tasks; the review rate
-is valid ballots over review seats asked, summed over its tasks (null without review). A
+valid_review_rate, answered_rate}]}``, a Markdown summary and the rows
+``plot.render_accuracy_vs_tokens`` draws. Every per-task figure is a mean over the
+protocol's answered tasks; the review rate is valid reviews over review seats asked, summed
+over its tasks (null without review); the answered rate is the share of tasks whose result
+has an extracted answer. A
 protocol with no answered task has nulls for every figure.
 """
 
@@ -26,6 +28,7 @@ JSON_KEYS = (
     "seconds_per_task",
     "cost_per_task",
     "valid_review_rate",
+    "answered_rate",
 )
 
 SIMULATED = (
@@ -44,6 +47,7 @@ class ProtocolSummary:
     seconds_per_task: float | None
     cost_per_task: float | None
     valid_review_rate: float | None
+    answered_rate: float | None
     rounds_per_task: float | None
     statuses: dict[str, int]
 
@@ -76,6 +80,7 @@ def summarize(rows: Sequence[Row], protocol: str) -> ProtocolSummary:
         seconds_per_task=mean([r.seconds for r in mine], 2),
         cost_per_task=mean([r.cost for r in mine], 8),
         valid_review_rate=(round(sum(r.valid_ballots for r in mine) / seats, 4) if seats else None),
+        answered_rate=mean([float(r.extracted is not None) for r in mine], 4),
         rounds_per_task=mean([r.rounds for r in mine], 2),
         statuses=dict(sorted(statuses.items())),
     )
@@ -106,8 +111,8 @@ def markdown(
         lines += [*(f"- {line}" for line in settings), ""]
     lines += [
         "| protocol | tasks | accuracy (± s.e.) | tokens / task | calls / task | rounds / task "
-        "| seconds / task | USD / task | valid reviews | statuses |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| seconds / task | USD / task | valid reviews | answered | statuses |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in table:
         accuracy = "—" if s.accuracy is None else f"{s.accuracy:.3f} ± {s.stderr or 0.0:.3f}"
@@ -116,7 +121,8 @@ def markdown(
             f"| {s.protocol} | {s.tasks} | {accuracy} | {_cell(s.tokens_per_task, '.0f')} "
             f"| {_cell(s.calls_per_task, '.2f')} | {_cell(s.rounds_per_task, '.2f')} "
             f"| {_cell(s.seconds_per_task, '.1f')} | {_cell(s.cost_per_task, '.6f')} "
-            f"| {_cell(s.valid_review_rate, '.3f')} | {statuses} |"
+            f"| {_cell(s.valid_review_rate, '.3f')} | {_cell(s.answered_rate, '.3f')} "
+            f"| {statuses} |"
         )
     teams = sorted({", ".join(r.team) for r in rows if r.team})
     if any(r.simulated for r in rows):
@@ -125,7 +131,8 @@ def markdown(
         "",
         "Accuracy counts every answered task, failed ones as wrong. Seconds are wall time "
         "from the task's intake to its result, with other tasks in flight. Valid reviews: "
-        "valid ballots over review seats asked (nsed only).",
+        "reviews whose ballot validated over review seats asked (nsed only). Answered: "
+        "tasks whose result has an extracted answer.",
         "",
         "Teams seated: " + ("; ".join(teams) if teams else "none"),
         "",

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.base import TOKEN_PATTERN, Usage
-from schemas.gate import DeliberationConcluded, RoundSummary
+from schemas.gate import DeliberationConcluded, Quality, RoundSummary
 from schemas.team import Seat
 from services.eval import store
 from services.eval.datasets import Item
@@ -23,6 +23,8 @@ PROTOCOLS = ("nsed", "vote", "moa", "debate")
 
 
 def result(protocol: str = "nsed", rounds: int = 2, valid: int = 3) -> DeliberationConcluded:
+    # Valid ballots that state no preference count toward no quorum: the tally counted none
+    # of them, but the reviews were valid, and the review rate is about the reviews.
     summary = RoundSummary(
         round=1,
         winner="p1",
@@ -32,8 +34,8 @@ def result(protocol: str = "nsed", rounds: int = 2, valid: int = 3) -> Deliberat
         scores={},
         state_tokens=10,
         ok_proposals=3,
-        valid_ballots=valid,
-        quorum_met=True,
+        valid_ballots=0,
+        quorum_met=False,
     )
     return DeliberationConcluded(
         task_id=f"d-{protocol}-1-abcd1234",
@@ -50,6 +52,12 @@ def result(protocol: str = "nsed", rounds: int = 2, valid: int = 3) -> Deliberat
         cost_usd=0.002,
         correct=True,
         elapsed_s=4.5,
+        quality=Quality(
+            proposals=3 * rounds,
+            answered=3 * rounds,
+            reviews=3 * rounds,
+            valid_reviews=valid * rounds,
+        ),
     )
 
 

@@ -27,6 +27,7 @@ def make(
     valid: int = 3,
     seats: int = 3,
     status: str = "completed",
+    extracted: str | None = "1",
 ) -> Row:
     return Row(
         dataset="d",
@@ -36,7 +37,7 @@ def make(
         status=status,
         stop_reason="converged",
         answer="\\boxed{1}",
-        extracted="1",
+        extracted=extracted,
         reference="1",
         answer_format="integer",
         correct=correct,
@@ -55,7 +56,16 @@ def make(
 def test_the_json_report_has_exactly_the_documented_shape() -> None:
     rows = [
         make(line=1, correct=True, tokens=1000, valid=3, seats=3),
-        make(line=2, correct=False, tokens=3000, seconds=4.0, valid=1, seats=6, cost=0.003),
+        make(
+            line=2,
+            correct=False,
+            tokens=3000,
+            seconds=4.0,
+            valid=1,
+            seats=6,
+            cost=0.003,
+            extracted=None,
+        ),
         make("vote", line=1, correct=True, tokens=300, valid=0, seats=0),
     ]
     report = summary.report("d", summary.summaries(rows, ["nsed", "vote", "debate"]))
@@ -70,7 +80,8 @@ def test_the_json_report_has_exactly_the_documented_shape() -> None:
                 "tokens_per_task": 2000.0,
                 "seconds_per_task": 3.0,
                 "cost_per_task": 0.002,
-                "valid_review_rate": round(4 / 9, 4),  # summed ballots over summed seats
+                "valid_review_rate": round(4 / 9, 4),  # summed reviews over summed seats
+                "answered_rate": 0.5,  # one of the two has an extracted answer
             },
             {
                 "protocol": "vote",
@@ -80,6 +91,7 @@ def test_the_json_report_has_exactly_the_documented_shape() -> None:
                 "seconds_per_task": 2.0,
                 "cost_per_task": 0.001,
                 "valid_review_rate": None,
+                "answered_rate": 1.0,
             },
             {
                 "protocol": "debate",
@@ -89,6 +101,7 @@ def test_the_json_report_has_exactly_the_documented_shape() -> None:
                 "seconds_per_task": None,
                 "cost_per_task": None,
                 "valid_review_rate": None,
+                "answered_rate": None,
             },
         ],
     }
@@ -103,6 +116,7 @@ def test_the_json_report_has_exactly_the_documented_shape() -> None:
             correct=st.booleans(),
             tokens=st.integers(0, 10**6),
             valid=st.integers(0, 5),
+            extracted=st.sampled_from(["1", None]),
         ),
         max_size=40,
     )
@@ -118,6 +132,8 @@ def test_a_summary_counts_each_protocols_rows_and_ignores_their_order(rows: list
             assert s.accuracy is not None
             assert 0.0 <= s.accuracy <= 1.0
             assert sum(s.statuses.values()) == len(mine)
+            answered = sum(r.extracted is not None for r in mine)
+            assert s.answered_rate == round(answered / len(mine), 4)
         else:
             assert s.accuracy is None
             assert s.tokens_per_task is None
