@@ -70,6 +70,9 @@ def up(pool_path: str, demo: bool) -> int:
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
         errors = preflight.settings_errors()
+        taken = preflight.address_taken(client.nats_url())
+        if taken is not None:
+            errors.append(taken)
         if errors:
             # Plain lines, never wrapped, exactly as each service would print them.
             print("\n".join(errors), file=sys.stderr)
