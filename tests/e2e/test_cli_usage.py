@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,11 @@ def test_help_and_no_arguments_still_print_the_help() -> None:
     assert "Commands:" in bare.stderr
     assert nsed("submit", "--help").stdout.startswith("Usage: nsed submit")
 
+
+def test_eval_of_a_file_that_is_not_text_names_the_line_and_exits_2(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_bytes(b'{"prompt": "What is 6*7?", "answer": 42}\n\xff\xfe\x00 not text\n')
+    done = nsed("eval", str(data))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"nsed: {data}:2: not UTF-8 text")
