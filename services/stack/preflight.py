@@ -6,7 +6,8 @@ exits 2 on a bad setting would show as "not healthy" only after the health wait 
 Checked here, the same one line per service (``nsed <service>: invalid ... settings: ...``)
 reaches the terminal at once, and nothing is started. So is the NATS address: a stack whose
 own nats-server cannot bind it (another stack's NATS holds it, say) would report healthy
-while its services joined the other server.
+while its services joined the other server. And so is each agent's key variable: a runner
+without its key exits at once, but into its log, and the health wait would run out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Mapping
 from services._runtime.errors import ConfigError
 from services._runtime.lifecycle import config_error_line
 from services._runtime.settings import ServiceSettings, load_settings
+from services.agent_runner.backends.openai import api_key
+from services.agent_runner.config import PoolConfig
 from services.agent_runner.settings import AgentRunnerSettings
 from services.broker.settings import BrokerSettings
 from services.gate.settings import GateSettings
@@ -77,3 +80,17 @@ def _speaks_nats(host: str, port: int) -> bool:
             return conn.recv(5) == b"INFO "
     except OSError:
         return False
+
+
+def key_errors(pool: PoolConfig) -> list[str]:
+    """One ``nsed:`` line per agent whose ``api_key_env`` variable is unset, as its runner
+    would say it."""
+    errors = []
+    for agent in pool.agents:
+        if agent.openai is None:
+            continue
+        try:
+            api_key(agent.openai, agent.id)
+        except ConfigError as exc:
+            errors.append(f"nsed: {exc}")
+    return errors

@@ -176,3 +176,39 @@ def test_up_on_an_address_another_server_holds_is_refused_before_anything_starts
     assert "NSED_NATS_URL" in line
     assert supervisor.pid() is None
     assert not home.joinpath("supervisord.conf").exists()
+
+
+KEYED = """
+[[agents]]
+id = "keyed"
+model = "keyed-8b"
+family = "k"
+backend = "openai"
+[agents.openai]
+base_url = "http://127.0.0.1:9/v1"
+model = "keyed-8b"
+api_key_env = "NSED_TEST_KEY_NOT_SET"
+"""
+
+
+@pytest.mark.timeout(120)
+def test_up_with_a_pool_key_variable_unset_is_one_line_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    pool = tmp_path / "keyed.toml"
+    pool.write_text(KEYED)
+    home = tmp_path / "home"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    env.pop("NSED_TEST_KEY_NOT_SET", None)
+    supervisor = Supervisor(StackPaths(root=ROOT, home=home))
+    try:
+        # Not after the health wait (90 s): the runner's one line went to its log only.
+        up = nsed(env, "stack", "up", "--no-demo", "--pool", str(pool), timeout=30)
+    finally:
+        if supervisor.pid() is not None:
+            nsed(env, "stack", "down")
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert up.stderr.strip().splitlines() == [
+        "nsed: agent keyed: environment variable NSED_TEST_KEY_NOT_SET is not set"
+    ]
+    assert supervisor.pid() is None
