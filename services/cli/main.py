@@ -142,8 +142,10 @@ def agents(as_json: bool) -> None:
     """List the live agent pool, and the agents whose backends fail (not seated)."""
     from services.cli import inspect
 
-    live, unhealthy = _run(inspect.agent_pool())
-    inspect.print_agents(live, as_json, unhealthy=unhealthy)
+    pool = _run(inspect.agent_pool())
+    inspect.print_agents(
+        pool.live(), as_json, unhealthy=pool.unhealthy(), failing=pool.failing_instances()
+    )
 
 
 @cli.command()

@@ -8,12 +8,14 @@ import contextlib
 import time
 
 import msgspec
+import pytest
 from nats.aio.client import Client
 
 from schemas import subjects
 from schemas.team import AgentCard
 from services._runtime.bus import ensure_topology
 from services.cli import client
+from services.cli.inspect import print_agents
 from services.stack import health
 
 AGENTS = [f"agent{i}" for i in range(5)]
@@ -60,3 +62,29 @@ async def test_every_read_of_the_registry_lists_every_live_agent(nc: Client) -> 
             await beating
     short = [n for n in seen if n != len(AGENTS)]
     assert short == [], f"{len(short)} of {READS} reads missed agents: {sorted(set(short))}"
+
+
+async def test_an_unhealthy_instance_beside_a_healthy_one_is_named_with_its_reason(
+    nc: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A runner of another pool file under an id the stack already runs (the README's
+    # qwen3-8b beside the simulated qwen3-8b): it shares the agent's work while it fails.
+    js = nc.jetstream()
+    await ensure_topology(js)
+    kv = await js.key_value(subjects.AGENTS_BUCKET)
+    await kv.put("agent0.i1", card("agent0"))
+    reason = "probe failed: cannot reach http://127.0.0.1:9/v1"
+    sick = AgentCard(agent_id="agent0", model="qwen3:8b", family="q", backend="openai",
+                     instance_id="i2", updated_at=time.time(),
+                     healthy=False, health=reason)  # fmt: skip
+    await kv.put("agent0.i2", msgspec.json.encode(sick))
+    registry = await client.agent_registry(nc)
+    assert [a.agent_id for a in registry.live()] == ["agent0"]  # still seated
+    print_agents(registry.live(), as_json=False, unhealthy=registry.unhealthy(),
+                 failing=registry.failing_instances())  # fmt: skip
+    shown = capsys.readouterr().out
+    line = (
+        "unhealthy instance of agent0 (instance i2, model qwen3:8b, backend openai): "
+        f"{reason}; it still takes a share of agent0's work"
+    )
+    assert line in shown.splitlines()
