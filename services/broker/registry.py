@@ -76,6 +76,13 @@ class Registry:
         healthy = {a.agent_id for a in self.live()}
         return [a for a in self._agents(lambda card: True) if a.agent_id not in healthy]
 
+    def failing_instances(self) -> list[AgentCard]:
+        """Unhealthy instances of agents that are live through another instance: the agent
+        is seated, and these still take their share of its work (one durable consumer)."""
+        live = {a.agent_id for a in self.live()}
+        failing = [c for c in self.cards() if not c.healthy and c.agent_id in live]
+        return sorted(failing, key=lambda c: (c.agent_id, c.instance_id))
+
     def cards(self) -> list[AgentCard]:
         """Every instance's fresh card that is not draining, healthy or not."""
         now = self.clock()

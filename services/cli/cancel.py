@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 import msgspec
-from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import CancelRequested, DeliberationConcluded
@@ -28,6 +27,7 @@ async def cancel(task_id: str, reason: str, as_json: bool) -> int:
     nc = await client.connect()
     try:
         ended = await client.stored_result(nc, task_id)
+        already = ended is not None
         if ended is None:
             if await task_record(nc, task_id) is None:
                 raise CliError(f"no task {task_id!r} on this server")
@@ -36,10 +36,12 @@ async def cancel(task_id: str, reason: str, as_json: bool) -> int:
             raise CliError(f"no result for {task_id} within {WAIT_S:g}s of cancelling it")
     finally:
         await nc.close()
+    if already:
+        print(f"nsed: task {task_id} had already ended; nothing to cancel", file=sys.stderr)
     if as_json:
         sys.stdout.write(msgspec.json.encode(ended).decode() + "\n")
     else:
-        Console(stderr=True, highlight=False).print(summary_line(ended), markup=False)
+        client.console(stderr=True).print(summary_line(ended), markup=False)
     return client.EXIT_COMPLETED
 
 

@@ -25,6 +25,7 @@ from schemas.gate import DeliberationConcluded
 from services._runtime.errors import ConfigError
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
 from services.broker.registry import LiveAgent, Registry
+from services.stack import health
 
 T = TypeVar("T")
 
@@ -103,14 +104,7 @@ async def agent_registry(nc: Client) -> Registry:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
     except Exception as exc:
         raise CliError("no agent registry on this server; is the stack up?") from exc
-    registry = Registry(stale_after_s=STALE_AFTER_S)
-    try:
-        for key in await kv.keys():
-            entry = await kv.get(key)
-            registry.apply(key, entry.value, entry.operation)
-    except nats.js.errors.NoKeysError:
-        pass
-    return registry
+    return await health.read_cards(js, kv, Registry(stale_after_s=STALE_AFTER_S))
 
 
 def exit_code(result: DeliberationConcluded) -> int:

@@ -16,7 +16,8 @@ from rich.table import Column, Table
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
-from services.broker.registry import LiveAgent
+from schemas.team import AgentCard
+from services.broker.registry import LiveAgent, Registry
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.submit import print_answer
@@ -31,12 +32,12 @@ from services.cli.view import (
 )
 
 
-async def agent_pool() -> tuple[list[LiveAgent], list[LiveAgent]]:
-    """The live agents, and those up whose backends fail (not seated)."""
+async def agent_pool() -> Registry:
+    """The live agents, those up whose backends fail (not seated), and the failing
+    instances of live agents."""
     nc = await client.connect()
     try:
-        registry = await client.agent_registry(nc)
-        return registry.live(), registry.unhealthy()
+        return await client.agent_registry(nc)
     finally:
         await nc.close()
 
@@ -53,9 +54,11 @@ def print_agents(
     as_json: bool,
     console: Console | None = None,
     unhealthy: list[LiveAgent] | None = None,
+    failing: list[AgentCard] | None = None,
 ) -> None:
-    """The live pool as a table, then one line per unhealthy agent with the reason; with
-    ``as_json``, one list of both (``healthy`` tells them apart)."""
+    """The live pool as a table, then one line per unhealthy agent, and per unhealthy
+    instance of a live agent, with the reason; with ``as_json``, one list of the agents
+    (``healthy`` tells them apart)."""
     unhealthy = unhealthy or []
     if as_json:
         listed = [agent_json(a) for a in [*agents, *unhealthy]]
@@ -68,6 +71,16 @@ def print_agents(
         client.console(stderr=True).print("no live agents")
     for a in unhealthy:
         out.print(f"unhealthy, not seated: {a.agent_id}: {a.card.health}", markup=False)
+    for card in failing or []:
+        out.print(failing_line(card), markup=False)
+
+
+def failing_line(card: AgentCard) -> str:
+    return (
+        f"unhealthy instance of {card.agent_id} (instance {card.instance_id}, model "
+        f"{card.model}, backend {card.backend}): {card.health}; it still takes a share of "
+        f"{card.agent_id}'s work"
+    )
 
 
 def agents_table(agents: list[LiveAgent]) -> Table:

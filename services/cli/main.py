@@ -142,8 +142,10 @@ def agents(as_json: bool) -> None:
     """List the live agent pool, and the agents whose backends fail (not seated)."""
     from services.cli import inspect
 
-    live, unhealthy = _run(inspect.agent_pool())
-    inspect.print_agents(live, as_json, unhealthy=unhealthy)
+    pool = _run(inspect.agent_pool())
+    inspect.print_agents(
+        pool.live(), as_json, unhealthy=pool.unhealthy(), failing=pool.failing_instances()
+    )
 
 
 @cli.command()
@@ -255,12 +257,24 @@ cli.add_command(eval_command)
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        # Not standalone: click's own usage errors are three lines, not the one `nsed:` line
+        # every error is (README); the name is `nsed` however the module is started.
+        code = cli.main(prog_name="nsed", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # `nsed` alone: the help, as before
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "nsed"
+        print(f"nsed: {exc.format_message()} (`{where} --help` for help)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.exit(130)
     except ConfigError as exc:
         print(f"nsed: {exc}", file=sys.stderr)
         sys.exit(client.EXIT_USAGE)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except Exception as exc:
         if os.environ.get("NSED_DEBUG"):
             raise
@@ -269,6 +283,7 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(client.EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,10 @@ def up(pool_path: str, demo: bool) -> int:
             return 2
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
-        errors = preflight.settings_errors()
+        errors = preflight.settings_errors() + preflight.key_errors(pool)
+        taken = preflight.address_taken(client.nats_url())
+        if taken is not None:
+            errors.append(taken)
         if errors:
             # Plain lines, never wrapped, exactly as each service would print them.
             print("\n".join(errors), file=sys.stderr)

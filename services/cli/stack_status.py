@@ -14,6 +14,7 @@ from schemas.team import AgentCard
 from services.agent_runner.runfile import RunnerEntry
 from services.broker.registry import Registry
 from services.cli import client
+from services.cli.inspect import failing_line
 from services.stack import health, model_servers, runners
 from services.stack.supervisor import StackPaths, Supervisor, same_server, stack_nats_url
 
@@ -76,6 +77,8 @@ def print_status(stack: StackPaths) -> int:
     console.print(f"live agents: {', '.join(live) or 'none'}")
     for agent in seen.registry.unhealthy():
         console.print(f"unhealthy, not seated: {agent.agent_id}: {agent.card.health}", markup=False)
+    for card in seen.registry.failing_instances():
+        console.print(failing_line(card), markup=False)
     print_by_hand(console, hand)
     for card in runners.elsewhere(seen.cards, stack.home):
         console.print(

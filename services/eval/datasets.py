@@ -74,8 +74,15 @@ def load(path: Path, limit: int | None = None) -> list[Item]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, text in enumerate(lines, start=1):
+    # Decoded line by line, so that a byte that is not UTF-8 is reported with its line.
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetError(
+                    f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line)"
+                ) from exc
             if text.strip():
                 yield number, text
 
@@ -85,8 +92,6 @@ def parse_line(text: str, line: int) -> Item:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Bad(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    except UnicodeDecodeError as exc:  # pragma: no cover - the file is read as UTF-8
-        raise _Bad("not UTF-8") from exc
     if not isinstance(row, dict):
         raise _Bad(f"expected a JSON object, got {type(row).__name__}")
     if "prompt" in row:

@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable
 
 import nats
 from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.team import AgentCard
@@ -51,16 +54,26 @@ async def registry(nc: Client) -> Registry:
     js = nc.jetstream(timeout=2.0)
     try:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
-        keys = await kv.keys()
     except Exception:
         return found
-    for key in keys:
+    return await read_cards(js, kv, found)
+
+
+async def read_cards(js: JetStreamContext, kv: KeyValue, into: Registry) -> Registry:
+    """Every key's latest card, applied to ``into``. The keys are the stream's subjects,
+    one request: nats-py's ``kv.keys()`` leaves an ordered consumer behind on each call
+    (a burst of reads meets the server's consumer limit), and its watch can end on a
+    consumer count that arrived before the messages, listing no key at all."""
+    prefix = f"$KV.{subjects.AGENTS_BUCKET}."
+    info = await js.stream_info(f"KV_{subjects.AGENTS_BUCKET}", subjects_filter=f"{prefix}>")
+    for subject in sorted(info.state.subjects or {}):
+        key = subject[len(prefix) :]
         try:
             entry = await kv.get(key)
-        except Exception:
+        except (KeyNotFoundError, KeyDeletedError):  # deregistered, or gone since the list
             continue
-        found.apply(key, entry.value, entry.operation)
-    return found
+        into.apply(key, entry.value, entry.operation)
+    return into
 
 
 async def live_agent_ids(nc: Client) -> set[str]:

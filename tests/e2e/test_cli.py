@@ -237,3 +237,15 @@ def test_cancel_stops_a_running_task_and_result_says_cancelled(run) -> None:
     unknown = run("cancel", "no-such-task")
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "nsed: no task 'no-such-task' on this server"
+
+
+def test_cancelling_an_ended_task_says_so_on_whole_lines(run) -> None:
+    done = run("submit", "What is 2+2?", "--answer", "4", "--max-rounds", "1", "--json")
+    assert done.returncode in (0, 3), done.stderr
+    task_id = json.loads(done.stdout)["task_id"]
+    late = run("cancel", task_id)
+    assert late.returncode == 0
+    first, summary = late.stderr.strip().splitlines()  # piped: never cut at 80 columns
+    assert first == f"nsed: task {task_id} had already ended; nothing to cancel"
+    assert summary.startswith(("completed (", "degraded ("))
+    assert summary.endswith("simulated agents")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from services.stack.supervisor import StackPaths, Supervisor
-from tests.support.natsserver import free_port
+from tests.support.natsserver import NatsServer, free_port
 from tests.support.processes import ROOT
 from tests.support.wait import until_sync
 
@@ -152,3 +152,63 @@ def test_a_runner_started_by_hand_is_listed_named_and_stopped_by_down(tmp_path: 
     assert runner.wait(timeout=5) == 0  # it stopped on SIGTERM, before down returned
     assert [pid for pid in pids if _alive(pid)] == []
     assert list((home / "runners").glob("*.json")) == []  # every runner removed its entry
+
+
+@pytest.mark.timeout(120)
+def test_up_on_an_address_another_server_holds_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    # Another NATS on the port (another stack, say): the stack's own NATS could not bind,
+    # and its services would join that server's streams and agents.
+    other = NatsServer(tmp_path / "other").start()
+    home = tmp_path / "home"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": other.url}
+    supervisor = Supervisor(StackPaths(root=ROOT, home=home))
+    try:
+        up = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL), timeout=60)
+    finally:
+        if supervisor.pid() is not None:
+            nsed(env, "stack", "down")
+        other.stop()
+    assert up.returncode == 2, up.stdout + up.stderr
+    [line] = up.stderr.strip().splitlines()
+    assert line.startswith(f"nsed: 127.0.0.1:{other.port} is taken: another NATS server ")
+    assert "NSED_NATS_URL" in line
+    assert supervisor.pid() is None
+    assert not home.joinpath("supervisord.conf").exists()
+
+
+KEYED = """
+[[agents]]
+id = "keyed"
+model = "keyed-8b"
+family = "k"
+backend = "openai"
+[agents.openai]
+base_url = "http://127.0.0.1:9/v1"
+model = "keyed-8b"
+api_key_env = "NSED_TEST_KEY_NOT_SET"
+"""
+
+
+@pytest.mark.timeout(120)
+def test_up_with_a_pool_key_variable_unset_is_one_line_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    pool = tmp_path / "keyed.toml"
+    pool.write_text(KEYED)
+    home = tmp_path / "home"
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    env.pop("NSED_TEST_KEY_NOT_SET", None)
+    supervisor = Supervisor(StackPaths(root=ROOT, home=home))
+    try:
+        # Not after the health wait (90 s): the runner's one line went to its log only.
+        up = nsed(env, "stack", "up", "--no-demo", "--pool", str(pool), timeout=30)
+    finally:
+        if supervisor.pid() is not None:
+            nsed(env, "stack", "down")
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert up.stderr.strip().splitlines() == [
+        "nsed: agent keyed: environment variable NSED_TEST_KEY_NOT_SET is not set"
+    ]
+    assert supervisor.pid() is None
