@@ -10,7 +10,7 @@ JAEGER_NAME := nsed-jaeger
 
 .DEFAULT_GOAL := help
 
-.PHONY: help up down status jaeger jaeger-down test test-unit test-integration test-e2e check lint typecheck format clean
+.PHONY: help up down status jaeger jaeger-down test test-unit test-integration test-e2e check lint typecheck format clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-17s %s\n", $$1, $$2}'
