@@ -99,6 +99,43 @@ def bench_context(tasks: int, as_json: bool) -> None:
     report.emit(run_async(context.run(tasks=tasks)), as_json)
 
 
+@bench.command("chaos")
+@click.option("--tasks", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option(
+    "--cluster",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="NATS nodes: 3 runs a local cluster and kills one of its nodes.",
+)
+@click.option(
+    "--every",
+    "every_s",
+    type=click.FloatRange(0.5, 60),
+    default=3.0,
+    show_default=True,
+    help="Seconds between kills (on average).",
+)
+@click.option("--in-flight", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--seed", type=int, default=None, help="The monkey's seed (default: random).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_chaos(
+    tasks: int, cluster: str, every_s: float, in_flight: int, seed: int | None, as_json: bool
+) -> None:
+    """kill -9 a random service or runner every few seconds, and NATS once: lost, duplicated
+    and stuck tasks must be 0. Exit 1 if any is not."""
+    from services.bench import chaos, report
+
+    result = run_async(
+        chaos.run(tasks, cluster=int(cluster), every_s=every_s, in_flight=in_flight, seed=seed)
+    )
+    if as_json:
+        report.emit(result, True)
+    else:
+        print(chaos.table(result), end="")
+    sys.exit(1 if result["lost"] or result["duplicates"] or result["stuck"] else 0)
+
+
 @bench.command("all")
 def bench_all() -> None:
     """Every suite, then one Markdown table (what `make bench` runs)."""
