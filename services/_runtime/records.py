@@ -148,7 +148,7 @@ class _Pending:
     fresh: bool = False
 
 
-CACHE_SIZE = 2048
+CACHE_SIZE = 256  # records of tasks in flight here; past it, a write reads first
 
 
 class KvRecordStore:
@@ -183,6 +183,9 @@ class KvRecordStore:
         return await done
 
     def _remember(self, task_id: str, record: DeliberationRecord, revision: int) -> None:
+        if record.done:  # nothing more to write: memory is for the tasks in flight
+            self._seen.pop(task_id, None)
+            return
         self._seen[task_id] = (record, revision)
         self._seen.move_to_end(task_id)
         if len(self._seen) > CACHE_SIZE:
