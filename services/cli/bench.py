@@ -136,6 +136,25 @@ def bench_chaos(
     sys.exit(1 if result["lost"] or result["duplicates"] or result["stuck"] else 0)
 
 
+@bench.command("backpressure")
+@click.option("--tasks", type=click.IntRange(1, 20000), default=2000, show_default=True)
+@click.option("--latency", type=click.FloatRange(0.01, 60), default=1.0, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_backpressure(tasks: int, latency: float, concurrency: int, as_json: bool) -> None:
+    """Queue --tasks at once against 3 slow simulated agents (--latency s a call,
+    --concurrency calls at a time): peak memory per process, the queues, and the rate of
+    results against the agents' rate. Exit 1 if a task was lost, duplicated or stuck."""
+    from services.bench import backpressure, report
+
+    result = run_async(backpressure.run(tasks, latency_s=latency, concurrency=concurrency))
+    if as_json:
+        report.emit(result, True)
+    else:
+        print(backpressure.table(result), end="")
+    sys.exit(1 if result["lost"] or result["duplicates"] or result["stuck"] else 0)
+
+
 @bench.command("all")
 def bench_all() -> None:
     """Every suite, then one Markdown table (what `make bench` runs)."""
