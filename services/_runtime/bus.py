@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
 import nats
+import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -32,9 +34,11 @@ from schemas.base import Message
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.errors import Retryable
+from services._runtime.retry import TRANSIENT
 
 DAY = 24 * 3600.0
 PUBLISH_TIMEOUT_S = 5.0
+RECONNECT_WAIT_S = 0.5
 MSG_ID = "Nats-Msg-Id"
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
@@ -65,25 +69,41 @@ async def connect(
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     max_reconnect_attempts: int = -1,
 ) -> Client:
-    """Connect with reconnects forever (services) or a bounded number (CLI)."""
+    """Connect with reconnects forever (services) or a bounded number (CLI). Losing the
+    server is one warning line, and getting it back one info line with the time it took;
+    nats-py retries every ``RECONNECT_WAIT_S`` in between, silently."""
+    log = structlog.get_logger("nats")
+    clients: list[Client] = []
+    lost_at: list[float] = []
+
+    async def _disconnected() -> None:
+        # Also called when the connection is closed on purpose: only a lost one is news.
+        if clients and clients[0].is_reconnecting:
+            lost_at[:] = [time.monotonic()]
+            log.warning("nats_disconnected", reconnecting_every_s=RECONNECT_WAIT_S)
 
     async def _reconnected() -> None:
+        down = time.monotonic() - lost_at.pop() if lost_at else 0.0
+        log.info("nats_reconnected", down_s=round(down, 2))
         if on_reconnect is not None:
             await on_reconnect()
 
     async def _error(_: Exception) -> None:
         return None  # connection errors surface through reconnects and timeouts
 
-    return await nats.connect(
+    nc = await nats.connect(
         url,
         name=name,
         connect_timeout=timeout,
         allow_reconnect=True,
         max_reconnect_attempts=max_reconnect_attempts,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=RECONNECT_WAIT_S,
+        disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
         error_cb=_error,
     )
+    clients.append(nc)
+    return nc
 
 
 async def ensure_topology(js: JetStreamContext) -> None:
@@ -195,8 +215,8 @@ class Bus:
             subject = subjects.timer_schedule(message)
         try:
             await self.js.publish(subject, payload, headers=hdrs)
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
+        except TRANSIENT as exc:
+            raise Retryable(f"publish not acknowledged: {type(exc).__name__}", delay=1.0) from exc
 
     async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
         """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
@@ -204,8 +224,8 @@ class Bus:
             last = await self.js.get_last_msg(stream, subject, direct=True)
         except NotFoundError:
             return False
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"lookup timed out: {type(exc).__name__}", delay=1.0) from exc
+        except TRANSIENT as exc:
+            raise Retryable(f"lookup not answered: {type(exc).__name__}", delay=1.0) from exc
         return bool((last.headers or {}).get(MSG_ID) == msg_id)
 
     async def publish_all(self, messages: Iterable[Message]) -> None:
