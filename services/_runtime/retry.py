@@ -91,7 +91,7 @@ class Outage:
                 "recovered",
                 after=self.event,
                 failures=self.failures,
-                down_s=round(self.clock() - self._since, 2),
+                failing_s=round(self.clock() - self._since, 2),
                 **self.context,
             )
             self.failures = 0

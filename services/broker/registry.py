@@ -23,6 +23,7 @@ from nats.js.kv import KeyValue
 
 from schemas.team import AgentCard
 from schemas.telemetry import AgentTelemetry
+from services._runtime.retry import Outage
 
 log = structlog.get_logger("registry")
 _decoder = msgspec.json.Decoder(AgentCard)
@@ -136,15 +137,18 @@ class Watched(Protocol):
 async def watch(
     kv: KeyValue, registry: Watched, stop: asyncio.Event, reconnected: asyncio.Event
 ) -> None:
-    """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects."""
+    """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects.
+    A watch that cannot be made (NATS away, or the bucket not made again yet) is tried
+    again on a bounded backoff, with one line when that starts and one when it ends."""
+    outage = Outage(log, "watch_failed", of=type(registry).__name__)
     while not stop.is_set():
         reconnected.clear()
         try:
             watcher = await kv.watchall()
         except Exception as exc:
-            log.warning("watch_failed", error=repr(exc))
-            await _pause(stop, 1.0)
+            await _pause(stop, outage.failed(exc))
             continue
+        outage.ok()
         registry.clear()
         try:
             while not stop.is_set() and not reconnected.is_set():

@@ -82,7 +82,7 @@ def test_an_outage_logs_one_warning_however_many_tries_fail_and_one_line_when_it
         "log_level": "info",
         "after": "heartbeat_failed",
         "failures": 50,
-        "down_s": 50.0,
+        "failing_s": 50.0,
         "agent": "alpha",
     }
     assert waits == [Backoff().delay(n) for n in range(50)]
