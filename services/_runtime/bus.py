@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -26,7 +27,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
@@ -34,12 +35,12 @@ from schemas.base import Message
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.errors import Retryable
+from services._runtime.once import CLAIM_LEASE_S, MSG_ID, PublishOnce
 from services._runtime.retry import TRANSIENT
 
 DAY = 24 * 3600.0
 PUBLISH_TIMEOUT_S = 5.0
 RECONNECT_WAIT_S = 0.5
-MSG_ID = "Nats-Msg-Id"
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
 
@@ -56,8 +57,7 @@ AGENT_MARKER_TTL_S = 1.0
 # Streams whose subjects clients read with plain subscriptions (``nats sub
 # nsed.results.<id>``). A plain subscriber receives every publish, including a repeat that
 # the stream's duplicate window then drops, so a handler re-run after a redelivery would
-# reach it twice. A message for these streams is published only if the stream does not
-# already hold it: the stream is the witness that subscribers have it.
+# reach it twice. A message for these streams is published once (``once.py``).
 CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 
 
@@ -143,6 +143,17 @@ async def ensure_topology(js: JetStreamContext) -> None:
                 bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE, direct=True
             ),
         )
+    # Who publishes a client-facing message (once.py); a claim lapses with its age.
+    await _create_bucket(
+        js,
+        KeyValueConfig(
+            bucket=subjects.CLAIMS_BUCKET,
+            history=1,
+            ttl=CLAIM_LEASE_S,
+            storage=StorageType.FILE,
+            direct=True,
+        ),
+    )
 
 
 async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -184,6 +195,7 @@ class Bus:
         self.js: JetStreamContext = nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
         self.service = service
         self._kv: dict[str, KeyValue] = {}
+        self.once = PublishOnce(self.js, self.kv)
 
     async def kv(self, bucket: str) -> KeyValue:
         if bucket not in self._kv:
@@ -204,8 +216,13 @@ class Bus:
         hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
         subject = subjects.subject_for(message)
         stream = subjects.stream_for(type(message))
-        if stream in CLIENT_FACING and await self._holds(stream, subject, hdrs[MSG_ID]):
+        if stream in CLIENT_FACING:
+            send = functools.partial(self._send, message, subject, hdrs)
+            await self.once.publish(stream, subject, hdrs[MSG_ID], send)
             return
+        await self._send(message, subject, hdrs)
+
+    async def _send(self, message: Message, subject: str, hdrs: dict[str, str]) -> None:
         payload = msgspec.json.encode(message)
         if isinstance(message, PhaseDue):
             # A timer is a message the server delivers when it is due (a JetStream message
@@ -217,16 +234,6 @@ class Bus:
             await self.js.publish(subject, payload, headers=hdrs)
         except TRANSIENT as exc:
             raise Retryable(f"publish not acknowledged: {type(exc).__name__}", delay=1.0) from exc
-
-    async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
-        """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
-        try:
-            last = await self.js.get_last_msg(stream, subject, direct=True)
-        except NotFoundError:
-            return False
-        except TRANSIENT as exc:
-            raise Retryable(f"lookup not answered: {type(exc).__name__}", delay=1.0) from exc
-        return bool((last.headers or {}).get(MSG_ID) == msg_id)
 
     async def publish_all(self, messages: Iterable[Message]) -> None:
         batch = list(messages)
