@@ -58,6 +58,10 @@ class Registry:
     def clear(self) -> None:
         self._cards.clear()
 
+    def retain(self, keys: set[str]) -> None:
+        """Forget every card whose key is not in ``keys`` (a new watch's snapshot)."""
+        self._cards = {k: v for k, v in self._cards.items() if k in keys}
+
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         if operation in ("DEL", "PURGE") or not value:
             self.remove(key)
@@ -113,8 +117,8 @@ class TelemetryCache:
         self.values: dict[str, AgentTelemetry] = {}
         self.synced = asyncio.Event()
 
-    def clear(self) -> None:
-        self.values.clear()
+    def retain(self, keys: set[str]) -> None:
+        self.values = {k: v for k, v in self.values.items() if k in keys}
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         if operation in ("DEL", "PURGE") or not value:
@@ -129,7 +133,7 @@ class TelemetryCache:
 class Watched(Protocol):
     synced: asyncio.Event
 
-    def clear(self) -> None: ...
+    def retain(self, keys: set[str]) -> None: ...
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None: ...
 
@@ -149,7 +153,9 @@ async def watch(
             await _pause(stop, outage.failed(exc))
             continue
         outage.ok()
-        registry.clear()
+        # What the registry knew stays until the new watch's snapshot is complete: a
+        # broker just reconnected must not find the pool empty and replace a live team.
+        snapshot: set[str] | None = set()
         try:
             while not stop.is_set() and not reconnected.is_set():
                 try:
@@ -157,8 +163,13 @@ async def watch(
                 except nats.errors.TimeoutError:
                     continue
                 if entry is None:  # the initial snapshot is complete
+                    if snapshot is not None:
+                        registry.retain(snapshot)
+                        snapshot = None
                     registry.synced.set()
                     continue
+                if snapshot is not None:
+                    snapshot.add(entry.key)
                 registry.apply(entry.key, entry.value, entry.operation)
         finally:
             with contextlib.suppress(Exception):
