@@ -18,6 +18,7 @@ from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
+from services._runtime.retry import TRANSIENT
 from services.cli.client import stored_messages
 from tests.support.wait import until
 
@@ -52,7 +53,7 @@ async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> Delibe
         try:
             msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
             return msgspec.json.decode(msg.data, type=DeliberationConcluded)
-        except nats.js.errors.NotFoundError:
+        except (nats.js.errors.NotFoundError, *TRANSIENT):  # not yet, or NATS restarting
             pass
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no result for {task_id} within {timeout}s")
@@ -119,6 +120,20 @@ class ResultInbox:
         """The first result received for ``task_id``."""
         await until(lambda: self.received.get(task_id), timeout=timeout, what=f"{task_id}'s result")
         return self.received[task_id][0]
+
+    async def results(
+        self, task_ids: list[str], timeout: float = 60.0
+    ) -> list[DeliberationConcluded]:
+        """The first result received for each of ``task_ids``, all within one ``timeout``."""
+
+        def missing() -> list[str]:
+            return [t for t in task_ids if t not in self.received]
+
+        try:
+            await until(lambda: not missing(), timeout=timeout, what="every result")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {len(missing())} missing, {missing()[:3]}") from None
+        return [self.received[t][0] for t in task_ids]
 
     def count(self, task_id: str) -> int:
         return len(self.received.get(task_id, ()))
