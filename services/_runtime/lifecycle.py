@@ -100,8 +100,8 @@ async def open_runtime(
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
-        topology = one_at_a_time(lambda: busmod.ensure_topology(bus.js))
-        await topology()
+        make_topology = one_at_a_time(lambda: busmod.ensure_topology(bus.js))
+        await make_topology()
         yield Runtime(
             service=service,
             instance_id=instance,
@@ -112,7 +112,7 @@ async def open_runtime(
             metrics=Metrics(meters.get_meter(f"nsed.{service}")),
             stop=stop or asyncio.Event(),
             reconnect_events=watchers,
-            restore_topology=topology,
+            restore_topology=make_topology,
         )
 
 
