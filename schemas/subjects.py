@@ -35,6 +35,7 @@ NSED_TIMERS: Final = "NSED_TIMERS"
 AGENTS_BUCKET: Final = "nsed_agents"
 DELIBERATIONS_BUCKET: Final = "nsed_deliberations"
 TELEMETRY_BUCKET: Final = "nsed_telemetry"
+CLAIMS_BUCKET: Final = "nsed_claims"  # who publishes a client-facing message
 
 # Subjects ------------------------------------------------------------------------------
 TASKS: Final = "nsed.tasks"

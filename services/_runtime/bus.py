@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
 import nats
+import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -24,7 +27,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
@@ -32,10 +35,12 @@ from schemas.base import Message
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
 from services._runtime.errors import Retryable
+from services._runtime.once import CLAIM_LEASE_S, MSG_ID, PublishOnce
+from services._runtime.retry import TRANSIENT
 
 DAY = 24 * 3600.0
 PUBLISH_TIMEOUT_S = 5.0
-MSG_ID = "Nats-Msg-Id"
+RECONNECT_WAIT_S = 0.5
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
 
@@ -52,8 +57,7 @@ AGENT_MARKER_TTL_S = 1.0
 # Streams whose subjects clients read with plain subscriptions (``nats sub
 # nsed.results.<id>``). A plain subscriber receives every publish, including a repeat that
 # the stream's duplicate window then drops, so a handler re-run after a redelivery would
-# reach it twice. A message for these streams is published only if the stream does not
-# already hold it: the stream is the witness that subscribers have it.
+# reach it twice. A message for these streams is published once (``once.py``).
 CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 
 
@@ -65,25 +69,41 @@ async def connect(
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     max_reconnect_attempts: int = -1,
 ) -> Client:
-    """Connect with reconnects forever (services) or a bounded number (CLI)."""
+    """Connect with reconnects forever (services) or a bounded number (CLI). Losing the
+    server is one warning line, and getting it back one info line with the time it took;
+    nats-py retries every ``RECONNECT_WAIT_S`` in between, silently."""
+    log = structlog.get_logger("nats")
+    clients: list[Client] = []
+    lost_at: list[float] = []
+
+    async def _disconnected() -> None:
+        # Also called when the connection is closed on purpose: only a lost one is news.
+        if clients and clients[0].is_reconnecting:
+            lost_at[:] = [time.monotonic()]
+            log.warning("nats_disconnected", reconnecting_every_s=RECONNECT_WAIT_S)
 
     async def _reconnected() -> None:
+        down = time.monotonic() - lost_at.pop() if lost_at else 0.0
+        log.info("nats_reconnected", down_s=round(down, 2))
         if on_reconnect is not None:
             await on_reconnect()
 
     async def _error(_: Exception) -> None:
         return None  # connection errors surface through reconnects and timeouts
 
-    return await nats.connect(
+    nc = await nats.connect(
         url,
         name=name,
         connect_timeout=timeout,
         allow_reconnect=True,
         max_reconnect_attempts=max_reconnect_attempts,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=RECONNECT_WAIT_S,
+        disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
         error_cb=_error,
     )
+    clients.append(nc)
+    return nc
 
 
 async def ensure_topology(js: JetStreamContext) -> None:
@@ -123,6 +143,17 @@ async def ensure_topology(js: JetStreamContext) -> None:
                 bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE, direct=True
             ),
         )
+    # Who publishes a client-facing message (once.py); a claim lapses with its age.
+    await _create_bucket(
+        js,
+        KeyValueConfig(
+            bucket=subjects.CLAIMS_BUCKET,
+            history=1,
+            ttl=CLAIM_LEASE_S,
+            storage=StorageType.FILE,
+            direct=True,
+        ),
+    )
 
 
 async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -164,6 +195,7 @@ class Bus:
         self.js: JetStreamContext = nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
         self.service = service
         self._kv: dict[str, KeyValue] = {}
+        self.once = PublishOnce(self.js, self.kv)
 
     async def kv(self, bucket: str) -> KeyValue:
         if bucket not in self._kv:
@@ -184,8 +216,13 @@ class Bus:
         hdrs[MSG_ID] = msg_id or str(getattr(message, "message_id", ""))
         subject = subjects.subject_for(message)
         stream = subjects.stream_for(type(message))
-        if stream in CLIENT_FACING and await self._holds(stream, subject, hdrs[MSG_ID]):
+        if stream in CLIENT_FACING:
+            send = functools.partial(self._send, message, subject, hdrs)
+            await self.once.publish(stream, subject, hdrs[MSG_ID], send)
             return
+        await self._send(message, subject, hdrs)
+
+    async def _send(self, message: Message, subject: str, hdrs: dict[str, str]) -> None:
         payload = msgspec.json.encode(message)
         if isinstance(message, PhaseDue):
             # A timer is a message the server delivers when it is due (a JetStream message
@@ -195,18 +232,8 @@ class Bus:
             subject = subjects.timer_schedule(message)
         try:
             await self.js.publish(subject, payload, headers=hdrs)
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
-
-    async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
-        """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
-        try:
-            last = await self.js.get_last_msg(stream, subject, direct=True)
-        except NotFoundError:
-            return False
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"lookup timed out: {type(exc).__name__}", delay=1.0) from exc
-        return bool((last.headers or {}).get(MSG_ID) == msg_id)
+        except TRANSIENT as exc:
+            raise Retryable(f"publish not acknowledged: {type(exc).__name__}", delay=1.0) from exc
 
     async def publish_all(self, messages: Iterable[Message]) -> None:
         batch = list(messages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Coroutine
 from typing import IO, Any, TypeVar
 
@@ -23,6 +24,7 @@ from rich.console import Console
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from services._runtime.errors import ConfigError
+from services._runtime.retry import TRANSIENT
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
 from services.broker.registry import LiveAgent, Registry
 from services.stack import health
@@ -36,6 +38,8 @@ EXIT_DEGRADED = 3
 EXIT_PENDING = 4
 EXIT_CANCELLED = 5
 CONNECT_TIMEOUT_S = 3.0
+RECONNECT_WAIT_S = 0.5  # between tries to get a lost connection back
+RECONNECT_FOR_S = 60.0  # how long submit and watch keep trying (a NATS restart is seconds)
 STALE_AFTER_S = 10.0  # an agent card older than this is not live (as the broker judges)
 # Off a terminal a line is as long as its text: a pipe or a file has no width, and rich's
 # default of 80 columns would wrap answers and cut table cells that scripts read.
@@ -69,27 +73,71 @@ def nsed_home() -> str:
     return os.environ.get("NSED_HOME", DEFAULT_HOME)
 
 
-async def connect(url: str | None = None) -> Client:
+async def connect(url: str | None = None, *, follow: bool = False) -> Client:
+    """Connect once: a stack that is down is one line at once. With ``follow`` (a command
+    that waits on a task: ``submit``, ``watch``), a connection lost later is tried again
+    every ``RECONNECT_WAIT_S`` for up to ``RECONNECT_FOR_S``, with one line on stderr when
+    it is lost and one when it is back; nats-py says nothing itself."""
     url = url or nats_url()
+    lines = _ConnectionLines(url)
 
     async def _quiet(_: Exception) -> None:
         return None
 
     try:
-        return await nats.connect(
+        nc = await nats.connect(
             url,
             name="nsed-cli",
             connect_timeout=CONNECT_TIMEOUT_S,
             allow_reconnect=False,
             # nats-py retries forever with 0; 1 means: try once more, then give up.
             max_reconnect_attempts=1,
-            reconnect_time_wait=0.1,
+            reconnect_time_wait=RECONNECT_WAIT_S,
             error_cb=_quiet,
+            disconnected_cb=lines.lost,
+            reconnected_cb=lines.back,
         )
     except Exception as exc:
         raise CliError(
             f"cannot reach NATS at {url} ({type(exc).__name__}); is the stack up? try `make up`"
         ) from exc
+    lines.nc = nc
+    if follow:
+        # nats-py reads these each time the connection is lost, not only when connecting.
+        nc.options["allow_reconnect"] = True
+        nc.options["max_reconnect_attempts"] = round(RECONNECT_FOR_S / RECONNECT_WAIT_S)
+    return nc
+
+
+class _ConnectionLines:
+    """The two lines a follower prints about its connection (stderr, like its progress)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.nc: Client | None = None
+        self._lost_at = 0.0
+
+    async def lost(self) -> None:
+        # Also called when the command closes its connection: only a lost one is news.
+        if self.nc is not None and self.nc.is_reconnecting:
+            self._lost_at = time.monotonic()
+            print(
+                f"nsed: lost the connection to NATS at {self.url}; "
+                f"trying again for up to {RECONNECT_FOR_S:g}s",
+                file=sys.stderr,
+            )
+
+    async def back(self) -> None:
+        down = time.monotonic() - self._lost_at
+        print(f"nsed: connected to NATS again after {down:.1f}s", file=sys.stderr)
+
+
+def connection_lost(task_id: str) -> CliError:
+    """What a follower says when NATS did not come back in time (the task goes on)."""
+    return CliError(
+        f"lost the connection to NATS at {nats_url()} and it did not come back within "
+        f"{RECONNECT_FOR_S:g}s; task {task_id} goes on: `nsed watch {task_id}`"
+    )
 
 
 async def live_agents(nc: Client) -> list[LiveAgent]:
@@ -117,17 +165,22 @@ def decode_result(data: bytes) -> DeliberationConcluded:
 
 
 async def stored_result(
-    nc: Client, task_id: str, since: float | None = None
+    nc: Client, task_id: str, since: float | None = None, *, patient: bool = False
 ) -> DeliberationConcluded | None:
     """The task's result from ``NSED_RESULTS``, if it has one; with ``since`` (epoch
     seconds), only one the stream stored at or after it (the answer to this submission,
-    not an earlier task's under the same id)."""
+    not an earlier task's under the same id). ``patient`` (a follower polling): a server
+    that is away or still starting has no result yet, rather than an error."""
     js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
     try:
         msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
     except nats.js.errors.NotFoundError:
         return None
-    except nats.errors.NoRespondersError as exc:
+    except TRANSIENT as exc:
+        if patient:
+            return None
+        if not isinstance(exc, nats.errors.NoRespondersError):
+            raise
         raise CliError("JetStream is not available on this server; is the stack up?") from exc
     if since is not None and msg.time is not None and msg.time.timestamp() < since:
         return None
