@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,13 +26,13 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.base import Message
 from schemas.timers import PhaseDue
-from services._runtime import telemetry
+from services._runtime import natsurls, telemetry
 from services._runtime.errors import Retryable
 
 DAY = 24 * 3600.0
@@ -55,6 +57,15 @@ AGENT_MARKER_TTL_S = 1.0
 # reach it twice. A message for these streams is published only if the stream does not
 # already hold it: the stream is the witness that subscribers have it.
 CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
+# A cluster answers the JetStream API once its nodes have elected a meta leader (until then
+# requests time out), places a stream of R replicas once R nodes have joined (until then:
+# "no suitable peers for placement"), and tells of a stream another process has just
+# created once the stream's own group has elected its leader (until then: not found).
+_NOT_YET = (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+            ServiceUnavailableError, NotFoundError)  # fmt: skip
+NO_PEERS_YET = 10005
+TOPOLOGY_RETRY_S = 0.25
+READY_PROBE_S = 1.0
 
 
 async def connect(
@@ -65,7 +76,8 @@ async def connect(
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     max_reconnect_attempts: int = -1,
 ) -> Client:
-    """Connect with reconnects forever (services) or a bounded number (CLI)."""
+    """Connect with reconnects forever (services) or a bounded number (CLI); ``url`` may
+    name several servers, separated by commas (the nodes of one cluster)."""
 
     async def _reconnected() -> None:
         if on_reconnect is not None:
@@ -75,7 +87,7 @@ async def connect(
         return None  # connection errors surface through reconnects and timeouts
 
     return await nats.connect(
-        url,
+        natsurls.split(url),
         name=name,
         connect_timeout=timeout,
         allow_reconnect=True,
@@ -86,8 +98,14 @@ async def connect(
     )
 
 
-async def ensure_topology(js: JetStreamContext) -> None:
-    """Create (or leave as they are) every stream and KV bucket NSED uses. Idempotent."""
+async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: float = 30.0) -> None:
+    """Create (or leave as they are) every stream and KV bucket NSED uses, each with
+    ``replicas`` copies, once JetStream answers. Idempotent. A stream that has fewer
+    replicas than asked is scaled up, never down (a process started without the setting
+    leaves a cluster's streams as they are)."""
+    deadline = time.monotonic() + timeout
+    # A request sent before the meta leader is elected is dropped, not queued: ask often.
+    await _until_ready(lambda: asyncio.wait_for(js.account_info(), READY_PROBE_S), deadline)
     for name, (retention, max_age, dup_window) in _STREAMS.items():
         config = StreamConfig(
             name=name,
@@ -99,30 +117,56 @@ async def ensure_topology(js: JetStreamContext) -> None:
             discard=DiscardPolicy.OLD,
             allow_direct=True,
             allow_msg_schedules=True if name == subjects.NSED_TIMERS else None,
+            num_replicas=replicas,
         )
-        await _create_stream(js, config)
-    # A timers stream made before timers were scheduled messages: allow schedules now.
-    timers = await js.stream_info(subjects.NSED_TIMERS)
-    if not timers.config.allow_msg_schedules:
-        timers.config.allow_msg_schedules = True
-        await js.update_stream(timers.config)
-    await _create_bucket(
-        js,
+        await _until_ready(partial(_create_stream, js, config), deadline)
+    await _until_ready(partial(_allow_schedules, js), deadline)
+    buckets = [
         KeyValueConfig(
             bucket=subjects.AGENTS_BUCKET,
             history=1,
             storage=StorageType.FILE,
             limit_marker_ttl=AGENT_MARKER_TTL_S,
             direct=True,
+            replicas=replicas,
         ),
-    )
-    for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET):
-        await _create_bucket(
-            js,
+        *(
             KeyValueConfig(
-                bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE, direct=True
-            ),
-        )
+                bucket=bucket,
+                history=1,
+                ttl=7 * DAY,
+                storage=StorageType.FILE,
+                direct=True,
+                replicas=replicas,
+            )
+            for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET)
+        ),
+    ]
+    for bucket_config in buckets:
+        await _until_ready(partial(_create_bucket, js, bucket_config), deadline)
+
+
+async def _until_ready(attempt: Callable[[], Awaitable[Any]], deadline: float) -> None:
+    """Run ``attempt`` until the cluster lets it through, at the latest by ``deadline``."""
+    while True:
+        try:
+            await attempt()
+            return
+        except _NOT_YET:
+            if time.monotonic() >= deadline:
+                raise
+        except BadRequestError as exc:
+            if exc.err_code != NO_PEERS_YET or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(TOPOLOGY_RETRY_S)
+
+
+async def _allow_schedules(js: JetStreamContext) -> None:
+    """A timers stream made before timers were scheduled messages: allow schedules now."""
+    timers = await js.stream_info(subjects.NSED_TIMERS)
+    if not timers.config.allow_msg_schedules:
+        timers.config.allow_msg_schedules = True
+        await js.update_stream(timers.config)
 
 
 async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -132,6 +176,7 @@ async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
         # Another replica created it first, or it exists with an operator's changes: keep it.
         if exc.err_code not in (10058, 10065):
             raise
+        await _scale_up(js, config.name or "", config.num_replicas or 1)
 
 
 async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
@@ -148,6 +193,15 @@ async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
     info = await js.stream_info(f"KV_{config.bucket}")
     if not info.config.allow_direct:
         info.config.allow_direct = True
+        await js.update_stream(info.config)
+    await _scale_up(js, f"KV_{config.bucket}", config.replicas)
+
+
+async def _scale_up(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """A stream made with fewer replicas (a single server's data, say) gets ``replicas``."""
+    info = await js.stream_info(stream)
+    if (info.config.num_replicas or 1) < replicas:
+        info.config.num_replicas = replicas
         await js.update_stream(info.config)
 
 

@@ -98,7 +98,9 @@ async def open_runtime(
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
-        await busmod.ensure_topology(bus.js)
+        await busmod.ensure_topology(
+            bus.js, replicas=settings.stream_replicas, timeout=settings.startup_timeout_s
+        )
         yield Runtime(
             service=service,
             instance_id=instance,

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
+from services._runtime import natsurls
 from services._runtime.errors import ConfigError
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
 from services.broker.registry import LiveAgent, Registry
@@ -77,7 +78,7 @@ async def connect(url: str | None = None) -> Client:
 
     try:
         return await nats.connect(
-            url,
+            natsurls.split(url),
             name="nsed-cli",
             connect_timeout=CONNECT_TIMEOUT_S,
             allow_reconnect=False,

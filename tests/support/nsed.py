@@ -17,6 +17,7 @@ from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
+from services._runtime import natsurls
 from services.cli.client import stored_messages
 from tests.support.wait import until
 
@@ -132,8 +133,9 @@ async def task_events(
 
 
 async def connect(url: str) -> Client:
+    """A client that rides out a server's restart; ``url`` may list a cluster's nodes."""
     return await nats.connect(
-        url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+        natsurls.split(url), connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2
     )
 
 
