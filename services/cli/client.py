@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
@@ -26,7 +27,7 @@ from services._runtime import natsurls
 from services._runtime.errors import ConfigError
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
 from services.broker.registry import LiveAgent, Registry
-from services.stack import health
+from services.stack import cluster, health
 
 T = TypeVar("T")
 
@@ -63,11 +64,45 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def nats_url() -> str:
+    """``NSED_NATS_URL``, with every node of the local stack's cluster when it names one of
+    them: a command told one node still finds the others when that one is down."""
+    given = given_nats_url()
+    recorded = cluster.load(stack_home())
+    return natsurls.widen(given, recorded.urls) if recorded is not None else given
+
+
+def given_nats_url() -> str:
     return os.environ.get("NSED_NATS_URL", DEFAULT_NATS_URL)
+
+
+def stack_environment() -> dict[str, str]:
+    """What a process started by hand (``nsed agent run``) needs to join the local stack:
+    every node's URL, and the stack's stream replicas unless set (it may be the first
+    process to create a stream)."""
+    given = given_nats_url()
+    recorded = cluster.load(stack_home())
+    if recorded is None or not natsurls.overlap(given, natsurls.join(recorded.urls)):
+        return {}
+    env = {"NSED_NATS_URL": natsurls.widen(given, recorded.urls)}
+    if "NSED_STREAM_REPLICAS" not in os.environ:
+        env["NSED_STREAM_REPLICAS"] = str(recorded.replicas)
+    return env
 
 
 def nsed_home() -> str:
     return os.environ.get("NSED_HOME", DEFAULT_HOME)
+
+
+def project_root() -> Path:
+    """The checkout holding ``infra/`` (the package lives in it: editable install)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "infra").is_dir() else Path.cwd()
+
+
+def stack_home() -> Path:
+    """``NSED_HOME`` as the stack uses it: a relative one is under the checkout."""
+    home = Path(nsed_home())
+    return home if home.is_absolute() else project_root() / home
 
 
 async def connect(url: str | None = None) -> Client:

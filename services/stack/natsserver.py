@@ -126,27 +126,8 @@ class NatsCluster:
 
 def local_nodes(setting: str, size: int, home: Path) -> list[cluster.Node]:
     """The nodes ``nsed stack up`` starts: client URLs from ``NSED_NATS_URL``, route ports
-    free right now. A ValueError says why a setting does not fit, or, for a cluster, which
-    client port is taken (its nodes' ports are implied, so the user may not know them)."""
+    free right now. A ValueError says why a setting does not fit."""
     urls = cluster.node_urls(setting, size)
     clients = {natsurls.listener(url)[1] for url in urls}
     routes = [port for port in free_ports(2 * size) if port not in clients][:size]
-    nodes = cluster.plan(urls, routes if size > 1 else [], home)
-    taken = [node.url for node in nodes if size > 1 and not _bindable(node.host, node.port)]
-    if taken:
-        raise ValueError(
-            f"cannot start a cluster on {', '.join(taken)}: in use; set NSED_NATS_URL to "
-            f"{size} free URLs, comma-separated"
-        )
-    return nodes
-
-
-def _bindable(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        # As nats-server binds: a port a stopped stack left in TIME_WAIT is free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return cluster.plan(urls, routes if size > 1 else [], home)
