@@ -64,6 +64,11 @@ CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 _NOT_YET = (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
             ServiceUnavailableError, NotFoundError)  # fmt: skip
 NO_PEERS_YET = 10005
+# Buckets whose reads decide what a handler does. With more than one copy they are read
+# from their stream's leader: a direct get may be answered by a follower that does not
+# yet hold the write that caused the message in hand, and "the round has moved on", read
+# from such a copy, would drop the message. With one copy, direct gets skip the API layer.
+LEADER_READS: frozenset[str] = frozenset({subjects.DELIBERATIONS_BUCKET})
 TOPOLOGY_RETRY_S = 0.25
 READY_PROBE_S = 1.0
 
@@ -136,7 +141,7 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: floa
                 history=1,
                 ttl=7 * DAY,
                 storage=StorageType.FILE,
-                direct=True,
+                direct=_direct(bucket, replicas),
                 replicas=replicas,
             )
             for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET)
@@ -189,12 +194,17 @@ async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
             if exc.err_code not in (10058, 10065):
                 raise
         return
-    # A bucket made before direct gets were on: turn them on (reads skip the API layer).
-    info = await js.stream_info(f"KV_{config.bucket}")
-    if not info.config.allow_direct:
-        info.config.allow_direct = True
-        await js.update_stream(info.config)
     await _scale_up(js, f"KV_{config.bucket}", config.replicas)
+    # A bucket made before direct gets were on, or before it had more than one copy.
+    info = await js.stream_info(f"KV_{config.bucket}")
+    direct = _direct(config.bucket, info.config.num_replicas or 1)
+    if bool(info.config.allow_direct) != direct:
+        info.config.allow_direct = direct
+        await js.update_stream(info.config)
+
+
+def _direct(bucket: str, replicas: int) -> bool:
+    return replicas == 1 or bucket not in LEADER_READS
 
 
 async def _scale_up(js: JetStreamContext, stream: str, replicas: int) -> None:

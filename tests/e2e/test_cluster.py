@@ -1,20 +1,127 @@
-"""A three-node NATS cluster under ``nsed stack up --cluster 3``: a command told one node
-finds the others while that one is down, and ``down`` leaves no process."""
+"""A three-node NATS cluster: every stream and bucket has 3 replicas, a node killed with
+``kill -9`` mid-run (and left down) loses no task and repeats none, and under
+``nsed stack up --cluster 3`` a command told one node finds the others while that one is
+down, and ``down`` leaves no process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import nats.errors
 import pytest
+from nats.aio.client import Client
 
-from services.stack.natsserver import free_ports
+from services.stack import health
+from services.stack.natsserver import NatsCluster, free_ports
 from services.stack.supervisor import StackPaths, Supervisor
+from tests.support import nsed
 from tests.support.inprocess import POOL
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, SERVICES, ProcessStack
+from tests.support.wait import until
+
+STREAMS = {
+    "NSED_TASKS", "NSED_WORK", "NSED_EVENTS", "NSED_RESULTS", "NSED_DLQ", "NSED_TIMERS",
+    "KV_nsed_agents", "KV_nsed_deliberations", "KV_nsed_telemetry",
+}  # fmt: skip
+AGENTS = ("alpha", "bravo", "charlie", "delta")
+TASKS = 30
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    nodes = NatsCluster(tmp_path / "cluster").start()
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def processes(cluster: NatsCluster, tmp_path: Path) -> Iterator[ProcessStack]:
+    stack = ProcessStack(
+        url=cluster.url,  # every node's URL, as the stack gives them
+        pool=POOL,
+        logs=tmp_path / "logs",
+        # ~0.15 s per model call: the tasks are still running when the node dies.
+        env={"NSED_STREAM_REPLICAS": "3", "NSED_AGENT_RUNNER_LATENCY_SCALE": "3"},
+    )
+    stack.start_all(AGENTS)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+@pytest.mark.timeout(180)
+async def test_a_node_killed_mid_run_and_left_down_loses_no_task_and_repeats_none(
+    cluster: NatsCluster, processes: ProcessStack
+) -> None:
+    victim = await _records_leader(cluster.url)
+    # The test listens through a node that stays up: a plain subscriber whose own server
+    # dies misses what is published while it reconnects (core NATS delivers at most once).
+    survivor = next(node for node in cluster.nodes if node.name != victim)
+    nc = await nsed.connect(survivor.url)
+    try:
+        inbox = await nsed.ResultInbox.open(nc)
+        ids = [nsed.new_task_id("cluster") for _ in range(TASKS)]
+        await asyncio.gather(
+            *(nsed.publish_task(nc, nsed.task(t, max_rounds=3, min_rounds=2), msg_id=t)
+              for t in ids)
+        )  # fmt: skip
+        await until(lambda: sum(map(inbox.count, ids)) >= TASKS // 4, timeout=60,
+                    what="a quarter of the results")  # fmt: skip
+        cluster.servers[victim].kill9()
+        pending = [t for t in ids if not inbox.count(t)]
+        assert len(pending) >= TASKS // 2, "the kill should land while most tasks run"
+
+        results = [await inbox.result(t, timeout=120) for t in ids]
+        lost = [(r.task_id, r.detail) for r in results if any(s.degraded for s in r.summaries)]
+        assert lost == []
+        assert {r.status for r in results if r.stop_reason != "no_consensus"} == {"completed"}
+        await until(lambda: _idle(nc), timeout=60, every=0.2, what="the stack to be idle")
+        await inbox.settle()
+        assert [inbox.count(t) for t in ids] == [1] * TASKS
+        for result in results:
+            assert await nsed.stored_result(nc, result.task_id) == result
+    finally:
+        await nc.close()
+
+
+async def _records_leader(url: str) -> str:
+    """Once the stack is up with every stream at 3 replicas: the node that leads the record
+    store. Every phase transition is a compare-and-set there, so its loss forces an
+    election in the middle of the work."""
+    nc = await nsed.connect(url)
+    try:
+        await until(lambda: _healthy(nc), timeout=60, what="the stack to be healthy")
+        js = nc.jetstream(timeout=5)
+        replicas = {i.config.name: i.config.num_replicas for i in await js.streams_info()}
+        assert replicas == dict.fromkeys(STREAMS, 3)
+        records = (await js.stream_info("KV_nsed_deliberations")).cluster
+        assert records is not None
+        assert records.leader is not None
+        return records.leader
+    finally:
+        await nc.close()
+
+
+async def _healthy(nc: Client) -> bool:
+    found = await health.discover(nc, wait=0.15)
+    return all(found.get(s) for s in SERVICES) and set(AGENTS) <= await health.live_agent_ids(nc)
+
+
+async def _idle(nc: Client) -> bool:
+    """``nsed.idle``; not yet while a group that lost its leader elects another."""
+    try:
+        return await nsed.idle(nc)
+    except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+        return False
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:

@@ -57,6 +57,11 @@ async def _replicas(js: JetStreamContext) -> dict[str, tuple[int, int]]:
     }
 
 
+async def _direct_gets(js: JetStreamContext) -> set[str]:
+    """The streams any replica answers reads of (a follower may lag the leader)."""
+    return {i.config.name or "" for i in await js.streams_info() if i.config.allow_direct}
+
+
 async def _until_replicated(js: JetStreamContext, replicas: int) -> None:
     """Every stream configured with ``replicas`` and held by as many peers (a stream scaled
     up lists its new peers once they have joined its group)."""
@@ -88,6 +93,7 @@ async def test_every_stream_and_bucket_waits_for_three_nodes_and_gets_three_repl
     await asyncio.wait_for(creating, timeout=45)
 
     await _until_replicated(js, 3)
+    assert await _direct_gets(js) == STREAMS - {"KV_nsed_deliberations"}
 
 
 @pytest.mark.timeout(90)
@@ -98,8 +104,11 @@ async def test_streams_made_with_one_replica_are_scaled_up_and_never_down(
     await ensure_topology(cluster_nc.jetstream(), replicas=1)
     js = cluster_nc.jetstream(timeout=5.0)
     await _until_replicated(js, 1)
+    assert await _direct_gets(js) == STREAMS
 
     await ensure_topology(cluster_nc.jetstream(), replicas=3)
     await _until_replicated(js, 3)
+    # The records decide what handlers do: with three copies they are read from the leader.
+    assert await _direct_gets(js) == STREAMS - {"KV_nsed_deliberations"}
     await ensure_topology(cluster_nc.jetstream(), replicas=1)  # a process without the setting
     assert {config for config, _ in (await _replicas(js)).values()} == {3}
