@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     KeyValueConfig,
+    RePublish,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -51,11 +52,14 @@ _STREAMS: dict[str, tuple[RetentionPolicy, float, float]] = {
     subjects.NSED_TIMERS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
 }
 AGENT_MARKER_TTL_S = 1.0
-# Streams whose subjects clients read with plain subscriptions (``nats sub
-# nsed.results.<id>``). A plain subscriber receives every publish, including a repeat that
-# the stream's duplicate window then drops, so a handler re-run after a redelivery would
-# reach it twice. A message for these streams is published only if the stream does not
-# already hold it: the stream is the witness that subscribers have it.
+# Streams whose messages clients read with plain subscriptions (``nats sub
+# nsed.results.<id>``). A plain subscriber of a stream's own subject would receive every
+# publish: a repeat the duplicate window drops, and a publish the stream never stored
+# because its leader died with it (on a cluster), which the retry then sends again. So
+# these streams keep messages on subjects of their own and republish each one they store,
+# once (``subjects.REPUBLISHED``): a subscriber hears only what is stored. A message is
+# published only if the stream does not already hold it, so that a re-run past the
+# duplicate window does not store, and deliver, it again.
 CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 # A cluster answers the JetStream API once its nodes have elected a meta leader (until then
 # requests time out), places a stream of R replicas once R nodes have joined (until then:
@@ -123,6 +127,7 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: floa
             allow_direct=True,
             allow_msg_schedules=True if name == subjects.NSED_TIMERS else None,
             num_replicas=replicas,
+            republish=_republish(name),
         )
         await _until_ready(partial(_create_stream, js, config), deadline)
     await _until_ready(partial(_allow_schedules, js), deadline)
@@ -174,6 +179,13 @@ async def _allow_schedules(js: JetStreamContext) -> None:
         await js.update_stream(timers.config)
 
 
+def _republish(stream: str) -> RePublish | None:
+    if stream not in subjects.REPUBLISHED:
+        return None
+    stored, delivered = subjects.REPUBLISHED[stream]
+    return RePublish(src=stored, dest=delivered)
+
+
 async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         await js.add_stream(config)
@@ -182,6 +194,26 @@ async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
         if exc.err_code not in (10058, 10065):
             raise
         await _scale_up(js, config.name or "", config.num_replicas or 1)
+        if config.republish is not None:
+            await _move_to_republish(js, config)
+
+
+async def _move_to_republish(js: JetStreamContext, config: StreamConfig) -> None:
+    """A results stream made when results were kept on the subject clients hear them on:
+    keep them on their own subject from now on, republished (older results stay readable
+    under their old subject)."""
+    wanted = config.republish
+    info = await js.stream_info(config.name or "")
+    found = info.config.republish
+    if wanted is None or (
+        info.config.subjects == config.subjects
+        and found is not None
+        and (found.src, found.dest) == (wanted.src, wanted.dest)
+    ):
+        return
+    info.config.subjects = config.subjects
+    info.config.republish = wanted
+    await js.update_stream(info.config)
 
 
 async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:

@@ -159,12 +159,17 @@ async def stored_result(
     seconds), only one the stream stored at or after it (the answer to this submission,
     not an earlier task's under the same id)."""
     js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
-    try:
-        msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
-    except nats.js.errors.NotFoundError:
+    # Results stored before they were republished are kept under the subject clients hear.
+    for subject in (subjects.concluded(task_id), subjects.results(task_id)):
+        try:
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subject)
+            break
+        except nats.js.errors.NotFoundError:
+            continue
+        except nats.errors.NoRespondersError as exc:
+            raise CliError("JetStream is not available on this server; is the stack up?") from exc
+    else:
         return None
-    except nats.errors.NoRespondersError as exc:
-        raise CliError("JetStream is not available on this server; is the stack up?") from exc
     if since is not None and msg.time is not None and msg.time.timestamp() < since:
         return None
     return decode_result(msg.data) if msg.data else None

@@ -50,7 +50,7 @@ async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> Delibe
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.concluded(task_id))
             return msgspec.json.decode(msg.data, type=DeliberationConcluded)
         except nats.js.errors.NotFoundError:
             pass
