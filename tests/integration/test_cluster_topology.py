@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services._runtime.bus import ensure_topology
+from services._runtime.topology import ensure_topology
 from services.stack import health
 from services.stack.natsserver import NatsCluster
 from tests.support import nsed
