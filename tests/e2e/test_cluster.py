@@ -10,13 +10,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats.errors
 import pytest
 from nats.aio.client import Client
 
+from services._runtime.topology import ensure_topology
 from services.stack import health
 from services.stack.natsserver import NatsCluster, free_ports
 from services.stack.supervisor import StackPaths, Supervisor
@@ -43,7 +44,14 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
 
 
 @pytest.fixture
-def processes(cluster: NatsCluster, tmp_path: Path) -> Iterator[ProcessStack]:
+async def processes(cluster: NatsCluster, tmp_path: Path) -> AsyncIterator[ProcessStack]:
+    # As `nsed stack up` waits for the cluster before the services: on a loaded machine the
+    # nodes may take longer to elect their leaders than a service waits at its start.
+    nc = await nsed.connect(cluster.url)
+    try:
+        await ensure_topology(nc.jetstream(), replicas=3, timeout=90)
+    finally:
+        await nc.close()
     stack = ProcessStack(
         url=cluster.url,  # every node's URL, as the stack gives them
         pool=POOL,
@@ -62,7 +70,7 @@ def processes(cluster: NatsCluster, tmp_path: Path) -> Iterator[ProcessStack]:
 async def test_a_node_killed_mid_run_and_left_down_loses_no_task_and_repeats_none(
     cluster: NatsCluster, processes: ProcessStack
 ) -> None:
-    victim = await _records_leader(cluster.url)
+    victim = await _records_leader(cluster.url, processes)
     # The test listens through a node that stays up: a plain subscriber whose own server
     # dies misses what is published while it reconnects (core NATS delivers at most once).
     survivor = next(node for node in cluster.nodes if node.name != victim)
@@ -93,13 +101,18 @@ async def test_a_node_killed_mid_run_and_left_down_loses_no_task_and_repeats_non
         await nc.close()
 
 
-async def _records_leader(url: str) -> str:
+async def _records_leader(url: str, processes: ProcessStack) -> str:
     """Once the stack is up with every stream at 3 replicas: the node that leads the record
     store. Every phase transition is a compare-and-set there, so its loss forces an
     election in the middle of the work."""
     nc = await nsed.connect(url)
     try:
-        await until(lambda: _healthy(nc), timeout=60, what="the stack to be healthy")
+        try:
+            await until(lambda: _healthy(nc), timeout=60, what="the stack to be healthy")
+        except AssertionError as exc:
+            exited = [n for n in processes.procs if not processes.alive(n)]
+            tails = "\n".join(f"--- {n}\n{processes.log_tail(n, 15)}" for n in exited)
+            raise AssertionError(f"{exc}; exited: {exited}\n{tails}") from exc
         js = nc.jetstream(timeout=5)
         replicas = {i.config.name: i.config.num_replicas for i in await js.streams_info()}
         assert replicas == dict.fromkeys(STREAMS, 3)
