@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from services._runtime import bus as busmod
-from services._runtime import telemetry
+from services._runtime import telemetry, topology
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
@@ -100,7 +100,11 @@ async def open_runtime(
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
-        make_topology = one_at_a_time(lambda: busmod.ensure_topology(bus.js))
+        make_topology = one_at_a_time(
+            lambda: topology.ensure_topology(
+                bus.js, replicas=settings.stream_replicas, timeout=settings.startup_timeout_s
+            )
+        )
         await make_topology()
         yield Runtime(
             service=service,

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
@@ -23,11 +24,12 @@ from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
+from services._runtime import natsurls
 from services._runtime.errors import ConfigError
 from services._runtime.retry import TRANSIENT
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
 from services.broker.registry import LiveAgent, Registry
-from services.stack import health
+from services.stack import cluster, health
 
 T = TypeVar("T")
 
@@ -66,18 +68,53 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def nats_url() -> str:
+    """``NSED_NATS_URL``, with every node of the local stack's cluster when it names one of
+    them: a command told one node still finds the others when that one is down."""
+    given = given_nats_url()
+    recorded = cluster.load(stack_home())
+    return natsurls.widen(given, recorded.urls) if recorded is not None else given
+
+
+def given_nats_url() -> str:
     return os.environ.get("NSED_NATS_URL", DEFAULT_NATS_URL)
+
+
+def stack_environment() -> dict[str, str]:
+    """What a process started by hand (``nsed agent run``) needs to join the local stack:
+    every node's URL, and the stack's stream replicas unless set (it may be the first
+    process to create a stream)."""
+    given = given_nats_url()
+    recorded = cluster.load(stack_home())
+    if recorded is None or not natsurls.overlap(given, natsurls.join(recorded.urls)):
+        return {}
+    env = {"NSED_NATS_URL": natsurls.widen(given, recorded.urls)}
+    if "NSED_STREAM_REPLICAS" not in os.environ:
+        env["NSED_STREAM_REPLICAS"] = str(recorded.replicas)
+    return env
 
 
 def nsed_home() -> str:
     return os.environ.get("NSED_HOME", DEFAULT_HOME)
 
 
+def project_root() -> Path:
+    """The checkout holding ``infra/`` (the package lives in it: editable install)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "infra").is_dir() else Path.cwd()
+
+
+def stack_home() -> Path:
+    """``NSED_HOME`` as the stack uses it: a relative one is under the checkout."""
+    home = Path(nsed_home())
+    return home if home.is_absolute() else project_root() / home
+
+
 async def connect(url: str | None = None, *, follow: bool = False) -> Client:
     """Connect once: a stack that is down is one line at once. With ``follow`` (a command
     that waits on a task: ``submit``, ``watch``), a connection lost later is tried again
     every ``RECONNECT_WAIT_S`` for up to ``RECONNECT_FOR_S``, with one line on stderr when
-    it is lost and one when it is back; nats-py says nothing itself."""
+    it is lost and one when it is back; nats-py says nothing itself. ``url`` may list a
+    cluster's nodes, separated by commas."""
     url = url or nats_url()
     lines = _ConnectionLines(url)
 
@@ -86,7 +123,7 @@ async def connect(url: str | None = None, *, follow: bool = False) -> Client:
 
     try:
         nc = await nats.connect(
-            url,
+            natsurls.split(url),
             name="nsed-cli",
             connect_timeout=CONNECT_TIMEOUT_S,
             allow_reconnect=False,
@@ -172,16 +209,21 @@ async def stored_result(
     not an earlier task's under the same id). ``patient`` (a follower polling): a server
     that is away or still starting has no result yet, rather than an error."""
     js = nc.jetstream(timeout=CONNECT_TIMEOUT_S)
-    try:
-        msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
-    except nats.js.errors.NotFoundError:
+    # Results stored before they were republished are kept under the subject clients hear.
+    for subject in (subjects.concluded(task_id), subjects.results(task_id)):
+        try:
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subject)
+            break
+        except nats.js.errors.NotFoundError:
+            continue
+        except TRANSIENT as exc:
+            if patient:
+                return None
+            if not isinstance(exc, nats.errors.NoRespondersError):
+                raise
+            raise CliError("JetStream is not available on this server; is the stack up?") from exc
+    else:
         return None
-    except TRANSIENT as exc:
-        if patient:
-            return None
-        if not isinstance(exc, nats.errors.NoRespondersError):
-            raise
-        raise CliError("JetStream is not available on this server; is the stack up?") from exc
     if since is not None and msg.time is not None and msg.time.timestamp() < since:
         return None
     return decode_result(msg.data) if msg.data else None

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
-import pytest
 from nats.aio.client import Client
 from opentelemetry import trace
 
-from schemas import subjects
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ConsensusState
 from schemas.task import TaskSubmitted
 from services._runtime.bus import Bus, ensure_topology
-from services._runtime.errors import Retryable
-from services._runtime.once import CLAIM_LEASE_S, RECHECK_S, claim_key
 from services._runtime.route import Delivery, Route
 from services._runtime.worker import Worker
 from services.core import ids
@@ -65,42 +60,18 @@ async def test_a_result_two_replicas_emit_at_once_reaches_plain_subscribers_once
     nc: Client, nats_server: NatsServer
 ) -> None:
     # After a NATS restart two gate replicas can hold deliveries of one tally at once: each
-    # would find the stream without the result, and both publish. One claims it; the other
-    # tries again later and finds it in the stream.
+    # finds the stream without the result, and both publish. The stream stores one (the
+    # duplicate window) and republishes only what it stores.
     await ensure_topology(nc.jetstream())
     inbox = await nsed.ResultInbox.open(nc)
     replicas = [Bus(await nsed.connect(nats_server.url), "gate") for _ in range(3)]
     try:
-        outcomes = await asyncio.gather(
-            *(bus.publish(_result("replicas-1")) for bus in replicas), return_exceptions=True
-        )
-        assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "Retryable", "Retryable"]
-        for bus, outcome in zip(replicas, outcomes, strict=True):
-            if outcome is not None:  # the redelivery: the stream holds it now
-                await bus.publish(_result("replicas-1"))
+        await asyncio.gather(*(bus.publish(_result("replicas-1")) for bus in replicas))
         await inbox.settle()
         assert inbox.count("replicas-1") == 1
     finally:
         for bus in replicas:
             await bus.nc.close()
-
-
-async def test_a_claim_whose_holder_died_before_publishing_lapses(nc: Client) -> None:
-    await ensure_topology(nc.jetstream())
-    inbox = await nsed.ResultInbox.open(nc)
-    dead, alive = Bus(nc, "gate"), Bus(nc, "gate")
-    msg_id = ids.result("lapsed-1")
-    assert await dead.once.claim(msg_id) is None  # then it died before publishing
-    with pytest.raises(Retryable, match="another replica") as raised:
-        await alive.publish(_result("lapsed-1"))
-    assert raised.value.delay == RECHECK_S[1]  # it looks again well before the lease ends
-    alive.once.clock = lambda: time.time() + CLAIM_LEASE_S + 1
-    assert await alive.once.claim(msg_id) == 0.0  # lapsed: the next try may claim it
-    kv = await nc.jetstream().key_value(subjects.CLAIMS_BUCKET)
-    await kv.purge(claim_key(msg_id))  # what the bucket's age limit does by then
-    await alive.publish(_result("lapsed-1"))
-    await inbox.settle()
-    assert inbox.count("lapsed-1") == 1
 
 
 async def test_another_message_on_a_results_subject_is_still_delivered(nc: Client) -> None:

@@ -18,6 +18,7 @@ from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
+from services._runtime import natsurls
 from services._runtime.retry import TRANSIENT
 from services.cli.client import stored_messages
 from tests.support.wait import until
@@ -51,7 +52,7 @@ async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> Delibe
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.concluded(task_id))
             return msgspec.json.decode(msg.data, type=DeliberationConcluded)
         except (nats.js.errors.NotFoundError, *TRANSIENT):  # not yet, or NATS restarting
             pass
@@ -167,7 +168,7 @@ async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | Non
 async def stored_results(nc: Client, task_ids: set[str]) -> dict[str, list[Msg]]:
     """Every result message the results stream holds for ``task_ids``, by task id."""
     found: dict[str, list[Msg]] = {t: [] for t in task_ids}
-    stored = await stored_messages(nc, subjects.results("*"), subjects.NSED_RESULTS, idle_s=0.5)
+    stored = await stored_messages(nc, subjects.concluded("*"), subjects.NSED_RESULTS, idle_s=0.5)
     for msg in stored:
         task_id = msg.subject.rsplit(".", 1)[-1]
         if task_id in found:
@@ -191,13 +192,14 @@ async def task_events(
 
 async def connect(url: str, **callbacks: Any) -> Client:
     """A test's client: reconnects forever, and quietly (nats-py logs every failed try at
-    ERROR, with a traceback, unless given an error callback)."""
+    ERROR, with a traceback, unless given an error callback); ``url`` may list a cluster's
+    nodes."""
 
     async def _quiet(_: Exception) -> None:
         return None
 
     return await nats.connect(
-        url,
+        natsurls.split(url),
         connect_timeout=5,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.2,
