@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 POOL ?= infra/agents/sim.toml
+CLUSTER ?= 1
 export NSED_HOME ?= .nsed
 JAEGER_IMAGE ?= jaegertracing/jaeger:2.5.0
 JAEGER_NAME := nsed-jaeger
@@ -30,10 +31,10 @@ $(VENV)/.local: $(BIN)/nsed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local]'
 	@touch $@
 
-up: $(BIN)/nsed ## Start NATS, the five services and the agent pool (POOL=...); run a demo
+up: $(BIN)/nsed ## Start NATS (CLUSTER=3: three nodes), the five services and the pool (POOL=...); a demo
 	@extras=$$($(BIN)/nsed stack extras --pool $(POOL)) || exit $$?; \
 	if [ "$$extras" = local ]; then $(MAKE) --no-print-directory $(VENV)/.local; fi
-	$(BIN)/nsed stack up --pool $(POOL)
+	$(BIN)/nsed stack up --pool $(POOL) --cluster $(CLUSTER)
 
 down: ## Stop everything `make up` started
 	@if [ -x $(BIN)/nsed ]; then $(BIN)/nsed stack down; else echo "NSED is not running."; fi

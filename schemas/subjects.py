@@ -49,6 +49,9 @@ EVENT_TALLY: Final = "nsed.events.{task_id}.tally"
 EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"
 EVENT_CANCEL: Final = "nsed.events.{task_id}.cancel"
 RESULTS: Final = "nsed.results.{task_id}"
+# A result is published and kept under CONCLUDED; the results stream republishes each one it
+# has stored, once, on RESULTS, where clients listen.
+CONCLUDED: Final = "nsed.concluded.{task_id}"
 DLQ: Final = "nsed.dlq.{service}"
 TIMERS: Final = "nsed.timers.{owner}"
 # Where a timer waits until it is due: the server then publishes it to TIMERS.
@@ -58,9 +61,13 @@ STREAM_SUBJECTS: Final[dict[str, str]] = {
     NSED_TASKS: TASKS,
     NSED_WORK: "nsed.work.>",
     NSED_EVENTS: "nsed.events.>",
-    NSED_RESULTS: "nsed.results.>",
+    NSED_RESULTS: "nsed.concluded.>",
     NSED_DLQ: "nsed.dlq.>",
     NSED_TIMERS: "nsed.timers.>",
+}
+# Streams that deliver what they store on subjects of their own: stored → delivered.
+REPUBLISHED: Final[dict[str, tuple[str, str]]] = {
+    NSED_RESULTS: ("nsed.concluded.>", "nsed.results.>"),
 }
 
 
@@ -98,8 +105,8 @@ FLOW: Final[tuple[Step, ...]] = (
          producers=("gate",), consumers=("broker",)),
     Step(message=CancelRequested, subject=EVENT_CANCEL, stream=NSED_EVENTS,
          producers=("client",), consumers=("gate",)),
-    Step(message=DeliberationConcluded, subject=RESULTS, stream=NSED_RESULTS,
-         producers=("gate", "broker"), consumers=("client",)),
+    Step(message=DeliberationConcluded, subject=CONCLUDED, stream=NSED_RESULTS,
+         producers=("gate", "broker"), consumers=("client",)),  # clients: RESULTS
     Step(message=PhaseDue, subject=TIMERS, stream=NSED_TIMERS,
          producers=("broker", "reviewer"), consumers=("reviewer", "gate")),
     Step(message=DeadLetter, subject=DLQ, stream=NSED_DLQ,
@@ -132,7 +139,13 @@ def stream_for(message_type: type[Message]) -> str:
 
 
 def results(task_id: str) -> str:
+    """Where a client hears a task's result (the results stream republishes it there)."""
     return RESULTS.format(task_id=task_id)
+
+
+def concluded(task_id: str) -> str:
+    """Where the results stream keeps a task's results."""
+    return CONCLUDED.format(task_id=task_id)
 
 
 def task_events(task_id: str) -> str:

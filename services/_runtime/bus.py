@@ -1,4 +1,5 @@
-"""The NATS connection, the JetStream topology, and publishing typed messages.
+"""The NATS connection and publishing typed messages (the streams and buckets they go to
+are made by ``topology``).
 
 ``Bus.publish`` derives a message's subject and ``Nats-Msg-Id`` from the message itself
 (``schemas.subjects``), injects the trace context into the headers, and waits for the
@@ -10,50 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
 import nats
+import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import (
-    DiscardPolicy,
-    KeyValueConfig,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
-)
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.base import Message
 from schemas.timers import PhaseDue
-from services._runtime import telemetry
+from services._runtime import natsurls, telemetry
 from services._runtime.errors import Retryable
+from services._runtime.retry import TRANSIENT
+from services._runtime.topology import ensure_topology as ensure_topology  # its old home
 
-DAY = 24 * 3600.0
 PUBLISH_TIMEOUT_S = 5.0
+RECONNECT_WAIT_S = 0.5
 MSG_ID = "Nats-Msg-Id"
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
 
-# Streams: retention, age limit, duplicate window (seconds).
-_STREAMS: dict[str, tuple[RetentionPolicy, float, float]] = {
-    subjects.NSED_TASKS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
-    subjects.NSED_WORK: (RetentionPolicy.WORK_QUEUE, DAY, 600.0),
-    subjects.NSED_EVENTS: (RetentionPolicy.LIMITS, DAY, 600.0),
-    subjects.NSED_RESULTS: (RetentionPolicy.LIMITS, 7 * DAY, 3600.0),
-    subjects.NSED_DLQ: (RetentionPolicy.LIMITS, 7 * DAY, 600.0),
-    subjects.NSED_TIMERS: (RetentionPolicy.WORK_QUEUE, 7 * DAY, 600.0),
-}
-AGENT_MARKER_TTL_S = 1.0
-# Streams whose subjects clients read with plain subscriptions (``nats sub
-# nsed.results.<id>``). A plain subscriber receives every publish, including a repeat that
-# the stream's duplicate window then drops, so a handler re-run after a redelivery would
-# reach it twice. A message for these streams is published only if the stream does not
-# already hold it: the stream is the witness that subscribers have it.
+# Streams whose messages clients read with plain subscriptions (``nats sub
+# nsed.results.<id>``). A plain subscriber of a stream's own subject would receive every
+# publish: a repeat the duplicate window drops, and a publish the stream never stored
+# because its leader died with it (on a cluster), which the retry then sends again. So
+# these streams keep messages on subjects of their own and republish each one they store,
+# once (``subjects.REPUBLISHED``): a subscriber hears only what is stored. A message is
+# published only if the stream does not already hold it, so that a re-run past the
+# duplicate window does not store, and deliver, it again.
 CLIENT_FACING: frozenset[str] = frozenset({subjects.NSED_RESULTS})
 
 
@@ -65,90 +56,42 @@ async def connect(
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     max_reconnect_attempts: int = -1,
 ) -> Client:
-    """Connect with reconnects forever (services) or a bounded number (CLI)."""
+    """Connect with reconnects forever (services) or a bounded number (CLI); ``url`` may
+    name several servers, separated by commas (the nodes of one cluster). Losing the
+    server is one warning line, and getting it back one info line with the time it took;
+    nats-py retries every ``RECONNECT_WAIT_S`` in between, silently."""
+    log = structlog.get_logger("nats")
+    clients: list[Client] = []
+    lost_at: list[float] = []
+
+    async def _disconnected() -> None:
+        # Also called when the connection is closed on purpose: only a lost one is news.
+        if clients and clients[0].is_reconnecting:
+            lost_at[:] = [time.monotonic()]
+            log.warning("nats_disconnected", reconnecting_every_s=RECONNECT_WAIT_S)
 
     async def _reconnected() -> None:
+        down = time.monotonic() - lost_at.pop() if lost_at else 0.0
+        log.info("nats_reconnected", down_s=round(down, 2))
         if on_reconnect is not None:
             await on_reconnect()
 
     async def _error(_: Exception) -> None:
         return None  # connection errors surface through reconnects and timeouts
 
-    return await nats.connect(
-        url,
+    nc = await nats.connect(
+        natsurls.split(url),
         name=name,
         connect_timeout=timeout,
         allow_reconnect=True,
         max_reconnect_attempts=max_reconnect_attempts,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=RECONNECT_WAIT_S,
+        disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
         error_cb=_error,
     )
-
-
-async def ensure_topology(js: JetStreamContext) -> None:
-    """Create (or leave as they are) every stream and KV bucket NSED uses. Idempotent."""
-    for name, (retention, max_age, dup_window) in _STREAMS.items():
-        config = StreamConfig(
-            name=name,
-            subjects=[subjects.STREAM_SUBJECTS[name]],
-            retention=retention,
-            storage=StorageType.FILE,
-            max_age=max_age,
-            duplicate_window=dup_window,
-            discard=DiscardPolicy.OLD,
-            allow_direct=True,
-            allow_msg_schedules=True if name == subjects.NSED_TIMERS else None,
-        )
-        await _create_stream(js, config)
-    # A timers stream made before timers were scheduled messages: allow schedules now.
-    timers = await js.stream_info(subjects.NSED_TIMERS)
-    if not timers.config.allow_msg_schedules:
-        timers.config.allow_msg_schedules = True
-        await js.update_stream(timers.config)
-    await _create_bucket(
-        js,
-        KeyValueConfig(
-            bucket=subjects.AGENTS_BUCKET,
-            history=1,
-            storage=StorageType.FILE,
-            limit_marker_ttl=AGENT_MARKER_TTL_S,
-            direct=True,
-        ),
-    )
-    for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET):
-        await _create_bucket(
-            js,
-            KeyValueConfig(
-                bucket=bucket, history=1, ttl=7 * DAY, storage=StorageType.FILE, direct=True
-            ),
-        )
-
-
-async def _create_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    try:
-        await js.add_stream(config)
-    except BadRequestError as exc:
-        # Another replica created it first, or it exists with an operator's changes: keep it.
-        if exc.err_code not in (10058, 10065):
-            raise
-
-
-async def _create_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
-    try:
-        await js.key_value(config.bucket)
-    except Exception:
-        try:
-            await js.create_key_value(config)
-        except BadRequestError as exc:
-            if exc.err_code not in (10058, 10065):
-                raise
-        return
-    # A bucket made before direct gets were on: turn them on (reads skip the API layer).
-    info = await js.stream_info(f"KV_{config.bucket}")
-    if not info.config.allow_direct:
-        info.config.allow_direct = True
-        await js.update_stream(info.config)
+    clients.append(nc)
+    return nc
 
 
 def _rfc3339(epoch_s: float) -> str:
@@ -195,8 +138,8 @@ class Bus:
             subject = subjects.timer_schedule(message)
         try:
             await self.js.publish(subject, payload, headers=hdrs)
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"publish timed out: {type(exc).__name__}", delay=1.0) from exc
+        except TRANSIENT as exc:
+            raise Retryable(f"publish not acknowledged: {type(exc).__name__}", delay=1.0) from exc
 
     async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
         """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
@@ -204,8 +147,8 @@ class Bus:
             last = await self.js.get_last_msg(stream, subject, direct=True)
         except NotFoundError:
             return False
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-            raise Retryable(f"lookup timed out: {type(exc).__name__}", delay=1.0) from exc
+        except TRANSIENT as exc:
+            raise Retryable(f"lookup not answered: {type(exc).__name__}", delay=1.0) from exc
         return bool((last.headers or {}).get(MSG_ID) == msg_id)
 
     async def publish_all(self, messages: Iterable[Message]) -> None:

@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from services._runtime import bus as busmod
-from services._runtime import telemetry
+from services._runtime import telemetry, topology
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
@@ -56,6 +56,8 @@ class Runtime:
     metrics: Metrics
     stop: asyncio.Event
     reconnect_events: list[asyncio.Event] = field(default_factory=list)
+    # Creates the streams and buckets again (a server that came back without its store).
+    restore_topology: Callable[[], Awaitable[None]] | None = None
 
     def on_reconnect(self) -> asyncio.Event:
         """An event set at every reconnect, for one watcher to wait on and clear."""
@@ -98,7 +100,12 @@ async def open_runtime(
         nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
-        await busmod.ensure_topology(bus.js)
+        make_topology = one_at_a_time(
+            lambda: topology.ensure_topology(
+                bus.js, replicas=settings.stream_replicas, timeout=settings.startup_timeout_s
+            )
+        )
+        await make_topology()
         yield Runtime(
             service=service,
             instance_id=instance,
@@ -109,7 +116,23 @@ async def open_runtime(
             metrics=Metrics(meters.get_meter(f"nsed.{service}")),
             stop=stop or asyncio.Event(),
             reconnect_events=watchers,
+            restore_topology=make_topology,
         )
+
+
+def one_at_a_time(run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """``run``, but a caller that comes while it is running waits for that run instead of
+    starting another (every pull loop of a service may find the streams gone at once)."""
+    lock = asyncio.Lock()
+
+    async def once() -> None:
+        if lock.locked():
+            async with lock:
+                return
+        async with lock:
+            await run()
+
+    return once
 
 
 async def _connect_at_startup(
@@ -156,6 +179,7 @@ async def serve(rt: Runtime, plan: Plan) -> None:
             ack_wait_s=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
             on_outputs=rt.metrics.observe,
+            restore=rt.restore_topology,
         )
         for route in plan.routes
     ]

@@ -1,5 +1,8 @@
 """Stores over JetStream KV: read, create-once, and compare-and-set updates.
 
+A read or write that NATS does not answer (the server away or restarting) raises
+``Retryable``: the message being handled is redelivered, not failed with a traceback.
+
 ``update`` applies a pure change function to the latest value and writes it only if the
 KV revision is still the one it read; on a conflict it re-reads and re-applies. The change
 function returns ``None`` when there is nothing to change, which makes every handler that
@@ -37,6 +40,7 @@ from nats.js.kv import KeyValue
 from schemas.record import DeliberationRecord
 from schemas.telemetry import AgentTelemetry
 from services._runtime.errors import Rejected, Retryable
+from services._runtime.retry import retryable
 
 T = TypeVar("T", bound=msgspec.Struct)
 Change = Callable[[DeliberationRecord], DeliberationRecord | None]
@@ -56,7 +60,8 @@ class CasStore(Generic[T]):
 
     async def _entry(self, key: str) -> tuple[T | None, int] | None:
         try:
-            entry = await self._kv.get(key)
+            with retryable("record read"):
+                entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
         if entry.value is None or entry.revision is None:
@@ -81,7 +86,8 @@ class CasStore(Generic[T]):
 
     async def create(self, key: str, value: T) -> bool:
         try:
-            await self._kv.create(key, self._encoder.encode(value))
+            with retryable("record create"):
+                await self._kv.create(key, self._encoder.encode(value))
         except KeyWrongLastSequenceError:
             return False
         return True
@@ -89,7 +95,8 @@ class CasStore(Generic[T]):
     async def write(self, key: str, value: T, revision: int) -> int | None:
         """Compare-and-set: the new revision, or None if ``revision`` is no longer current."""
         try:
-            return await self._kv.update(key, self._encoder.encode(value), last=revision)
+            with retryable("record write"):
+                return await self._kv.update(key, self._encoder.encode(value), last=revision)
         except KeyWrongLastSequenceError:
             return None
 

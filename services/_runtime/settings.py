@@ -46,6 +46,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_grace_s: NonNegative = 10.0  # 0: cancel in-flight messages at once
     connect_timeout_s: Positive = 5.0
     startup_timeout_s: Positive = 30.0  # keep trying to reach NATS for this long at startup
+    # Copies of every stream and bucket it creates: 3 on a NATS cluster of three or more
+    # (`nsed stack up --cluster 3` sets it), so that losing a node loses nothing.
+    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -11,8 +11,10 @@ span and log context per message, publishing the outputs, and the acknowledgemen
     undecodable or Rejected   -> dead letter with the reason (and msgspec path), then term
     anything else             -> log, nak with backoff; dead letter on the last delivery
 
-Each route runs ``concurrency`` pull subscriptions bound to one durable consumer, each
-fetching one message at a time, so a message waits for no batch and replicas share work.
+Each route runs ``concurrency`` pull subscriptions bound to one durable consumer
+(``consumer.py``), each fetching one message at a time, so a message waits for no batch
+and replicas share work. An acknowledgement the connection cannot send (NATS away) is
+dropped: the server redelivers the message after ``ack_wait``, and handlers are idempotent.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -35,8 +36,10 @@ from schemas.base import Message
 from schemas.dlq import DeadLetter
 from services._runtime import spans, telemetry
 from services._runtime.bus import Bus
+from services._runtime.consumer import DurableConsumer
 from services._runtime.errors import NotYetDue, Rejected, Retryable
 from services._runtime.pinger import Pinger
+from services._runtime.retry import TRANSIENT
 from services._runtime.route import Delivery, Route
 
 FETCH_TIMEOUT_S = 2.0
@@ -58,6 +61,7 @@ class Worker:
         max_deliver: int,
         clock: Callable[[], float] = time.time,
         on_outputs: Callable[[Sequence[Message]], None] | None = None,
+        restore: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.bus = bus
         self.route = route
@@ -69,6 +73,9 @@ class Worker:
         self.clock = clock
         self.on_outputs = on_outputs  # metrics read the messages a handler emitted
         self.log = structlog.get_logger("worker").bind(route=route.name)
+        self.consumer = DurableConsumer(
+            bus.js, route, ack_wait_s=ack_wait_s, max_deliver=self.max_deliver, restore=restore
+        )
         self._subs: list[JetStreamContext.PullSubscription] = []
         self._busy = 0
         self.handled = 0
@@ -79,21 +86,8 @@ class Worker:
 
     async def start(self) -> None:
         """Create (or update) the durable consumer and bind the pull subscriptions."""
-        js = self.bus.js
-        config = ConsumerConfig(
-            durable_name=self.route.name,
-            filter_subject=self.route.subject,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.ack_wait_s,
-            max_deliver=self.max_deliver,
-            max_ack_pending=-1,
-        )
-        await js.add_consumer(self.route.stream, config)
-        for _ in range(self.concurrency):
-            self._subs.append(
-                await js.pull_subscribe_bind(durable=self.route.name, stream=self.route.stream)
-            )
+        await self.consumer.create()
+        self._subs.extend(await self.consumer.bind(self.concurrency))
 
     async def run(self, stop: asyncio.Event) -> None:
         loops = [asyncio.create_task(self._loop(sub, stop)) for sub in self._subs]
@@ -115,6 +109,7 @@ class Worker:
         stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
+                generation = self.consumer.generation
                 fetch = asyncio.create_task(sub.fetch(1, timeout=FETCH_TIMEOUT_S))
                 await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
@@ -124,19 +119,21 @@ class Worker:
                     with contextlib.suppress(BaseException):
                         await fetch
                     return
-                await self._after_fetch(fetch)
+                await self._after_fetch(fetch, generation, stop)
         finally:
             stopping.cancel()
 
-    async def _after_fetch(self, fetch: asyncio.Task[list[Msg]]) -> None:
+    async def _after_fetch(
+        self, fetch: asyncio.Task[list[Msg]], generation: int, stop: asyncio.Event
+    ) -> None:
         try:
             msgs = fetch.result()
         except (TimeoutError, nats.errors.TimeoutError):
             return
-        except Exception as exc:  # a reconnect or a server hiccup: back off, fetch again
-            self.log.warning("fetch_failed", error=repr(exc))
-            await asyncio.sleep(0.5)
+        except Exception as exc:  # the server restarting, or without the consumer
+            await self.consumer.failed(exc, generation, stop)
             return
+        self.consumer.fetched()
         for msg in msgs:
             # A message whose pull was granted is handled even if a stop came meanwhile:
             # handling it now beats leaving it to wait out ack_wait.
@@ -210,14 +207,14 @@ class Worker:
             await self.bus.publish_all(outputs)
         except NotYetDue as exc:
             spans.annotate(span, decoded, ())
-            await msg.nak(delay=exc.delay)
+            await _settle(msg.nak(delay=exc.delay))
             return "not_due"
         except Retryable as exc:
             if 0 < self.max_deliver <= delivery.delivered:
                 await self._reject(msg, delivery, Rejected(f"still failing: {exc}"))
                 return "gave_up"
             self.log.info("retry", reason=str(exc), delay=exc.delay)
-            await msg.nak(delay=exc.delay)
+            await _settle(msg.nak(delay=exc.delay))
             return "retry"
         except Rejected as exc:
             span.set_status(Status(StatusCode.ERROR, exc.reason))
@@ -235,9 +232,9 @@ class Worker:
                 )
                 return "gave_up"
             self.log.error("handler_failed", exc_info=True)
-            await msg.nak(delay=min(0.2 * 2 ** (delivery.delivered - 1), 10.0))
+            await _settle(msg.nak(delay=min(0.2 * 2 ** (delivery.delivered - 1), 10.0)))
             return "failed"
-        await msg.ack()
+        await _settle(msg.ack())
         span.set_attribute("nsed.outputs", len(outputs))
         if self.on_outputs is not None:
             self.on_outputs(outputs)
@@ -261,10 +258,10 @@ class Worker:
             extra = await self._on_reject(delivery, error) if undecodable else ()
             await self.bus.publish_all([letter, *extra])
         except Retryable as exc:
-            await msg.nak(delay=exc.delay)  # the dead letter must not be lost either
+            await _settle(msg.nak(delay=exc.delay))  # the dead letter must not be lost either
             return
         self.log.warning("dead_lettered", error=error.reason, path=error.path)
-        await msg.term()
+        await _settle(msg.term())
 
     async def _on_reject(self, delivery: Delivery, error: Rejected) -> Sequence[Message]:
         """The route's extra messages for an undecodable message (a ``failed`` result for a
@@ -281,6 +278,12 @@ class Worker:
             self.log.error("reject_hook_failed", exc_info=True)
             return ()
         return extra
+
+
+async def _settle(acknowledgement: Awaitable[None]) -> None:
+    """Send an ack, nak or term; one the connection cannot take now is left to ack_wait."""
+    with contextlib.suppress(*TRANSIENT, nats.errors.ConnectionClosedError):
+        await acknowledgement
 
 
 def _bind_ids(service: str, subject: str, message: Any, span: trace.Span) -> None:

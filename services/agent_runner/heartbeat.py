@@ -19,6 +19,7 @@ from schemas import subjects
 from schemas.team import AgentCard
 from services._runtime.bus import Bus
 from services._runtime.lifecycle import VERSION
+from services._runtime.retry import Outage
 from services.agent_runner.config import AgentProfile
 from services.agent_runner.handlers import Gauge
 from services.agent_runner.latency import Latency
@@ -109,11 +110,14 @@ class Heartbeat:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        outage = Outage(log, "heartbeat_failed")
         while not stop.is_set():
             try:
                 await self.beat()
             except Exception as exc:  # NATS away: keep beating; the TTL tells the truth
-                log.warning("heartbeat_failed", error=repr(exc))
+                outage.failed(exc)
+            else:
+                outage.ok()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.every_s)
         with contextlib.suppress(Exception):

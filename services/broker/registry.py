@@ -23,6 +23,7 @@ from nats.js.kv import KeyValue
 
 from schemas.team import AgentCard
 from schemas.telemetry import AgentTelemetry
+from services._runtime.retry import Outage
 
 log = structlog.get_logger("registry")
 _decoder = msgspec.json.Decoder(AgentCard)
@@ -56,6 +57,10 @@ class Registry:
 
     def clear(self) -> None:
         self._cards.clear()
+
+    def retain(self, keys: set[str]) -> None:
+        """Forget every card whose key is not in ``keys`` (a new watch's snapshot)."""
+        self._cards = {k: v for k, v in self._cards.items() if k in keys}
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         if operation in ("DEL", "PURGE") or not value:
@@ -119,8 +124,8 @@ class TelemetryCache:
         self.values: dict[str, AgentTelemetry] = {}
         self.synced = asyncio.Event()
 
-    def clear(self) -> None:
-        self.values.clear()
+    def retain(self, keys: set[str]) -> None:
+        self.values = {k: v for k, v in self.values.items() if k in keys}
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None:
         if operation in ("DEL", "PURGE") or not value:
@@ -135,7 +140,7 @@ class TelemetryCache:
 class Watched(Protocol):
     synced: asyncio.Event
 
-    def clear(self) -> None: ...
+    def retain(self, keys: set[str]) -> None: ...
 
     def apply(self, key: str, value: bytes | None, operation: str | None) -> None: ...
 
@@ -143,16 +148,21 @@ class Watched(Protocol):
 async def watch(
     kv: KeyValue, registry: Watched, stop: asyncio.Event, reconnected: asyncio.Event
 ) -> None:
-    """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects."""
+    """Keep ``registry`` in step with the bucket until ``stop``; restart after reconnects.
+    A watch that cannot be made (NATS away, or the bucket not made again yet) is tried
+    again on a bounded backoff, with one line when that starts and one when it ends."""
+    outage = Outage(log, "watch_failed", of=type(registry).__name__)
     while not stop.is_set():
         reconnected.clear()
         try:
             watcher = await kv.watchall()
         except Exception as exc:
-            log.warning("watch_failed", error=repr(exc))
-            await _pause(stop, 1.0)
+            await _pause(stop, outage.failed(exc))
             continue
-        registry.clear()
+        outage.ok()
+        # What the registry knew stays until the new watch's snapshot is complete: a
+        # broker just reconnected must not find the pool empty and replace a live team.
+        snapshot: set[str] | None = set()
         try:
             while not stop.is_set() and not reconnected.is_set():
                 try:
@@ -160,8 +170,13 @@ async def watch(
                 except nats.errors.TimeoutError:
                     continue
                 if entry is None:  # the initial snapshot is complete
+                    if snapshot is not None:
+                        registry.retain(snapshot)
+                        snapshot = None
                     registry.synced.set()
                     continue
+                if snapshot is not None:
+                    snapshot.add(entry.key)
                 registry.apply(entry.key, entry.value, entry.operation)
         finally:
             with contextlib.suppress(Exception):

@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 import nats.errors
-from nats.js.api import DeliverPolicy
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -20,6 +19,7 @@ from schemas.team import AgentCard
 from services.broker.registry import LiveAgent, Registry
 from services.cli import client
 from services.cli.client import CliError
+from services.cli.feed import EventFeed
 from services.cli.submit import print_answer
 from services.cli.view import (
     RoundCounts,
@@ -150,28 +150,22 @@ async def task_record(nc: Any, task_id: str) -> DeliberationRecord | None:
 
 async def watch(task_id: str, timeout: float) -> int:
     """Replay a task's events from the start, then follow them until its result."""
-    nc = await client.connect()
+    nc = await client.connect(follow=True)
     console = client.console()
     counts = RoundCounts()
     try:
-        js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
         record = await task_record(nc, task_id)
         if record is None:
             raise CliError(f"no task {task_id!r} on this server")
         simulated = False
-        events = await js.subscribe(
-            subjects.task_events(task_id),
-            stream=subjects.NSED_EVENTS,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-        )
+        events = EventFeed(nc, task_id, client.CONNECT_TIMEOUT_S)
+        await events.open()
         deadline = time.monotonic() + timeout
         final: DeliberationConcluded | None = None
         while final is None and time.monotonic() < deadline:
-            try:
-                msg = await events.next_msg(timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                final = await client.stored_result(nc, task_id)
+            msg = await events.next(timeout=1.0)
+            if msg is None:
+                final = await client.stored_result(nc, task_id, patient=True)
                 continue
             try:
                 event = event_decoder.decode(msg.data)
@@ -183,7 +177,7 @@ async def watch(task_id: str, timeout: float) -> int:
                     console.print(notice, markup=False)
             for line in lines_for(event, counts):
                 console.print(line, markup=False)
-        await events.unsubscribe()
+        await events.close()
         if final is None:
             print(f"nsed: {task_id} has not finished yet", file=sys.stderr)
             return client.EXIT_PENDING
@@ -193,6 +187,8 @@ async def watch(task_id: str, timeout: float) -> int:
         if final.extracted_answer is not None:
             console.print(f"answer: {final.extracted_answer}", markup=False)
         return client.exit_code(final)
+    except nats.errors.ConnectionClosedError as exc:
+        raise client.connection_lost(task_id) from exc
     finally:
         await nc.close()
 

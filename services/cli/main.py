@@ -204,6 +204,7 @@ def agent_run(config: str, agent_id: str | None) -> None:
     """Run one agent-runner process for one profile of the pool CONFIG."""
     from services.agent_runner.__main__ import run
 
+    os.environ.update(client.stack_environment())  # every node of a local cluster
     run(config, agent_id)
 
 
@@ -215,11 +216,19 @@ def stack() -> None:
 @stack.command("up")
 @click.option("--pool", default="infra/agents/sim.toml", show_default=True)
 @click.option("--demo/--no-demo", default=True, show_default=True)
-def stack_up(pool: str, demo: bool) -> None:
+@click.option(
+    "--cluster",
+    "cluster_size",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="NATS nodes: 3 runs a local cluster (streams with 3 replicas).",
+)
+def stack_up(pool: str, demo: bool, cluster_size: str) -> None:
     """Start NATS, the services and the pool under supervisord; wait until healthy."""
     from services.cli import stack as stack_cmd
 
-    sys.exit(stack_cmd.up(pool, demo))
+    sys.exit(stack_cmd.up(pool, demo, int(cluster_size)))
 
 
 @stack.command("extras")

@@ -10,17 +10,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-import services
 from services.agent_runner.config import load_pool
 from services.cli import client, stack_status
 from services.cli.client import CliError
 from services.cli.submit import build_task, submit
-from services.stack import health, model_servers, preflight, runners
+from services.stack import cluster, health, model_servers, preflight, runners
 from services.stack.model_servers import ModelServer
+from services.stack.natsserver import local_nodes
 from services.stack.supervisor import (
     StackPaths,
     Supervisor,
-    nats_listen,
     render,
     same_server,
     stack_nats_url,
@@ -35,19 +34,15 @@ DEMO_ANSWER = "391"
 
 
 def project_root() -> Path:
-    """The checkout holding ``infra/`` (the package lives in it: editable install)."""
-    root = Path(services.__file__).resolve().parent.parent
-    return root if (root / "infra").is_dir() else Path.cwd()
+    return client.project_root()
 
 
 def paths() -> StackPaths:
-    home = Path(client.nsed_home())
-    if not home.is_absolute():
-        home = project_root() / home
-    return StackPaths(root=project_root(), home=home)
+    return StackPaths(root=project_root(), home=client.stack_home())
 
 
-def up(pool_path: str, demo: bool) -> int:
+def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
+    """Start the stack (``cluster_size`` NATS nodes) unless one runs; wait until healthy."""
     console = client.console(stderr=True)  # lines are never cut off a terminal
     stack = paths()
     pool_file = Path(pool_path)
@@ -70,26 +65,39 @@ def up(pool_path: str, demo: bool) -> int:
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
         errors = preflight.settings_errors() + preflight.key_errors(pool)
-        taken = preflight.address_taken(client.nats_url())
-        if taken is not None:
-            errors.append(taken)
+        try:
+            # The setting as given: a record left by a stack that was not stopped must not
+            # widen it to nodes of the last cluster.
+            nodes = local_nodes(client.given_nats_url(), cluster_size, stack.home)
+        except ValueError as exc:
+            errors.append(f"nsed: {exc}")
+            nodes = []
+        errors += [taken for node in nodes if (taken := preflight.address_taken(node.url))]
         if errors:
             # Plain lines, never wrapped, exactly as each service would print them.
             print("\n".join(errors), file=sys.stderr)
             return 2
         stack.home.mkdir(parents=True, exist_ok=True)
-        nats_port = int(nats_listen(client.nats_url()).rsplit(":", 1)[1])
+        ports = [node.port for node in nodes] + [node.cluster_port for node in nodes]
         servers = model_servers.prepare(
-            pool, pool_file.parent, stack.home / "models", console.print, avoid=[nats_port]
+            pool, pool_file.parent, stack.home / "models", console.print, avoid=ports
         )
-        stack.config.write_text(render(stack, pool, pool_file, client.nats_url(), servers))
+        config = render(stack, pool, pool_file, client.given_nats_url(), servers, nodes)
+        stack.config.write_text(config)
         model_servers.save(stack.home, servers)
+        cluster.save(stack.home, nodes)
         supervisor.start()
         console.print(f"started supervisord (pid {supervisor.pid()}) with {stack.config}")
+        if len(nodes) > 1:
+            console.print(
+                f"NATS cluster of {len(nodes)} nodes: {', '.join(n.url for n in nodes)}; "
+                f"streams and buckets keep {cluster.replicas(nodes)} replicas",
+                markup=False,
+            )
         if servers and not start_local_agents(console, supervisor, servers, stack):
             return 1
     started = time.monotonic()
-    url = client.nats_url()
+    url = stack_nats_url(stack) or client.nats_url()  # every node the processes were given
     with console.status("starting…") as status:
         missing = asyncio.run(
             health.wait_healthy(
@@ -211,10 +219,12 @@ def down() -> int:
             markup=False,
         )
     if not running:
+        cluster.forget(stack.home)
         if not hand:
             console.print("NSED is not running.")
         return 0
     killed = supervisor.shutdown(SHUTDOWN_TIMEOUT_S)
+    cluster.forget(stack.home)
     if killed:
         console.print(
             f"stopped; killed {', '.join(killed)}: still running "

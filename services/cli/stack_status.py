@@ -15,7 +15,7 @@ from services.agent_runner.runfile import RunnerEntry
 from services.broker.registry import Registry
 from services.cli import client
 from services.cli.inspect import failing_line
-from services.stack import health, model_servers, runners
+from services.stack import cluster, health, model_servers, runners
 from services.stack.supervisor import StackPaths, Supervisor, same_server, stack_nats_url
 
 
@@ -68,6 +68,13 @@ def print_status(stack: StackPaths) -> int:
             markup=False,
         )
         url = listening
+    recorded = cluster.load(stack.home)
+    if recorded is not None and len(recorded.urls) > 1:
+        console.print(
+            f"NATS cluster of {len(recorded.urls)} nodes: {', '.join(recorded.urls)}; "
+            f"streams and buckets keep {recorded.replicas} replicas",
+            markup=False,
+        )
     for line in model_servers.load(stack.home):
         console.print(f"model server {line}", markup=False)
     seen = asyncio.run(look(url))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 import sys
 import time
@@ -18,6 +19,7 @@ from nats.aio.client import Client
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.task import TaskRefused, TaskSubmitted
+from services._runtime.retry import Backoff
 from services.cli import client
 from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
@@ -26,6 +28,7 @@ from services.cli.view import event_decoder, summary_line, warning_lines
 from services.core.wording import plain
 
 RESULT_GRACE_S = 30.0
+RESEND = Backoff(first_s=0.25, max_s=5.0)  # a task the server did not acknowledge
 POLL_EVERY_S = 2.0
 TEAM_WAIT_S = 60.0  # for the broker to seat a team (and say when the task must end)
 _INTEGER = re.compile(r"^-?\d+$")
@@ -89,22 +92,34 @@ def build_task(
 async def publish(nc: Client, task: TaskSubmitted) -> int:
     """Publish one submission of ``task``; returns its stream position. The message id is
     the submission's own, not the task id: the broker, not the duplicate window, decides
-    what a task id sent again means (its result again, or a refusal)."""
+    what a task id sent again means (its result again, or a refusal). A connection that
+    reconnects (``client.connect(follow=True)``) sends it again, under the same id, until
+    the server acknowledges it or the connection is given up."""
     js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
     assert task.task_id is not None
     submission = f"{task.task_id}:{uuid.uuid4().hex[:12]}"
-    try:
-        ack = await js.publish(
-            subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": submission}
-        )
-        return int(ack.seq)
-    except nats.errors.NoRespondersError as exc:
-        raise CliError(
-            f"no {subjects.NSED_TASKS} stream on {client.nats_url()}: the services are not "
-            "running; try `make up`"
-        ) from exc
-    except (TimeoutError, nats.errors.TimeoutError) as exc:
-        raise CliError("the server did not acknowledge the task in time") from exc
+    give_up_at = time.monotonic() + client.RECONNECT_FOR_S
+    for attempt in itertools.count():
+        try:
+            ack = await js.publish(
+                subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": submission}
+            )
+            return int(ack.seq)
+        except nats.errors.NoRespondersError as exc:
+            if not nc.stats["reconnects"]:  # no stream, and no restart that explains it
+                raise CliError(
+                    f"no {subjects.NSED_TASKS} stream on {client.nats_url()}: the services "
+                    "are not running; try `make up`"
+                ) from exc
+            error: Exception = exc  # JetStream still loading its streams after a restart
+        except (TimeoutError, nats.errors.TimeoutError) as exc:
+            error = exc
+        except nats.errors.ConnectionClosedError as exc:
+            raise client.connection_lost(task.task_id) from exc
+        if not nc.options["allow_reconnect"] or time.monotonic() > give_up_at:
+            raise CliError("the server did not acknowledge the task in time") from error
+        await asyncio.sleep(RESEND.delay(attempt))
+    raise AssertionError("unreachable")
 
 
 def wait_until(task: TaskSubmitted, progress: Progress, started: float) -> float:
@@ -150,13 +165,17 @@ async def follow(
                 await asyncio.wait_for(asyncio.shield(done), timeout=POLL_EVERY_S)
             progress.tick(time.time())
             if not done.done():
-                stored = await client.stored_result(nc, task.task_id, since=sent)
+                # Also what finds a result sent while the connection was away.
+                stored = await client.stored_result(nc, task.task_id, since=sent, patient=True)
                 if stored is not None:
                     done.set_result(stored)
         return done.result() if done.done() else None
+    except nats.errors.ConnectionClosedError as exc:
+        raise client.connection_lost(task.task_id) from exc
     finally:
-        await events.unsubscribe()
-        await results.unsubscribe()
+        if not nc.is_closed:
+            await events.unsubscribe()
+            await results.unsubscribe()
 
 
 async def submit(
@@ -169,7 +188,7 @@ async def submit(
 ) -> int:
     """Publish ``task`` and follow it to its result. With ``asked`` (what the command line
     set), the task is first checked against the live pool: refused if it cannot be seated."""
-    nc = await client.connect()
+    nc = await client.connect(follow=wait)
     try:
         if asked is not None:
             reason, warnings = against_pool(task, await client.live_agents(nc), asked)

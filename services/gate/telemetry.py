@@ -30,6 +30,8 @@ import structlog
 
 from schemas.record import DeliberationRecord
 from schemas.telemetry import AgentTelemetry
+from services._runtime.errors import Retryable
+from services._runtime.retry import Outage
 from services.core.answers import same_answer
 
 LATENCY_ALPHA = 0.2  # weight of the newest latency in the moving average
@@ -211,6 +213,7 @@ class TelemetryBuffer:
         self.store = store
         self.every_s = every_s
         self._pending: dict[tuple[str, str], list[tuple[Observation, float]]] = {}
+        self._outage = Outage(structlog.get_logger("gate"), "telemetry_failed")
 
     def add(self, domain: str, observations: list[Observation], now: float) -> None:
         for obs in observations:
@@ -221,10 +224,19 @@ class TelemetryBuffer:
         for (domain, agent_id), items in pending.items():
             try:
                 await self.store.apply(domain, agent_id, _folder(items, domain))
+            except Retryable as exc:
+                # NATS away: kept for the next flush, oldest first. (A write whose answer
+                # was lost may then count twice; dropping it would lose it. Either only
+                # moves an estimate by one round.)
+                key = (domain, agent_id)
+                self._pending[key] = items + self._pending.get(key, [])
+                self._outage.failed(exc)
             except Exception as exc:  # best effort: never hold up a deliberation
                 structlog.get_logger("gate").warning(
                     "telemetry_failed", agent=agent_id, error=repr(exc)
                 )
+            else:
+                self._outage.ok()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -16,6 +16,7 @@ from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.team import AgentCard
+from services._runtime import natsurls
 from services._runtime.lifecycle import SERVICE_PREFIX
 from services.broker.registry import Registry
 
@@ -103,7 +104,7 @@ async def connect_retrying(
     while time.monotonic() < deadline:
         try:
             return await nats.connect(
-                url,
+                natsurls.split(url),
                 connect_timeout=1.0,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
@@ -119,6 +120,21 @@ async def connect_retrying(
     else:
         reason = f"{type(last).__name__}: {last}"
     raise TimeoutError(f"NATS at {url} did not come up ({reason})")
+
+
+async def jetstream_ready(nc: Client, deadline: float) -> bool:
+    """Whether JetStream answers its API by ``deadline``: at once on one server; in a
+    cluster once its nodes have elected a meta leader (until then requests time out)."""
+    js = nc.jetstream(timeout=1.0)
+    while True:
+        try:
+            await js.account_info()
+            return True
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+                nats.js.errors.ServiceUnavailableError):  # fmt: skip
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.25)
 
 
 async def wait_healthy(
@@ -138,6 +154,9 @@ async def wait_healthy(
     except TimeoutError as exc:
         return [str(exc)]
     try:
+        on_progress("waiting for JetStream (a cluster's nodes first elect a meta leader)")
+        if not await jetstream_ready(nc, deadline):
+            return ["JetStream (no meta leader: see the nats logs)"]
         missing: list[str] = []
         while time.monotonic() < deadline:
             services = await discover(nc)

@@ -1,7 +1,8 @@
 """supervisord as the local process manager: render its config, start it, ask it, stop it.
 
-``render`` fills ``infra/supervisor/*.tmpl`` for one pool and its model servers;
-``Supervisor`` talks to a running supervisord over its XML-RPC unix socket.
+``render`` fills ``infra/supervisor/*.tmpl`` for one pool, its model servers and the NATS
+node(s) (``services.stack.cluster``); ``Supervisor`` talks to a running supervisord over
+its XML-RPC unix socket.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any, cast
-from urllib.parse import urlparse
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from services._runtime import natsurls
 from services.agent_runner.config import PoolConfig
+from services.stack import cluster
 from services.stack.model_servers import ModelServer
 
 SERVICES = ("broker", "reviewer", "voter", "gate")  # plus one runner per agent
@@ -51,12 +53,11 @@ class StackPaths:
 
 
 def nats_listen(url: str) -> str:
-    parsed = urlparse(url)
-    return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 4222}"
+    host, port = natsurls.listener(natsurls.split(url)[0])
+    return f"{host}:{port}"
 
 
 _NATS_URL = re.compile(r'NSED_NATS_URL="([^"]*)"')
-_LOOPBACK = {"localhost": "127.0.0.1", "::1": "127.0.0.1"}
 
 
 def stack_nats_url(paths: StackPaths) -> str | None:
@@ -70,10 +71,9 @@ def stack_nats_url(paths: StackPaths) -> str | None:
 
 
 def same_server(a: str, b: str) -> bool:
-    """Whether two NATS URLs reach the same listener (``localhost`` is the loopback)."""
-    host_a, port_a = nats_listen(a).rsplit(":", 1)
-    host_b, port_b = nats_listen(b).rsplit(":", 1)
-    return (_LOOPBACK.get(host_a, host_a), port_a) == (_LOOPBACK.get(host_b, host_b), port_b)
+    """Whether two NATS settings (one URL each, or a cluster's) reach a common listener
+    (``localhost`` is the loopback)."""
+    return natsurls.overlap(a, b)
 
 
 def render(
@@ -82,19 +82,30 @@ def render(
     pool_path: Path,
     nats_url: str,
     servers: Sequence[ModelServer] = (),
+    nodes: Sequence[cluster.Node] = (),
 ) -> str:
+    """The config for one pool; ``nodes`` are the NATS servers to run (default: one, on
+    ``nats_url``). Every process is given every node's URL."""
+    nodes = nodes or cluster.plan([nats_url], [], paths.home)
     bindir = Path(sys.executable).parent
     python = sys.executable
+    urls = natsurls.join([node.url for node in nodes]) if len(nodes) > 1 else nats_url
     values = {
         "home": str(paths.home),
         "root": str(paths.root),
         "instance": str(os.getpid()),
         "nats_server": str(bindir / "nats-server"),
-        "nats_listen": nats_listen(nats_url),
-        "nats_url": nats_url,
+        "nats_url": urls,
+        "replicas": str(cluster.replicas(nodes)),
     }
     infra = paths.root / "infra" / "supervisor"
     text = Template((infra / "supervisord.conf.tmpl").read_text()).substitute(values)
+    node_program = Template((infra / "nats.conf.tmpl").read_text())
+    for node in nodes:
+        args = "".join(f" {arg}" for arg in cluster.server_args(node, nodes))
+        text += node_program.substitute(
+            values, name=node.name, listen=node.listen, store=str(node.store), cluster_args=args
+        )
     program = Template((infra / "program.conf.tmpl").read_text())
     fixed = {**values, "extra_env": "", "autostart": "true"}
     served_by = {agent: s for s in servers for agent in s.spec.agents}
@@ -155,6 +166,10 @@ class Supervisor:
     def start_program(self, name: str) -> None:
         """Start a program that does not autostart; returns once supervisord spawned it."""
         self._call("startProcess", name, False)
+
+    def stop_program(self, name: str) -> None:
+        """Stop one program (it stays stopped); returns once it has exited."""
+        self._call("stopProcess", name, True)
 
     def processes(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("getAllProcessInfo"))

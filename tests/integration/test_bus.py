@@ -15,6 +15,7 @@ from services._runtime.route import Delivery, Route
 from services._runtime.worker import Worker
 from services.core import ids
 from tests.support import nsed
+from tests.support.natsserver import NatsServer
 from tests.support.wait import until
 
 
@@ -39,6 +40,38 @@ async def test_a_result_published_again_reaches_plain_subscribers_once(nc: Clien
     await Bus(nc, "gate").publish(_result("once-1"))  # another replica's re-run
     await inbox.settle()
     assert inbox.count("once-1") == 1
+
+
+async def test_a_result_two_handlers_emit_at_once_reaches_plain_subscribers_once(
+    nc: Client,
+) -> None:
+    # Two deliveries of one tally, committed in one batch by the record store (a
+    # redelivery queued behind a request lost in a NATS restart), emit the result at the
+    # same moment: both must not find the stream without it and both publish.
+    await ensure_topology(nc.jetstream())
+    inbox = await nsed.ResultInbox.open(nc)
+    bus = Bus(nc, "gate")
+    await asyncio.gather(*(bus.publish(_result("together-1")) for _ in range(3)))
+    await inbox.settle()
+    assert inbox.count("together-1") == 1
+
+
+async def test_a_result_two_replicas_emit_at_once_reaches_plain_subscribers_once(
+    nc: Client, nats_server: NatsServer
+) -> None:
+    # After a NATS restart two gate replicas can hold deliveries of one tally at once: each
+    # finds the stream without the result, and both publish. The stream stores one (the
+    # duplicate window) and republishes only what it stores.
+    await ensure_topology(nc.jetstream())
+    inbox = await nsed.ResultInbox.open(nc)
+    replicas = [Bus(await nsed.connect(nats_server.url), "gate") for _ in range(3)]
+    try:
+        await asyncio.gather(*(bus.publish(_result("replicas-1")) for bus in replicas))
+        await inbox.settle()
+        assert inbox.count("replicas-1") == 1
+    finally:
+        for bus in replicas:
+            await bus.nc.close()
 
 
 async def test_another_message_on_a_results_subject_is_still_delivered(nc: Client) -> None:

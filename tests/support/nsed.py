@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -17,6 +18,8 @@ from schemas import subjects
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
+from services._runtime import natsurls
+from services._runtime.retry import TRANSIENT
 from services.cli.client import stored_messages
 from tests.support.wait import until
 
@@ -49,9 +52,9 @@ async def wait_result(nc: Client, task_id: str, timeout: float = 60.0) -> Delibe
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+            msg = await js.get_last_msg(subjects.NSED_RESULTS, subjects.concluded(task_id))
             return msgspec.json.decode(msg.data, type=DeliberationConcluded)
-        except nats.js.errors.NotFoundError:
+        except (nats.js.errors.NotFoundError, *TRANSIENT):  # not yet, or NATS restarting
             pass
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no result for {task_id} within {timeout}s")
@@ -71,6 +74,8 @@ class ResultInbox:
         self.nc = nc
         self.received: dict[str, list[DeliberationConcluded]] = {}
         self._decoder = msgspec.json.Decoder(DeliberationConcluded)
+        # (lost, subscribed again) in epoch seconds, for each time the connection dropped
+        self.gaps: list[tuple[float, float]] = []
 
     @classmethod
     async def open(cls, nc: Client) -> ResultInbox:
@@ -78,6 +83,35 @@ class ResultInbox:
         await nc.subscribe(subjects.results("*"), cb=inbox._on_message)
         await nc.flush()
         return inbox
+
+    @classmethod
+    async def held(cls, url: str) -> ResultInbox:
+        """An inbox on a connection of its own, held across NATS restarts: nats-py
+        subscribes again after each reconnect, and ``gaps`` records when the subscription
+        was away (nats-py flushes the new subscription before it calls back, so from then
+        on the server has it). ``close`` it at the end."""
+        lost: list[float] = []
+        inbox: ResultInbox | None = None
+
+        async def _lost() -> None:
+            lost.append(time.time())
+
+        async def _back() -> None:
+            assert inbox is not None
+            inbox.gaps.append((lost[-1] if lost else 0.0, time.time()))
+
+        nc = await connect(url, disconnected_cb=_lost, reconnected_cb=_back)
+        inbox = await cls.open(nc)
+        return inbox
+
+    def must_have(self, stored_at: float) -> bool:
+        """Whether a result the stream stored at ``stored_at`` (epoch seconds) was published
+        while this inbox was subscribed. A plain subscriber does not get what is published
+        while it is reconnecting (the stream keeps it, for clients to look up)."""
+        return not any(lost <= stored_at < back for lost, back in self.gaps)
+
+    async def close(self) -> None:
+        await self.nc.close()
 
     async def _on_message(self, msg: Msg) -> None:
         result = self._decoder.decode(msg.data)
@@ -87,6 +121,20 @@ class ResultInbox:
         """The first result received for ``task_id``."""
         await until(lambda: self.received.get(task_id), timeout=timeout, what=f"{task_id}'s result")
         return self.received[task_id][0]
+
+    async def results(
+        self, task_ids: list[str], timeout: float = 60.0
+    ) -> list[DeliberationConcluded]:
+        """The first result received for each of ``task_ids``, all within one ``timeout``."""
+
+        def missing() -> list[str]:
+            return [t for t in task_ids if t not in self.received]
+
+        try:
+            await until(lambda: not missing(), timeout=timeout, what="every result")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {len(missing())} missing, {missing()[:3]}") from None
+        return [self.received[t][0] for t in task_ids]
 
     def count(self, task_id: str) -> int:
         return len(self.received.get(task_id, ()))
@@ -117,6 +165,17 @@ async def stored_result(nc: Client, task_id: str) -> DeliberationConcluded | Non
     return msgspec.json.decode(entry.value, type=DeliberationRecord).result
 
 
+async def stored_results(nc: Client, task_ids: set[str]) -> dict[str, list[Msg]]:
+    """Every result message the results stream holds for ``task_ids``, by task id."""
+    found: dict[str, list[Msg]] = {t: [] for t in task_ids}
+    stored = await stored_messages(nc, subjects.concluded("*"), subjects.NSED_RESULTS, idle_s=0.5)
+    for msg in stored:
+        task_id = msg.subject.rsplit(".", 1)[-1]
+        if task_id in found:
+            found[task_id].append(msg)
+    return found
+
+
 async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[DeadLetter]:
     stored = await stored_messages(nc, subjects.dlq(service), subjects.NSED_DLQ, idle_s=wait)
     return [msgspec.json.decode(msg.data, type=DeadLetter) for msg in stored]
@@ -131,9 +190,21 @@ async def task_events(
     return [json.loads(msg.data) for msg in stored]
 
 
-async def connect(url: str) -> Client:
+async def connect(url: str, **callbacks: Any) -> Client:
+    """A test's client: reconnects forever, and quietly (nats-py logs every failed try at
+    ERROR, with a traceback, unless given an error callback); ``url`` may list a cluster's
+    nodes."""
+
+    async def _quiet(_: Exception) -> None:
+        return None
+
     return await nats.connect(
-        url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+        natsurls.split(url),
+        connect_timeout=5,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        error_cb=_quiet,
+        **callbacks,
     )
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.stack.natsserver import BINARY
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 SERVICES = ("broker", "reviewer", "voter", "gate")
@@ -28,6 +30,25 @@ SERVICES = ("broker", "reviewer", "voter", "gate")
 def _compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((INFRA / "compose.yaml").read_text())
     return loaded
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR:-default}`` and ``${VAR}``, from ``env`` (an --env-file's values)."""
+    return re.sub(
+        r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: env.get(m.group(1)) or m.group(2) or "", value
+    )
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def _nats_nodes() -> dict[str, dict[str, Any]]:
+    services = _compose()["services"]
+    return {
+        name: spec for name, spec in services.items() if spec.get("image", "").startswith("nats:")
+    }
 
 
 def _copied_sources() -> list[str]:
@@ -70,23 +91,64 @@ def test_services_reach_nats_and_the_collector_by_their_compose_names() -> None:
     services = _compose()["services"]
     for name in (*SERVICES, "agent-qwen3-8b", "cli"):
         environment = services[name]["environment"]
-        assert environment["NSED_NATS_URL"] == "nats://nats:4222"
+        assert _interpolate(environment["NSED_NATS_URL"], {}) == "nats://nats:4222"
+        assert _interpolate(environment["NSED_STREAM_REPLICAS"], {}) == "1"
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
     assert {"nats", "jaeger"} <= set(services)
 
 
 def test_mounted_and_copied_files_exist() -> None:
-    nats = _compose()["services"]["nats"]
-    for volume in nats["volumes"]:
-        source = volume.split(":")[0]
-        if source.startswith("."):
-            assert (INFRA / source).is_file(), source
-    # The server config reads its listen address and store from the environment.
-    config = (INFRA / "nats" / "nats-server.conf").read_text()
-    for variable in re.findall(r"\$(\w+)", config):
-        assert variable in nats["environment"], variable
+    for name, nats in _nats_nodes().items():
+        for volume in nats["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (INFRA / source).is_file(), source
+                # A server config reads its listen address, store (and a cluster node its
+                # name) from the environment.
+                for variable in re.findall(r"\$(\w+)", (INFRA / source).read_text()):
+                    assert variable in nats["environment"], (name, source, variable)
     for source in _copied_sources():
         assert (ROOT / source).exists(), source
+
+
+def test_the_cluster_profile_runs_three_nodes_routed_to_each_other_and_used_by_all() -> None:
+    nodes = _nats_nodes()
+    cluster_env = _env_file(INFRA / "cluster.env")
+    assert {name: spec.get("profiles") for name, spec in nodes.items()} == {
+        "nats": None, "nats-2": ["cluster"], "nats-3": ["cluster"],
+    }  # fmt: skip
+    # With the cluster's env file, every node runs the cluster config, mounted where read.
+    config = cluster_env["NSED_NATS_CONFIG"]
+    for spec in nodes.values():
+        command = [_interpolate(part, cluster_env) for part in spec["command"]]
+        assert command[command.index("--config") + 1] == f"/etc/nsed/{config}"
+        assert f"./nats/{config}:/etc/nsed/{config}:ro" in spec["volumes"]
+    # Each its own name, store and host port; the routes name all three, at the cluster port.
+    assert sorted(spec["environment"]["NSED_NATS_NAME"] for spec in nodes.values()) == sorted(nodes)
+    stores = [v.split(":")[0] for spec in nodes.values() for v in spec["volumes"] if "/data" in v]
+    assert len(set(stores)) == len(nodes)
+    assert len({port for spec in nodes.values() for port in spec["ports"]}) == len(nodes)
+    text = (INFRA / "nats" / config).read_text()
+    port = re.search(r"listen:\s*0\.0\.0\.0:(\d+)", text)
+    assert port is not None
+    routes = set(re.findall(r"nats-route://([\w-]+):(\d+)", text))
+    assert routes == {(name, port.group(1)) for name in nodes}
+    # Every service is given every node, and keeps a copy of each stream on each.
+    services = _compose()["services"]
+    for name in (*SERVICES, "agent-qwen3-8b", "cli"):
+        environment = services[name]["environment"]
+        urls = _interpolate(environment["NSED_NATS_URL"], cluster_env).split(",")
+        assert sorted(urls) == sorted(f"nats://{node}:4222" for node in nodes)
+        assert _interpolate(environment["NSED_STREAM_REPLICAS"], cluster_env) == str(len(nodes))
+
+
+def test_the_cluster_config_is_one_nats_server_accepts(tmp_path: Path) -> None:
+    environment = {**_nats_nodes()["nats-2"]["environment"], "NSED_NATS_STORE": str(tmp_path)}
+    checked = subprocess.run(
+        [str(BINARY), "-t", "-c", str(INFRA / "nats" / "nats-cluster.conf")],
+        env=environment, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_host_ports_are_bound_to_loopback_only() -> None:

@@ -61,7 +61,7 @@ EXAMPLES: dict[type[Message], tuple[Message, str]] = {
     CancelRequested: (CancelRequested(**EV, reason="too slow"), "nsed.events.t1.cancel"),
     DeliberationConcluded: (
         DeliberationConcluded(**EV, status="completed", stop_reason="converged"),
-        "nsed.results.t1",
+        "nsed.concluded.t1",
     ),
     PhaseDue: (
         PhaseDue(**EV, phase="reviewing", owner="reviewer", due_at=1.0),
@@ -113,6 +113,7 @@ def test_filters_fix_the_named_fields_and_wildcard_the_rest() -> None:
 
 def test_subject_helpers_agree_with_the_flow_table() -> None:
     assert subjects.results("t1") == "nsed.results.t1"
+    assert subjects.concluded("t1") == subjects.subject_for(EXAMPLES[DeliberationConcluded][0])
     assert subjects.task_events("t1") == "nsed.events.t1.>"
     assert subjects.dlq("gate") == "nsed.dlq.gate"
     assert subjects.agent_work("a1") == "nsed.work.a1.>"
