@@ -190,13 +190,11 @@ class KvRecordStore:
         return await done
 
     def _remember(self, task_id: str, record: DeliberationRecord, revision: int) -> None:
-        if record.done:  # nothing more to write: memory is for the tasks in flight
-            self._seen.pop(task_id, None)
-            return
-        self._seen[task_id] = (record, revision)
-        self._seen.move_to_end(task_id)
-        if len(self._seen) > CACHE_SIZE:
-            self._seen.popitem(last=False)
+        self._seen.pop(task_id, None)
+        if not record.done:  # a concluded record is written no more: keep tasks in flight
+            self._seen[task_id] = (record, revision)  # the most recent, last
+            if len(self._seen) > CACHE_SIZE:
+                self._seen.popitem(last=False)
 
     async def _drain(self, task_id: str) -> None:
         """Commit the record's queued changes, batch after batch, until none are left."""

@@ -122,7 +122,7 @@ async def _one(
 
 async def _stored(nc: Client, task_id: str) -> bool:
     try:
-        await nc.jetstream().get_last_msg(subjects.NSED_RESULTS, subjects.results(task_id))
+        await nc.jetstream().get_last_msg(subjects.NSED_RESULTS, subjects.concluded(task_id))
     except Exception:  # not stored yet, or NATS restarting: either way not stored yet
         return False
     return True

@@ -27,7 +27,9 @@ _record = msgspec.json.Decoder(DeliberationRecord)
 async def stored_results(nc: Client) -> dict[str, list[float]]:
     """Epoch seconds at which the results stream stored each task's result(s)."""
     found: dict[str, list[float]] = {}
-    for msg in await stored_messages(nc, subjects.results("*"), subjects.NSED_RESULTS, idle_s=0.5):
+    for msg in await stored_messages(
+        nc, subjects.concluded("*"), subjects.NSED_RESULTS, idle_s=0.5
+    ):
         task_id = msg.subject.rsplit(".", 1)[-1]
         found.setdefault(task_id, []).append(msg.metadata.timestamp.timestamp())
     return found
