@@ -47,9 +47,9 @@ async def run(
     cluster: int = 1,
     every_s: float = 3.0,
     in_flight: int = 50,
-    rounds: int = 2,
+    rounds: int = 3,
     deadline_s: float = 120.0,
-    latency_scale: float = 0.5,
+    latency_scale: float = 1.0,
     seed: int | None = None,
 ) -> dict[str, Any]:
     seed = random.randrange(2**32) if seed is None else seed
@@ -143,14 +143,13 @@ async def _report(nc: Client, inbox: HeldInbox, ids: list[str], monkey: Monkey) 
     counts = tally(items.values(), inbox.missed)
     results = [inbox.received[t][0] for t in ids if inbox.count(t)]
     statuses = Counter(r.status for r in results)
-    # Why results were degraded: the notes of their degraded rounds (a timed-out seat…).
+    # Why results were degraded: the notes of their degraded rounds (a timed-out seat…),
+    # else their stop reason (no consensus: the council's verdict, not lost work).
     why = Counter(
         _SEAT.sub("seat ", note)
         for r in results
         if r.status == "degraded"
-        for s in r.summaries
-        if s.degraded
-        for note in s.notes
+        for note in ([n for s in r.summaries if s.degraded for n in s.notes] or [r.stop_reason])
     )
     problems = [
         {
