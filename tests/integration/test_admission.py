@@ -14,29 +14,17 @@ from services.broker.admission import waiting_work
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.inprocess import InProcessStack
+from tests.support.slowpool import AGENTS, slow_pool
 
-AGENTS = ("slow-a", "slow-b", "slow-c")
 SLOTS = 2  # each agent: two calls at a time, 0.2 s each: 10 calls/s
 TASKS = 48  # 96 calls per agent: ~10 s of agent work, all submitted at once
 BROKER_FETCHES = 4  # tasks the broker holds at a time: what it may start before it looks again
 
 
-def slow_pool(path: Path) -> Path:
-    path.write_text(
-        "\n".join(
-            f'[[agents]]\nid = "{agent}"\nmodel = "{agent}"\nfamily = "{agent}"\n'
-            f"max_concurrency = {SLOTS}\n[agents.sim]\nlatency_median_s = 0.2\n"
-            f"latency_sigma = 0.0\nseed = {n}\n"
-            for n, agent in enumerate(AGENTS, 1)
-        )
-    )
-    return path
-
-
 async def test_a_burst_waits_unstarted_in_the_task_stream_and_no_phase_times_out(
     stack: InProcessStack, nc: Client, tmp_path: Path
 ) -> None:
-    stack.pool = slow_pool(tmp_path / "slow.toml")
+    stack.pool = slow_pool(tmp_path / "slow.toml", slots=SLOTS)
     stack.start_service("broker", concurrency=BROKER_FETCHES)
     for name in ("reviewer", "voter", "gate"):
         stack.start_service(name)
