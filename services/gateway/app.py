@@ -19,16 +19,18 @@ from services.gateway import routes
 from services.gateway.errors import GatewayError, InvalidRequest, NotFound, Unauthorized
 from services.gateway.feed import Feed
 from services.gateway.handlers import Council
-from services.gateway.web import add_web_routes
+from services.gateway.web import WebOptions, add_web_routes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API_PREFIX = "/v1/"
 
 
-def build_app(council: Council, feed: Feed, keys: frozenset[str]) -> web.Application:
+def build_app(
+    council: Council, feed: Feed, keys: frozenset[str], web_options: WebOptions | None = None
+) -> web.Application:
     app = web.Application(middlewares=[openai_errors, require_key(keys)])
     app.add_routes(routes.routes(council))
-    add_web_routes(app, feed)
+    add_web_routes(app, feed, web_options)
     return app
 
 

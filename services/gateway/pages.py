@@ -1,7 +1,8 @@
 """Whole pages of the web view (pure): the index and one deliberation.
 
-Consumes the deliberation records (``nsed_deliberations``), the live pool
-(``services.broker.registry.LiveAgent``) and a task's ``Timeline``; emits complete HTML
+Consumes the read side's summaries of the deliberations (``feed.Summary``) and the live
+pool (``services.broker.registry.LiveAgent``), and for one deliberation its ``Timeline``
+and ``DeliberationRecord``; emits complete HTML
 documents, and the deliberation's body alone for the live view's server-sent updates.
 Everything is rendered here, on the server: a finished deliberation needs no JavaScript,
 and a running one only swaps in a newer body (``static/live.js``).
@@ -15,11 +16,13 @@ from collections.abc import Sequence
 from schemas.record import DeliberationRecord
 from services.broker.registry import LiveAgent
 from services.gateway import sections
+from services.gateway.feed import Summary
 from services.gateway.markup import attr, cut, esc, row, table, usd
 from services.gateway.timeline import Timeline
 
 STATIC = "/static"
 _PROMPT_CHARS = 90
+REFRESH_S = 5
 
 
 def document(title: str, body: str, script: bool = False, refresh_s: int | None = None) -> str:
@@ -66,7 +69,7 @@ def deliberation_body(
 
 
 def index_page(
-    records: Sequence[DeliberationRecord],
+    rows: Sequence[Summary],
     pool: Sequence[LiveAgent],
     unhealthy: Sequence[LiveAgent] = (),
     now: float | None = None,
@@ -74,9 +77,9 @@ def index_page(
     """Running deliberations, then recent ones (newest first), then the live pool. It
     reloads itself every few seconds, which needs no JavaScript."""
     clock = time.time() if now is None else now
-    newest = sorted(records, key=lambda r: r.created_at, reverse=True)
-    running = [r for r in newest if not r.done]
-    recent = [r for r in newest if r.done]
+    newest = sorted(rows, key=lambda r: r.created_at, reverse=True)
+    running = [r for r in newest if r.status == "running"]
+    recent = [r for r in newest if r.status != "running"]
     body = (
         "<main><h1>Deliberations</h1>"
         f'<section id="running"><h2>Running ({len(running)})</h2>'
@@ -86,7 +89,7 @@ def index_page(
         f'<section id="pool"><h2>Live agent pool ({len(pool)})</h2>{_pool(pool, unhealthy)}'
         "</section></main>"
     )
-    return document("NSED · deliberations", body, refresh_s=5)
+    return document("NSED · deliberations", body, refresh_s=REFRESH_S)
 
 
 def not_found_page(task_id: str) -> str:
@@ -97,34 +100,30 @@ def not_found_page(task_id: str) -> str:
     return document("NSED · not found", body)
 
 
-def _deliberations(records: Sequence[DeliberationRecord], now: float, ident: str) -> str:
-    if not records:
+def _deliberations(rows: Sequence[Summary], now: float, ident: str) -> str:
+    if not rows:
         return '<p class="muted">None.</p>'
     head = ["task", "started", "question", "protocol", "rounds", "state", "answer", "cost"]
-    return table(head, (_deliberation_row(r, now) for r in records), "deliberations", ident)
+    return table(head, (_deliberation_row(r, now) for r in rows), "deliberations", ident)
 
 
-def _deliberation_row(record: DeliberationRecord, now: float) -> str:
-    result = record.result
-    if result is not None:
-        state = f"{result.status} ({result.stop_reason})"
-        answer = result.extracted_answer if result.extracted_answer is not None else "–"
-        rounds, cost = result.rounds, result.cost_usd
+def _deliberation_row(summary: Summary, now: float) -> str:
+    if summary.status == "running":
+        state = f"running ({summary.phase})"
     else:
-        state = f"{record.current.phase}"
-        answer, rounds, cost = "–", record.current.number, record.spend_usd()
-    kind = result.status if result is not None else "running"
-    link = f"<a{attr('href', f'/deliberations/{record.task_id}')}>{esc(record.task_id)}</a>"
+        state = f"{summary.status} ({summary.stop_reason})"
+    cost = usd(summary.cost_usd) if summary.cost_usd is not None else "–"
+    link = f"<a{attr('href', f'/deliberations/{summary.task_id}')}>{esc(summary.task_id)}</a>"
     return row(
         [
             link,
-            esc(_ago(now - record.created_at)),
-            esc(cut(" ".join(record.task.prompt.split()), _PROMPT_CHARS)),
-            esc(record.task.policy.protocol),
-            str(rounds),
-            f'<span class="state {esc(kind)}">{esc(state)}</span>',
-            esc(cut(answer, 40)),
-            usd(cost),
+            esc(_ago(now - summary.created_at)),
+            esc(cut(" ".join(summary.prompt.split()), _PROMPT_CHARS)),
+            esc(summary.protocol),
+            str(summary.rounds),
+            f'<span class="state {esc(summary.status)}">{esc(state)}</span>',
+            esc(cut(summary.answer, 40)) if summary.answer is not None else "–",
+            cost,
         ]
     )
 

@@ -9,11 +9,10 @@ emits HTML. Every text a person or an agent wrote is escaped (services/gateway/m
 
 from __future__ import annotations
 
-import re
-
 from schemas.base import Usage
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
+from services._runtime import telemetry
 from services.gateway.heatmap import vote_matrix
 from services.gateway.markup import (
     attr,
@@ -28,15 +27,12 @@ from services.gateway.markup import (
 )
 from services.gateway.timeline import RoundView, Timeline
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-
 
 def trace_id(timeline: Timeline, record: DeliberationRecord | None) -> str | None:
     """The task's trace: the result's, else the root span the record keeps."""
     if timeline.result is not None and timeline.result.trace_id:
         return timeline.result.trace_id
-    found = _TRACEPARENT.match(record.traceparent or "") if record is not None else None
-    return found.group(1) if found else None
+    return telemetry.trace_id_of(record.traceparent) if record is not None else None
 
 
 def status_line(timeline: Timeline, record: DeliberationRecord | None) -> str:

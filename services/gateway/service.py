@@ -23,6 +23,7 @@ from services.gateway.app import build_app
 from services.gateway.feed import Feed
 from services.gateway.handlers import Council
 from services.gateway.settings import GatewaySettings
+from services.gateway.web import WebOptions
 
 log = structlog.get_logger("gateway")
 SYNC_TIMEOUT_S = 10.0  # for the first snapshot of the pool and the records
@@ -37,7 +38,12 @@ async def serve_gateway(settings: GatewaySettings, stop: asyncio.Event) -> None:
         )
         council = Council(feed=feed)
         runner = web.AppRunner(
-            build_app(council, feed, settings.keys()),
+            build_app(
+                council,
+                feed,
+                settings.keys(),
+                WebOptions(jaeger_url=settings.jaeger_url, recent_limit=settings.recent_limit),
+            ),
             handler_cancellation=True,  # a client that goes away cancels its request
             shutdown_timeout=settings.shutdown_grace_s,
             access_log=None,  # one summary line per request is the handler's

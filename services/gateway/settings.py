@@ -23,6 +23,9 @@ class GatewaySettings(ServiceSettings, frozen=True, kw_only=True):
     result_grace_s: Positive = 30.0
     # Deliberations listed by the web view and the read side.
     recent_limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    # The Jaeger UI (``NSED_JAEGER_URL``, e.g. http://127.0.0.1:16686): the web view links
+    # each deliberation's trace there. Empty: it shows the trace id alone.
+    jaeger_url: str = ""
 
     def keys(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())

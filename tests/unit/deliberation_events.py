@@ -14,6 +14,7 @@ from schemas.record import DeliberationRecord
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from services.core import ids
+from services.gateway.feed import Index, Summary
 
 from .builders import TASK, ballot, gating, proposal, record, team
 
@@ -66,6 +67,14 @@ def deliberation(
         rec = msgspec.structs.replace(rec, result=result)
         events.append(result)
     return rec, events
+
+
+def summaries(*records: DeliberationRecord) -> list[Summary]:
+    """The rows the read side keeps of these records (as its watch of the bucket does)."""
+    index = Index()
+    for rec in records:
+        index.apply(rec.task_id, msgspec.json.encode(rec), "PUT")
+    return index.recent(100)
 
 
 def _result(rec: DeliberationRecord, task_id: str) -> DeliberationConcluded:

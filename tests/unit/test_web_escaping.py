@@ -13,7 +13,7 @@ from services.gateway import pages
 from services.gateway.timeline import Timeline
 
 from .builders import card
-from .deliberation_events import deliberation
+from .deliberation_events import deliberation, summaries
 
 SCRIPTS = st.sampled_from(
     [
@@ -63,7 +63,7 @@ def rendered(texts: dict[str, object], finished: bool) -> tuple[str, str]:
     model = str(texts["prompt"])
     pool = [LiveAgent(card=card("alpha", model=model), instances=1, capacity=1, in_flight=0)]
     page = pages.deliberation_page(timeline, rec, jaeger_url="http://127.0.0.1:16686")
-    return page, pages.index_page([rec], pool, now=rec.created_at)
+    return page, pages.index_page(summaries(rec), pool, now=rec.created_at)
 
 
 @settings(max_examples=150, deadline=None)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from services.broker.registry import LiveAgent
 from services.gateway import pages
 from services.gateway.timeline import Timeline
+from tests.support.htmltables import cells
 
 from .builders import TASK, card
-from .deliberation_events import deliberation
+from .deliberation_events import deliberation, summaries
 
 
 def timeline_of(events: list[object], task_id: str = TASK) -> Timeline:
@@ -18,38 +18,6 @@ def timeline_of(events: list[object], task_id: str = TASK) -> Timeline:
     for event in events:
         timeline.apply(event)
     return timeline
-
-
-class Cells(HTMLParser):
-    """The text of every cell of the table with a given id, row by row."""
-
-    def __init__(self, table_id: str) -> None:
-        super().__init__()
-        self.table_id = table_id
-        self.depth = 0
-        self.rows: list[list[str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table" and ("id", self.table_id) in attrs:
-            self.depth = 1
-        elif self.depth and tag == "tr":
-            self.rows.append([])
-        elif self.depth and tag in ("td", "th"):
-            self.rows[-1].append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
-            self.depth = 0
-
-    def handle_data(self, data: str) -> None:
-        if self.depth and self.rows and self.rows[-1]:
-            self.rows[-1][-1] += data
-
-
-def cells(page: str, table_id: str) -> list[list[str]]:
-    parser = Cells(table_id)
-    parser.feed(page)
-    return parser.rows
 
 
 def test_a_finished_deliberation_reads_without_javascript() -> None:
@@ -125,7 +93,7 @@ def test_the_index_lists_running_then_recent_deliberations_and_the_pool() -> Non
     done, _ = deliberation(task_id="done-1")
     running, _ = deliberation(task_id="run-1", finished=False)
     pool = [LiveAgent(card=card("alpha"), instances=2, capacity=3, in_flight=1)]
-    page = pages.index_page([done, running], pool, now=done.created_at + 30)
+    page = pages.index_page(summaries(done, running), pool, now=done.created_at + 30)
     assert [r[0] for r in cells(page, "running-list")[1:]] == ["run-1"]
     assert [r[0] for r in cells(page, "recent-list")[1:]] == ["done-1"]
     assert cells(page, "pool-list")[1][:2] == ["alpha", "alpha-model"]
