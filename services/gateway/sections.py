@@ -175,7 +175,9 @@ def round_section(view: RoundView, timeline: Timeline) -> str:
     head = f"Round {view.number}"
     if view.tally is not None:
         who = winner.agent_id if winner is not None else "nobody"
-        head += f" · winner {who} · conviction {view.tally.conviction:.2f}"
+        # The tally names a leader even when no option had positive support.
+        lead = f"winner {who}" if view.tally.supported else f"no supported winner (leading: {who})"
+        head += f" · {lead} · conviction {view.tally.conviction:.2f}"
     return (
         f'<section class="round"{attr("id", f"round-{view.number}")}><h3>{esc(head)}</h3>'
         f"{proposals(view)}<h4>Votes</h4>{vote_matrix(view, timeline.task_id)}"
@@ -184,21 +186,23 @@ def round_section(view: RoundView, timeline: Timeline) -> str:
 
 
 def proposals(view: RoundView) -> str:
-    winner = view.tally.winner if view.tally is not None else None
+    tally = view.tally
+    badge = "" if tally is None else ("winner" if tally.supported else "leading")
+    winner = tally.winner if tally is not None else None
     ordered = sorted(view.proposals.values(), key=lambda p: p.seat)
-    rows = [_proposal_row(p, p.proposal_id == winner) for p in ordered]
+    rows = [_proposal_row(p, badge if p.proposal_id == winner else "") for p in ordered]
     if not rows:
         return '<p class="muted">No proposals yet.</p>'
     head = ["seat", "agent", "status", "answer", "tokens in/out", "latency", "text"]
     return table(head, rows, "proposals")
 
 
-def _proposal_row(p: ProposalSubmitted, won: bool) -> str:
+def _proposal_row(p: ProposalSubmitted, badge: str) -> str:
     status = esc(p.status) + (f": {esc(p.error)}" if p.error else "")
     text = details("show", esc(p.content), f"text-{p.proposal_id}") if p.content else "–"
     if p.reasoning:
         text += details("reasoning", esc(p.reasoning), f"reasoning-{p.proposal_id}")
-    agent = esc(p.agent_id) + (' <b class="won">winner</b>' if won else "")
+    agent = esc(p.agent_id) + (f' <b class="won">{badge}</b>' if badge else "")
     answer = esc(p.extracted_answer) if p.extracted_answer is not None else "–"
     return row(
         [

@@ -3,7 +3,7 @@ task's events, built by hand with the voter's own tally (no NATS, no clock)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -32,9 +32,10 @@ def deliberation(
     error: str | None = None,
     finished: bool = True,
     task_id: str = TASK,
+    weights: Mapping[int, Mapping[int, float]] = WEIGHTS,
 ) -> tuple[DeliberationRecord, list[Any]]:
     """Three seats (agent0..2) propose ``contents`` with ``answers``, review each other
-    with ``WEIGHTS`` (reviewer 2's ballot invalid, for ``notes``, when notes are given),
+    with ``weights`` (reviewer 2's ballot invalid, for ``notes``, when notes are given),
     and, when ``finished``, the gate concludes with seat 0's answer."""
     the_task = TaskSubmitted(
         task_id=task_id, prompt=prompt, system=system, answer_format="text", policy=Policy()
@@ -52,7 +53,7 @@ def deliberation(
             valid=not (notes and i == 2),
             notes=notes if i == 2 else (),
         )
-        for i, row in WEIGHTS.items()
+        for i, row in weights.items()
     ]
     seats = team("agent0", "agent1", "agent2")
     rec = gating(

@@ -105,3 +105,14 @@ def test_a_missing_record_still_renders_the_events() -> None:
     page = pages.deliberation_page(timeline_of(events), None)
     assert "no longer in the records bucket" in page
     assert 'id="votes-1"' in page
+
+
+def test_a_round_without_positive_support_names_its_leader_not_a_winner() -> None:
+    against = {0: {1: -60.0, 2: -40.0}, 1: {0: -70.0, 2: -30.0}, 2: {0: -80.0, 1: -20.0}}
+    rec, events = deliberation(weights=against, finished=False)
+    assert rec.current.tally is not None
+    assert not rec.current.tally.supported
+    page = pages.deliberation_page(timeline_of(events), rec)
+    assert "no supported winner (leading: agent" in page
+    assert '<b class="won">leading</b>' in page
+    assert '<b class="won">winner</b>' not in page
