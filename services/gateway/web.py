@@ -30,7 +30,7 @@ from schemas.base import TOKEN_PATTERN
 from schemas.record import DeliberationRecord
 from services.gateway import pages
 from services.gateway.feed import Feed
-from services.gateway.replay import stored_events
+from services.gateway.replay import ReplayTimeout, stored_events
 from services.gateway.timeline import Timeline
 
 log = structlog.get_logger("gateway.web")
@@ -41,6 +41,7 @@ UPDATE_EVERY_S = 0.25
 # A live stream ends after this long; the browser's EventSource then opens a new one.
 LIVE_MAX_S = 3600.0
 _TOKEN = re.compile(TOKEN_PATTERN)
+RETRY = {"Retry-After": "5"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ async def index(request: web.Request) -> web.Response:
 
 async def deliberation(request: web.Request) -> web.Response:
     task_id = request.match_info["task_id"]
-    found = await load(request.app[FEED], task_id) if _TOKEN.match(task_id) else None
+    try:
+        found = await load(request.app[FEED], task_id) if _TOKEN.match(task_id) else None
+    except ReplayTimeout as exc:
+        raise web.HTTPServiceUnavailable(text=f"{exc}; try again", headers=RETRY) from exc
     if found is None:
         return html(pages.not_found_page(task_id), status=404)
     timeline, record = found

@@ -66,7 +66,7 @@ def rendered(texts: dict[str, object], finished: bool) -> tuple[str, str]:
     return page, pages.index_page(summaries(rec), pool, now=rec.created_at)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     prompt=PROMPTS,
     system=HOSTILE,
