@@ -22,6 +22,7 @@ from services.broker import registry as registry_mod
 from services.gateway.app import build_app
 from services.gateway.feed import Feed
 from services.gateway.handlers import Council
+from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
 
 log = structlog.get_logger("gateway")
@@ -35,9 +36,9 @@ async def serve_gateway(settings: GatewaySettings, stop: asyncio.Event) -> None:
             records=await rt.bus.kv(subjects.DELIBERATIONS_BUCKET),
             agents=await rt.bus.kv(subjects.AGENTS_BUCKET),
         )
-        council = Council(feed=feed)
+        council = Council(feed=feed, outbox=Outbox(rt.nc), settings=settings)
         runner = web.AppRunner(
-            build_app(council, feed, settings.keys()),
+            build_app(council, feed, settings.keys(), rt.tracer),
             handler_cancellation=True,  # a client that goes away cancels its request
             shutdown_timeout=settings.shutdown_grace_s,
             access_log=None,  # one summary line per request is the handler's
@@ -69,6 +70,7 @@ async def serve_gateway(settings: GatewaySettings, stop: asyncio.Event) -> None:
         plan.background = [watch_pool, watch_records]
         plan.before_start = before_start
         plan.drain = runner.cleanup
+        plan.after_drain = council.settle  # the cancels of requests cut off by the drain
         try:
             await serve(rt, plan)
         finally:
