@@ -43,9 +43,7 @@ async def test_a_stream_the_client_closes_cancels_its_task(
 ) -> None:
     url = await slow_council(stack, nc)
     async with sdk(url) as client:
-        chunks = await client.chat.completions.create(
-            model="nsed", messages=QUESTION, stream=True
-        )
+        chunks = await client.chat.completions.create(model="nsed", messages=QUESTION, stream=True)
         first = await anext(aiter(chunks))  # the stream is open: the team is seated
         await chunks.close()
     task_id = first.id.removeprefix("chatcmpl-")
@@ -72,9 +70,7 @@ async def test_a_gateway_that_stops_cancels_the_tasks_it_still_serves(
 ) -> None:
     url = await slow_council(stack, nc)
     async with sdk(url) as client:
-        chunks = await client.chat.completions.create(
-            model="nsed", messages=QUESTION, stream=True
-        )
+        chunks = await client.chat.completions.create(model="nsed", messages=QUESTION, stream=True)
         first = await anext(aiter(chunks))
         await stack.stop("gateway")  # its grace period (3 s) runs out mid-deliberation
         with pytest.raises((openai.APIError, openai.APIConnectionError)):
