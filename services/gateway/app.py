@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from opentelemetry import trace
 
 from services.gateway import routes
 from services.gateway.errors import GatewayError, InvalidRequest, NotFound, Unauthorized
@@ -26,10 +27,14 @@ API_PREFIX = "/v1/"
 
 
 def build_app(
-    council: Council, feed: Feed, keys: frozenset[str], web_options: WebOptions | None = None
+    council: Council,
+    feed: Feed,
+    keys: frozenset[str],
+    tracer: trace.Tracer,
+    web_options: WebOptions | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[openai_errors, require_key(keys)])
-    app.add_routes(routes.routes(council))
+    app.add_routes(routes.routes(council, tracer))
     add_web_routes(app, feed, web_options)
     return app
 

@@ -6,6 +6,7 @@
     ├── NotFound            404    an unknown model (or path)
     ├── Failed              502    the deliberation ended without an answer (its detail)
     ├── NoTeam              503    no live agents, or no team the policy allows
+    ├── Unavailable         503    NATS did not take the task in time
     └── DeadlineExceeded    504    no answer by the deadline
 
 A streamed request that fails after its first chunk cannot change its status: the error
@@ -19,6 +20,8 @@ from typing import Any, ClassVar
 import msgspec
 from aiohttp import web
 
+TASK_HEADER = "X-Nsed-Task-Id"  # on every chat reply, errors included
+
 
 class GatewayError(Exception):
     status: ClassVar[int] = 500
@@ -29,6 +32,7 @@ class GatewayError(Exception):
         self.message = message
         self.param = param
         self.code = code
+        self.task_id: str | None = None  # the task the request had published, if any
 
     def body(self) -> dict[str, Any]:
         return {
@@ -45,6 +49,7 @@ class GatewayError(Exception):
             status=status or self.status,
             body=msgspec.json.encode(self.body()),
             content_type="application/json",
+            headers={TASK_HEADER: self.task_id} if self.task_id else None,
         )
 
 
@@ -77,6 +82,11 @@ class NoTeam(GatewayError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="no_team")
+
+
+class Unavailable(GatewayError):
+    status = 503
+    kind = "server_error"
 
 
 class DeadlineExceeded(GatewayError):

@@ -8,6 +8,7 @@ The interface the web view (``web.py``) and the API use:
 
     feed.recent(limit)        newest first: ``Summary`` of running and ended deliberations
     await feed.record(id)     the whole ``DeliberationRecord`` (None: no such task)
+    await feed.appeared(id, s)  whether the task has a record, or gets one within s seconds
     await feed.result(id)     the ``DeliberationConcluded`` on ``NSED_RESULTS`` (or None)
     feed.live_agents()        the live pool (``LiveAgent``: card, instances, capacity)
     async with feed.follow(id) as events:
@@ -145,6 +146,7 @@ class Index:
     def __init__(self) -> None:
         self.rows: dict[str, Summary] = {}
         self.synced = asyncio.Event()
+        self._awaited: dict[str, asyncio.Event] = {}
 
     def clear(self) -> None:
         self.rows.clear()
@@ -157,6 +159,21 @@ class Index:
             self.rows[key] = summarize(_head_decoder.decode(value))
         except msgspec.DecodeError as exc:
             log.warning("bad_record", key=key, error=str(exc))
+        if key in self._awaited:
+            self._awaited[key].set()
+
+    async def appeared(self, task_id: str, timeout: float) -> bool:
+        """Whether the task has a record, or gets one within ``timeout`` seconds."""
+        if task_id in self.rows:
+            return True
+        event = self._awaited.setdefault(task_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout=timeout)
+        except TimeoutError:
+            return task_id in self.rows
+        finally:
+            self._awaited.pop(task_id, None)
+        return True
 
     def recent(self, limit: int) -> list[Summary]:
         return sorted(self.rows.values(), key=lambda s: s.created_at, reverse=True)[:limit]
@@ -177,6 +194,10 @@ class Feed:
 
     def live_agents(self) -> list[LiveAgent]:
         return self.registry.live()
+
+    async def appeared(self, task_id: str, timeout: float) -> bool:
+        """Whether the task has a record now, or gets one within ``timeout`` seconds."""
+        return await self.index.appeared(task_id, timeout)
 
     async def record(self, task_id: str) -> DeliberationRecord | None:
         try:

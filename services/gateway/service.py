@@ -22,6 +22,7 @@ from services.broker import registry as registry_mod
 from services.gateway.app import build_app
 from services.gateway.feed import Feed
 from services.gateway.handlers import Council
+from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
 from services.gateway.web import WebOptions
 
@@ -36,12 +37,13 @@ async def serve_gateway(settings: GatewaySettings, stop: asyncio.Event) -> None:
             records=await rt.bus.kv(subjects.DELIBERATIONS_BUCKET),
             agents=await rt.bus.kv(subjects.AGENTS_BUCKET),
         )
-        council = Council(feed=feed)
+        council = Council(feed=feed, outbox=Outbox(rt.nc), settings=settings)
         runner = web.AppRunner(
             build_app(
                 council,
                 feed,
                 settings.keys(),
+                rt.tracer,
                 WebOptions(jaeger_url=settings.jaeger_url, recent_limit=settings.recent_limit),
             ),
             handler_cancellation=True,  # a client that goes away cancels its request
@@ -75,6 +77,7 @@ async def serve_gateway(settings: GatewaySettings, stop: asyncio.Event) -> None:
         plan.background = [watch_pool, watch_records]
         plan.before_start = before_start
         plan.drain = runner.cleanup
+        plan.after_drain = council.settle  # the cancels of requests cut off by the drain
         try:
             await serve(rt, plan)
         finally:

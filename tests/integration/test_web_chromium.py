@@ -45,7 +45,7 @@ async def test_chromium_shows_a_finished_deliberations_rounds_votes_and_answer(
     stack: InProcessStack, nc: Client, tmp_path: Path
 ) -> None:
     task_id, answer = await finished(stack, nc)
-    async with gateway(stack.url, stack.home) as url:
+    async with gateway(stack) as url:
         page = f"{url}/deliberations/{task_id}"
         dom = await chromium(page, tmp_path / "profile", "--dump-dom")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ async def test_chromium_follows_a_running_deliberation_to_its_answer(
     # Only the live stream reads the results stream with a consumer (pages read a result
     # directly): one more consumer there means the page was served and its script runs.
     watchers = (await js.stream_info(subjects.NSED_RESULTS)).state.consumer_count
-    async with gateway(stack.url, stack.home) as url:
+    async with gateway(stack) as url:
         # The browser reads the page while the task runs, and waits (in virtual time,
         # which stands still while a request is open) for its script's live stream.
         browser = asyncio.create_task(

@@ -40,7 +40,7 @@ async def test_a_finished_deliberation_is_served_whole_with_the_labels_reviewers
     result = await nsed.wait_result(nc, task_id)
     record = await task_record(nc, task_id)
     assert record is not None
-    async with gateway(stack.url, stack.home) as url:
+    async with gateway(stack) as url:
         status, page = await get(f"{url}/deliberations/{task_id}")
     assert status == 200
     assert "<script" not in page  # readable as it is, with no JavaScript
@@ -73,7 +73,7 @@ async def test_the_index_lists_the_deliberation_and_the_live_pool(
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id), msg_id=task_id)
     await nsed.wait_result(nc, task_id)
-    async with gateway(stack.url, stack.home) as url:
+    async with gateway(stack) as url:
 
         async def listed() -> str | None:
             _, page = await get(f"{url}/")
@@ -100,7 +100,7 @@ async def test_a_running_deliberation_is_followed_live_until_its_result(
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=2, min_rounds=2), msg_id=task_id)
     await until(lambda: task_record(nc, task_id), timeout=15.0, what="the task's record")
     async with (
-        gateway(stack.url, stack.home) as url,
+        gateway(stack) as url,
         aiohttp.ClientSession() as http,
         http.get(f"{url}/deliberations/{task_id}/events") as response,
     ):

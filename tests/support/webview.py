@@ -14,8 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from services.gateway.service import serve_gateway
-from services.gateway.settings import GatewaySettings
+from tests.support.inprocess import InProcessStack
 from tests.support.natsserver import free_port
 from tests.support.wait import until
 
@@ -24,19 +23,17 @@ CHROMIUM_TIMEOUT_S = 60.0
 
 
 @contextlib.asynccontextmanager
-async def gateway(nats_url: str, home: str, **settings: Any) -> AsyncIterator[str]:
-    """A gateway on a free loopback port; yields its base URL once it answers."""
+async def gateway(stack: InProcessStack, **settings: Any) -> AsyncIterator[str]:
+    """A gateway of ``stack`` on a free loopback port; yields its base URL once its web
+    view answers, and stops it on exit."""
     port = free_port()
-    stop = asyncio.Event()
-    config = GatewaySettings(
-        nats_url=nats_url, home=home, port=port, shutdown_grace_s=3.0, **settings
-    )
-    task = asyncio.create_task(serve_gateway(config, stop), name="gateway")
+    name = stack.start_gateway(port, **settings)
     url = f"http://127.0.0.1:{port}"
 
     async def answers() -> bool:
-        if task.done():
-            task.result()  # its failure, not a timeout, is what the test should show
+        running = stack.running[name].task
+        if running.done():
+            running.result()  # its failure, not a timeout, is what the test should show
         try:
             async with aiohttp.ClientSession() as http, http.get(f"{url}/static/view.css") as r:
                 return r.status == 200
@@ -44,11 +41,11 @@ async def gateway(nats_url: str, home: str, **settings: Any) -> AsyncIterator[st
             return False
 
     try:
-        await until(answers, timeout=20.0, what="the gateway to answer HTTP")
+        await until(answers, timeout=20.0, what="the gateway's web view to answer")
         yield url
     finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=15.0)
+        if name in stack.running:
+            await stack.stop(name)
 
 
 @dataclass
