@@ -64,7 +64,7 @@ def deliberation_body(
         f'<section id="team"><h2>Team, tokens and cost</h2>{sections.team(timeline)}</section>'
         f'<section id="halting"><h2>Conviction and evidence</h2>'
         f"{sections.halting(timeline)}</section>"
-        f'<section id="rounds"><h2>Rounds</h2>{sections.rounds(timeline)}</section>'
+        f'<section id="rounds"><h2>Rounds</h2>{sections.rounds(timeline, record)}</section>'
     )
 
 

@@ -166,11 +166,23 @@ def _evidence_cell(e: float | None, scale: float) -> str:
     return bar(e, scale, "evidence", f"evidence {e:.3f}") + f" {number(e, 3)}"
 
 
-def rounds(timeline: Timeline) -> str:
-    return join(round_section(view, timeline) for view in reversed(timeline.ordered_rounds()))
+def rounds(timeline: Timeline, record: DeliberationRecord | None) -> str:
+    protocol = record.task.policy.protocol if record is not None else None
+    return join(
+        round_section(view, timeline, protocol) for view in reversed(timeline.ordered_rounds())
+    )
 
 
-def round_section(view: RoundView, timeline: Timeline) -> str:
+def votes(view: RoundView, task_id: str, protocol: str | None) -> str:
+    if protocol is not None and protocol != "nsed":
+        return (
+            f'<p class="muted">No peer review in protocol {esc(protocol)}: the tally counts '
+            "the answers (plurality).</p>"
+        )
+    return vote_matrix(view, task_id)
+
+
+def round_section(view: RoundView, timeline: Timeline, protocol: str | None = None) -> str:
     winner = view.winner()
     head = f"Round {view.number}"
     if view.tally is not None:
@@ -180,7 +192,7 @@ def round_section(view: RoundView, timeline: Timeline) -> str:
         head += f" · {lead} · conviction {view.tally.conviction:.2f}"
     return (
         f'<section class="round"{attr("id", f"round-{view.number}")}><h3>{esc(head)}</h3>'
-        f"{proposals(view)}<h4>Votes</h4>{vote_matrix(view, timeline.task_id)}"
+        f"{proposals(view)}<h4>Votes</h4>{votes(view, timeline.task_id, protocol)}"
         f"{decision(view, timeline)}</section>"
     )
 

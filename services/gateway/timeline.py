@@ -60,12 +60,17 @@ class RoundView:
         as the reviewer made it from the proposals the round closed with (the tally's ok
         ones, and the rest). Empty until the tally fixes them, and for a seat that was
         sent no packet (no proposal of its own to stand on, or no other agent's)."""
-        if self.tally is None:
+        if self.tally is None or not self.reviewed():
             return {}
         scored = {s.proposal_id for s in self.tally.scores}
         closed = [p for p in self.proposals.values() if p.status != "ok" or p.proposal_id in scored]
         packet = build_packets(task_id, self.number, closed).get(seat, {})
         return {pid: label for label, pid in packet.items()}
+
+    def reviewed(self) -> bool:
+        """Whether anyone reviewed in this round: a review came back, or a ballot counted.
+        The protocols without review send no packets, only absent ballots."""
+        return bool(self.reviews) or any(b.valid for b in self.ballots.values())
 
     def vote(self, seat: int, proposal_id: str) -> float | None:
         """The tally's vote s[i, j] of reviewer ``seat`` on a proposal, if it counted."""

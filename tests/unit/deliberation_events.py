@@ -11,7 +11,7 @@ import msgspec
 from schemas.base import Usage
 from schemas.gate import DeliberationConcluded, Halting, RoundSummary
 from schemas.record import DeliberationRecord
-from schemas.task import Policy, TaskSubmitted
+from schemas.task import Policy, ProtocolName, TaskSubmitted
 from schemas.team import TeamSelected
 from services.core import ids
 from services.gateway.feed import Index, Summary
@@ -33,12 +33,18 @@ def deliberation(
     finished: bool = True,
     task_id: str = TASK,
     weights: Mapping[int, Mapping[int, float]] = WEIGHTS,
+    protocol: ProtocolName = "nsed",
 ) -> tuple[DeliberationRecord, list[Any]]:
     """Three seats (agent0..2) propose ``contents`` with ``answers``, review each other
     with ``weights`` (reviewer 2's ballot invalid, for ``notes``, when notes are given),
-    and, when ``finished``, the gate concludes with seat 0's answer."""
+    and, when ``finished``, the gate concludes with seat 0's answer. A ``protocol`` without
+    review gives every seat the absent ballot the reviewer gives it."""
     the_task = TaskSubmitted(
-        task_id=task_id, prompt=prompt, system=system, answer_format="text", policy=Policy()
+        task_id=task_id,
+        prompt=prompt,
+        system=system,
+        answer_format="text",
+        policy=Policy(protocol=protocol),
     )
     props = [
         proposal(i, answers[i], task_id=task_id, content=contents[i], cost=0.001) for i in range(3)
@@ -55,6 +61,9 @@ def deliberation(
         )
         for i, row in weights.items()
     ]
+    if protocol != "nsed":
+        absent = (f"no review in protocol {protocol}",)
+        ballots = [ballot(i, {}, task_id=task_id, valid=False, notes=absent) for i in range(3)]
     seats = team("agent0", "agent1", "agent2")
     rec = gating(
         record(the_task=the_task, proposals=props, ballots=ballots, seats=seats, phase="voting")

@@ -116,3 +116,14 @@ def test_a_round_without_positive_support_names_its_leader_not_a_winner() -> Non
     assert "no supported winner (leading: agent" in page
     assert '<b class="won">leading</b>' in page
     assert '<b class="won">winner</b>' not in page
+
+
+def test_a_protocol_without_review_shows_no_vote_matrix() -> None:
+    rec, events = deliberation(protocol="vote")
+    page = pages.deliberation_page(timeline_of(events), rec)
+    assert 'id="votes-1"' not in page
+    assert "No peer review in protocol vote" in page
+    # Without the record, the absent ballots are listed with their reason and no label.
+    bare = cells(pages.deliberation_page(timeline_of(events), None), "votes-1")
+    assert all("no review in protocol vote" in row[0] for row in bare[1:4])
+    assert not any("Candidate_" in cell for row in bare for cell in row)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.propose import CallStatus
+from schemas.review import ReviewSubmitted
 from services.core import ids
 from services.gateway.timeline import Timeline
 from services.reviewer.packets import build_packets
@@ -50,7 +51,18 @@ def test_each_reviewer_is_shown_the_labels_its_packet_gave_it(
         )
     )
     assert rec.current.tally is not None
-    events: list[object] = [*props, rec.current.tally]
+    # Each seat sent a packet reviews (what it wrote does not change what it was shown).
+    reviews = [
+        ReviewSubmitted(
+            task_id=task_id,
+            round=round_number,
+            message_id=ids.review(task_id, round_number, seat),
+            seat=seat,
+            agent_id=agents[seat],
+        )
+        for seat in packets
+    ]
+    events: list[object] = [*props, *reviews, rec.current.tally]
     if late:
         # A seat's proposal that came after the phase closed: never in a packet.
         events.append(
