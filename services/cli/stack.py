@@ -11,10 +11,12 @@ from pathlib import Path
 from rich.console import Console
 
 import services
+from services._runtime.settings import load_settings
 from services.agent_runner.config import load_pool
 from services.cli import client, stack_status
 from services.cli.client import CliError
 from services.cli.submit import build_task, submit
+from services.gateway.settings import GatewaySettings
 from services.stack import health, model_servers, preflight, runners
 from services.stack.model_servers import ModelServer
 from services.stack.supervisor import (
@@ -23,6 +25,7 @@ from services.stack.supervisor import (
     nats_listen,
     render,
     same_server,
+    stack_gateway_url,
     stack_nats_url,
 )
 
@@ -70,9 +73,9 @@ def up(pool_path: str, demo: bool) -> int:
         console.print(f"NSED is already running (supervisord pid {running}); not starting another.")
     else:
         errors = preflight.settings_errors() + preflight.key_errors(pool)
-        taken = preflight.address_taken(client.nats_url())
-        if taken is not None:
-            errors.append(taken)
+        for taken in (preflight.address_taken(client.nats_url()), preflight.gateway_taken()):
+            if taken is not None:
+                errors.append(taken)
         if errors:
             # Plain lines, never wrapped, exactly as each service would print them.
             print("\n".join(errors), file=sys.stderr)
@@ -82,7 +85,10 @@ def up(pool_path: str, demo: bool) -> int:
         servers = model_servers.prepare(
             pool, pool_file.parent, stack.home / "models", console.print, avoid=[nats_port]
         )
-        stack.config.write_text(render(stack, pool, pool_file, client.nats_url(), servers))
+        gateway = load_settings(GatewaySettings, "gateway")  # valid: preflight read it
+        stack.config.write_text(
+            render(stack, pool, pool_file, client.nats_url(), servers, (gateway.host, gateway.port))
+        )
         model_servers.save(stack.home, servers)
         supervisor.start()
         console.print(f"started supervisord (pid {supervisor.pid()}) with {stack.config}")
@@ -98,6 +104,7 @@ def up(pool_path: str, demo: bool) -> int:
                 HEALTH_TIMEOUT_S,
                 on_progress=lambda text: status.update(text),
                 on_wait=lambda: console.print(f"waiting for NATS at {url}", markup=False),
+                services=health.STACK_SERVICES,
             )
         )
     if missing:
@@ -118,11 +125,14 @@ def up(pool_path: str, demo: bool) -> int:
             policy={},  # the deadline follows from the team's measured latency
         )
         code = asyncio.run(submit(task, wait=True, as_json=False, show_progress=True))
+    gateway_url = stack_gateway_url(stack) or "the gateway"
     console.print(
         "\n"
         f"logs     {stack.logs}/ (one file per process, JSON lines)\n"
         "status   make status\n"
         'ask      .venv/bin/nsed submit "your question" [--answer A] [--json]\n'
+        f"openai   {gateway_url}/v1 (model nsed; OpenAI's chat completions, streamed or not)\n"
+        f"view     {gateway_url}/ (every deliberation, live)\n"
         "watch    .venv/bin/nsed watch TASK_ID   ·   nats sub 'nsed.events.TASK_ID.>'\n"
         "traces   .venv/bin/nsed trace TASK_ID   ·   Jaeger: make jaeger (see README)\n"
         "stop     make down",

@@ -11,7 +11,8 @@ raises ``InvalidRequest`` (400) / ``NotFound`` (404, an unknown model). The rend
 
 ``max_tokens`` (or ``max_completion_tokens``) and ``temperature`` become the task's
 ``sampling``, applied to each member's proposal. An ``nsed`` object may set any policy
-field, and ``answer_format`` and ``domain``; its other keys are refused.
+field, and ``answer_format``, ``domain`` and ``reference_answer``; its other keys are
+refused.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ MODELS: dict[str, str] = {
     (DEFAULT_MODEL if name == "nsed" else f"{DEFAULT_MODEL}-{name}"): name
     for name in get_args(ProtocolName)
 }
-TASK_KEYS = frozenset({"answer_format", "domain"})  # task fields an ``nsed`` object may set
+# Task fields an ``nsed`` object may set (a reference answer: for simulated agents, as
+# ``nsed submit --answer`` gives one; never shown to any agent).
+TASK_KEYS = frozenset({"answer_format", "domain", "reference_answer"})
 POLICY_KEYS = frozenset(f.encode_name for f in msgspec.structs.fields(Policy))
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 INSTRUCTION = "Reply to the last message above, as the assistant."

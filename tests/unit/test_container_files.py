@@ -22,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-SERVICES = ("broker", "reviewer", "voter", "gate")
+SERVICES = ("broker", "reviewer", "voter", "gate", "gateway")
 
 
 def _compose() -> dict[str, Any]:

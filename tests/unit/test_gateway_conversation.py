@@ -98,11 +98,12 @@ def request(**fields: Any) -> bytes:
 def test_each_model_names_its_protocol_and_the_nsed_object_sets_the_policy() -> None:
     assert MODELS == {"nsed": "nsed", "nsed-vote": "vote", "nsed-moa": "moa",
                       "nsed-debate": "debate"}  # fmt: skip
-    nsed = {"max_rounds": 2, "team_size": 4, "answer_format": "integer", "domain": "math"}
+    nsed = {"max_rounds": 2, "team_size": 4, "answer_format": "integer", "domain": "math",
+            "reference_answer": "391"}  # fmt: skip
     task = to_task(parse(request(model="nsed-debate", nsed=nsed)))
     assert task.policy.protocol == "debate"
     assert (task.policy.max_rounds, task.policy.team_size) == (2, 4)
-    assert (task.answer_format, task.domain) == ("integer", "math")
+    assert (task.answer_format, task.domain, task.reference_answer) == ("integer", "math", "391")
     assert task.task_id is not None
     assert task.task_id.startswith("gw-")
     assert msgspec.convert(msgspec.to_builtins(task), TaskSubmitted) == task
