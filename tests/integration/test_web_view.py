@@ -121,3 +121,26 @@ async def test_a_running_deliberation_is_followed_live_until_its_result(
     assert f"<b>{result.status}</b>" in last
     assert 'id="round-2"' in last
     assert f'<span class="big">{result.extracted_answer}</span>' in last
+
+
+async def test_a_gateway_that_stops_ends_its_live_streams_at_once(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all()
+    await ready(nc, agents=AGENTS)
+    await stack.stop("gate")  # the deliberation stays running: its stream stays open
+    task_id = nsed.new_task_id("web")
+    await nsed.publish_task(nc, nsed.task(task_id), msg_id=task_id)
+    await until(lambda: task_record(nc, task_id), timeout=15.0, what="the task's record")
+    # A grace far longer than the stop may take: only a stream that ends when shutdown
+    # begins lets the gateway stop in time.
+    async with (
+        gateway(stack, shutdown_grace_s=60.0) as url,
+        aiohttp.ClientSession() as http,
+        http.get(f"{url}/deliberations/{task_id}/events") as response,
+    ):
+        first = await read_sse(response, until_event="body")
+        assert "<b>running</b>" in first[-1].data
+        await stack.stop("gateway", timeout=10.0)
+        rest = await read_sse(response)
+    assert all(e.event == "body" for e in rest)  # it closed without claiming an end
