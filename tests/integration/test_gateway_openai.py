@@ -4,9 +4,11 @@ client (``AsyncOpenAI``: the stack shares the test's event loop) speaking to it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from nats.aio.client import Client
 from openai import AsyncOpenAI
@@ -115,3 +117,27 @@ def _kind(chunk: Any) -> str:
     if (delta.model_extra or {}).get("reasoning_content"):
         return "reasoning"
     return "content" if delta.content else "empty"
+
+
+async def test_the_stream_on_the_wire_is_openais_event_format(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(AGENTS)
+    await ready(nc, agents=AGENTS)
+    url = await start_gateway(stack, AGENTS)
+    body = {"model": "nsed-vote", "stream": True, "messages": QUESTION}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/chat/completions", json=body) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        raw = (await response.read()).decode()
+    # Events separated by one blank line, "\n" only (clients split on "\n\n"), and the end.
+    assert "\r" not in raw
+    events = [event for event in raw.split("\n\n") if event]
+    assert all(event.startswith("data: ") and "\n" not in event for event in events)
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert len({c["id"] for c in chunks}) == 1
