@@ -30,7 +30,7 @@ $(VENV)/.local: $(BIN)/nsed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local]'
 	@touch $@
 
-up: $(BIN)/nsed ## Start NATS, the five services and the agent pool (POOL=...); run a demo
+up: $(BIN)/nsed ## Start NATS, the five services, the gateway and the agent pool (POOL=...); run a demo
 	@extras=$$($(BIN)/nsed stack extras --pool $(POOL)) || exit $$?; \
 	if [ "$$extras" = local ]; then $(MAKE) --no-print-directory $(VENV)/.local; fi
 	$(BIN)/nsed stack up --pool $(POOL)
