@@ -15,9 +15,11 @@ from openai import AsyncOpenAI
 
 from services.cli import client as cli
 from services.gateway.conversation import MODELS
+from services.stack import health
 from tests.integration.conftest import ready
 from tests.support.gateway import sdk, start_gateway
 from tests.support.inprocess import InProcessStack
+from tests.support.wait import until
 
 AGENTS = ("alpha", "bravo", "charlie")
 QUESTION = [{"role": "user", "content": "What is 17*23?"}]
@@ -141,3 +143,22 @@ async def test_the_stream_on_the_wire_is_openais_event_format(
     chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
     assert len({c["id"] for c in chunks}) == 1
+
+
+async def test_replicas_share_nothing_but_nats_and_each_answers(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(AGENTS)
+    await ready(nc, agents=AGENTS)
+    urls = [await start_gateway(stack, AGENTS, name=f"gateway-{n}") for n in range(2)]
+    await until(lambda: _replicas(nc), what="two gateways answering discovery")
+    for url in urls:
+        async with sdk(url) as client:
+            reply = await client.chat.completions.create(model="nsed-vote", messages=QUESTION)
+        stored = await cli.stored_result(nc, reply.model_extra["nsed"]["task_id"])  # type: ignore[index]
+        assert stored is not None
+        assert reply.choices[0].message.content == stored.answer
+
+
+async def _replicas(nc: Client) -> bool:
+    return (await health.discover(nc, wait=0.2)).get("gateway") == 2
