@@ -31,7 +31,7 @@ $(VENV)/.local: $(BIN)/nsed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local]'
 	@touch $@
 
-up: $(BIN)/nsed ## Start NATS (CLUSTER=3: three nodes), the five services and the pool (POOL=...); a demo
+up: $(BIN)/nsed ## Start NATS (CLUSTER=3: three nodes), the five services, the gateway and the pool (POOL=...); a demo
 	@extras=$$($(BIN)/nsed stack extras --pool $(POOL)) || exit $$?; \
 	if [ "$$extras" = local ]; then $(MAKE) --no-print-directory $(VENV)/.local; fi
 	$(BIN)/nsed stack up --pool $(POOL) --cluster $(CLUSTER)

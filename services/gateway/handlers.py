@@ -107,8 +107,11 @@ class Council:
                 self._cancel_later(task.task_id, "the client's request ended before the task")
 
     async def _next(self, events: AsyncIterator[Any], until: float) -> Any:
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for drops a cancellation that
+        # comes as the event does, and the request would outlive its client.
         try:
-            return await asyncio.wait_for(anext(events), timeout=max(until - self.clock(), 0.0))
+            async with asyncio.timeout(max(until - self.clock(), 0.0)):
+                return await anext(events)
         except TimeoutError as exc:
             raise DeadlineExceeded("no answer by the deadline; the task was cancelled") from exc
 

@@ -170,6 +170,7 @@ async def _open(
     response = EventSourceResponse(
         headers={TASK_HEADER: str(task.task_id)},
         allow_all_methods=True,  # SSE is GET only by default
+        sep="\n",  # as OpenAI's own streams: clients that split on "\n\n" read them too
     )
     await response.prepare(request)
     await _send(response, replies.chunk(task, chat.model, {"role": "assistant", "content": ""}))

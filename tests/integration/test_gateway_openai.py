@@ -4,18 +4,22 @@ client (``AsyncOpenAI``: the stack shares the test's event loop) speaking to it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from nats.aio.client import Client
 from openai import AsyncOpenAI
 
 from services.cli import client as cli
 from services.gateway.conversation import MODELS
+from services.stack import health
 from tests.integration.conftest import ready
 from tests.support.gateway import sdk, start_gateway
 from tests.support.inprocess import InProcessStack
+from tests.support.wait import until
 
 AGENTS = ("alpha", "bravo", "charlie")
 QUESTION = [{"role": "user", "content": "What is 17*23?"}]
@@ -115,3 +119,46 @@ def _kind(chunk: Any) -> str:
     if (delta.model_extra or {}).get("reasoning_content"):
         return "reasoning"
     return "content" if delta.content else "empty"
+
+
+async def test_the_stream_on_the_wire_is_openais_event_format(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(AGENTS)
+    await ready(nc, agents=AGENTS)
+    url = await start_gateway(stack, AGENTS)
+    body = {"model": "nsed-vote", "stream": True, "messages": QUESTION}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/chat/completions", json=body) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        raw = (await response.read()).decode()
+    # Events separated by one blank line, "\n" only (clients split on "\n\n"), and the end.
+    assert "\r" not in raw
+    events = [event for event in raw.split("\n\n") if event]
+    assert all(event.startswith("data: ") and "\n" not in event for event in events)
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert len({c["id"] for c in chunks}) == 1
+
+
+async def test_replicas_share_nothing_but_nats_and_each_answers(
+    stack: InProcessStack, nc: Client
+) -> None:
+    stack.start_all(AGENTS)
+    await ready(nc, agents=AGENTS)
+    urls = [await start_gateway(stack, AGENTS, name=f"gateway-{n}") for n in range(2)]
+    await until(lambda: _replicas(nc), what="two gateways answering discovery")
+    for url in urls:
+        async with sdk(url) as client:
+            reply = await client.chat.completions.create(model="nsed-vote", messages=QUESTION)
+        stored = await cli.stored_result(nc, reply.model_extra["nsed"]["task_id"])  # type: ignore[index]
+        assert stored is not None
+        assert reply.choices[0].message.content == stored.answer
+
+
+async def _replicas(nc: Client) -> bool:
+    return (await health.discover(nc, wait=0.2)).get("gateway") == 2

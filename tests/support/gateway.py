@@ -18,12 +18,16 @@ def sdk(url: str, key: str = "none", **options: Any) -> AsyncOpenAI:
 
 
 async def start_gateway(
-    stack: InProcessStack, agents: tuple[str, ...] = (), key: str = "none", **settings: Any
+    stack: InProcessStack,
+    agents: tuple[str, ...] = (),
+    key: str = "none",
+    name: str = "gateway",
+    **settings: Any,
 ) -> str:
     """Start a gateway; its base URL (``…/v1``) once its models list every one of
     ``agents`` (once it answers at all, for none)."""
     port = free_port()
-    stack.start_gateway(port, **settings)
+    stack.start_gateway(port, name, **settings)
     url = f"http://127.0.0.1:{port}/v1"
 
     async def listed() -> bool:

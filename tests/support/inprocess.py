@@ -90,14 +90,14 @@ class InProcessStack:
             for agent in agents:
                 self.start_agent(agent, None if replica == 0 else f"agent-{agent}-{replica}")
 
-    def start_gateway(self, port: int, **overrides: Any) -> str:
+    def start_gateway(self, port: int, name: str = "gateway", **overrides: Any) -> str:
         """One gateway replica on ``127.0.0.1:port`` (not part of ``start_all``)."""
         stop = asyncio.Event()
         settings = GatewaySettings(
             nats_url=self.url, home=self.home, port=port, **{**FAST, **overrides}
         )
-        self._launch("gateway", serve_gateway(settings, stop), stop)
-        return "gateway"
+        self._launch(name, serve_gateway(settings, stop), stop)
+        return name
 
     async def stop(self, name: str, timeout: float = 15.0) -> None:
         running = self.running.pop(name)
