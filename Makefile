@@ -11,7 +11,7 @@ JAEGER_NAME := nsed-jaeger
 
 .DEFAULT_GOAL := help
 
-.PHONY: help up down status jaeger jaeger-down test test-unit test-integration test-e2e check lint typecheck format clean bench
+.PHONY: help up down status jaeger jaeger-down test test-unit test-integration test-e2e check lint typecheck format clean bench chromium
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-17s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ $(VENV)/.local: $(BIN)/nsed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local]'
 	@touch $@
 
-up: $(BIN)/nsed ## Start NATS (CLUSTER=3: three nodes), the five services and the pool (POOL=...); a demo
+up: $(BIN)/nsed ## Start NATS (CLUSTER=3: three nodes), the five services, the gateway and the pool (POOL=...); a demo
 	@extras=$$($(BIN)/nsed stack extras --pool $(POOL)) || exit $$?; \
 	if [ "$$extras" = local ]; then $(MAKE) --no-print-directory $(VENV)/.local; fi
 	$(BIN)/nsed stack up --pool $(POOL) --cluster $(CLUSTER)
@@ -77,14 +77,26 @@ jaeger-down: ## Stop the Jaeger container `make jaeger` started
 		echo "Jaeger is not running."; \
 	fi
 
-test: $(VENV)/.dev ## Run the whole suite: unit, integration (real nats-server), e2e
+test: $(VENV)/.dev chromium ## Run the whole suite: unit, integration (real nats-server), e2e
 	$(BIN)/pytest -q
 
 test-unit: $(VENV)/.dev ## Unit tests only (no network)
 	$(BIN)/pytest -q tests/unit
 
-test-integration: $(VENV)/.dev ## Integration tests (real nats-server on free ports)
+test-integration: $(VENV)/.dev chromium ## Integration tests (real nats-server on free ports)
 	$(BIN)/pytest -q tests/integration
+
+# Debian's headless Chromium, which the web view's browser test drives. Installed when it is
+# missing and this user may install packages (root with apt-get); elsewhere that test skips
+# and says why. `make up` does not need it.
+chromium: ## Install Debian's chromium for the browser test, if missing and root
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium (the web view's browser test drives it)..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null && apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium >/dev/null; } \
+			|| echo "chromium could not be installed: the browser test will skip and say why"; \
+	fi
 
 test-e2e: $(VENV)/.dev ## End-to-end tests (the whole stack as processes)
 	$(BIN)/pytest -q tests/e2e

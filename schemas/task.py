@@ -102,6 +102,16 @@ class Policy(Struct, frozen=True, kw_only=True):
         return [name for name, count in sorted(self.roles.items()) for _ in range(count)]
 
 
+class Sampling(Struct, frozen=True, kw_only=True):
+    """A client's settings for the members' proposals (the gateway's ``max_tokens`` and
+    ``temperature``): a model-backed member writes its proposal with at most ``max_tokens``
+    (below its own limit, never above it) at ``temperature``. Reviews keep the agent's
+    own settings (a review is JSON of its own size), and simulated agents ignore both."""
+
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] | None = None
+
+
 class TaskSubmitted(Message, tag="task.submitted", frozen=True, kw_only=True):
     """A question for the council. Only ``prompt`` is required; ``type`` may be omitted."""
 
@@ -115,6 +125,7 @@ class TaskSubmitted(Message, tag="task.submitted", frozen=True, kw_only=True):
     policy: Policy = msgspec.field(default_factory=Policy)
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
     submitted_at: float | None = None
+    sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
         if not self.prompt.strip():
@@ -140,6 +151,7 @@ class TaskView(Struct, frozen=True, kw_only=True):
     system: str | None = None
     domain: str = "general"
     answer_format: AnswerFormat = "text"
+    sampling: Sampling = Sampling()
 
     @classmethod
     def of(cls, task_id: str, task: TaskSubmitted) -> TaskView:
@@ -149,4 +161,5 @@ class TaskView(Struct, frozen=True, kw_only=True):
             system=task.system,
             domain=task.domain,
             answer_format=task.answer_format,
+            sampling=task.sampling,
         )

@@ -4,9 +4,9 @@
 connection, and makes sure the topology exists. ``serve`` starts the route workers and
 background tasks, registers the service for discovery (``$SRV.PING.nsed-<service>``, the
 health check ``make up`` waits on) and runs until the stop event. Shutdown, always in this
-order: stop event set → leave discovery → stop fetching → wait (bounded) for in-flight
-messages → cancel what is left → ``after_drain`` hook → flush traces → drain NATS → one
-summary log line.
+order: stop event set → leave discovery → stop fetching (and the plan's ``drain``: stop
+taking requests) → wait (bounded) for in-flight work → cancel what is left →
+``after_drain`` hook → flush traces → drain NATS → one summary log line.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from services._runtime.settings import ServiceSettings, load_settings
 from services._runtime.worker import Worker
 
 VERSION = "0.1.0"
+# Beyond the grace period: for work cancelled at its end to say so (a published cancel).
+DRAIN_SLACK_S = 5.0
 SERVICE_PREFIX = "nsed-"
 
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -74,6 +76,10 @@ class Plan:
     background: Sequence[BackgroundTask] = ()
     before_start: Callable[[], Awaitable[None]] | None = None
     after_drain: Callable[[], Awaitable[None]] | None = None
+    # Work that is not a route (the gateway's HTTP requests): awaited beside the workers
+    # once the stop event is set, to stop taking work and finish (or cancel) what is in
+    # hand within the grace period.
+    drain: Callable[[], Coroutine[Any, Any, None]] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -206,7 +212,13 @@ async def serve(rt: Runtime, plan: Plan) -> None:
     with contextlib.suppress(Exception):
         await discovery.stop()
     # Workers stop fetching at once and finish the message in hand, within the grace period.
-    _, pending = await asyncio.wait(running, timeout=settings.shutdown_grace_s)
+    drain = asyncio.create_task(plan.drain()) if plan.drain is not None else None
+    pending: set[asyncio.Task[None]] = set()
+    if running:  # asyncio.wait refuses an empty set
+        _, pending = await asyncio.wait(running, timeout=settings.shutdown_grace_s)
+    if drain is not None:
+        _, left = await asyncio.wait([drain], timeout=settings.shutdown_grace_s + DRAIN_SLACK_S)
+        pending |= left
     for task in (*pending, *background):
         task.cancel()
     await asyncio.gather(*pending, *background, return_exceptions=True)

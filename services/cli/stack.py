@@ -10,10 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from services._runtime.settings import load_settings
 from services.agent_runner.config import load_pool
 from services.cli import client, stack_status
 from services.cli.client import CliError
 from services.cli.submit import build_task, submit
+from services.gateway.settings import GatewaySettings
 from services.stack import cluster, health, model_servers, preflight, runners
 from services.stack.model_servers import ModelServer
 from services.stack.natsserver import local_nodes
@@ -22,6 +24,7 @@ from services.stack.supervisor import (
     Supervisor,
     render,
     same_server,
+    stack_gateway_url,
     stack_nats_url,
 )
 
@@ -73,6 +76,8 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
             errors.append(f"nsed: {exc}")
             nodes = []
         errors += [taken for node in nodes if (taken := preflight.address_taken(node.url))]
+        if (taken := preflight.gateway_taken()) is not None:
+            errors.append(taken)
         if errors:
             # Plain lines, never wrapped, exactly as each service would print them.
             print("\n".join(errors), file=sys.stderr)
@@ -82,7 +87,11 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
         servers = model_servers.prepare(
             pool, pool_file.parent, stack.home / "models", console.print, avoid=ports
         )
-        config = render(stack, pool, pool_file, client.given_nats_url(), servers, nodes)
+        gateway = load_settings(GatewaySettings, "gateway")  # valid: preflight read it
+        config = render(
+            stack, pool, pool_file, client.given_nats_url(), servers, nodes,
+            (gateway.host, gateway.port),
+        )  # fmt: skip
         stack.config.write_text(config)
         model_servers.save(stack.home, servers)
         cluster.save(stack.home, nodes)
@@ -106,6 +115,7 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
                 HEALTH_TIMEOUT_S,
                 on_progress=lambda text: status.update(text),
                 on_wait=lambda: console.print(f"waiting for NATS at {url}", markup=False),
+                services=health.STACK_SERVICES,
             )
         )
     if missing:
@@ -126,11 +136,14 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
             policy={},  # the deadline follows from the team's measured latency
         )
         code = asyncio.run(submit(task, wait=True, as_json=False, show_progress=True))
+    gateway_url = stack_gateway_url(stack) or "the gateway"
     console.print(
         "\n"
         f"logs     {stack.logs}/ (one file per process, JSON lines)\n"
         "status   make status\n"
         'ask      .venv/bin/nsed submit "your question" [--answer A] [--json]\n'
+        f"openai   {gateway_url}/v1 (model nsed; OpenAI's chat completions, streamed or not)\n"
+        f"view     {gateway_url}/ (every deliberation, live)\n"
         "watch    .venv/bin/nsed watch TASK_ID   ·   nats sub 'nsed.events.TASK_ID.>'\n"
         "traces   .venv/bin/nsed trace TASK_ID   ·   Jaeger: make jaeger (see README)\n"
         "stop     make down",

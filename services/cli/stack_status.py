@@ -16,7 +16,13 @@ from services.broker.registry import Registry
 from services.cli import client
 from services.cli.inspect import failing_line
 from services.stack import cluster, health, model_servers, runners
-from services.stack.supervisor import StackPaths, Supervisor, same_server, stack_nats_url
+from services.stack.supervisor import (
+    StackPaths,
+    Supervisor,
+    same_server,
+    stack_gateway_url,
+    stack_nats_url,
+)
 
 
 @dataclass
@@ -80,6 +86,9 @@ def print_status(stack: StackPaths) -> int:
     seen = asyncio.run(look(url))
     replicas = ", ".join(f"{name}×{count}" for name, count in sorted(seen.services.items()))
     console.print(f"services answering discovery: {replicas or 'none'}")
+    gateway = stack_gateway_url(stack)
+    if gateway is not None:
+        console.print(f"gateway: {gateway}/v1 (OpenAI-compatible) · {gateway}/ (web view)")
     live = [a.agent_id for a in seen.registry.live()]
     console.print(f"live agents: {', '.join(live) or 'none'}")
     for agent in seen.registry.unhealthy():

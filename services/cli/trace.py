@@ -9,7 +9,8 @@ traces), ``build_tree`` (spans → nested nodes) and ``label`` (one span → one
 Which spans belong to the task: every span of every trace that holds a span whose
 ``nsed.task_id`` is the task, except spans that name another task (one client trace may
 hold several tasks). A span whose parent is not among them hangs under the trace's root
-(``deliberation <task_id>``), or is a top-level node of its own when there is no root yet.
+(``deliberation <task_id>``), or is a top-level node of its own when there is no root yet;
+a span with no parent at all (the gateway's request) is the top, the deliberation under it.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def build_tree(spans: Iterable[Span]) -> list[Node]:
     """The top-level nodes: each trace's root first, then spans with no root to hang under.
 
     Children are ordered by start time. A span whose parent is missing (a client's span, or
-    a round span not written yet) hangs under its trace's root when there is one."""
+    a round span not written yet) hangs under its trace's root when there is one; a span
+    with no parent (the gateway's request) is a top-level node, above the root."""
     nodes: dict[SpanKey, Node] = {}
     for span in spans:
         nodes.setdefault(_key(span), Node(span))
@@ -165,7 +167,9 @@ def build_tree(spans: Iterable[Span]) -> list[Node]:
             nodes[parent].children.append(node)
             continue
         root = roots.get(node.span.trace_id)
-        if root is not None and root is not node:
+        # A span with no parent at all is its trace's own root (the gateway's request,
+        # which the deliberation continues): it never hangs under the deliberation.
+        if root is not None and root is not node and parent is not None:
             root.children.append(node)
         else:
             top.append(node)

@@ -20,7 +20,8 @@ from services._runtime import natsurls
 from services._runtime.lifecycle import SERVICE_PREFIX
 from services.broker.registry import Registry
 
-SERVICE_NAMES = ("broker", "agent_runner", "reviewer", "voter", "gate")
+SERVICE_NAMES = ("broker", "agent_runner", "reviewer", "voter", "gate")  # the deliberation
+STACK_SERVICES = (*SERVICE_NAMES, "gateway")  # what `make up` runs and waits for
 PING = "$SRV.PING"
 
 
@@ -143,11 +144,13 @@ async def wait_healthy(
     timeout: float,
     on_progress: Callable[[str], None] = lambda _: None,
     on_wait: Callable[[], None] = lambda: None,
+    services: Iterable[str] = SERVICE_NAMES,
 ) -> list[str]:
     """Wait until healthy; returns what is still missing when ``timeout`` runs out.
     ``on_wait`` is called once if NATS does not answer at first (it is starting)."""
     deadline = time.monotonic() + timeout
     expected_agents = set(agents)
+    expected_services = tuple(services)
     on_progress(f"waiting for NATS at {url}")
     try:
         nc = await connect_retrying(url, deadline, on_wait)
@@ -159,12 +162,12 @@ async def wait_healthy(
             return ["JetStream (no meta leader: see the nats logs)"]
         missing: list[str] = []
         while time.monotonic() < deadline:
-            services = await discover(nc)
+            found = await discover(nc)
             agents_now = await registry(nc)
             # An unhealthy agent is up: its backend is what fails, and no wait mends that
             # (`nsed stack status` says why).
             up = {a.agent_id for a in [*agents_now.live(), *agents_now.unhealthy()]}
-            missing = [f"service {s}" for s in SERVICE_NAMES if not services.get(s)]
+            missing = [f"service {s}" for s in expected_services if not found.get(s)]
             missing += [f"agent {a}" for a in sorted(expected_agents - up)]
             if not missing:
                 return []

@@ -24,6 +24,7 @@ from services.agent_runner.config import PoolConfig
 from services.agent_runner.settings import AgentRunnerSettings
 from services.broker.settings import BrokerSettings
 from services.gate.settings import GateSettings
+from services.gateway.settings import GatewaySettings
 from services.reviewer.settings import ReviewerSettings
 from services.stack.supervisor import nats_listen
 from services.voter.settings import VoterSettings
@@ -34,6 +35,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "reviewer": ReviewerSettings,
     "voter": VoterSettings,
     "gate": GateSettings,
+    "gateway": GatewaySettings,
 }
 
 
@@ -55,15 +57,9 @@ def address_taken(url: str) -> str | None:
     """Why the stack's nats-server could not listen at ``url``'s host and port, as one
     ``nsed:`` line; None when it can."""
     host, port = nats_listen(url).rsplit(":", 1)
-    with socket.socket() as sock:
-        # As nats-server binds (Go sets SO_REUSEADDR): closed connections lingering in
-        # TIME_WAIT after a `make down` do not count, a listener does.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, int(port)))
-            return None
-        except OSError as exc:
-            error = exc
+    error = _bind_error(host, int(port))
+    if error is None:
+        return None
     advice = "set NSED_NATS_URL to a free port (nats://127.0.0.1:PORT) and run it again"
     if error.errno not in (errno.EADDRINUSE, errno.EACCES):  # else: no such local address
         return f"nsed: cannot listen on {host}:{port} ({error.strerror}): {advice}"
@@ -71,6 +67,36 @@ def address_taken(url: str) -> str | None:
     if _speaks_nats(host, int(port)):
         holder = "another NATS server (another stack's?)"
     return f"nsed: {host}:{port} is taken: {holder} listens there; {advice}"
+
+
+def gateway_taken(env: Mapping[str, str] | None = None) -> str | None:
+    """Why the gateway could not listen where its settings say, as one ``nsed:`` line;
+    None when it can (or when its settings are invalid: ``settings_errors`` says so)."""
+    try:
+        settings = load_settings(GatewaySettings, "gateway", env)
+    except ConfigError:
+        return None
+    if settings.port == 0:
+        return None
+    error = _bind_error(settings.host, settings.port)
+    if error is None:
+        return None
+    where = f"{settings.host}:{settings.port}"
+    reason = "a process listens there" if error.errno == errno.EADDRINUSE else error.strerror
+    advice = "set NSED_GATEWAY_PORT to a free port and run it again"
+    return f"nsed: the gateway cannot listen on {where} ({reason}): {advice}"
+
+
+def _bind_error(host: str, port: int) -> OSError | None:
+    with socket.socket() as sock:
+        # As nats-server and aiohttp bind (SO_REUSEADDR): closed connections lingering in
+        # TIME_WAIT after a `make down` do not count, a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
 
 
 def _speaks_nats(host: str, port: int) -> bool:

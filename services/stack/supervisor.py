@@ -27,7 +27,7 @@ from services.agent_runner.config import PoolConfig
 from services.stack import cluster
 from services.stack.model_servers import ModelServer
 
-SERVICES = ("broker", "reviewer", "voter", "gate")  # plus one runner per agent
+SERVICES = ("broker", "reviewer", "voter", "gate", "gateway")  # plus one runner per agent
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def nats_listen(url: str) -> str:
 
 
 _NATS_URL = re.compile(r'NSED_NATS_URL="([^"]*)"')
+_GATEWAY = re.compile(r'NSED_GATEWAY_HOST="([^"]*)",NSED_GATEWAY_PORT="(\d+)"')
 
 
 def stack_nats_url(paths: StackPaths) -> str | None:
@@ -68,6 +69,15 @@ def stack_nats_url(paths: StackPaths) -> str | None:
     except OSError:
         return None
     return match.group(1) if match else None
+
+
+def stack_gateway_url(paths: StackPaths) -> str | None:
+    """The gateway's base URL in the stack in ``paths.home`` (None: no such config)."""
+    try:
+        match = _GATEWAY.search(paths.config.read_text())
+    except OSError:
+        return None
+    return f"http://{match.group(1)}:{match.group(2)}" if match else None
 
 
 def same_server(a: str, b: str) -> bool:
@@ -83,9 +93,12 @@ def render(
     nats_url: str,
     servers: Sequence[ModelServer] = (),
     nodes: Sequence[cluster.Node] = (),
+    gateway: tuple[str, int] = ("127.0.0.1", 8080),
 ) -> str:
     """The config for one pool; ``nodes`` are the NATS servers to run (default: one, on
-    ``nats_url``). Every process is given every node's URL."""
+    ``nats_url``). Every process is given every node's URL. ``gateway`` is where the
+    gateway listens (host, port), written into its environment so that ``make status`` can
+    say it."""
     nodes = nodes or cluster.plan([nats_url], [], paths.home)
     bindir = Path(sys.executable).parent
     python = sys.executable
@@ -113,9 +126,11 @@ def render(
         text += program.substitute(
             fixed, name=model_server.spec.program, command=model_server.command(python), priority=15
         )
+    listen = f',NSED_GATEWAY_HOST="{gateway[0]}",NSED_GATEWAY_PORT="{gateway[1]}"'
     for service in SERVICES:
+        settings = {**fixed, "extra_env": listen} if service == "gateway" else fixed
         text += program.substitute(
-            fixed, name=service, command=f"{python} -m services.{service}", priority=20
+            settings, name=service, command=f"{python} -m services.{service}", priority=20
         )
     for agent in pool.agents:
         command = f"{python} -m services.agent_runner {pool_path} --agent {agent.id}"

@@ -67,7 +67,8 @@ def test_the_packaged_model_is_served_by_the_stack_and_deliberates_one_round(
 ) -> None:
     home = tmp_path / "home"
     url = f"nats://127.0.0.1:{free_port()}"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": url, "COLUMNS": "200"}
+    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": url, "COLUMNS": "200",
+           "NSED_GATEWAY_PORT": str(free_port())}  # fmt: skip
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     pids: list[int] = []
     try:

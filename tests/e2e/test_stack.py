@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ def nsed(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.Co
                           env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
+def stack_env(home: Path, nats_url: str) -> dict[str, str]:
+    """A stack of its own: its home, its NATS and its gateway on free ports (another stack
+    on this machine may hold the defaults)."""
+    return {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": nats_url,
+            "NSED_GATEWAY_PORT": str(free_port())}  # fmt: skip
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split()[2]
@@ -36,7 +44,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.timeout(300)
 def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    env = stack_env(home, f"nats://127.0.0.1:{free_port()}")
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     try:
         up = nsed(env, "stack", "up", "--pool", str(POOL))
@@ -49,7 +57,7 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
         assert first is not None
         pids = [p["pid"] for p in supervisor.processes()]
         names = sorted(p["name"] for p in supervisor.processes())
-        assert names == sorted(["nats", "broker", "reviewer", "voter", "gate",
+        assert names == sorted(["nats", "broker", "reviewer", "voter", "gate", "gateway",
                                 "agent-alpha", "agent-bravo", "agent-charlie", "agent-delta",
                                 "agent-newbie"])  # fmt: skip
         assert all(p["statename"] == "RUNNING" for p in supervisor.processes())
@@ -63,6 +71,11 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
         status = nsed(env, "stack", "status")
         assert status.returncode == 0
         assert "RUNNING" in status.stdout
+        gateway = f"http://127.0.0.1:{env['NSED_GATEWAY_PORT']}"
+        assert f"gateway: {gateway}/v1" in status.stdout
+        assert f"openai   {gateway}/v1" in up.stderr
+        with urllib.request.urlopen(f"{gateway}/v1/models", timeout=10) as reply:
+            assert json.load(reply)["data"][0]["id"] == "nsed"
         listed = nsed(env, "agents", "--json")
         assert len(json.loads(listed.stdout)) == 5
         assert (home / "logs" / "broker.log").exists()
@@ -78,7 +91,7 @@ def test_stack_up_is_idempotent_and_down_leaves_nothing_running(tmp_path: Path) 
 def test_a_running_stack_on_another_url_is_named_not_waited_for(tmp_path: Path) -> None:
     home = tmp_path / "home"
     url = f"nats://127.0.0.1:{free_port()}"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": url}
+    env = stack_env(home, url)
     elsewhere = {**env, "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
     try:
         up = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL))
@@ -111,7 +124,7 @@ latency_median_s = 0.05
 @pytest.mark.timeout(300)
 def test_a_runner_started_by_hand_is_listed_named_and_stopped_by_down(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    env = stack_env(home, f"nats://127.0.0.1:{free_port()}")
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     pool = tmp_path / "stray.toml"
     pool.write_text(STRAY)
@@ -162,7 +175,7 @@ def test_up_on_an_address_another_server_holds_is_refused_before_anything_starts
     # and its services would join that server's streams and agents.
     other = NatsServer(tmp_path / "other").start()
     home = tmp_path / "home"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": other.url}
+    env = stack_env(home, other.url)
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     try:
         up = nsed(env, "stack", "up", "--no-demo", "--pool", str(POOL), timeout=60)
@@ -198,7 +211,7 @@ def test_up_with_a_pool_key_variable_unset_is_one_line_before_anything_starts(
     pool = tmp_path / "keyed.toml"
     pool.write_text(KEYED)
     home = tmp_path / "home"
-    env = {**os.environ, "NSED_HOME": str(home), "NSED_NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    env = stack_env(home, f"nats://127.0.0.1:{free_port()}")
     env.pop("NSED_TEST_KEY_NOT_SET", None)
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     try:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
+import msgspec
 import pytest
 
 from schemas.propose import ProposeRequested
 from schemas.review import Candidate, ReviewRequested
-from schemas.task import TaskView
+from schemas.task import Sampling, TaskView
 from services.agent_runner.backends.base import BackendError
 from services.agent_runner.backends.grammar import answer_grammar
 from services.agent_runner.backends.openai import OpenAIBackend
@@ -200,3 +201,22 @@ def test_a_missing_api_key_variable_refuses_to_start() -> None:
     )
     with pytest.raises(ConfigError, match="environment variable NSED_TEST_UNSET_KEY is not set"):
         api_key(config, "a")
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent"), [(100, 100), (10_000, 4096), (None, 4096)], ids=["below", "above", "none"]
+)
+async def test_a_tasks_sampling_caps_the_proposal_and_sets_its_temperature(
+    server, session, asked: int | None, sent: int
+) -> None:
+    sampling = Sampling(max_tokens=asked, temperature=0.1 if asked else None)
+    task = msgspec.structs.replace(TASK, sampling=sampling)
+    agent = backend(session, server.base_url, max_tokens=4096, temperature=0.7)
+    await agent.propose(msgspec.structs.replace(propose(), task=task))
+    await agent.review(msgspec.structs.replace(review(), task=task))
+    proposal, review_call = server.seen("m")
+    assert proposal["max_tokens"] == sent  # the task's limit, never above the agent's own
+    assert proposal["temperature"] == (0.1 if asked else 0.7)
+    # A review is JSON of its own size, at the agent's own settings.
+    assert review_call["max_tokens"] == agent.config.review_max_tokens
+    assert review_call["temperature"] == 0.7

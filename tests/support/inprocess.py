@@ -19,6 +19,8 @@ from services.broker.service import serve_broker
 from services.broker.settings import BrokerSettings
 from services.gate.service import serve_gate
 from services.gate.settings import GateSettings
+from services.gateway.service import serve_gateway
+from services.gateway.settings import GatewaySettings
 from services.reviewer.service import serve_reviewer
 from services.reviewer.settings import ReviewerSettings
 from services.voter.service import serve_voter
@@ -87,6 +89,15 @@ class InProcessStack:
                 self.start_service(name, replica)
             for agent in agents:
                 self.start_agent(agent, None if replica == 0 else f"agent-{agent}-{replica}")
+
+    def start_gateway(self, port: int, name: str = "gateway", **overrides: Any) -> str:
+        """One gateway replica on ``127.0.0.1:port`` (not part of ``start_all``)."""
+        stop = asyncio.Event()
+        settings = GatewaySettings(
+            nats_url=self.url, home=self.home, port=port, **{**FAST, **overrides}
+        )
+        self._launch(name, serve_gateway(settings, stop), stop)
+        return name
 
     async def stop(self, name: str, timeout: float = 15.0) -> None:
         running = self.running.pop(name)

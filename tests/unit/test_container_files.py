@@ -24,7 +24,7 @@ from services.stack.natsserver import BINARY
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-SERVICES = ("broker", "reviewer", "voter", "gate")
+SERVICES = ("broker", "reviewer", "voter", "gate", "gateway")
 
 
 def _compose() -> dict[str, Any]:

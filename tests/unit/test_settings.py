@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -180,6 +181,7 @@ def test_a_setting_of_the_wrong_type_is_one_line_too_not_a_traceback() -> None:
         ("broker", ()),
         ("reviewer", ()),
         ("voter", ()),
+        ("gateway", ()),
         ("agent_runner", (str(POOL), "--agent", "alpha")),
     ],
 )
@@ -193,11 +195,11 @@ def test_every_service_reports_a_bad_shared_setting_the_same_way(
 
 
 def test_stack_up_checks_every_services_settings_before_starting() -> None:
-    assert set(preflight.SETTINGS) == set(health.SERVICE_NAMES)
+    assert set(preflight.SETTINGS) == set(health.STACK_SERVICES)
     assert preflight.settings_errors({}) == []
     errors = preflight.settings_errors({"NSED_GATE_FATIGUE_BETA": "inf", "NSED_ACK_WAIT_S": "0"})
     assert len(errors) == len(preflight.SETTINGS)  # the shared variable reaches every one
-    assert [e for e in errors if e.startswith("nsed: invalid gate")] == [
+    assert [e for e in errors if e.startswith("nsed: invalid gate settings")] == [
         "nsed: invalid gate settings: NSED_ACK_WAIT_S='0': must be more than 0.0"
     ]
     only_gate = preflight.settings_errors({"NSED_GATE_FATIGUE_LAMBDA": "-1"})
@@ -212,9 +214,24 @@ def test_stack_up_prints_the_lines_and_starts_nothing_on_an_invalid_setting(
     from services.cli import stack as stack_cmd
 
     monkeypatch.setenv("NSED_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NSED_GATEWAY_PORT", str(free_port()))  # 8080 may be another's
     monkeypatch.setenv("NSED_GATE_FATIGUE_BETA", "nan")
     assert stack_cmd.up(str(POOL), demo=False) == 2
     assert capsys.readouterr().err.splitlines() == [
         "nsed: invalid gate settings: NSED_GATE_FATIGUE_BETA='nan': not a finite number"
     ]
     assert not (tmp_path / "home" / "supervisord.conf").exists()
+
+
+def test_stack_up_refuses_a_gateway_port_another_process_listens_on() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = preflight.gateway_taken({"NSED_GATEWAY_PORT": str(port)})
+    assert line == (
+        f"nsed: the gateway cannot listen on 127.0.0.1:{port} (a process listens there): "
+        "set NSED_GATEWAY_PORT to a free port and run it again"
+    )
+    assert preflight.gateway_taken({"NSED_GATEWAY_PORT": str(free_port())}) is None
+    assert preflight.gateway_taken({"NSED_GATEWAY_PORT": "-1"}) is None  # settings_errors says

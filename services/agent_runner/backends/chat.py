@@ -84,7 +84,9 @@ class ChatClient:
         max_tokens: int,
         response_format: Mapping[str, Any] | None = None,
         grammar: str | None = None,
+        temperature: float | None = None,
     ) -> ChatResult:
+        """One call; ``temperature`` (a task's own) replaces the agent's when given."""
         if self.config.fold_system:
             messages = fold_system(messages)
         body: dict[str, Any] = {
@@ -93,8 +95,10 @@ class ChatClient:
             "max_tokens": max_tokens,
             **self.config.extra_body,
         }
-        if self.config.temperature is not None:
-            body["temperature"] = self.config.temperature
+        if temperature is None:
+            temperature = self.config.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
         if response_format is not None:
             body["response_format"] = dict(response_format)
         if grammar is not None:

@@ -127,11 +127,14 @@ class OpenAIBackend:
 
     async def propose(self, request: ProposeRequested) -> ProposalDraft:
         messages = prompts.propose_messages(request)
+        sampling = request.task.sampling
+        # The task may ask for less than the agent's limit, never for more.
+        max_tokens = min(self.config.max_tokens, sampling.max_tokens or self.config.max_tokens)
         grammar = None
         if self.config.answer_grammar:
-            grammar = answer_grammar(request.task.answer_format, self.config.max_tokens)
+            grammar = answer_grammar(request.task.answer_format, max_tokens)
         result = await self.client.complete(
-            messages, max_tokens=self.config.max_tokens, grammar=grammar
+            messages, max_tokens=max_tokens, grammar=grammar, temperature=sampling.temperature
         )
         if not result.content.strip():
             raise BackendError(f"the model returned an empty answer ({result.finish_reason})")
