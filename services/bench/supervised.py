@@ -2,11 +2,12 @@
 that kill its processes or watch their memory.
 
 Consumes a pool file, a NATS cluster size and extra environment for the stack's processes.
-Runs ``nsed stack up --no-demo`` with ``NSED_HOME`` in a temporary directory and NATS on
-free loopback ports; yields a ``SupervisedBench``: the stack's NATS URL and supervisord's
-process table (program → pid), with ``kill9`` to kill one program's process. On the way out
-it stops every process it started (``nsed stack down``'s own shutdown) and deletes the
-directory, unless ``keep`` says to keep it (its logs, for a failed run's post-mortem).
+Runs ``nsed stack up --no-demo`` with ``NSED_HOME`` in a temporary directory, NATS and the
+gateway on free loopback ports; yields a ``SupervisedBench``: the stack's NATS URL and
+supervisord's process table (program → pid), with ``kill9`` to kill one program's process.
+On the way out it stops every process it started (``nsed stack down``'s own shutdown) and
+deletes the directory, unless ``keep`` says to keep it (its logs, for a failed run's
+post-mortem).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ async def supervised_stack(
     tmp = Path(tempfile.mkdtemp(prefix="nsed-bench-"))
     home = tmp / "home"
     url = _urls(cluster)
-    full = {**os.environ, **(env or {}), "NSED_HOME": str(home), "NSED_NATS_URL": url}
+    full = {**os.environ, **(env or {}), "NSED_HOME": str(home), "NSED_NATS_URL": url,
+            "NSED_GATEWAY_PORT": str(free_port())}  # fmt: skip
     full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     supervisor = Supervisor(StackPaths(root=ROOT, home=home))
     args = ["up", "--no-demo", "--pool", str(pool)]

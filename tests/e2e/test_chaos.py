@@ -42,7 +42,7 @@ async def test_a_queued_burst_is_worked_through_at_the_rate_the_agents_allow() -
     assert report["theoretical_tasks_per_s"] == 5.0
     assert 0.6 * 5.0 <= report["tasks_per_s"] <= 1.1 * 5.0, report["tasks_per_s"]
     assert report["peak_queues"]["tasks_waiting"] > 0  # the burst waited on NSED_TASKS
-    processes = {"broker", "reviewer", "voter", "gate", "nats", "bench client"}
+    processes = {"broker", "reviewer", "voter", "gate", "gateway", "nats", "bench client"}
     assert processes | {f"agent-slow-{f}" for f in ("alpha", "bravo", "charlie")} == set(
         report["peak_rss_mb"]
     )
