@@ -155,7 +155,7 @@ class _Pending:
     fresh: bool = False
 
 
-CACHE_SIZE = 2048
+CACHE_SIZE = 256  # records of tasks in flight here; past it, a write reads first
 
 
 class KvRecordStore:
@@ -190,10 +190,11 @@ class KvRecordStore:
         return await done
 
     def _remember(self, task_id: str, record: DeliberationRecord, revision: int) -> None:
-        self._seen[task_id] = (record, revision)
-        self._seen.move_to_end(task_id)
-        if len(self._seen) > CACHE_SIZE:
-            self._seen.popitem(last=False)
+        self._seen.pop(task_id, None)
+        if not record.done:  # a concluded record is written no more: keep tasks in flight
+            self._seen[task_id] = (record, revision)  # the most recent, last
+            if len(self._seen) > CACHE_SIZE:
+                self._seen.popitem(last=False)
 
     async def _drain(self, task_id: str) -> None:
         """Commit the record's queued changes, batch after batch, until none are left."""

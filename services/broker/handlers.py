@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanContext
 from schemas.base import TOKEN_PATTERN, Message
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.propose import ProposeRequested
 from schemas.record import DeliberationRecord
 from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import Seat, TeamSelected
@@ -30,6 +31,7 @@ from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
 from services.broker import valuation
+from services.broker.admission import Admission
 from services.broker.exact_team import seat_exact
 from services.broker.registry import Registry, TelemetryCache
 from services.broker.selection import NoTeam, Selection, select_team
@@ -58,6 +60,7 @@ class BrokerDeps:
     settings: BrokerSettings
     telemetry: TelemetryCache = field(default_factory=TelemetryCache)
     spans: TaskSpans = field(default_factory=TaskSpans)
+    admission: Admission | None = None  # None: every task starts at once
 
 
 async def choose(
@@ -101,6 +104,24 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
     existing = await deps.store.get(task_id)
     if existing is not None:
         return again(existing, task, delivery, deps.clock())
+    if deps.admission is None:
+        return await start(task, delivery, deps)
+    # Held here, unstarted, while the pool is saturated: its deadline starts after.
+    held_s = await deps.admission.room()
+    seated: list[str] = []
+    try:
+        if held_s >= 0.01:
+            log.info("task_admitted", held_s=round(held_s, 2))
+        out = await start(task, delivery, deps)
+        seated = [m.agent_id for m in out if isinstance(m, ProposeRequested)]
+        return out
+    finally:
+        deps.admission.seated(seated)
+
+
+async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Message]:
+    """A new task's record, team and round-1 dispatch (or its ``no_team`` result)."""
+    assert task.task_id is not None
     choice = await choose(task, deps)
     now = deps.clock()
     warnings = field_warnings(unknown_keys(delivery.payload))
@@ -110,7 +131,7 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
     record = msgspec.structs.replace(record, intake_seq=delivery.stream_seq)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
-        raced = await deps.store.get(task_id)
+        raced = await deps.store.get(task.task_id)
         if raced is None:
             raise Retryable("record vanished after a create conflict")
         return redispatch(raced)

@@ -31,6 +31,7 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
             ),
             on_reject=partial(handlers.reject_task, deps=deps),
             trace_parent=handlers.intake_parent,
+            long_running=True,  # a task may be held until the pool has room (admission)
         ),
         Route(
             name="broker-continued",

@@ -13,6 +13,7 @@ from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore
 from services._runtime.taskspans import TaskSpans
 from services.broker import registry as registry_mod
+from services.broker.admission import Admission
 from services.broker.handlers import BrokerDeps
 from services.broker.registry import Registry, TelemetryCache
 from services.broker.routes import routes
@@ -28,6 +29,9 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
         agents = await rt.bus.kv(subjects.AGENTS_BUCKET)
         measured = await rt.bus.kv(subjects.TELEMETRY_BUCKET)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
+        admission = Admission(
+            registry, queue_per_slot=settings.queue_per_slot, poll_s=settings.admission_poll_s
+        )
         deps = BrokerDeps(
             store=store,
             registry=registry,
@@ -35,6 +39,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             settings=settings,
             telemetry=telemetry,
             spans=TaskSpans(rt.tracer),
+            admission=admission if settings.queue_per_slot > 0 else None,
         )
 
         async def watch(stop: asyncio.Event) -> None:
@@ -42,6 +47,9 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
 
         async def watch_telemetry(stop: asyncio.Event) -> None:
             await registry_mod.watch(measured, telemetry, stop, rt.on_reconnect())
+
+        async def admit(stop: asyncio.Event) -> None:
+            await admission.poll(rt.bus.js, stop)
 
         async def before_start() -> None:
             # Take no task before the registry has its first snapshot: a broker that
@@ -56,7 +64,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             rt,
             Plan(
                 routes=routes(deps),
-                background=[watch, watch_telemetry],
+                background=[watch, watch_telemetry, admit],
                 before_start=before_start,
             ),
         )

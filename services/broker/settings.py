@@ -25,6 +25,10 @@ class BrokerSettings(ServiceSettings, frozen=True, kw_only=True):
     phase_timeout_factor: Positive = 4.0  # × the slowest member's p95 latency
     stale_after_s: Positive = 10.0  # ignore an agent card not refreshed for this long
     registry_sync_timeout_s: Positive = 10.0
+    # Start a new task only while no live agent has this many work items waiting per slot
+    # (services/broker/admission.py); 0: start every task at once, however many queue.
+    queue_per_slot: NonNegative = 1.0
+    admission_poll_s: Positive = 0.1
 
     def valuation(self) -> Valuation:
         return Valuation(

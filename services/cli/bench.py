@@ -99,6 +99,62 @@ def bench_context(tasks: int, as_json: bool) -> None:
     report.emit(run_async(context.run(tasks=tasks)), as_json)
 
 
+@bench.command("chaos")
+@click.option("--tasks", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option(
+    "--cluster",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="NATS nodes: 3 runs a local cluster and kills one of its nodes.",
+)
+@click.option(
+    "--every",
+    "every_s",
+    type=click.FloatRange(0.5, 60),
+    default=3.0,
+    show_default=True,
+    help="Seconds between kills (on average).",
+)
+@click.option("--in-flight", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--seed", type=int, default=None, help="The monkey's seed (default: random).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_chaos(
+    tasks: int, cluster: str, every_s: float, in_flight: int, seed: int | None, as_json: bool
+) -> None:
+    """kill -9 a random service or runner every few seconds, and NATS once: lost, duplicated
+    and stuck tasks must be 0. Exit 1 if any is not."""
+    from services.bench import chaos, report
+
+    result = run_async(
+        chaos.run(tasks, cluster=int(cluster), every_s=every_s, in_flight=in_flight, seed=seed)
+    )
+    if as_json:
+        report.emit(result, True)
+    else:
+        print(chaos.table(result), end="")
+    sys.exit(1 if result["lost"] or result["duplicates"] or result["stuck"] else 0)
+
+
+@bench.command("backpressure")
+@click.option("--tasks", type=click.IntRange(1, 20000), default=2000, show_default=True)
+@click.option("--latency", type=click.FloatRange(0.01, 60), default=1.0, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_backpressure(tasks: int, latency: float, concurrency: int, as_json: bool) -> None:
+    """Queue --tasks at once against 3 slow simulated agents (--latency s a call,
+    --concurrency calls at a time): peak memory per process, the queues, and the rate of
+    results against the agents' rate. Exit 1 if a task was lost, duplicated or stuck."""
+    from services.bench import backpressure, report
+
+    result = run_async(backpressure.run(tasks, latency_s=latency, concurrency=concurrency))
+    if as_json:
+        report.emit(result, True)
+    else:
+        print(backpressure.table(result), end="")
+    sys.exit(1 if result["lost"] or result["duplicates"] or result["stuck"] else 0)
+
+
 @bench.command("all")
 def bench_all() -> None:
     """Every suite, then one Markdown table (what `make bench` runs)."""

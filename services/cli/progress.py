@@ -45,6 +45,8 @@ class Progress:
         self.started = time.time()
         self._phase_since = self.started
         self._noted = 0.0
+        self._queued_at = 0.0
+        self.in_queue = False  # at the last look, still waiting on NSED_TASKS to start
         if enabled:
             self.console.print(f"task {task_id}")
             if self.console.is_terminal:
@@ -94,6 +96,20 @@ class Progress:
                 f"round {self.round}: {phase} for {waited:.0f}s, waiting for {who} · {so_far}",
                 soft_wrap=True,
             )
+
+    def queued(self, ahead: int | None, now: float) -> None:
+        """The task still waits to be started: ``ahead`` tasks before it on the stream, or
+        (None) taken by the broker, which starts it when the pool has room."""
+        self.in_queue = not self.counts.agents
+        if not self.enabled or not self.in_queue:
+            return
+        where = f"{ahead} task(s) ahead of it" if ahead is not None else "next"
+        text = f"queued: {where}, until the agents have room · {now - self.started:.0f}s"
+        if self.status is not None:
+            self.status.update(text)
+        elif not self._queued_at or now - self._queued_at >= self.NOTE_EVERY_S:
+            self._queued_at = now
+            self.console.print(text, soft_wrap=True)
 
     def close(self) -> None:
         if self.status is not None:

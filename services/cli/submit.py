@@ -24,6 +24,7 @@ from services.cli import client
 from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
 from services.cli.progress import Progress
+from services.cli.queue import QueueWatch
 from services.cli.view import event_decoder, summary_line, warning_lines
 from services.core.wording import plain
 
@@ -125,7 +126,8 @@ async def publish(nc: Client, task: TaskSubmitted) -> int:
 def wait_until(task: TaskSubmitted, progress: Progress, started: float) -> float:
     """When to give up waiting (monotonic): the policy's deadline, else the one the broker
     derived from the team's latency (in ``TeamSelected``), plus a grace; until the team is
-    known, ``TEAM_WAIT_S``."""
+    known, ``TEAM_WAIT_S``. ``started``: when the task was sent, or when the queue ahead of
+    it last moved (a task's deadline starts when the broker starts it)."""
     if task.policy.deadline_s is not None:
         return started + task.policy.deadline_s + RESULT_GRACE_S
     if progress.deadline_at is not None:
@@ -158,12 +160,18 @@ async def follow(
     results = await nc.subscribe(subjects.results(task.task_id), cb=on_result)
     try:
         sent = time.time()  # a stored result older than this answered an earlier sending
-        await publish(nc, task)
+        queue = QueueWatch(await publish(nc, task))
         started = time.monotonic()
         while not done.done() and time.monotonic() < wait_until(task, progress, started):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(done), timeout=POLL_EVERY_S)
             progress.tick(time.time())
+            if not done.done() and not progress.counts.agents:  # not started yet
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    place, moved = await queue.look(nc)
+                    progress.queued(place, time.time())
+                    if moved:  # a busy pool, not a stopped one: its time starts later
+                        started = time.monotonic()
             if not done.done():
                 # Also what finds a result sent while the connection was away.
                 stored = await client.stored_result(nc, task.task_id, since=sent, patient=True)
@@ -215,11 +223,13 @@ async def submit(
     finally:
         await nc.close()
     if result is None:
-        print(
-            f"nsed: no result for {task.task_id} in time; it may still be running: "
-            f"nsed watch {task.task_id}",
-            file=sys.stderr,
+        why = (
+            f"nsed: {task.task_id} is still queued, and no task ahead of it has started for "
+            f"{TEAM_WAIT_S:.0f}s (is the broker running?); it stays queued"
+            if progress.in_queue
+            else f"nsed: no result for {task.task_id} in time; it may still be running"
         )
+        print(f"{why}: nsed watch {task.task_id}", file=sys.stderr)
         return client.EXIT_FAILED
     if as_json:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
