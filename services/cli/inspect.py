@@ -23,13 +23,13 @@ from services.cli.feed import EventFeed
 from services.cli.submit import print_answer
 from services.cli.view import (
     RoundCounts,
-    event_decoder,
     is_simulated,
     lines_for,
     simulated_notice,
     summary_line,
     warning_lines,
 )
+from services.core.events import event_decoder
 
 
 async def agent_pool() -> Registry:

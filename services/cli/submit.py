@@ -25,7 +25,8 @@ from services.cli.checks import Asked, against_pool
 from services.cli.client import CliError
 from services.cli.progress import Progress
 from services.cli.queue import QueueWatch
-from services.cli.view import event_decoder, summary_line, warning_lines
+from services.cli.view import summary_line, warning_lines
+from services.core.events import event_decoder
 from services.core.wording import plain
 
 RESULT_GRACE_S = 30.0

@@ -13,29 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, Union
-
-import msgspec
+from typing import Any
 
 from schemas.ballot import BallotAccepted
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewSubmitted
 from schemas.tally import TallyComputed
-from schemas.task import TaskRefused
 from schemas.team import TeamSelected
-
-TaskEvent = Union[  # noqa: UP007 - a runtime union for msgspec
-    TaskRefused,
-    TeamSelected,
-    ProposalSubmitted,
-    ReviewSubmitted,
-    BallotAccepted,
-    TallyComputed,
-    RoundContinued,
-    DeliberationConcluded,
-]
-event_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(TaskEvent)
 
 
 @dataclass

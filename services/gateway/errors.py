@@ -26,12 +26,13 @@ TASK_HEADER = "X-Nsed-Task-Id"  # on every chat reply, errors included
 class GatewayError(Exception):
     status: ClassVar[int] = 500
     kind: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.param = param
-        self.code = code
+        self.code = code or self.default_code
         self.task_id: str | None = None  # the task the request had published, if any
 
     def body(self) -> dict[str, Any]:
@@ -61,9 +62,7 @@ class InvalidRequest(GatewayError):
 class Unauthorized(GatewayError):
     status = 401
     kind = "invalid_request_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="invalid_api_key")
+    default_code = "invalid_api_key"
 
 
 class NotFound(GatewayError):
@@ -79,9 +78,7 @@ class Failed(GatewayError):
 class NoTeam(GatewayError):
     status = 503
     kind = "server_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="no_team")
+    default_code = "no_team"
 
 
 class Unavailable(GatewayError):
@@ -92,6 +89,4 @@ class Unavailable(GatewayError):
 class DeadlineExceeded(GatewayError):
     status = 504
     kind = "timeout"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="deadline")
+    default_code = "deadline"

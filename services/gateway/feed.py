@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 import structlog
@@ -35,31 +35,14 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted
-from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
-from schemas.propose import ProposalSubmitted
+from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
-from schemas.review import ReviewSubmitted
-from schemas.tally import TallyComputed
-from schemas.task import TaskRefused
-from schemas.team import TeamSelected
 from services._runtime import telemetry
 from services.broker.registry import LiveAgent, Registry
+from services.core.events import event_decoder
 
 log = structlog.get_logger("gateway.feed")
 
-TaskEvent = Union[  # noqa: UP007 - a runtime union for msgspec
-    TaskRefused,
-    TeamSelected,
-    ProposalSubmitted,
-    ReviewSubmitted,
-    BallotAccepted,
-    TallyComputed,
-    RoundContinued,
-    CancelRequested,
-    DeliberationConcluded,
-]
-event_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(TaskEvent)
 _record_decoder = msgspec.json.Decoder(DeliberationRecord)
 _result_decoder = msgspec.json.Decoder(DeliberationConcluded)
 PROMPT_CHARS = 200

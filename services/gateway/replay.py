@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from schemas import subjects
-from services.gateway.feed import event_decoder
+from services.core.events import event_decoder
 
 REPLAY_TIMEOUT_S = 10.0  # the whole read: a task has at most a few hundred events
 
