@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 POOL ?= infra/agents/sim.toml
 CLUSTER ?= 1
 export NSED_HOME ?= .nsed
+# Test workers (pytest-xdist); each test module stays on one worker, with its fixtures.
+TEST_JOBS ?= 2
+PYTEST := $(BIN)/pytest -q -n $(TEST_JOBS) --dist loadscope
 JAEGER_IMAGE ?= jaegertracing/jaeger:2.5.0
 JAEGER_NAME := nsed-jaeger
 
@@ -78,13 +81,13 @@ jaeger-down: ## Stop the Jaeger container `make jaeger` started
 	fi
 
 test: $(VENV)/.dev chromium ## Run the whole suite: unit, integration (real nats-server), e2e
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 test-unit: $(VENV)/.dev ## Unit tests only (no network)
-	$(BIN)/pytest -q tests/unit
+	$(PYTEST) tests/unit
 
 test-integration: $(VENV)/.dev chromium ## Integration tests (real nats-server on free ports)
-	$(BIN)/pytest -q tests/integration
+	$(PYTEST) tests/integration
 
 # Debian's headless Chromium, which the web view's browser test drives. Installed when it is
 # missing and this user may install packages (root with apt-get); elsewhere that test skips
@@ -99,7 +102,7 @@ chromium: ## Install Debian's chromium for the browser test, if missing and root
 	fi
 
 test-e2e: $(VENV)/.dev ## End-to-end tests (the whole stack as processes)
-	$(BIN)/pytest -q tests/e2e
+	$(PYTEST) tests/e2e
 
 bench: $(BIN)/nsed ## Run every benchmark suite; print and save a Markdown table (~1.5 min)
 	$(BIN)/nsed bench all

@@ -119,6 +119,6 @@ class InProcessStack:
         ]  # type: ignore[misc]
 
     async def close(self) -> None:
-        for name in list(self.running):
-            with contextlib.suppress(Exception):
-                await self.stop(name)
+        # All at once: each may wait out its grace period for work in hand.
+        names = list(self.running)
+        await asyncio.gather(*(self.stop(name) for name in names), return_exceptions=True)
