@@ -35,6 +35,7 @@ NSED_TIMERS: Final = "NSED_TIMERS"
 AGENTS_BUCKET: Final = "nsed_agents"
 DELIBERATIONS_BUCKET: Final = "nsed_deliberations"
 TELEMETRY_BUCKET: Final = "nsed_telemetry"
+REFERENCES_BUCKET: Final = "nsed_references"
 
 # Subjects ------------------------------------------------------------------------------
 TASKS: Final = "nsed.tasks"
@@ -130,7 +131,11 @@ def subject_for(message: Message) -> str:
 
 def filter_for(message_type: type[Message], **fixed: str) -> str:
     """A consumer filter for a message type: named fields fixed, the rest wildcards."""
-    template = _BY_TYPE[message_type].subject
+    return fill(_BY_TYPE[message_type].subject, **fixed)
+
+
+def fill(template: str, **fixed: str) -> str:
+    """A subject template with the named fields fixed and the rest wildcards."""
     return _FIELD.sub(lambda m: fixed.get(m.group(1), "*"), template)
 
 

@@ -203,8 +203,10 @@ def agent() -> None:
 def agent_run(config: str, agent_id: str | None) -> None:
     """Run one agent-runner process for one profile of the pool CONFIG."""
     from services.agent_runner.__main__ import run
+    from services.cli.stack import enrol_agent
 
     os.environ.update(client.stack_environment())  # every node of a local cluster
+    enrol_agent(config, agent_id)
     run(config, agent_id)
 
 
