@@ -211,6 +211,16 @@ def enrol_agent(pool_path: str, agent_id: str | None) -> None:
     runners.enrol(paths(), agent, client.nats_url())
 
 
+def keys(pool_path: str) -> int:
+    """The keys and authorization ``up`` writes, alone (for infra/compose.yaml)."""
+    pool = load_pool(pool_path)
+    written = auth.write(
+        client.stack_home(), [Agent(a.id, simulated=a.backend == "sim") for a in pool.agents]
+    )
+    print(written)
+    return 0
+
+
 def extras(pool_path: str) -> int:
     """Print the optional extras the pool needs (what `make up` installs first)."""
     for extra in model_servers.extras_needed(load_pool(pool_path)):

@@ -136,8 +136,12 @@ def bucket_subjects(bucket: str, access: str, agent_id: str | None = None) -> li
     ]
     if access == GET:
         return gets
-    # Watches: an ephemeral consumer, and its flow control.
-    watches = [f"{API}.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>"]
+    # Watches: an ephemeral ordered consumer, looked up when it stalls, and its flow control.
+    watches = [
+        f"{API}.CONSUMER.CREATE.{stream}",
+        f"{API}.CONSUMER.INFO.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
     return gets + watches + ([subjects.kv_subject(bucket, ">")] if access == WRITE else [])
 
 
@@ -182,6 +186,8 @@ def grant(principal: str, agent: Agent | None = None) -> Grant:
         extra = [
             *(s for r in agent_routes(agent.agent_id) for s in consumer_subjects(r)),
             *(s for b, a in buckets.items() for s in bucket_subjects(b, a, agent.agent_id)),
+            # Its work's stream, waited for at start (it does not make streams).
+            f"{API}.STREAM.INFO.{subjects.NSED_WORK}",
             # Whether a task has ended: the last result stored for it.
             f"{API}.DIRECT.GET.{subjects.NSED_RESULTS}.{subjects.fill(subjects.CONCLUDED)}",
         ]
