@@ -35,6 +35,8 @@ NSED_TIMERS: Final = "NSED_TIMERS"
 AGENTS_BUCKET: Final = "nsed_agents"
 DELIBERATIONS_BUCKET: Final = "nsed_deliberations"
 TELEMETRY_BUCKET: Final = "nsed_telemetry"
+# A task's reference answer (key: task id), the simulation's oracle: kept out of the
+# records so that an agent's principal never needs to read those.
 REFERENCES_BUCKET: Final = "nsed_references"
 
 # Subjects ------------------------------------------------------------------------------
@@ -43,8 +45,10 @@ WORK_PROPOSE: Final = "nsed.work.{agent_id}.propose"
 WORK_REVIEW: Final = "nsed.work.{agent_id}.review"
 EVENT_REFUSED: Final = "nsed.events.{task_id}.refused"
 EVENT_TEAM: Final = "nsed.events.{task_id}.team"
-EVENT_PROPOSAL: Final = "nsed.events.{task_id}.proposal"
-EVENT_REVIEW: Final = "nsed.events.{task_id}.review"
+# An agent's outputs carry its id: its NATS principal may publish on its own subjects only,
+# and the reviewer drops a message whose subject names another agent than its body.
+EVENT_PROPOSAL: Final = "nsed.events.{task_id}.proposal.{agent_id}"
+EVENT_REVIEW: Final = "nsed.events.{task_id}.review.{agent_id}"
 EVENT_BALLOT: Final = "nsed.events.{task_id}.ballot"
 EVENT_TALLY: Final = "nsed.events.{task_id}.tally"
 EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"

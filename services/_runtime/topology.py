@@ -52,8 +52,11 @@ NO_PEERS_YET = 10005
 # Buckets whose reads decide what a handler does. With more than one copy they are read
 # from their stream's leader: a direct get may be answered by a follower that does not
 # yet hold the write that caused the message in hand, and "the round has moved on", read
-# from such a copy, would drop the message. With one copy, direct gets skip the API layer.
-LEADER_READS: frozenset[str] = frozenset({subjects.DELIBERATIONS_BUCKET})
+# from such a copy, would drop the message (a reference answer read before the copy has
+# it would simulate against no truth). With one copy, direct gets skip the API layer.
+LEADER_READS: frozenset[str] = frozenset(
+    {subjects.DELIBERATIONS_BUCKET, subjects.REFERENCES_BUCKET}
+)
 TOPOLOGY_RETRY_S = 0.25
 READY_PROBE_S = 1.0
 
@@ -100,7 +103,11 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: floa
                 direct=_direct(bucket, replicas),
                 replicas=replicas,
             )
-            for bucket in (subjects.DELIBERATIONS_BUCKET, subjects.TELEMETRY_BUCKET)
+            for bucket in (
+                subjects.DELIBERATIONS_BUCKET,
+                subjects.REFERENCES_BUCKET,
+                subjects.TELEMETRY_BUCKET,
+            )
         ),
     ]
     for bucket_config in buckets:

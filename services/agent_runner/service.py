@@ -7,8 +7,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +18,7 @@ from services._runtime import credentials
 from services._runtime.errors import ConfigError
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.logging import log_to_file
-from services._runtime.records import KvRecordStore, RecordStore
+from services._runtime.references import KvReferenceStore
 from services.agent_runner.backends.base import AgentBackend
 from services.agent_runner.backends.openai import OpenAIBackend
 from services.agent_runner.backends.sim import SimBackend, TruthSource
@@ -29,38 +28,16 @@ from services.agent_runner.handlers import RunnerDeps
 from services.agent_runner.health import CheckedBackend, Health, HealthMonitor
 from services.agent_runner.heartbeat import Heartbeat
 from services.agent_runner.latency import Latency
+from services.agent_runner.lookups import ended_reader, reference_reader
 from services.agent_runner.probe import probe
 from services.agent_runner.routes import routes
 from services.agent_runner.runfile import RunnerEntry, registered
 from services.agent_runner.settings import AgentRunnerSettings
 
 
-def reference_reader(store: RecordStore, capacity: int) -> TruthSource:
-    """The simulation's oracle: a task's reference answer, read once from its record."""
-    cache: OrderedDict[str, str | None] = OrderedDict()
-
-    async def read(task_id: str) -> str | None:
-        if task_id in cache:
-            cache.move_to_end(task_id)
-            return cache[task_id]
-        record = await store.get(task_id)
-        answer = record.task.reference_answer if record else None
-        cache[task_id] = answer
-        if len(cache) > capacity:
-            cache.popitem(last=False)
-        return answer
-
-    return read
-
-
-def ended_reader(store: RecordStore) -> Callable[[str], Awaitable[bool]]:
-    """Whether a task has ended, from its record (one read before each paid call)."""
-
-    async def ended(task_id: str) -> bool:
-        record = await store.get(task_id)
-        return record is not None and record.done
-
-    return ended
+async def no_truth(task_id: str) -> str | None:
+    """A model-backed runner's oracle: none (only the simulation needs the truth)."""
+    return None
 
 
 def served_profile(profile: AgentProfile, model_url: str) -> AgentProfile:
@@ -159,8 +136,10 @@ async def _serve(
         aiohttp.ClientSession() as session,
     ):
         structlog.contextvars.bind_contextvars(agent_id=profile.id, instance=rt.instance_id)
-        store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
-        truth = reference_reader(store, settings.truth_cache)
+        truth: TruthSource = no_truth
+        if profile.backend == "sim":  # only a simulated runner may read the references
+            references = KvReferenceStore(await rt.bus.kv(subjects.REFERENCES_BUCKET))
+            truth = reference_reader(references, settings.truth_cache)
         model = make_backend(profile, settings, truth, session)
         latency = Latency(profile.latency_estimate())
         monitor = HealthMonitor(
@@ -180,7 +159,7 @@ async def _serve(
             backend=backend,
             clock=time.time,
             latency=latency,
-            ended=None if model.simulated else ended_reader(store),
+            ended=None if model.simulated else ended_reader(rt.bus.js),
         )
         heartbeat = Heartbeat(
             rt.bus,

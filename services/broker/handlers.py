@@ -2,7 +2,8 @@
 round in → the next round's team (re-selected around the surviving members) and dispatch.
 
 Consumes ``TaskSubmitted``, ``RoundContinued``; emits ``TeamSelected``,
-``ProposeRequested``, ``PhaseDue`` and (when no team can serve) ``DeliberationConcluded``.
+``ProposeRequested``, ``PhaseDue`` and (when no team can serve) ``DeliberationConcluded``,
+and writes an accepted task's reference answer to ``nsed_references`` before round 1.
 Both are idempotent: a redelivered message finds the record and emits the same messages
 with the same ids. Team selection (CP-SAT) runs in a worker thread, off the event loop.
 """
@@ -28,6 +29,7 @@ from schemas.team import Seat, TeamSelected
 from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
+from services._runtime.references import InMemoryReferenceStore, ReferenceStore
 from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
 from services.broker import valuation
@@ -61,6 +63,7 @@ class BrokerDeps:
     telemetry: TelemetryCache = field(default_factory=TelemetryCache)
     spans: TaskSpans = field(default_factory=TaskSpans)
     admission: Admission | None = None  # None: every task starts at once
+    references: ReferenceStore = field(default_factory=InMemoryReferenceStore)
 
 
 async def choose(
@@ -103,7 +106,9 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
     task = msgspec.structs.replace(msg, task_id=task_id)
     existing = await deps.store.get(task_id)
     if existing is not None:
-        return again(existing, task, delivery, deps.clock())
+        known = again(existing, task, delivery, deps.clock())
+        await keep_reference(existing.task, known, deps)
+        return known
     if deps.admission is None:
         return await start(task, delivery, deps)
     # Held here, unstarted, while the pool is saturated: its deadline starts after.
@@ -134,13 +139,25 @@ async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Se
         raced = await deps.store.get(task.task_id)
         if raced is None:
             raise Retryable("record vanished after a create conflict")
-        return redispatch(raced)
+        out = redispatch(raced)
+        await keep_reference(raced.task, out, deps)
+        return out
     if record.result is not None:
         log.warning("no_team", reason=record.result.detail)
         deps.spans.task(record, now)
         return [record.result]
     log.info("task_accepted", team=[s.agent_id for s in record.current.team])
-    return opening_messages(record)
+    out = opening_messages(record)
+    await keep_reference(record.task, out, deps)
+    return out
+
+
+async def keep_reference(task: TaskSubmitted, out: Sequence[Message], deps: BrokerDeps) -> None:
+    """Before round 1 is dispatched (again, on a redelivery), the simulation's oracle: the
+    task's reference answer where simulated runners read it, apart from the record."""
+    dispatched = any(isinstance(m, ProposeRequested) for m in out)
+    if dispatched and task.reference_answer is not None and task.task_id is not None:
+        await deps.references.put(task.task_id, task.reference_answer)
 
 
 def again(

@@ -11,6 +11,7 @@ import structlog
 from schemas import subjects
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.records import KvRecordStore
+from services._runtime.references import KvReferenceStore
 from services._runtime.taskspans import TaskSpans
 from services.broker import registry as registry_mod
 from services.broker.admission import Admission
@@ -40,6 +41,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             telemetry=telemetry,
             spans=TaskSpans(rt.tracer),
             admission=admission if settings.queue_per_slot > 0 else None,
+            references=KvReferenceStore(await rt.bus.kv(subjects.REFERENCES_BUCKET)),
         )
 
         async def watch(stop: asyncio.Event) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from schemas import subjects
 from schemas.base import Message
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
@@ -34,6 +35,18 @@ class ReviewerDeps:
     settings: ReviewerSettings
 
 
+def check_sender(msg: ProposalSubmitted | ReviewSubmitted, delivery: Delivery) -> None:
+    """Reject an agent output that arrived on another subject than its own: an agent's
+    principal may publish only on subjects that carry its id, so a body naming another
+    agent (or task) than its subject is a forgery, and must not count."""
+    own = subjects.subject_for(msg)
+    if delivery.subject != own:
+        raise Rejected(
+            f"{type(msg).__name__} of agent {msg.agent_id!r} for task {msg.task_id!r} "
+            f"arrived on {delivery.subject!r}, not on its own subject {own!r}"
+        )
+
+
 def _check_seat(record: DeliberationRecord, round_number: int, seat: int, agent_id: str) -> None:
     if record.current.number != round_number:
         return  # another round: stale, and the transition ignores it
@@ -45,6 +58,7 @@ def _check_seat(record: DeliberationRecord, round_number: int, seat: int, agent_
 async def on_proposal(
     msg: ProposalSubmitted, delivery: Delivery, deps: ReviewerDeps
 ) -> Sequence[Message]:
+    check_sender(msg, delivery)
     now = deps.clock()
 
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
@@ -65,6 +79,8 @@ async def on_proposal(
 async def on_review(
     msg: ReviewSubmitted, delivery: Delivery, deps: ReviewerDeps
 ) -> Sequence[Message]:
+    check_sender(msg, delivery)
+
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
         _check_seat(r, msg.round, msg.seat, msg.agent_id)
         cur = r.current

@@ -188,8 +188,10 @@ def grant(principal: str, agent: Agent | None = None) -> Grant:
             *(s for b, a in buckets.items() for s in bucket_subjects(b, a, agent.agent_id)),
             # Its work's stream, waited for at start (it does not make streams).
             f"{API}.STREAM.INFO.{subjects.NSED_WORK}",
-            # Whether a task has ended: the last result stored for it.
-            f"{API}.DIRECT.GET.{subjects.NSED_RESULTS}.{subjects.fill(subjects.CONCLUDED)}",
+            # Whether a task has ended: the last result stored for it, read from the
+            # stream's leader (a request that may name any subject of the results stream:
+            # what any client hears on nsed.results.>).
+            f"{API}.STREAM.MSG.GET.{subjects.NSED_RESULTS}",
         ]
         return Grant(publish=tuple(base + extra), subscribe=listens, responses=True)
     routes = service_routes(principal) if principal in SERVICES else ()

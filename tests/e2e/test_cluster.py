@@ -28,7 +28,7 @@ from tests.support.wait import until
 
 STREAMS = {
     "NSED_TASKS", "NSED_WORK", "NSED_EVENTS", "NSED_RESULTS", "NSED_DLQ", "NSED_TIMERS",
-    "KV_nsed_agents", "KV_nsed_deliberations", "KV_nsed_telemetry",
+    "KV_nsed_agents", "KV_nsed_deliberations", "KV_nsed_references", "KV_nsed_telemetry",
 }  # fmt: skip
 AGENTS = ("alpha", "bravo", "charlie", "delta")
 TASKS = 30

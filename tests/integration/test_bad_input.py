@@ -55,12 +55,12 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     stack.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     js = nc.jetstream()
-    await js.publish("nsed.events.junk.proposal", b"\x00\x01 garbage")
+    await js.publish("nsed.events.junk.proposal.alpha", b"\x00\x01 garbage")
     await js.publish("nsed.events.junk.ballot", b'{"type": "ballot.accepted", "seat": "x"}')
     await js.publish("nsed.work.alpha.propose", b"[]")
     # A well-formed proposal for a task nobody knows about is rejected too.
     await js.publish(
-        "nsed.events.ghost.proposal",
+        "nsed.events.ghost.proposal.alpha",
         json.dumps({"type": "proposal.submitted", "task_id": "ghost", "round": 1,
                     "message_id": "m", "proposal_id": "p", "seat": 0,
                     "agent_id": "alpha"}).encode(),
@@ -78,39 +78,6 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     await nsed.publish_task(nc, nsed.task(good), msg_id=good)
     assert (await nsed.wait_result(nc, good)).status in ("completed", "degraded")
     assert stack.failures() == []
-
-
-async def test_a_proposal_for_a_seat_the_agent_does_not_hold_is_rejected(
-    stack: InProcessStack, nc: Client
-) -> None:
-    stack.latency_scale = 40.0  # ~2 s per call: round 1 stays open while we forge
-    for name in ("broker", "reviewer", "voter", "gate"):
-        stack.start_service(name)
-    stack.start_agent("alpha")
-    stack.start_agent("bravo")
-    await ready(nc, agents=("alpha", "bravo"))
-    task_id = nsed.new_task_id()
-    body = nsed.task(task_id, team_size=2, max_rounds=1)
-    await nsed.publish_task(nc, body, msg_id=task_id)
-    await until(lambda: nsed.task_events(nc, task_id, "team", wait=0.1), what="the team")
-    forged = {
-        "type": "proposal.submitted",
-        "task_id": task_id,
-        "round": 1,
-        "message_id": "forged",
-        "proposal_id": "x",
-        "seat": 0,
-        "agent_id": "mallory",
-    }
-    await nc.jetstream().publish(f"nsed.events.{task_id}.proposal", json.dumps(forged).encode())
-    letters = await until(lambda: _at_least(nc, "reviewer", 1), what="a reviewer dead letter")
-    assert "not held by 'mallory'" in letters[0].error
-    result = await nsed.wait_result(nc, task_id)
-    # The forgery changed nothing: both real seats proposed and reviewed in time (whether
-    # the two agreed is the council's business).
-    assert not any(s.degraded for s in result.summaries)
-    assert set(result.usage) == {"alpha", "bravo"}
-    assert all(u.calls == 2 for u in result.usage.values())
 
 
 async def _at_least(nc: Client, service: str, count: int) -> list | None:

@@ -20,8 +20,10 @@ from tests.support.wait import until
 
 STREAMS = {
     "NSED_TASKS", "NSED_WORK", "NSED_EVENTS", "NSED_RESULTS", "NSED_DLQ", "NSED_TIMERS",
-    "KV_nsed_agents", "KV_nsed_deliberations", "KV_nsed_telemetry",
+    "KV_nsed_agents", "KV_nsed_deliberations", "KV_nsed_references", "KV_nsed_telemetry",
 }  # fmt: skip
+# Buckets whose reads decide what a handler does: read from the leader with three copies.
+LEADER_READ = {"KV_nsed_deliberations", "KV_nsed_references"}
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ async def test_every_stream_and_bucket_waits_for_three_nodes_and_gets_three_repl
     await asyncio.wait_for(creating, timeout=45)
 
     await _until_replicated(js, 3)
-    assert await _direct_gets(js) == STREAMS - {"KV_nsed_deliberations"}
+    assert await _direct_gets(js) == STREAMS - LEADER_READ
 
 
 @pytest.mark.timeout(90)
@@ -109,6 +111,6 @@ async def test_streams_made_with_one_replica_are_scaled_up_and_never_down(
     await ensure_topology(cluster_nc.jetstream(), replicas=3)
     await _until_replicated(js, 3)
     # The records decide what handlers do: with three copies they are read from the leader.
-    assert await _direct_gets(js) == STREAMS - {"KV_nsed_deliberations"}
+    assert await _direct_gets(js) == STREAMS - LEADER_READ
     await ensure_topology(cluster_nc.jetstream(), replicas=1)  # a process without the setting
     assert {config for config, _ in (await _replicas(js)).values()} == {3}

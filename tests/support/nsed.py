@@ -181,12 +181,20 @@ async def dead_letters(nc: Client, service: str, wait: float = 0.5) -> list[Dead
     return [msgspec.json.decode(msg.data, type=DeadLetter) for msg in stored]
 
 
+# An event's kind (``team``, ``proposal``, ...) → its message type, from the flow table.
+_EVENT_KINDS = {
+    step.subject.split(".")[3]: step.message
+    for step in subjects.FLOW
+    if step.subject.startswith("nsed.events.")
+}
+
+
 async def task_events(
     nc: Client, task_id: str, kind: str, wait: float = 0.3
 ) -> list[dict[str, Any]]:
-    stored = await stored_messages(
-        nc, f"nsed.events.{task_id}.{kind}", subjects.NSED_EVENTS, idle_s=wait
-    )
+    """A task's stored events of one kind (every agent's, for proposals and reviews)."""
+    where = subjects.filter_for(_EVENT_KINDS[kind], task_id=task_id)
+    stored = await stored_messages(nc, where, subjects.NSED_EVENTS, idle_s=wait)
     return [json.loads(msg.data) for msg in stored]
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import msgspec
 
+from schemas import subjects
 from schemas.ballot import BallotAccepted, ClaimCheck, Critique
-from schemas.base import AnswerFormat, Usage
+from schemas.base import AnswerFormat, Message, Usage
 from schemas.propose import CallStatus, ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.record import DeliberationRecord, Phase, RoundState
 from schemas.review import Claim, ReviewEntry, ReviewRequested, ReviewSubmitted
@@ -231,6 +232,12 @@ def tally(**fields: Any) -> TallyComputed:
 
 def delivery(payload: bytes = b"{}", seq: int = 1, subject: str = "nsed.test") -> Delivery:
     return Delivery(subject=subject, stream_seq=seq, delivered=1, payload=payload)
+
+
+def arrived(msg: Message, seq: int = 1, delivered: int = 1) -> Delivery:
+    """How ``msg`` reaches its consumer when its producer published it: on its own subject."""
+    payload = msgspec.json.encode(msg)
+    return Delivery(subjects.subject_for(msg), seq, delivered, payload)
 
 
 class Clock:

@@ -1,5 +1,5 @@
 """Fixtures of the unit tier: every service's handler dependencies over one in-memory record
-store and one hand-driven clock — the services without NATS."""
+store (and reference store) and one hand-driven clock — the services without NATS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from services._runtime.records import InMemoryRecordStore
+from services._runtime.references import InMemoryReferenceStore
 from services.broker.handlers import BrokerDeps
 from services.broker.registry import Registry
 from services.broker.settings import BrokerSettings
@@ -25,6 +26,7 @@ from .builders import NOW, Clock, card
 @dataclass
 class Stack:
     store: InMemoryRecordStore
+    references: InMemoryReferenceStore
     clock: Clock
     registry: Registry
     broker: BrokerDeps
@@ -35,13 +37,20 @@ class Stack:
 
 @pytest.fixture
 def stack() -> Stack:
+    return new_stack()
+
+
+def new_stack() -> Stack:
+    """A fresh unit stack (for a property test, one per example)."""
     store = InMemoryRecordStore()
+    references = InMemoryReferenceStore()
     clock = Clock(NOW)
     registry = Registry(stale_after_s=10.0, clock=clock)
     for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):
         registry.put(f"{agent_id}.i1", card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0))
     return Stack(
         store=store,
+        references=references,
         clock=clock,
         registry=registry,
         broker=BrokerDeps(
@@ -49,6 +58,7 @@ def stack() -> Stack:
             registry=registry,
             clock=clock,
             settings=BrokerSettings(min_phase_timeout_s=30.0),
+            references=references,
         ),
         reviewer=ReviewerDeps(store=store, clock=clock, settings=ReviewerSettings()),
         voter=VoterDeps(store=store, clock=clock, settings=VoterSettings()),

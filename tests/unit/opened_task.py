@@ -1,17 +1,22 @@
 """Inputs of the handler tests on the unit stack: a task (``h-1`` unless named), a phase or
-task timer falling due, and the proposal requests of a task the broker has opened."""
+task timer falling due, the proposal requests of a task the broker has opened, and an
+agent's output handed to the reviewer as it arrives (on its own subject)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from schemas.propose import ProposeRequested
+from schemas.base import Message
+from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.review import ReviewSubmitted
 from schemas.task import Policy, TaskSubmitted
 from schemas.timers import PhaseDue
 from services.broker import handlers as broker
 from services.core import ids
+from services.reviewer import handlers as reviewer
 
-from .builders import delivery
+from .builders import arrived, delivery
 from .conftest import Stack
 
 
@@ -38,3 +43,10 @@ def timer(task_id: str, round_number: int, phase: str, owner: str = "reviewer") 
 async def opened(stack: Stack, task_id: str = "h-1", **policy: Any) -> list[ProposeRequested]:
     out = await broker.on_task(task(task_id, **policy), delivery(), stack.broker)
     return [m for m in out if isinstance(m, ProposeRequested)]
+
+
+async def submitted(stack: Stack, msg: ProposalSubmitted | ReviewSubmitted) -> Sequence[Message]:
+    """The reviewer's outputs for an agent's proposal or review, published as agents do."""
+    if isinstance(msg, ProposalSubmitted):
+        return await reviewer.on_proposal(msg, arrived(msg), stack.reviewer)
+    return await reviewer.on_review(msg, arrived(msg), stack.reviewer)

@@ -25,7 +25,7 @@ from services.reviewer import handlers as reviewer
 
 from .builders import NOW, delivery, proposal_for
 from .conftest import Stack
-from .opened_task import opened, timer
+from .opened_task import opened, submitted, timer
 
 POOL = load_pool(Path(__file__).resolve().parents[1] / "data" / "pool.toml")
 
@@ -79,7 +79,7 @@ async def test_a_member_a_phase_timer_leaves_behind_is_a_warning_with_the_timeou
 ) -> None:
     requests = await opened(stack)
     for request in requests[:2]:
-        await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+        await submitted(stack, proposal_for(request, "42"))
     record = stack.store.records["h-1"]
     stack.clock.now = record.current.phase_deadline
     await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)

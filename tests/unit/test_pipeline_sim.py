@@ -26,7 +26,7 @@ from services.agent_runner import handlers as runner
 from services.agent_runner.backends.sim import SimBackend
 from services.agent_runner.config import load_pool
 from services.agent_runner.heartbeat import card_of
-from services.agent_runner.service import reference_reader
+from services.agent_runner.lookups import reference_reader
 from services.broker import handlers as broker
 from services.gate import handlers as gate
 from services.reviewer import handlers as reviewer
@@ -59,7 +59,7 @@ class Bus:
         self.queue: deque[Message] = deque()
         pool = load_pool(POOL)
         stack.registry.clear()
-        truth = reference_reader(stack.store, capacity=16)
+        truth = reference_reader(stack.references, capacity=16)
         self.runners = {}
         for profile in pool.agents:
             stack.registry.put(
@@ -155,6 +155,7 @@ async def test_a_simulated_deliberation_ends_with_one_bounded_result(
     assert result.stop_reason in ("converged", "evidence", "fatigue", "max_rounds")
     assert all(s.state_tokens <= 256 for s in result.summaries)
     assert (result.correct is None) == (reference is None)
+    assert stack.references.answers.get(task_id) == reference  # what the sim agents read
     team = next(m for m in bus.published.values() if isinstance(m, TeamSelected))
     assert len({s.agent_id for s in team.seats}) == 3
     for msg in bus.published.values():

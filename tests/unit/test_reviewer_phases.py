@@ -17,14 +17,14 @@ from services.voter import handlers as voter
 
 from .builders import NOW, delivery, proposal_for, review_for
 from .conftest import Stack
-from .opened_task import opened, timer
+from .opened_task import opened, submitted, timer
 
 
 async def test_a_proposal_from_an_agent_not_holding_the_seat_is_rejected(stack: Stack) -> None:
     requests = await opened(stack)
     forged = msgspec.structs.replace(proposal_for(requests[0], "42"), agent_id="mallory")
     with pytest.raises(Rejected, match="seat 0"):
-        await reviewer.on_proposal(forged, delivery(), stack.reviewer)
+        await submitted(stack, forged)
     assert stack.store.records["h-1"].current.proposals == ()
 
 
@@ -32,7 +32,7 @@ async def test_a_proposal_for_another_round_changes_nothing(stack: Stack) -> Non
     requests = await opened(stack)
     stale = msgspec.structs.replace(proposal_for(requests[0], "42"), round=3)
     writes = stack.store.writes
-    assert await reviewer.on_proposal(stale, delivery(), stack.reviewer) == []
+    assert await submitted(stack, stale) == []
     assert stack.store.writes == writes
 
 
@@ -50,7 +50,7 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
 ) -> None:
     requests = await opened(stack)
     for request in requests[:2]:
-        await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+        await submitted(stack, proposal_for(request, "42"))
     stack.clock.now = stack.store.records["h-1"].current.phase_deadline
     out = await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
     record = stack.store.records["h-1"]
@@ -60,7 +60,7 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
     assert (absent.seat, absent.valid) == (2, False)
     assert "no proposal in time" in absent.notes[0]
     # the late proposal is not recorded any more
-    await reviewer.on_proposal(proposal_for(requests[2], "42"), delivery(), stack.reviewer)
+    await submitted(stack, proposal_for(requests[2], "42"))
     assert len(stack.store.records["h-1"].current.proposals) == 2
     # the timer redelivered (its outputs lost in a crash) emits the same messages again
     writes = stack.store.writes
@@ -70,18 +70,16 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
 
 async def test_a_timer_for_a_phase_that_closed_on_its_own_emits_nothing(stack: Stack) -> None:
     for request in await opened(stack):
-        await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
+        await submitted(stack, proposal_for(request, "42"))
     stack.clock.now = NOW + 10_000
     assert await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer) == []
 
 
 async def test_error_proposals_neither_review_nor_get_reviewed(stack: Stack) -> None:
     requests = await opened(stack)
-    await reviewer.on_proposal(proposal_for(requests[0], "42"), delivery(), stack.reviewer)
-    await reviewer.on_proposal(
-        proposal_for(requests[1], "", status="error"), delivery(), stack.reviewer
-    )
-    out = await reviewer.on_proposal(proposal_for(requests[2], "42"), delivery(), stack.reviewer)
+    await submitted(stack, proposal_for(requests[0], "42"))
+    await submitted(stack, proposal_for(requests[1], "", status="error"))
+    out = await submitted(stack, proposal_for(requests[2], "42"))
     reviews = [m for m in out if isinstance(m, ReviewRequested)]
     assert [r.seat for r in reviews] == [0, 2]
     assert all(len(r.candidates) == 1 for r in reviews)
@@ -94,11 +92,9 @@ async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> Non
     requests = await opened(stack)
     out: list[Any] = []
     for request in requests:
-        out = list(
-            await reviewer.on_proposal(proposal_for(request, "42"), delivery(), stack.reviewer)
-        )
+        out = list(await submitted(stack, proposal_for(request, "42")))
     reviews = [m for m in out if isinstance(m, ReviewRequested)]
-    [ballot] = await reviewer.on_review(review_for(reviews[0], "42"), delivery(), stack.reviewer)
+    [ballot] = await submitted(stack, review_for(reviews[0], "42"))
     assert await voter.on_ballot(ballot, delivery(), stack.voter) == []  # still reviewing
     with pytest.raises(NotYetDue):
         await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
@@ -113,7 +109,7 @@ async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> Non
         (2, ("review timed out",)),
     ]
     # a review that arrives after the deadline does not replace the timed-out ballot
-    [kept] = await reviewer.on_review(review_for(reviews[1], "42"), delivery(), stack.reviewer)
+    [kept] = await submitted(stack, review_for(reviews[1], "42"))
     assert not kept.valid
     # Ballots published once the box is closed are final: any of them releases the tally.
     assert all(b.final for b in late)

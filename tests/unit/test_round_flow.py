@@ -27,7 +27,7 @@ from services.gate.handlers import on_tally, on_timer
 from services.reviewer.handlers import on_proposal, on_review
 from services.voter.handlers import on_ballot
 
-from .builders import NOW, proposal_for, review_for
+from .builders import NOW, arrived, proposal_for, review_for
 from .conftest import Stack
 
 Handler = Callable[[Any, Delivery, Any], Awaitable[Sequence[Message]]]
@@ -230,7 +230,7 @@ async def test_redelivered_proposals_are_recorded_once(stack: Stack) -> None:
     request = of_type(opened, ProposeRequested)[1]
     msg: ProposalSubmitted = proposal_for(request, "41")
     for _ in range(3):
-        await on_proposal(msg, Delivery("s", 1, 3, b""), stack.reviewer)
+        await on_proposal(msg, arrived(msg, delivered=3), stack.reviewer)
     record = stack.store.records["flow-5"]
     assert len(record.current.proposals) == 1
     assert record.usage["bravo"].calls == 1

@@ -23,7 +23,7 @@ from services.reviewer.handlers import ReviewerDeps, on_proposal
 from services.reviewer.settings import ReviewerSettings
 from services.voter.handlers import on_ballot
 
-from .builders import NOW, card, delivery, proposal_for
+from .builders import NOW, arrived, card, delivery, proposal_for
 from .conftest import Stack
 from .test_round_flow import of_type, propose_all, review_all, the_task, twice
 
@@ -105,7 +105,7 @@ async def test_the_record_keeps_as_much_reasoning_as_the_reviewer_setting_says(
     request = of_type(opened, ProposeRequested)[0]
     long = "I checked every step of the product twice. " * 200  # ~2,200 tokens
     proposal = msgspec.structs.replace(proposal_for(request, "42"), reasoning=long)
-    await on_proposal(proposal, delivery(), deps)
+    await on_proposal(proposal, arrived(proposal), deps)
     [stored] = stack.store.records[f"reasoning-{kept}"].current.proposals
     assert stored.reasoning is not None
     assert kept - 8 <= estimate_tokens(stored.reasoning) <= kept + 8

@@ -42,13 +42,16 @@ EXAMPLES: dict[type[Message], tuple[Message, str]] = {
     ),
     ProposalSubmitted: (
         ProposalSubmitted(**EV, proposal_id="p", seat=0, agent_id="a1"),
-        "nsed.events.t1.proposal",
+        "nsed.events.t1.proposal.a1",
     ),
     ReviewRequested: (
         ReviewRequested(**EV, seat=0, agent_id="a1", task=VIEW, candidates=(), deadline=0.0),
         "nsed.work.a1.review",
     ),
-    ReviewSubmitted: (ReviewSubmitted(**EV, seat=0, agent_id="a2"), "nsed.events.t1.review"),
+    ReviewSubmitted: (
+        ReviewSubmitted(**EV, seat=0, agent_id="a2"),
+        "nsed.events.t1.review.a2",
+    ),
     BallotAccepted: (
         BallotAccepted(**EV, seat=0, agent_id="a2", valid=True),
         "nsed.events.t1.ballot",
@@ -105,8 +108,9 @@ def test_every_step_has_a_concrete_subject_and_a_filter_that_matches_it(
 
 
 def test_filters_fix_the_named_fields_and_wildcard_the_rest() -> None:
-    assert subjects.filter_for(ProposalSubmitted) == "nsed.events.*.proposal"
-    assert subjects.filter_for(ProposalSubmitted, task_id="t9") == "nsed.events.t9.proposal"
+    assert subjects.filter_for(ProposalSubmitted) == "nsed.events.*.proposal.*"
+    assert subjects.filter_for(ProposalSubmitted, task_id="t9") == "nsed.events.t9.proposal.*"
+    assert subjects.filter_for(ReviewSubmitted, agent_id="a1") == "nsed.events.*.review.a1"
     assert subjects.filter_for(PhaseDue, owner="gate") == "nsed.timers.gate"
     assert subjects.filter_for(TaskSubmitted) == "nsed.tasks"
 

@@ -1,7 +1,7 @@
 """The ``sim`` backend: the pure model of ``sim_model`` behind the backend protocol.
 
 It needs the truth, which agents never see in their requests: ``TruthSource`` reads the
-task's reference answer from the deliberation record (falling back to a hidden label), the
+task's reference answer from ``nsed_references`` (falling back to a hidden label), the
 simulation's only oracle. Latency is slept for real, scaled by ``latency_scale``.
 """
 
