@@ -93,9 +93,8 @@ async def open_runtime(
     principal: str | None = None,
     reads: Sequence[str] = (),
 ) -> AsyncIterator[Runtime]:
-    """Connect as ``principal`` (default: the service's name) and make the topology, or,
-    given ``reads`` (the streams a principal that may not make streams reads), wait for
-    them to exist."""
+    """Connect as ``principal`` (default: the service) and make the topology, or, given
+    ``reads`` (streams a principal that may not make them reads), wait for those."""
     instance = instance_id or uuid.uuid4().hex[:12]
     identity = credentials.for_principal(principal or service, settings.home)
     watchers: list[asyncio.Event] = []
@@ -109,9 +108,8 @@ async def open_runtime(
         stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
         meters = meter_provider(service, instance, settings.home, metrics_to_collector())
         stack.callback(meters.shutdown)
-        nc = await _connect_at_startup(
-            settings, f"nsed-{service}-{instance}", on_reconnect, identity
-        )
+        name = f"nsed-{service}-{instance}"
+        nc = await _connect_at_startup(settings, name, on_reconnect, identity)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
         timeout = settings.startup_timeout_s
