@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import nats.errors
 import pytest
@@ -25,6 +26,7 @@ from services._runtime.topology import ensure_topology
 from services.stack import permissions
 from services.stack.permissions import Agent
 from tests.support.authorized import Principal, authorized_server
+from tests.support.gateway import sdk, start_gateway
 from tests.support.inprocess import POOL, InProcessStack
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
@@ -173,8 +175,8 @@ async def test_only_a_simulated_agent_reads_the_references(admin: Principal, con
 async def test_a_deliberation_runs_under_authorization_for_a_bare_client(
     tmp_path: Path,
 ) -> None:
-    """Every service and agent with its own key, the client anonymous: the table lets
-    the whole round through, and the bare-client contract holds."""
+    """Every service, agent and the gateway with its own key, the client anonymous: the
+    table lets the whole round through, and the bare-client contract holds."""
     from services.agent_runner.config import load_pool
 
     agents = [Agent(a.id, simulated=a.backend == "sim") for a in load_pool(POOL).agents]
@@ -198,6 +200,21 @@ async def test_a_deliberation_runs_under_authorization_for_a_bare_client(
         assert result["task_id"] == "t-bare"
         assert result["status"] in ("completed", "degraded")
         assert client.errors == []
+        # The gateway with its own key: a chat, and the web view's replay of the task.
+        url = await start_gateway(stack, tuple(a.agent_id for a in agents[:3]))
+        async with sdk(url) as openai_client:
+            reply = await openai_client.chat.completions.create(
+                model="nsed",
+                messages=[{"role": "user", "content": "What is 6*7?"}],
+                extra_body={"nsed": {"reference_answer": "42", "answer_format": "integer"}},
+            )
+        assert reply.choices[0].message.content
+        site = url.removesuffix("/v1")
+        async with aiohttp.ClientSession() as http:
+            for page in ("/", "/deliberations/t-bare"):
+                async with http.get(site + page) as response:
+                    assert response.status == 200, page
+                    assert "t-bare" in await response.text(), page
         assert stack.failures() == []
     finally:
         await client.close()
