@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -61,9 +60,9 @@ def ensure_key(home: str | Path, principal: str) -> str:
     return public_key(path.read_bytes().strip())
 
 
-def render(grants: Mapping[str, Grant], keys: Mapping[str, str], client_password: str) -> str:
-    """The server's ``authorization`` block: one nkey user per principal, and the anonymous
-    ``client`` as a user that connections without credentials become (``no_auth_user``)."""
+def render(grants: Mapping[str, Grant], keys: Mapping[str, str]) -> str:
+    """The server's ``authorization`` block: one nkey user per principal, the ``client``'s
+    being the one that connections without credentials become (``no_auth_user``)."""
     lines = [
         "# Written by `nsed stack up` from the permission table",
         "# (services/stack/permissions.py): edits are lost at the next start.",
@@ -71,14 +70,11 @@ def render(grants: Mapping[str, Grant], keys: Mapping[str, str], client_password
         "  users = [",
     ]
     for principal, grant in grants.items():
-        who = (
-            {"user": ANONYMOUS, "password": client_password}
-            if principal == ANONYMOUS
-            else {"nkey": keys[principal]}
-        )
-        lines.append(f"    # {principal}")
-        lines.append(f"    {json.dumps({**who, 'permissions': _permissions(grant)})}")
-    lines += ["  ]", "}", f"no_auth_user: {json.dumps(ANONYMOUS)}", ""]
+        user = {"nkey": keys[principal], "permissions": _permissions(grant)}
+        lines += [f"    # {principal}", f"    {json.dumps(user)}"]
+    # A key, not a password: the server warns of plain-text passwords, and a reload that
+    # changes no_auth_user fails, so the client's key is kept like every other.
+    lines += ["  ]", "}", f"no_auth_user: {json.dumps(keys[ANONYMOUS])}", ""]
     return "\n".join(lines)
 
 
@@ -106,9 +102,8 @@ def write(home: str | Path, agents: Iterable[Agent]) -> Path:
     enrolled = list({a.agent_id: a for a in agents}.values())
     directory = _private_dir(auth_dir(home))
     grants = table(enrolled)
-    keys = {p: ensure_key(home, p) for p in grants if p != ANONYMOUS}
-    # Nobody logs in as the client: connections without credentials become it.
-    text = render(grants, keys, secrets.token_urlsafe(24))
+    keys = {p: ensure_key(home, p) for p in grants}
+    text = render(grants, keys)
     _write_private(directory / AGENTS, json.dumps([a.__dict__ for a in enrolled]).encode())
     _write_private(directory / CONFIG, text.encode())
     return directory / CONFIG

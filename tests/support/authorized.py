@@ -48,8 +48,10 @@ class Principal:
         async def on_error(exc: Exception) -> None:
             errors.append(str(exc).lower())
 
-        identity = credentials.for_principal(name, home, env={})
-        if name != credentials.ANONYMOUS:
+        if name == credentials.ANONYMOUS:  # no credentials at all (its key is never used)
+            identity = credentials.Credentials(name, None)
+        else:
+            identity = credentials.for_principal(name, home, env={})
             assert identity.seed is not None, f"no key for {name}"
         nc = await nats.connect(url, allow_reconnect=False, error_cb=on_error, **identity.options())
         return cls(name, nc, errors)

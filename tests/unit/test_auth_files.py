@@ -36,15 +36,18 @@ def test_the_authorization_names_every_principal_once_and_the_anonymous_client(
     text = written.read_text()
     assert mode(written) == 0o600
     principals = ("broker", "reviewer", "voter", "gate", "gateway", "admin",
-                  "agent-alpha", "agent-bravo")  # fmt: skip
-    for principal in principals:
-        public = auth.public_key(credentials.key_file(tmp_path, principal).read_bytes())
-        assert text.count(public) == 1
+                  "agent-alpha", "agent-bravo", "client")  # fmt: skip
+    public = {
+        p: auth.public_key(credentials.key_file(tmp_path, p).read_bytes()) for p in principals
+    }
+    for key in public.values():
+        assert text.count(key) == 1 + (key == public["client"])
     users = [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
-    assert len(users) == len(principals) + 1
-    [client] = [u for u in users if u.get("user") == credentials.ANONYMOUS]
+    assert len(users) == len(principals)
+    [client] = [u for u in users if u["nkey"] == public["client"]]
     assert client["permissions"]["publish"]["allow"] == ["nsed.tasks"]
-    assert 'no_auth_user: "client"' in text
+    assert f'no_auth_user: "{public["client"]}"' in text
+    assert "password" not in text
 
 
 def test_another_pool_keeps_the_keys_and_enrolled_agents_follow_the_pool(tmp_path: Path) -> None:
