@@ -135,7 +135,11 @@ def subject_for(message: Message) -> str:
 
 def filter_for(message_type: type[Message], **fixed: str) -> str:
     """A consumer filter for a message type: named fields fixed, the rest wildcards."""
-    template = _BY_TYPE[message_type].subject
+    return fill(_BY_TYPE[message_type].subject, **fixed)
+
+
+def fill(template: str, **fixed: str) -> str:
+    """A subject template with the named fields fixed and the rest wildcards."""
     return _FIELD.sub(lambda m: fixed.get(m.group(1), "*"), template)
 
 

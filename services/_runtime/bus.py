@@ -27,6 +27,7 @@ from schemas import subjects
 from schemas.base import Message
 from schemas.timers import PhaseDue
 from services._runtime import natsurls, telemetry
+from services._runtime.credentials import Credentials
 from services._runtime.errors import Retryable
 from services._runtime.retry import TRANSIENT
 from services._runtime.topology import ensure_topology as ensure_topology  # its old home
@@ -34,6 +35,7 @@ from services._runtime.topology import ensure_topology as ensure_topology  # its
 PUBLISH_TIMEOUT_S = 5.0
 RECONNECT_WAIT_S = 0.5
 MSG_ID = "Nats-Msg-Id"
+PERMISSION_DENIED = "permissions violation"  # how the server refuses a subject
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
 
@@ -55,9 +57,11 @@ async def connect(
     timeout: float = 5.0,
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     max_reconnect_attempts: int = -1,
+    credentials: Credentials | None = None,
 ) -> Client:
     """Connect with reconnects forever (services) or a bounded number (CLI); ``url`` may
-    name several servers, separated by commas (the nodes of one cluster). Losing the
+    name several servers, separated by commas (the nodes of one cluster), as the principal
+    ``credentials`` names (anonymous without them). Losing the
     server is one warning line, and getting it back one info line with the time it took;
     nats-py retries every ``RECONNECT_WAIT_S`` in between, silently."""
     log = structlog.get_logger("nats")
@@ -76,8 +80,11 @@ async def connect(
         if on_reconnect is not None:
             await on_reconnect()
 
-    async def _error(_: Exception) -> None:
-        return None  # connection errors surface through reconnects and timeouts
+    async def _error(exc: Exception) -> None:
+        # Connection errors surface through reconnects and timeouts; a request the server
+        # refused surfaces only as a timeout, so its reason is told here.
+        if PERMISSION_DENIED in str(exc).lower():
+            log.warning("nats_permission_denied", error=str(exc))
 
     nc = await nats.connect(
         natsurls.split(url),
@@ -89,6 +96,7 @@ async def connect(
         disconnected_cb=_disconnected,
         reconnected_cb=_reconnected,
         error_cb=_error,
+        **(credentials.options() if credentials is not None else {}),
     )
     clients.append(nc)
     return nc

@@ -41,6 +41,10 @@ class DurableConsumer:
         self.route = route
         self.config = ConsumerConfig(
             durable_name=route.name,
+            # Named, the consumer is created on a subject that carries its filter
+            # ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>), which the server checks
+            # against the config: a principal allowed that subject cannot widen the filter.
+            name=route.name,
             filter_subject=route.subject,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,

@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from services._runtime import bus as busmod
-from services._runtime import telemetry, topology
+from services._runtime import credentials, telemetry, topology
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
@@ -90,8 +90,13 @@ async def open_runtime(
     *,
     stop: asyncio.Event | None = None,
     instance_id: str | None = None,
+    principal: str | None = None,
+    reads: Sequence[str] = (),
 ) -> AsyncIterator[Runtime]:
+    """Connect as ``principal`` (default: the service) and make the topology, or, given
+    ``reads`` (streams a principal that may not make them reads), wait for those."""
     instance = instance_id or uuid.uuid4().hex[:12]
+    identity = credentials.for_principal(principal or service, settings.home)
     watchers: list[asyncio.Event] = []
 
     async def on_reconnect() -> None:
@@ -103,14 +108,21 @@ async def open_runtime(
         stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
         meters = meter_provider(service, instance, settings.home, metrics_to_collector())
         stack.callback(meters.shutdown)
-        nc = await _connect_at_startup(settings, f"nsed-{service}-{instance}", on_reconnect)
+        name = f"nsed-{service}-{instance}"
+        nc = await _connect_at_startup(settings, name, on_reconnect, identity)
         stack.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
-        make_topology = one_at_a_time(
-            lambda: topology.ensure_topology(
-                bus.js, replicas=settings.stream_replicas, timeout=settings.startup_timeout_s
+        timeout = settings.startup_timeout_s
+        # Without a key there is no authorization to keep anyone from making streams (a
+        # plain nats-server): whoever comes first makes them, as before.
+        if reads and identity.seed is not None:
+            make_topology = one_at_a_time(lambda: topology.wait_for(bus.js, reads, timeout))
+        else:
+            make_topology = one_at_a_time(
+                lambda: topology.ensure_topology(
+                    bus.js, replicas=settings.stream_replicas, timeout=timeout
+                )
             )
-        )
         await make_topology()
         yield Runtime(
             service=service,
@@ -142,7 +154,10 @@ def one_at_a_time(run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[
 
 
 async def _connect_at_startup(
-    settings: ServiceSettings, name: str, on_reconnect: Callable[[], Awaitable[None]]
+    settings: ServiceSettings,
+    name: str,
+    on_reconnect: Callable[[], Awaitable[None]],
+    identity: credentials.Credentials,
 ) -> Client:
     """Connect; nats-py keeps trying while NATS is still starting (a process manager starts
     everything at once), for at most ``startup_timeout_s``."""
@@ -153,6 +168,7 @@ async def _connect_at_startup(
                 name,
                 timeout=settings.connect_timeout_s,
                 on_reconnect=on_reconnect,
+                credentials=identity,
             ),
             timeout=settings.startup_timeout_s,
         )

@@ -4,14 +4,15 @@ an operator changed them) by every process at start, on one server or a cluster.
 Consumes a JetStream context, the number of copies to keep (``stream_replicas``) and a
 deadline. Emits nothing but the streams and buckets: made once JetStream answers, each
 with that many copies, older ones scaled up (never down) and moved to what this version
-needs (direct gets, schedules, results republished).
+needs (direct gets, schedules, results republished). A principal that may not make them
+(an agent, under ``nsed stack up``'s authorization) waits for them instead (``wait_for``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -111,6 +112,14 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: floa
     ]
     for bucket_config in buckets:
         await _until_ready(partial(_create_bucket, js, bucket_config), deadline)
+
+
+async def wait_for(js: JetStreamContext, streams: Sequence[str], timeout: float = 30.0) -> None:
+    """Wait until every stream in ``streams`` exists (a principal that may not make streams
+    waits for the services that may)."""
+    deadline = time.monotonic() + timeout
+    for name in streams:
+        await _until_ready(partial(js.stream_info, name), deadline)
 
 
 async def _until_ready(attempt: Callable[[], Awaitable[Any]], deadline: float) -> None:

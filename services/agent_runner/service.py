@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 
 from schemas import subjects
+from services._runtime import credentials
 from services._runtime.errors import ConfigError
 from services._runtime.lifecycle import Plan, open_runtime, serve
 from services._runtime.logging import log_to_file
@@ -123,7 +124,14 @@ async def _serve(
     settings: AgentRunnerSettings, stop: asyncio.Event, profile: AgentProfile, instance: str
 ) -> None:
     async with (
-        open_runtime("agent_runner", settings, stop=stop, instance_id=instance) as rt,
+        open_runtime(
+            "agent_runner",
+            settings,
+            stop=stop,
+            instance_id=instance,
+            principal=credentials.agent_principal(profile.id),
+            reads=(subjects.NSED_WORK, f"KV_{subjects.AGENTS_BUCKET}"),
+        ) as rt,
         # One HTTP session per process, closed on every way out, cancellation included.
         aiohttp.ClientSession() as session,
     ):

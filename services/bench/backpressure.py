@@ -73,8 +73,8 @@ async def run(
         pool = Path(tmp) / "slow.toml"
         pool.write_text(pool_toml(agents, latency_s, concurrency))
         async with supervised_stack(pool) as bench:
-            inbox = await HeldInbox.open(bench.url)
-            nc = await connect(bench.url, "nsed-bench-backpressure")
+            inbox = await HeldInbox.open(bench.url, bench.home)
+            nc = await connect(bench.url, "nsed-bench-backpressure", bench.home)
             try:
                 return await _measure(nc, inbox, bench.running, tasks, agents, rounds) | {
                     "agents": agents,

@@ -58,8 +58,8 @@ async def run(
     failed = False
     stack = supervised_stack(DEFAULT_POOL, cluster=cluster, env=env, keep=lambda: failed)
     async with stack as bench:
-        inbox = await HeldInbox.open(bench.url)
-        nc = await connect(bench.url, "nsed-bench-chaos")
+        inbox = await HeldInbox.open(bench.url, bench.home)
+        nc = await connect(bench.url, "nsed-bench-chaos", bench.home)
         try:
             policy = Policy(
                 team_size=3, min_rounds=rounds, max_rounds=rounds, deadline_s=deadline_s

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from nats.aio.msg import Msg
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
+from services._runtime import credentials
 
 _decoder = msgspec.json.Decoder(DeliberationConcluded)
 
@@ -36,11 +38,12 @@ class HeldInbox:
     _arrived: dict[str, asyncio.Event] = field(default_factory=dict)
 
     @classmethod
-    async def open(cls, url: str) -> HeldInbox:
+    async def open(cls, url: str, home: Path | None = None) -> HeldInbox:
         inbox = cls()
         inbox.nc = await connect(
             url,
             "nsed-bench-inbox",
+            home=home,
             disconnected_cb=inbox._disconnected,
             reconnected_cb=inbox._reconnected,
         )
@@ -94,10 +97,12 @@ class HeldInbox:
             await self.nc.close()
 
 
-async def connect(url: str, name: str, **callbacks: Any) -> Client:
-    """A benchmark client's connection to every node of ``url`` (comma-separated). It
-    reconnects fast and forever: the services retry every 0.5 s, so this client is back
-    first, and a result is rarely published while it is away."""
+async def connect(url: str, name: str, home: Path | None = None, **callbacks: Any) -> Client:
+    """A benchmark client's connection to every node of ``url`` (comma-separated), as
+    ``admin`` of the stack in ``home`` when it has keys. It reconnects fast and forever:
+    the services retry every 0.5 s, so this client is back first, and a result is rarely
+    published while it is away."""
+    identity = credentials.for_principal(credentials.ADMIN, home) if home else None
     return await nats.connect(
         url.split(","),
         name=name,
@@ -105,6 +110,7 @@ async def connect(url: str, name: str, **callbacks: Any) -> Client:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.1,
         error_cb=_quiet,
+        **(identity.options() if identity is not None else {}),
         **callbacks,
     )
 

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
-from services._runtime import natsurls
+from services._runtime import credentials, natsurls
 from services._runtime.errors import ConfigError
 from services._runtime.retry import TRANSIENT
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
@@ -114,8 +114,10 @@ async def connect(url: str | None = None, *, follow: bool = False) -> Client:
     that waits on a task: ``submit``, ``watch``), a connection lost later is tried again
     every ``RECONNECT_WAIT_S`` for up to ``RECONNECT_FOR_S``, with one line on stderr when
     it is lost and one when it is back; nats-py says nothing itself. ``url`` may list a
-    cluster's nodes, separated by commas."""
+    cluster's nodes, separated by commas. It connects as ``admin`` with the stack's key
+    (``NSED_NATS_NKEY``, else ``$NSED_HOME/auth/admin.nk``), else anonymously."""
     url = url or nats_url()
+    identity = admin_credentials()
     lines = _ConnectionLines(url)
 
     async def _quiet(_: Exception) -> None:
@@ -133,6 +135,7 @@ async def connect(url: str | None = None, *, follow: bool = False) -> Client:
             error_cb=_quiet,
             disconnected_cb=lines.lost,
             reconnected_cb=lines.back,
+            **identity.options(),
         )
     except Exception as exc:
         raise CliError(
@@ -144,6 +147,13 @@ async def connect(url: str | None = None, *, follow: bool = False) -> Client:
         nc.options["allow_reconnect"] = True
         nc.options["max_reconnect_attempts"] = round(RECONNECT_FOR_S / RECONNECT_WAIT_S)
     return nc
+
+
+def admin_credentials() -> credentials.Credentials:
+    try:
+        return credentials.for_principal(credentials.ADMIN, stack_home())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
 
 
 class _ConnectionLines:

@@ -15,6 +15,7 @@ from services.cli import client
 from services.cli.bench import bench
 from services.cli.client import run_async
 from services.cli.eval import eval_command
+from services.cli.stack_group import stack
 
 T = TypeVar("T")
 
@@ -203,57 +204,11 @@ def agent() -> None:
 def agent_run(config: str, agent_id: str | None) -> None:
     """Run one agent-runner process for one profile of the pool CONFIG."""
     from services.agent_runner.__main__ import run
+    from services.cli.stack import enrol_agent
 
     os.environ.update(client.stack_environment())  # every node of a local cluster
+    enrol_agent(config, agent_id)
     run(config, agent_id)
-
-
-@cli.group()
-def stack() -> None:
-    """The local stack (what `make up`, `make down` and `make status` run)."""
-
-
-@stack.command("up")
-@click.option("--pool", default="infra/agents/sim.toml", show_default=True)
-@click.option("--demo/--no-demo", default=True, show_default=True)
-@click.option(
-    "--cluster",
-    "cluster_size",
-    type=click.Choice(["1", "3"]),
-    default="1",
-    show_default=True,
-    help="NATS nodes: 3 runs a local cluster (streams with 3 replicas).",
-)
-def stack_up(pool: str, demo: bool, cluster_size: str) -> None:
-    """Start NATS, the services and the pool under supervisord; wait until healthy."""
-    from services.cli import stack as stack_cmd
-
-    sys.exit(stack_cmd.up(pool, demo, int(cluster_size)))
-
-
-@stack.command("extras")
-@click.option("--pool", default="infra/agents/sim.toml", show_default=True)
-def stack_extras(pool: str) -> None:
-    """Print the optional extras POOL needs installed (`local` for local models)."""
-    from services.cli import stack as stack_cmd
-
-    sys.exit(stack_cmd.extras(pool))
-
-
-@stack.command("down")
-def stack_down() -> None:
-    """Stop everything `stack up` started."""
-    from services.cli import stack as stack_cmd
-
-    sys.exit(stack_cmd.down())
-
-
-@stack.command("status")
-def stack_status() -> None:
-    """Show the processes, the services answering discovery and the live agents."""
-    from services.cli import stack as stack_cmd
-
-    sys.exit(stack_cmd.print_status())
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -262,6 +217,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 cli.add_command(bench)
 cli.add_command(eval_command)
+cli.add_command(stack)
 
 
 def main() -> None:

@@ -10,15 +10,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from services._runtime import credentials
 from services._runtime.settings import load_settings
 from services.agent_runner.config import load_pool
 from services.cli import client, stack_status
 from services.cli.client import CliError
 from services.cli.submit import build_task, submit
 from services.gateway.settings import GatewaySettings
-from services.stack import cluster, health, model_servers, preflight, runners
+from services.stack import auth, cluster, health, model_servers, preflight, runners
 from services.stack.model_servers import ModelServer
 from services.stack.natsserver import local_nodes
+from services.stack.permissions import Agent
 from services.stack.supervisor import (
     StackPaths,
     Supervisor,
@@ -83,6 +85,9 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
             print("\n".join(errors), file=sys.stderr)
             return 2
         stack.home.mkdir(parents=True, exist_ok=True)
+        # Keys are made once and kept; the permissions follow this pool.
+        auth.write(stack.home, [Agent(a.id, simulated=a.backend == "sim") for a in pool.agents])
+        auth.server_config(stack.nats_config, stack.nats_settings)
         ports = [node.port for node in nodes] + [node.cluster_port for node in nodes]
         servers = model_servers.prepare(
             pool, pool_file.parent, stack.home / "models", console.print, avoid=ports
@@ -116,6 +121,7 @@ def up(pool_path: str, demo: bool, cluster_size: int = 1) -> int:
                 on_progress=lambda text: status.update(text),
                 on_wait=lambda: console.print(f"waiting for NATS at {url}", markup=False),
                 services=health.STACK_SERVICES,
+                identity=credentials.for_principal(credentials.ADMIN, stack.home),
             )
         )
     if missing:
@@ -189,6 +195,30 @@ def start_local_agents(
         for agent in agents:
             supervisor.start_program(f"agent-{agent}")
     return True
+
+
+def enrol_agent(pool_path: str, agent_id: str | None) -> None:
+    """A runner started by hand for the stack here: its agent gets a key and a grant first
+    (nothing to do for an agent the stack knows, or when the runner joins no stack here).
+    A bad pool or agent id is left for the runner to report."""
+    if not client.stack_environment():
+        return
+    try:
+        profile = load_pool(pool_path).agent(agent_id)
+    except Exception:
+        return
+    agent = Agent(profile.id, simulated=profile.backend == "sim")
+    runners.enrol(paths(), agent, client.nats_url())
+
+
+def keys(pool_path: str) -> int:
+    """The keys and authorization ``up`` writes, alone (for infra/compose.yaml)."""
+    pool = load_pool(pool_path)
+    written = auth.write(
+        client.stack_home(), [Agent(a.id, simulated=a.backend == "sim") for a in pool.agents]
+    )
+    print(written)
+    return 0
 
 
 def extras(pool_path: str) -> int:

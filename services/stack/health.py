@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 from schemas import subjects
 from schemas.team import AgentCard
 from services._runtime import natsurls
+from services._runtime.credentials import Credentials
 from services._runtime.lifecycle import SERVICE_PREFIX
 from services.broker.registry import Registry
 
@@ -98,9 +99,13 @@ async def _quiet(_: Exception) -> None:
 
 
 async def connect_retrying(
-    url: str, deadline: float, on_wait: Callable[[], None] = lambda: None
+    url: str,
+    deadline: float,
+    on_wait: Callable[[], None] = lambda: None,
+    identity: Credentials | None = None,
 ) -> Client:
-    """Connect once NATS answers; ``on_wait`` is called once if it does not at first."""
+    """Connect once NATS answers (as ``identity``, else anonymously); ``on_wait`` is called
+    once if it does not at first."""
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
@@ -110,6 +115,7 @@ async def connect_retrying(
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
                 error_cb=_quiet,
+                **(identity.options() if identity is not None else {}),
             )
         except Exception as exc:
             if last is None:
@@ -145,15 +151,17 @@ async def wait_healthy(
     on_progress: Callable[[str], None] = lambda _: None,
     on_wait: Callable[[], None] = lambda: None,
     services: Iterable[str] = SERVICE_NAMES,
+    identity: Credentials | None = None,
 ) -> list[str]:
     """Wait until healthy; returns what is still missing when ``timeout`` runs out.
-    ``on_wait`` is called once if NATS does not answer at first (it is starting)."""
+    ``on_wait`` is called once if NATS does not answer at first (it is starting).
+    ``identity``: whom to connect as (``admin`` on a stack with authorization)."""
     deadline = time.monotonic() + timeout
     expected_agents = set(agents)
     expected_services = tuple(services)
     on_progress(f"waiting for NATS at {url}")
     try:
-        nc = await connect_retrying(url, deadline, on_wait)
+        nc = await connect_retrying(url, deadline, on_wait, identity)
     except TimeoutError as exc:
         return [str(exc)]
     try:

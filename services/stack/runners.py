@@ -6,20 +6,29 @@ and the cards live in the stack's ``nsed_agents``. A runner started by hand
 lists it, ``up`` warns when its agent is not in the pool (it can be seated), and ``down``
 stops it, while NATS is still up, so that it deregisters and cannot join the next stack.
 A card with no entry belongs to a runner started elsewhere (another NSED_HOME or host):
-it is named, for the person who started it to stop.
+it is named, for the person who started it to stop. A runner started by hand for an agent
+the stack's authorization does not know is enrolled first (``enrol``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import nats
+
 from schemas.team import AgentCard
+from services._runtime import credentials, natsurls
 from services.agent_runner.runfile import RunnerEntry, alive, entries
-from services.stack.supervisor import same_server
+from services.stack import auth
+from services.stack.permissions import Agent
+from services.stack.supervisor import StackPaths, Supervisor, same_server
+
+ENROL_TIMEOUT_S = 10.0
 
 
 def by_hand(home: Path, nats_url: str | None) -> list[RunnerEntry]:
@@ -83,3 +92,40 @@ def wait_or_kill(runners: list[RunnerEntry], timeout: float) -> list[RunnerEntry
                 continue
             killed.append(entry)
     return killed
+
+
+def enrol(stack: StackPaths, agent: Agent, url: str, timeout: float = ENROL_TIMEOUT_S) -> bool:
+    """Give ``agent`` a key and a grant in the running stack's authorization, and have every
+    NATS node read it (SIGHUP); returns once the key is accepted. False: nothing to do (no
+    stack with authorization runs here, or the agent is enrolled already)."""
+    supervisor = Supervisor(stack)
+    if not auth.enabled(stack.home) or supervisor.pid() is None:
+        return False
+    if not auth.enrol(stack.home, agent):
+        return False
+    auth.reload(supervisor.nats_pids())
+    key = credentials.for_principal(credentials.agent_principal(agent.agent_id), stack.home)
+    asyncio.run(_accepted(url, key, timeout))
+    return True
+
+
+async def _accepted(url: str, key: credentials.Credentials, timeout: float) -> None:
+    """Wait until the servers take ``key`` (a reload is applied a moment after the signal)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            nc = await nats.connect(
+                natsurls.split(url), allow_reconnect=False, connect_timeout=1.0,
+                error_cb=_quiet, **key.options(),
+            )  # fmt: skip
+        except Exception:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        await nc.close()
+        return
+
+
+async def _quiet(_: Exception) -> None:
+    return None

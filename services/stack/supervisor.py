@@ -51,6 +51,15 @@ class StackPaths:
     def logs(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def nats_config(self) -> Path:
+        """The servers' config: the checkout's settings and the stack's authorization."""
+        return self.home / "nats-server.conf"
+
+    @property
+    def nats_settings(self) -> Path:
+        return self.root / "infra" / "nats" / "nats-server.conf"
+
 
 def nats_listen(url: str) -> str:
     host, port = natsurls.listener(natsurls.split(url)[0])
@@ -108,6 +117,7 @@ def render(
         "root": str(paths.root),
         "instance": str(os.getpid()),
         "nats_server": str(bindir / "nats-server"),
+        "nats_config": str(paths.nats_config),
         "nats_url": urls,
         "replicas": str(cluster.replicas(nodes)),
     }
@@ -188,6 +198,14 @@ class Supervisor:
 
     def processes(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("getAllProcessInfo"))
+
+    def nats_pids(self) -> list[int]:
+        """The running NATS servers' pids (``nats``, or ``nats-1``… in a cluster)."""
+        return [
+            int(p["pid"])
+            for p in self.processes()
+            if p.get("pid") and (p["name"] == "nats" or p["name"].startswith("nats-"))
+        ]
 
     def shutdown(self, timeout: float = 60.0) -> list[str]:
         """Stop every program and supervisord; returns the processes that had to be killed

@@ -51,6 +51,19 @@ def _nats_nodes() -> dict[str, dict[str, Any]]:
     }
 
 
+def _with_includes(path: Path) -> str:
+    """A server config with the includes the checkout holds written in (not the
+    authorization, which the `auth` service writes into its volume)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        included = re.fullmatch(r"include \./([\w.-]+)", line.strip())
+        if included and (path.parent / included.group(1)).is_file():
+            lines.append(_with_includes(path.parent / included.group(1)))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def _copied_sources() -> list[str]:
     """The build-context paths of the Dockerfile's COPY lines (without the destination)."""
     sources: list[str] = []
@@ -128,7 +141,7 @@ def test_the_cluster_profile_runs_three_nodes_routed_to_each_other_and_used_by_a
     stores = [v.split(":")[0] for spec in nodes.values() for v in spec["volumes"] if "/data" in v]
     assert len(set(stores)) == len(nodes)
     assert len({port for spec in nodes.values() for port in spec["ports"]}) == len(nodes)
-    text = (INFRA / "nats" / config).read_text()
+    text = _with_includes(INFRA / "nats" / config)
     port = re.search(r"listen:\s*0\.0\.0\.0:(\d+)", text)
     assert port is not None
     routes = set(re.findall(r"nats-route://([\w-]+):(\d+)", text))
@@ -149,6 +162,47 @@ def test_the_cluster_config_is_one_nats_server_accepts(tmp_path: Path) -> None:
         env=environment, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("config", ["nats-auth.conf", "nats-cluster-auth.conf"])
+def test_the_servers_read_the_authorization_the_auth_service_writes(
+    tmp_path: Path, config: str
+) -> None:
+    """What compose mounts: the configs beside the `auth` volume, as `nsed stack keys`
+    fills it."""
+    from services.stack import auth
+    from services.stack.permissions import Agent
+
+    etc = tmp_path / "etc"
+    shutil.copytree(INFRA / "nats", etc)
+    home = tmp_path / "home"
+    auth.write(home, [Agent("qwen3-8b", simulated=True)])
+    shutil.copytree(home / "auth", etc / "auth")
+    node = _nats_nodes()["nats-2"]["environment"]
+    checked = subprocess.run(
+        [str(BINARY), "-t", "-c", str(etc / config)],
+        env={**node, "NSED_NATS_STORE": str(tmp_path / "store")},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_auth_volume_holds_every_containers_key_and_nats_reads_it() -> None:
+    services = _compose()["services"]
+    home = re.search(r"ENV NSED_HOME=(\S+)", (INFRA / "Dockerfile").read_text())
+    assert home is not None
+    assert services["auth"]["command"] == [
+        "nsed", "stack", "keys", "--pool", "infra/agents/sim.toml",
+    ]  # fmt: skip
+    nsed = [n for n, spec in services.items() if spec.get("image") == "nsed:local"]
+    assert {*SERVICES, "agent-qwen3-8b", "cli", "auth"} <= set(nsed)
+    for name in nsed:
+        assert f"auth:{home.group(1)}/auth" in services[name]["volumes"], name
+    for name, spec in _nats_nodes().items():
+        assert "auth:/etc/nsed/auth:ro" in spec["volumes"], name
+        assert spec["depends_on"]["auth"]["condition"] == "service_completed_successfully"
+    default = _compose()["services"]["nats"]["command"]
+    assert "/etc/nsed/${NSED_NATS_CONFIG:-nats-auth.conf}" in default
 
 
 def test_host_ports_are_bound_to_loopback_only() -> None:
