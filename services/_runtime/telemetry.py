@@ -1,6 +1,6 @@
 """Tracing and metrics plumbing: one provider per service, one trace per task.
 
-The span model (DESIGN §9). Each task has a root span and each round a span under it.
+The span model (README, "Traces and logs"). Each task has a root span and each round a span under it.
 Every service step is a span under its round: team selection, each agent's propose and
 review call, ballot validation, the tally, the gate. The root and round spans cover work
 done by several processes over time, so their ids are *derived*:

@@ -1,4 +1,4 @@
-"""Whether this runner's backend works, as its card tells the broker (DESIGN §8).
+"""Whether this runner's backend works, as its card tells the broker.
 
     healthy ──the probe fails, or ``unhealthy_after`` calls in a row fail──▶ unhealthy
     unhealthy ──a probe (or a call) succeeds──▶ healthy

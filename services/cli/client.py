@@ -1,6 +1,6 @@
 """What every CLI command shares: the NATS address, connecting, one-line errors, exit codes.
 
-Exit codes (DESIGN §10): 0 completed, 3 degraded, 1 failed, 2 usage or connection error;
+Exit codes (README, "Command line"): 0 completed, 3 degraded, 1 failed, 2 usage or connection error;
 ``nsed result`` also uses 4 for "no result yet".
 """
 

@@ -1,4 +1,4 @@
-"""The ``nsed`` command: every subcommand of DESIGN §10, plus ``stack`` for the Makefile."""
+"""The ``nsed`` command: every subcommand of the README's "Command line", plus ``stack`` for the Makefile."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``nsed`` command against a running stack: the contract of DESIGN §10."""
+"""The ``nsed`` command against a running stack: the contract of the README's "Command line"."""
 
 from __future__ import annotations
 
