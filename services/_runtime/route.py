@@ -17,8 +17,11 @@ from opentelemetry.trace import SpanContext
 
 from schemas import subjects
 from schemas.base import Message
+from schemas.dlq import DeadLetter
 from services._runtime.errors import Rejected, UndeclaredOutput
 from services.core.wording import plain
+
+EXCERPT_CHARS = 512  # of a dead letter's payload
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class Route:
         except msgspec.DecodeError as exc:
             return None, Rejected(f"undecodable: {exc}")
 
+    async def handle(self, message: Any, delivery: Delivery) -> Sequence[Message]:
+        """The handler's outputs for one decoded message, checked against ``emits``."""
+        outputs = await self.handler(message, delivery)
+        self.check_outputs(outputs)
+        return outputs
+
     def check_outputs(self, outputs: Sequence[Message]) -> None:
         """Raise ``UndeclaredOutput`` unless every output's type is in ``emits``."""
         for output in outputs:
@@ -82,6 +91,24 @@ class Route:
     @property
     def subject(self) -> str:
         return self.filter_subject or subjects.filter_for(self.consumes[0])
+
+
+def dead_letter(
+    route: str, service: str, delivery: Delivery, error: Rejected, at: float
+) -> DeadLetter:
+    """A rejected delivery, with its reason and the start of its payload, kept under an id
+    of its own per route and stream position."""
+    return DeadLetter(
+        message_id=f"dlq:{route}:{delivery.stream_seq}",
+        service=service,
+        subject=delivery.subject,
+        error=error.reason,
+        path=error.path,
+        payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
+        stream_seq=delivery.stream_seq,
+        delivered=delivery.delivered,
+        at=at,
+    )
 
 
 def _path_of(exc: msgspec.ValidationError) -> str | None:

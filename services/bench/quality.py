@@ -1,7 +1,8 @@
 """``nsed bench quality``: every protocol on the same pinned team, on GSM8K, at measured cost.
 
-One private stack of the pool; one batch of the same problems per strategy, each a policy
-of the same pipeline (``Policy.protocol``, ``Policy.team``):
+The services in memory with the team's agents of the pool (``study.services_bus``: their
+own routes, without NATS); one batch of the same problems per strategy, each a policy of
+the same pipeline (``Policy.protocol``, ``Policy.team``):
 
 - ``nsed``: the full protocol with its halting rule;
 - ``nsed_all_rounds``: nsed forced to run ``rounds`` rounds (``per_round`` and the fit);
@@ -34,7 +35,7 @@ from services._runtime.errors import ConfigError
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
 from services.bench import study
-from services.bench.harness import DEFAULT_POOL, private_stack
+from services.bench.harness import DEFAULT_POOL
 from services.bench.plot import render_accuracy_vs_tokens
 from services.bench.report import machine
 
@@ -89,31 +90,31 @@ async def run(
     team = team or default_team(team_size, pool)
     check_team(team, pool)
     started = time.perf_counter()
-    async with private_stack(pool, agents=sorted(set(team))) as stack:
+    bus = study.services_bus(pool, team)
 
-        async def batch(name: str, chosen: Policy) -> study.Batch:
-            return await study.run_batch(stack, problems, name, chosen, on_result)
+    async def batch(name: str, chosen: Policy) -> study.Batch:
+        return await study.run_batch(bus, problems, name, chosen, on_result)
 
-        forced = await batch("nsed_all_rounds", policy("nsed", team, min_rounds=rounds,
-                                                        max_rounds=rounds))  # fmt: skip
-        nsed = await batch("nsed", policy("nsed", team, max_rounds=rounds))
-        majority = await batch("majority", policy("vote", team))
-        accuracy = study.per_agent_accuracy(await study.first_proposals(stack, majority), problems)
-        best = max(team, key=lambda agent: (accuracy.get(agent, 0.0), -team.index(agent)))
-        per_call = majority.tokens_per_task() / len(team)
-        samples = study.equal_token_samples(nsed.tokens_per_task(), per_call, len(team))
-        round_robin = study.round_robin(team, samples)
-        batches = [
-            nsed,
-            forced,
-            majority,
-            await batch("best_single", policy("vote", (best,))),
-            await batch("self_moa", policy("vote", (best,) * len(team))),
-            await batch("majority_equal_tokens", policy("vote", round_robin)),
-            await batch("self_moa_equal_tokens", policy("vote", (best,) * samples)),
-            await batch("moa", policy("moa", team, max_rounds=2)),
-            await batch("debate", policy("debate", team, max_rounds=3)),
-        ]
+    forced = await batch("nsed_all_rounds", policy("nsed", team, min_rounds=rounds,
+                                                   max_rounds=rounds))  # fmt: skip
+    nsed = await batch("nsed", policy("nsed", team, max_rounds=rounds))
+    majority = await batch("majority", policy("vote", team))
+    accuracy = study.per_agent_accuracy(study.first_proposals(bus, majority), problems)
+    best = max(team, key=lambda agent: (accuracy.get(agent, 0.0), -team.index(agent)))
+    per_call = majority.tokens_per_task() / len(team)
+    samples = study.equal_token_samples(nsed.tokens_per_task(), per_call, len(team))
+    round_robin = study.round_robin(team, samples)
+    batches = [
+        nsed,
+        forced,
+        majority,
+        await batch("best_single", policy("vote", (best,))),
+        await batch("self_moa", policy("vote", (best,) * len(team))),
+        await batch("majority_equal_tokens", policy("vote", round_robin)),
+        await batch("self_moa_equal_tokens", policy("vote", (best,) * samples)),
+        await batch("moa", policy("moa", team, max_rounds=2)),
+        await batch("debate", policy("debate", team, max_rounds=3)),
+    ]
     elapsed = time.perf_counter() - started
     report = analyse(problems, team, rounds, batches, best, samples, accuracy, pool)
     report["elapsed_s"] = round(elapsed, 2)
