@@ -18,8 +18,8 @@ from schemas.task import Policy, TaskSubmitted
 from schemas.team import AgentCard, DomainPrior, Seat
 from services._runtime.route import Delivery
 from services.core import ids
-from services.voter.handlers import compute_tally
 from services.voter.settings import VoterSettings
+from services.voter.tally import compute_tally
 
 NOW = 1_000.0
 TASK = "task-1"

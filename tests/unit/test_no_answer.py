@@ -16,7 +16,7 @@ from services.gate.summary import round_notes
 from services.gate.telemetry import observe
 from services.reviewer import phases
 from services.reviewer.packets import build_packets
-from services.voter.handlers import entries
+from services.voter.options import entries
 
 from .builders import NOW, agreeing_round, delivery, proposal, record, task, team
 
