@@ -164,8 +164,7 @@ class MemoryBus:
         route, delivery = pending.route, pending.delivery
         decoded, failure = route.decode(delivery.payload)
         if failure is not None:
-            extra = await route.on_reject(delivery.payload, failure) if route.on_reject else ()
-            route.check_outputs(extra)
+            extra = await route.rejected(delivery.payload, failure)
             self.publish([self._letter(pending, failure), *extra])
             return
         try:

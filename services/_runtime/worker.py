@@ -254,17 +254,13 @@ class Worker:
         """The route's extra messages for an undecodable message (a ``failed`` result for a
         task, say). Its failure must not lose the dead letter: it is logged and skipped,
         except a transient one, which retries the whole rejection."""
-        if self.route.on_reject is None:
-            return ()
         try:
-            extra = await self.route.on_reject(delivery.payload, error)
-            self.route.check_outputs(extra)
+            return await self.route.rejected(delivery.payload, error)
         except Retryable:
             raise
         except Exception:
             self.log.error("reject_hook_failed", exc_info=True)
             return ()
-        return extra
 
 
 async def _settle(acknowledgement: Awaitable[None]) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from schemas.task import Policy
+from schemas.task import Policy, ProtocolName
 from services._runtime.errors import ConfigError
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
@@ -40,6 +40,7 @@ from services.bench.plot import render_accuracy_vs_tokens
 from services.bench.report import machine
 
 Progress = Callable[[int], None]
+DEFAULTS = Policy()
 
 
 def default_team(team_size: int, pool_path: Path = DEFAULT_POOL) -> tuple[str, ...]:
@@ -72,8 +73,21 @@ def check_team(team: tuple[str, ...], pool_path: Path = DEFAULT_POOL) -> None:
         raise ConfigError(f"a team needs two or more distinct agents, got {', '.join(team)}")
 
 
-def policy(protocol: str, team: tuple[str, ...], **fields: Any) -> Policy:
-    return Policy(protocol=protocol, team=team, deadline_s=3600, **fields)  # type: ignore[arg-type]
+def policy(
+    protocol: ProtocolName,
+    team: tuple[str, ...],
+    *,
+    max_rounds: int = DEFAULTS.max_rounds,
+    min_rounds: int = DEFAULTS.min_rounds,
+) -> Policy:
+    """A strategy of the study: ``protocol`` on the pinned ``team``, with time to spare."""
+    return Policy(
+        protocol=protocol,
+        team=team,
+        deadline_s=3600,
+        max_rounds=max_rounds,
+        min_rounds=min_rounds,
+    )
 
 
 async def run(

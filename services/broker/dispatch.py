@@ -10,7 +10,10 @@ dispatch safe to repeat.
 
 from __future__ import annotations
 
-from schemas.base import Message
+from collections.abc import Sequence
+
+from schemas.gate import DeliberationConcluded
+from schemas.outputs import Dispatch
 from schemas.propose import ConsensusState, ProposeRequested
 from schemas.record import DeliberationRecord
 from schemas.task import TaskView
@@ -19,9 +22,9 @@ from services.core import ids, roles
 from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 
 
-def opening_messages(record: DeliberationRecord) -> list[Message]:
+def opening_messages(record: DeliberationRecord) -> Sequence[Dispatch]:
     """Everything intake emits: the team, the task deadline timer and round 1's dispatch."""
-    out: list[Message] = []
+    out: list[Dispatch] = []
     if record.team_selected is not None:
         out.append(record.team_selected)
     out.append(
@@ -38,7 +41,7 @@ def opening_messages(record: DeliberationRecord) -> list[Message]:
     return out
 
 
-def redispatch(record: DeliberationRecord) -> list[Message]:
+def redispatch(record: DeliberationRecord) -> Sequence[Dispatch | DeliberationConcluded]:
     """What intake emits again for a task it has seen: only while round 1 is still open."""
     if record.result is not None and record.result.stop_reason == "no_team":
         return [record.result]
@@ -47,22 +50,22 @@ def redispatch(record: DeliberationRecord) -> list[Message]:
     return []
 
 
-def continued_round(record: DeliberationRecord) -> list[Message]:
+def continued_round(record: DeliberationRecord) -> Sequence[Dispatch]:
     """What a continued round calls for: its team when the broker re-selected it, then
     the round's dispatch."""
-    out: list[Message] = []
+    out: list[Dispatch] = []
     team = record.team_selected
     if team is not None and team.round == record.current.number:
         out.append(team)
-    return out + dispatch_round(record)
+    return [*out, *dispatch_round(record)]
 
 
-def dispatch_round(record: DeliberationRecord) -> list[Message]:
+def dispatch_round(record: DeliberationRecord) -> list[ProposeRequested | PhaseDue]:
     """One ``ProposeRequested`` per seat of the current round, and the phase timer."""
     current = record.current
     task = record.task
     view = TaskView.of(record.task_id, task)
-    out: list[Message] = [
+    out: list[ProposeRequested | PhaseDue] = [
         ProposeRequested(
             task_id=record.task_id,
             round=current.number,

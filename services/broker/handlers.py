@@ -20,8 +20,8 @@ import msgspec
 import structlog
 from opentelemetry.trace import SpanContext
 
-from schemas.base import Message
-from schemas.gate import RoundContinued
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.outputs import Dispatch, Intake
 from schemas.propose import ProposeRequested
 from schemas.record import DeliberationRecord
 from schemas.task import TaskRefused, TaskSubmitted
@@ -95,7 +95,7 @@ def intake_parent(msg: TaskSubmitted, delivery: Delivery) -> SpanContext:
     return telemetry.root_context(task_id_for(msg, delivery), client)
 
 
-async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Message]:
+async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Intake]:
     task_id = task_id_for(msg, delivery)
     task = msgspec.structs.replace(msg, task_id=task_id)
     existing = await deps.store.get(task_id)
@@ -120,7 +120,7 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         deps.admission.seated(seated)
 
 
-async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Message]:
+async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Intake]:
     """A new task's record, team and round-1 dispatch (or its ``no_team`` result)."""
     assert task.task_id is not None
     choice = await choose(task, deps)
@@ -153,7 +153,7 @@ async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Se
     return out
 
 
-async def keep_reference(task: TaskSubmitted, out: Sequence[Message], deps: BrokerDeps) -> None:
+async def keep_reference(task: TaskSubmitted, out: Sequence[Intake], deps: BrokerDeps) -> None:
     """Before round 1 is dispatched (again, on a redelivery), the simulation's oracle: the
     task's reference answer where simulated runners read it, apart from the record."""
     dispatched = any(isinstance(m, ProposeRequested) for m in out)
@@ -161,9 +161,7 @@ async def keep_reference(task: TaskSubmitted, out: Sequence[Message], deps: Brok
         await deps.references.put(task.task_id, task.reference_answer)
 
 
-async def on_continued(
-    msg: RoundContinued, delivery: Delivery, deps: BrokerDeps
-) -> Sequence[Message]:
+async def on_continued(msg: RoundContinued, deps: BrokerDeps) -> Sequence[Dispatch]:
     record = await deps.store.get(msg.task_id)
     if record is None:
         raise Rejected(f"no deliberation record for task {msg.task_id!r}")
@@ -204,14 +202,16 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
     )
 
 
-async def reject_task(payload: bytes, error: Rejected, deps: BrokerDeps) -> Sequence[Message]:
+async def reject_task(
+    payload: bytes, error: Rejected, deps: BrokerDeps
+) -> DeliberationConcluded | None:
     """A task that fails validation gets a ``failed`` result if its id is readable and no
     task holds that id: the result subject of a task that exists belongs to that task
     alone."""
     task_id = readable_task_id(payload)
     if task_id is None:
-        return []
+        return None
     if await deps.store.get(task_id) is not None:
         log.warning("rejected_task_reuses_id", task_id=task_id, reason=error.reason)
-        return []
-    return [rejected(task_id, payload, error)]
+        return None
+    return rejected(task_id, payload, error)

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from schemas.base import TOKEN_PATTERN, Message
+from schemas.base import TOKEN_PATTERN
 from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.outputs import Intake
 from schemas.record import DeliberationRecord, RoundState
 from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import Seat, TeamSelected
@@ -160,7 +161,7 @@ def task_id_for(msg: TaskSubmitted, delivery: Delivery) -> str:
 
 def again(
     existing: DeliberationRecord, task: TaskSubmitted, delivery: Delivery, now: float
-) -> list[Message]:
+) -> Sequence[Intake]:
     """A task id is an idempotency key. The message that created the record, redelivered,
     emits what it emitted. The same task sent anew gets what its record says: its result
     once it has one (a copy under its own message id, so a client that asks again hears

@@ -6,13 +6,12 @@ the ballot itself is only a trigger (the final one), the record holds every ball
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from schemas.ballot import BallotAccepted
-from schemas.base import Message
+from schemas.tally import TallyComputed
 from services._runtime.records import RecordStore
-from services._runtime.route import Delivery
 from services.voter.settings import VoterSettings
 from services.voter.tally import close_voting
 
@@ -24,13 +23,13 @@ class VoterDeps:
     settings: VoterSettings
 
 
-async def on_ballot(msg: BallotAccepted, delivery: Delivery, deps: VoterDeps) -> Sequence[Message]:
+async def on_ballot(msg: BallotAccepted, deps: VoterDeps) -> TallyComputed | None:
     if not msg.final:
-        return []  # the ballot box is not full yet; the final ballot will come
+        return None  # the ballot box is not full yet; the final ballot will come
     record, _ = await deps.store.update(
         msg.task_id, lambda r: close_voting(r, msg.round, deps.settings)
     )
     cur = record.current
-    if cur.number == msg.round and cur.phase == "gating" and cur.tally is not None:
-        return [cur.tally]
-    return []
+    if cur.number == msg.round and cur.phase == "gating":
+        return cur.tally
+    return None

@@ -230,10 +230,6 @@ def tally(**fields: Any) -> TallyComputed:
     return TallyComputed(**base)
 
 
-def delivery(payload: bytes = b"{}", seq: int = 1, subject: str = "nsed.test") -> Delivery:
-    return Delivery(subject=subject, stream_seq=seq, delivered=1, payload=payload)
-
-
 def arrived(msg: Message, seq: int = 1, delivered: int = 1) -> Delivery:
     """How ``msg`` reaches its consumer when its producer published it: on its own subject."""
     payload = msgspec.json.encode(msg)

@@ -75,14 +75,14 @@ async def test_a_rejected_task_with_a_readable_id_still_gets_a_failed_result(
     stack: Stack,
 ) -> None:
     payload = b'{"task_id": "bad-1", "prompt": "p", "policy": {"team_size": 0}}'
-    [result] = await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker)
+    result = await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker)
     assert isinstance(result, DeliberationConcluded)
     assert (result.task_id, result.status, result.stop_reason) == ("bad-1", "failed", "error")
     assert "team_size" in result.detail
     # never the id a real result of that task would carry
     assert result.message_id != ids.result("bad-1")
-    assert await broker.reject_task(b'{"task_id": "a b"}', Rejected("x"), stack.broker) == []
-    assert await broker.reject_task(b"\xff", Rejected("x"), stack.broker) == []
+    assert await broker.reject_task(b'{"task_id": "a b"}', Rejected("x"), stack.broker) is None
+    assert await broker.reject_task(b"\xff", Rejected("x"), stack.broker) is None
 
 
 async def test_a_malformed_task_reusing_a_running_tasks_id_gets_no_result(
@@ -90,7 +90,7 @@ async def test_a_malformed_task_reusing_a_running_tasks_id_gets_no_result(
 ) -> None:
     await stack.handle(task())
     payload = b'{"task_id": "h-1", "prompt": "p", "policy": {"team_size": 0}}'
-    assert await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker) == []
+    assert await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker) is None
     assert stack.store.records["h-1"].result is None
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import collections.abc
+import inspect
 import time
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from schemas import snapshot, subjects
+from schemas.base import Message
 from schemas.subjects import FLOW, step_of
 from services._runtime.route import Route
 from services.agent_runner.config import load_pool
@@ -31,6 +37,25 @@ def test_every_route_consumes_and_emits_what_the_flow_table_says(service: str) -
         for message in route.emits:
             assert service in step_of(message).producers, (route.name, message.__name__)
         assert route.stream == step_of(route.consumes[0]).stream
+
+
+def message_types(annotation: Any) -> set[type[Message]]:
+    """The message types a return annotation allows: through unions, ``None`` and
+    sequences."""
+    if isinstance(annotation, type) and issubclass(annotation, Message):
+        return {annotation}
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union, collections.abc.Sequence, list, tuple):
+        return {t for arg in typing.get_args(annotation) for t in message_types(arg)}
+    return set()
+
+
+def test_every_route_declares_exactly_the_types_its_handler_returns() -> None:
+    for routes in all_routes().values():
+        for route in routes:
+            handle = inspect.unwrap(route.handler)
+            returned = typing.get_type_hints(handle)["return"]
+            assert message_types(returned) == set(route.emits), route.name
 
 
 def test_every_flow_step_has_a_consuming_route_unless_people_read_it() -> None:
