@@ -1,8 +1,37 @@
 """The deliberation record (KV ``nsed_deliberations``, key = task id).
 
-Every phase transition is a compare-and-set on the record's KV revision. The record holds
-what the current round has gathered; finished rounds are folded into ``summaries``, the
-consensus ``state`` and per-seat ``feedback``.
+The record, not the messages, carries the round: every phase transition is a compare-and-
+set on the record's KV revision, by the one service that owns it, computed by one pure
+function (``services/<path>.<function>``); what a service then emits is a function of the
+resulting record, so a redelivered message emits it again, unchanged. A trigger (*) is a
+message that carries nothing the record lacks: its handler reads the record, not it.
+
+| transition | owner | on | pure function |
+|---|---|---|---|
+| none → `proposing` 1, or `done` | broker | `TaskSubmitted` | `broker/transitions.new_record` |
+| `proposing` → `reviewing` | reviewer | `ProposalSubmitted` | `reviewer/phases.add_proposal` |
+| `proposing` → `reviewing` | reviewer | `PhaseDue` proposing* | `reviewer/phases.close_proposing` |
+| `reviewing` → `voting` | reviewer | `ReviewSubmitted` | `reviewer/phases.add_ballot` |
+| `reviewing` → `voting` | reviewer | `PhaseDue` reviewing* | `reviewer/phases.close_reviewing` |
+| `voting` → `gating` | voter | `BallotAccepted` final* | `voter/tally.close_voting` |
+| `gating` → `proposing` r+1, or `done` | gate | `TallyComputed`* | `gate/rounds.close_round` |
+| `proposing` r+1: team confirmed | broker | `RoundContinued`* | `broker/transitions.confirm_team` |
+| any → `done` | gate | `PhaseDue` task* | `gate/early.conclude_at_deadline` |
+| any → `done` | gate | `CancelRequested` | `gate/early.cancel` |
+| none: a late call is paid | reviewer | `ProposalSubmitted` | `core/ledger.pay_late` |
+| none: a late call is paid | reviewer | `ReviewSubmitted` | `core/ledger.pay_late` |
+
+What each emits: a new record, its team, the task's deadline timer, one ``ProposeRequested``
+per seat and the proposing timer (``broker/dispatch.opening_messages``), or its ``no_team``
+result; entering ``reviewing``, one ``ReviewRequested`` per reviewer, the reviewing timer
+and the ballots of the seats that will not review; entering ``voting``, every ballot, the
+last one ``final`` (both ``reviewer/phases.review_outputs``; the protocols without review
+go from ``proposing`` straight to ``voting``); ``gating``, the ``TallyComputed``; the gate,
+``RoundContinued`` or the one ``DeliberationConcluded``; a continued round, its re-selected
+team and its dispatch (``broker/dispatch.continued_round``; the broker writes the record
+only when a member left and the team changed). The record holds what the current round
+has gathered; finished rounds are folded into ``summaries``, the consensus ``state`` and
+per-seat ``feedback``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,31 @@
 """A route: one durable consumer, the message types it decodes, the handler that turns one
 message into the messages to emit, and the types it may emit.
 
-Routes are what a service declares (``services/<name>/routes.py``); ``Worker`` runs them.
-``emits`` is checked on every output at run time, so a handler that returns a type the
-flow table does not give its route fails loudly instead of publishing it.
+Routes are what a service declares (``services/<name>/routes.py``); ``Worker`` runs them
+over NATS, ``MemoryBus`` in memory. A handler returns one message, ``None`` or a sequence
+of messages (``Outputs``); it is handed the ``Delivery`` only if it reads it
+(``on_delivery``, else ``on_message``). ``emits`` (the handler's union, ``schemas.outputs``)
+is checked on every output at run time, so a handler that returns a type the flow table
+does not give its route fails loudly instead of publishing it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import msgspec
 from opentelemetry.trace import SpanContext
 
 from schemas import subjects
 from schemas.base import Message
+from schemas.dlq import DeadLetter
 from services._runtime.errors import Rejected, UndeclaredOutput
 from services.core.wording import plain
+
+EXCERPT_CHARS = 512  # of a dead letter's payload
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,40 @@ class Delivery:
     traceparent: str | None = None  # the producer's trace header (a client's, for a task)
 
 
-Handler = Callable[[Any, Delivery], Awaitable[Sequence[Message]]]
-RejectHook = Callable[[bytes, Rejected], Awaitable[Sequence[Message]]]
+Outputs = Message | Sequence[Message] | None
+Handler = Callable[[Any, Delivery], Awaitable[Outputs]]
+RejectHook = Callable[[bytes, Rejected], Awaitable[Outputs]]
+
+
+D = TypeVar("D")
+
+
+def on_message(handle: Callable[[Any, D], Awaitable[Outputs]], deps: D) -> Handler:
+    """The route's handler for ``handle(message, deps)``: most handlers need no more."""
+
+    async def handler(message: Any, delivery: Delivery) -> Outputs:
+        return await handle(message, deps)
+
+    return functools.update_wrapper(handler, handle, assigned=(), updated=())  # __wrapped__
+
+
+def on_delivery(handle: Callable[[Any, Delivery, D], Awaitable[Outputs]], deps: D) -> Handler:
+    """The route's handler for ``handle(message, delivery, deps)``: for a handler that reads
+    how its message arrived (its subject, stream position or raw payload)."""
+
+    async def handler(message: Any, delivery: Delivery) -> Outputs:
+        return await handle(message, delivery, deps)
+
+    return functools.update_wrapper(handler, handle, assigned=(), updated=())  # __wrapped__
+
+
+def as_messages(outputs: Outputs) -> tuple[Message, ...]:
+    """A handler's outputs as the messages to publish, in order."""
+    if outputs is None:
+        return ()
+    if isinstance(outputs, Message):
+        return (outputs,)
+    return tuple(outputs)
 
 
 @dataclass(frozen=True)
@@ -70,6 +109,20 @@ class Route:
         except msgspec.DecodeError as exc:
             return None, Rejected(f"undecodable: {exc}")
 
+    async def handle(self, message: Any, delivery: Delivery) -> tuple[Message, ...]:
+        """The handler's outputs for one decoded message, checked against ``emits``."""
+        outputs = as_messages(await self.handler(message, delivery))
+        self.check_outputs(outputs)
+        return outputs
+
+    async def rejected(self, payload: bytes, error: Rejected) -> tuple[Message, ...]:
+        """The ``on_reject`` hook's messages for a payload that does not decode, checked."""
+        if self.on_reject is None:
+            return ()
+        outputs = as_messages(await self.on_reject(payload, error))
+        self.check_outputs(outputs)
+        return outputs
+
     def check_outputs(self, outputs: Sequence[Message]) -> None:
         """Raise ``UndeclaredOutput`` unless every output's type is in ``emits``."""
         for output in outputs:
@@ -82,6 +135,24 @@ class Route:
     @property
     def subject(self) -> str:
         return self.filter_subject or subjects.filter_for(self.consumes[0])
+
+
+def dead_letter(
+    route: str, service: str, delivery: Delivery, error: Rejected, at: float
+) -> DeadLetter:
+    """A rejected delivery, with its reason and the start of its payload, kept under an id
+    of its own per route and stream position."""
+    return DeadLetter(
+        message_id=f"dlq:{route}:{delivery.stream_seq}",
+        service=service,
+        subject=delivery.subject,
+        error=error.reason,
+        path=error.path,
+        payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
+        stream_seq=delivery.stream_seq,
+        delivered=delivery.delivered,
+        at=at,
+    )
 
 
 def _path_of(exc: msgspec.ValidationError) -> str | None:

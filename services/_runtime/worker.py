@@ -33,17 +33,15 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.base import Message
-from schemas.dlq import DeadLetter
 from services._runtime import spans, telemetry
 from services._runtime.bus import Bus
 from services._runtime.consumer import DurableConsumer
 from services._runtime.errors import NotYetDue, Rejected, Retryable
 from services._runtime.pinger import Pinger
 from services._runtime.retry import TRANSIENT
-from services._runtime.route import Delivery, Route
+from services._runtime.route import Delivery, Route, dead_letter
 
 FETCH_TIMEOUT_S = 2.0
-EXCERPT_CHARS = 512
 
 
 class Worker:
@@ -201,8 +199,7 @@ class Worker:
 
     async def _dispatch(self, msg: Msg, decoded: Any, delivery: Delivery, span: trace.Span) -> str:
         try:
-            outputs = await self.route.handler(decoded, delivery)
-            self.route.check_outputs(outputs)
+            outputs = await self.route.handle(decoded, delivery)
             spans.annotate(span, decoded, outputs)
             await self.bus.publish_all(outputs)
         except NotYetDue as exc:
@@ -243,17 +240,7 @@ class Worker:
     async def _reject(
         self, msg: Msg, delivery: Delivery, error: Rejected, undecodable: bool = False
     ) -> None:
-        letter = DeadLetter(
-            message_id=f"dlq:{self.route.name}:{delivery.stream_seq}",
-            service=self.service,
-            subject=delivery.subject,
-            error=error.reason,
-            path=error.path,
-            payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
-            stream_seq=delivery.stream_seq,
-            delivered=delivery.delivered,
-            at=self.clock(),
-        )
+        letter = dead_letter(self.route.name, self.service, delivery, error, self.clock())
         try:
             extra = await self._on_reject(delivery, error) if undecodable else ()
             await self.bus.publish_all([letter, *extra])
@@ -267,17 +254,13 @@ class Worker:
         """The route's extra messages for an undecodable message (a ``failed`` result for a
         task, say). Its failure must not lose the dead letter: it is logged and skipped,
         except a transient one, which retries the whole rejection."""
-        if self.route.on_reject is None:
-            return ()
         try:
-            extra = await self.route.on_reject(delivery.payload, error)
-            self.route.check_outputs(extra)
+            return await self.route.rejected(delivery.payload, error)
         except Retryable:
             raise
         except Exception:
             self.log.error("reject_hook_failed", exc_info=True)
             return ()
-        return extra
 
 
 async def _settle(acknowledgement: Awaitable[None]) -> None:

@@ -8,17 +8,22 @@ states no final answer in the task's format is ``no_answer``, with what was miss
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
 
-from schemas.base import Message, Usage
+from schemas.base import Usage
+from schemas.outputs import AgentOutput, AgentWork
 from schemas.propose import CallStatus, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
-from services._runtime.route import Delivery
-from services.agent_runner.backends.base import AgentBackend, BackendError
+from services.agent_runner.backends.base import (
+    AgentBackend,
+    BackendError,
+    ProposalDraft,
+    ReviewDraft,
+)
 from services.agent_runner.config import AgentProfile
 from services.agent_runner.latency import Latency
 from services.core import ids
@@ -47,44 +52,30 @@ class RunnerDeps:
     ended: Callable[[str], Awaitable[bool]] | None = None
 
 
-async def on_work(
-    msg: ProposeRequested | ReviewRequested, delivery: Delivery, deps: RunnerDeps
-) -> Sequence[Message]:
+async def on_work(msg: AgentWork, deps: RunnerDeps) -> AgentOutput | None:
     if msg.agent_id != deps.profile.id:
         raise Rejected(f"work for agent {msg.agent_id!r} reached runner of {deps.profile.id!r}")
     if deps.clock() > msg.deadline:
         log.info("skipped_stale_work", deadline=msg.deadline)
-        return []
+        return None
     if deps.ended is not None and await deps.ended(msg.task_id):
         log.info("skipped_ended_task")
-        return []
+        return None
     deps.in_flight.value += 1
     try:
         if isinstance(msg, ProposeRequested):
-            return [await propose(msg, deps)]
-        return [await review(msg, deps)]
+            return await propose(msg, deps)
+        return await review(msg, deps)
     finally:
         deps.in_flight.value -= 1
 
 
 async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
-    profile = deps.profile
-    common = {
-        "task_id": msg.task_id,
-        "round": msg.round,
-        "message_id": ids.proposal(msg.task_id, msg.round, msg.seat),
-        "proposal_id": ids.proposal_ref(msg.task_id, msg.round, msg.seat),
-        "seat": msg.seat,
-        "agent_id": profile.id,
-        "instance_id": deps.instance_id,
-        "model": profile.model,
-        "simulated": deps.backend.simulated,
-    }
     try:
         draft = await deps.backend.propose(msg)
     except BackendError as exc:
         log.warning("propose_failed", error=str(exc))
-        return ProposalSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+        return _proposal(msg, deps, None, status="error", error=str(exc))
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
     fmt = msg.task.answer_format
@@ -93,40 +84,68 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
     error = None if answer is not None else MISSING[fmt]
     if not draft.content.strip():
         status, error = "error", "empty answer"
+    return _proposal(msg, deps, draft, status=status, error=error, answer=answer)
+
+
+def _proposal(
+    msg: ProposeRequested,
+    deps: RunnerDeps,
+    draft: ProposalDraft | None,
+    *,
+    status: CallStatus,
+    error: str | None,
+    answer: str | None = None,
+) -> ProposalSubmitted:
+    """The seat's proposal: what ``draft`` says, or (without one) only why there is none."""
+    profile = deps.profile
     return ProposalSubmitted(
-        **common,  # type: ignore[arg-type]
-        content=draft.content,
-        reasoning=draft.reasoning,
+        task_id=msg.task_id,
+        round=msg.round,
+        message_id=ids.proposal(msg.task_id, msg.round, msg.seat),
+        proposal_id=ids.proposal_ref(msg.task_id, msg.round, msg.seat),
+        seat=msg.seat,
+        agent_id=profile.id,
+        instance_id=deps.instance_id,
+        model=profile.model,
+        content=draft.content if draft else "",
+        reasoning=draft.reasoning if draft else None,
         extracted_answer=answer,
-        usage=_usage(profile, draft.input_tokens, draft.output_tokens),
-        latency_s=round(draft.latency_s, 4),
+        usage=_usage(profile, draft.input_tokens, draft.output_tokens) if draft else Usage(),
+        latency_s=round(draft.latency_s, 4) if draft else 0.0,
         status=status,
         error=error,
+        simulated=deps.backend.simulated,
     )
 
 
 async def review(msg: ReviewRequested, deps: RunnerDeps) -> ReviewSubmitted:
-    profile = deps.profile
-    common = {
-        "task_id": msg.task_id,
-        "round": msg.round,
-        "message_id": ids.review(msg.task_id, msg.round, msg.seat),
-        "seat": msg.seat,
-        "agent_id": profile.id,
-        "instance_id": deps.instance_id,
-    }
     try:
         draft = await deps.backend.review(msg)
     except BackendError as exc:
         log.warning("review_failed", error=str(exc))
-        return ReviewSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+        return _review(msg, deps, None, error=str(exc))
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
+    return _review(msg, deps, draft)
+
+
+def _review(
+    msg: ReviewRequested, deps: RunnerDeps, draft: ReviewDraft | None, error: str | None = None
+) -> ReviewSubmitted:
+    """The seat's review: what ``draft`` says, or (without one) the error that stopped it."""
+    profile = deps.profile
     return ReviewSubmitted(
-        **common,  # type: ignore[arg-type]
-        entries=draft.entries,
-        usage=_usage(profile, draft.input_tokens, draft.output_tokens),
-        latency_s=round(draft.latency_s, 4),
+        task_id=msg.task_id,
+        round=msg.round,
+        message_id=ids.review(msg.task_id, msg.round, msg.seat),
+        seat=msg.seat,
+        agent_id=profile.id,
+        instance_id=deps.instance_id,
+        entries=draft.entries if draft else (),
+        usage=_usage(profile, draft.input_tokens, draft.output_tokens) if draft else Usage(),
+        latency_s=round(draft.latency_s, 4) if draft else 0.0,
+        status="ok" if draft else "error",
+        error=error,
     )
 
 

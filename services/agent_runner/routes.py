@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from schemas import subjects
-from schemas.propose import ProposalSubmitted, ProposeRequested
-from schemas.review import ReviewRequested, ReviewSubmitted
-from services._runtime.route import Route
+from schemas.outputs import AgentOutput, AgentWork, members
+from services._runtime.route import Route, on_message
 from services.agent_runner import handlers
 from services.agent_runner.handlers import RunnerDeps
 
@@ -20,9 +17,9 @@ def routes(deps: RunnerDeps) -> tuple[Route, ...]:
     return (
         Route(
             name=consumer_name(deps.profile.id),
-            consumes=(ProposeRequested, ReviewRequested),
-            handler=partial(handlers.on_work, deps=deps),
-            emits=(ProposalSubmitted, ReviewSubmitted),
+            consumes=members(AgentWork),
+            handler=on_message(handlers.on_work, deps),
+            emits=members(AgentOutput),
             filter_subject=subjects.agent_work(deps.profile.id),
             concurrency=deps.profile.max_concurrency,
             long_running=True,

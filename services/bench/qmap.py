@@ -2,7 +2,8 @@
 verification precision p_v.
 
 Each cell is a team of three simulated agents of that (p_g, p_v) (three families, the
-default pool's sycophancy and fatigue), on a private stack of its own, on the same GSM8K
+default pool's sycophancy and fatigue), on the services in memory of its own
+(``study.services_bus``), on the same GSM8K
 problems: ``nsed`` with its halting rule against ``majority`` (one proposal each) and
 ``majority_equal_tokens`` (as many samples of the team in turn as nsed's mean token spend
 buys). ``delta`` is nsed's accuracy minus the equal-cost baseline's; with the same
@@ -21,7 +22,6 @@ from typing import Any
 
 from schemas.task import Policy
 from services.bench import study
-from services.bench.harness import private_stack
 from services.bench.report import machine
 
 P_G = (0.35, 0.55, 0.75)
@@ -66,22 +66,22 @@ async def cell(p_g: float, p_v: float, problems: Sequence[study.Problem]) -> dic
     with tempfile.TemporaryDirectory(prefix="nsed-map-") as tmp:
         pool = Path(tmp) / "pool.toml"
         pool.write_text(pool_text(p_g, p_v))
-        async with private_stack(pool, agents=TEAM) as stack:
-            nsed = await study.run_batch(
-                stack, problems, "nsed", Policy(team=TEAM, max_rounds=6, deadline_s=3600)
-            )
-            majority = await study.run_batch(
-                stack, problems, "majority", Policy(protocol="vote", team=TEAM, deadline_s=3600)
-            )
-            samples = study.equal_token_samples(
-                nsed.tokens_per_task(), majority.tokens_per_task() / len(TEAM), len(TEAM)
-            )
-            equal = await study.run_batch(
-                stack,
-                problems,
-                "majority_equal_tokens",
-                Policy(protocol="vote", team=study.round_robin(TEAM, samples), deadline_s=3600),
-            )
+        bus = study.services_bus(pool, TEAM)
+    nsed = await study.run_batch(
+        bus, problems, "nsed", Policy(team=TEAM, max_rounds=6, deadline_s=3600)
+    )
+    majority = await study.run_batch(
+        bus, problems, "majority", Policy(protocol="vote", team=TEAM, deadline_s=3600)
+    )
+    samples = study.equal_token_samples(
+        nsed.tokens_per_task(), majority.tokens_per_task() / len(TEAM), len(TEAM)
+    )
+    equal = await study.run_batch(
+        bus,
+        problems,
+        "majority_equal_tokens",
+        Policy(protocol="vote", team=study.round_robin(TEAM, samples), deadline_s=3600),
+    )
     delta, stderr = paired_delta(nsed, equal)
     return {
         "p_g": p_g,

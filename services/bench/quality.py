@@ -1,7 +1,8 @@
 """``nsed bench quality``: every protocol on the same pinned team, on GSM8K, at measured cost.
 
-One private stack of the pool; one batch of the same problems per strategy, each a policy
-of the same pipeline (``Policy.protocol``, ``Policy.team``):
+The services in memory with the team's agents of the pool (``study.services_bus``: their
+own routes, without NATS); one batch of the same problems per strategy, each a policy of
+the same pipeline (``Policy.protocol``, ``Policy.team``):
 
 - ``nsed``: the full protocol with its halting rule;
 - ``nsed_all_rounds``: nsed forced to run ``rounds`` rounds (``per_round`` and the fit);
@@ -29,16 +30,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from schemas.task import Policy
+from schemas.task import Policy, ProtocolName
 from services._runtime.errors import ConfigError
 from services.agent_runner.config import load_pool
 from services.bench import fit as fitting
 from services.bench import study
-from services.bench.harness import DEFAULT_POOL, private_stack
+from services.bench.harness import DEFAULT_POOL
 from services.bench.plot import render_accuracy_vs_tokens
 from services.bench.report import machine
 
 Progress = Callable[[int], None]
+DEFAULTS = Policy()
 
 
 def default_team(team_size: int, pool_path: Path = DEFAULT_POOL) -> tuple[str, ...]:
@@ -71,8 +73,21 @@ def check_team(team: tuple[str, ...], pool_path: Path = DEFAULT_POOL) -> None:
         raise ConfigError(f"a team needs two or more distinct agents, got {', '.join(team)}")
 
 
-def policy(protocol: str, team: tuple[str, ...], **fields: Any) -> Policy:
-    return Policy(protocol=protocol, team=team, deadline_s=3600, **fields)  # type: ignore[arg-type]
+def policy(
+    protocol: ProtocolName,
+    team: tuple[str, ...],
+    *,
+    max_rounds: int = DEFAULTS.max_rounds,
+    min_rounds: int = DEFAULTS.min_rounds,
+) -> Policy:
+    """A strategy of the study: ``protocol`` on the pinned ``team``, with time to spare."""
+    return Policy(
+        protocol=protocol,
+        team=team,
+        deadline_s=3600,
+        max_rounds=max_rounds,
+        min_rounds=min_rounds,
+    )
 
 
 async def run(
@@ -89,31 +104,31 @@ async def run(
     team = team or default_team(team_size, pool)
     check_team(team, pool)
     started = time.perf_counter()
-    async with private_stack(pool, agents=sorted(set(team))) as stack:
+    bus = study.services_bus(pool, team)
 
-        async def batch(name: str, chosen: Policy) -> study.Batch:
-            return await study.run_batch(stack, problems, name, chosen, on_result)
+    async def batch(name: str, chosen: Policy) -> study.Batch:
+        return await study.run_batch(bus, problems, name, chosen, on_result)
 
-        forced = await batch("nsed_all_rounds", policy("nsed", team, min_rounds=rounds,
-                                                        max_rounds=rounds))  # fmt: skip
-        nsed = await batch("nsed", policy("nsed", team, max_rounds=rounds))
-        majority = await batch("majority", policy("vote", team))
-        accuracy = study.per_agent_accuracy(await study.first_proposals(stack, majority), problems)
-        best = max(team, key=lambda agent: (accuracy.get(agent, 0.0), -team.index(agent)))
-        per_call = majority.tokens_per_task() / len(team)
-        samples = study.equal_token_samples(nsed.tokens_per_task(), per_call, len(team))
-        round_robin = study.round_robin(team, samples)
-        batches = [
-            nsed,
-            forced,
-            majority,
-            await batch("best_single", policy("vote", (best,))),
-            await batch("self_moa", policy("vote", (best,) * len(team))),
-            await batch("majority_equal_tokens", policy("vote", round_robin)),
-            await batch("self_moa_equal_tokens", policy("vote", (best,) * samples)),
-            await batch("moa", policy("moa", team, max_rounds=2)),
-            await batch("debate", policy("debate", team, max_rounds=3)),
-        ]
+    forced = await batch("nsed_all_rounds", policy("nsed", team, min_rounds=rounds,
+                                                   max_rounds=rounds))  # fmt: skip
+    nsed = await batch("nsed", policy("nsed", team, max_rounds=rounds))
+    majority = await batch("majority", policy("vote", team))
+    accuracy = study.per_agent_accuracy(study.first_proposals(bus, majority), problems)
+    best = max(team, key=lambda agent: (accuracy.get(agent, 0.0), -team.index(agent)))
+    per_call = majority.tokens_per_task() / len(team)
+    samples = study.equal_token_samples(nsed.tokens_per_task(), per_call, len(team))
+    round_robin = study.round_robin(team, samples)
+    batches = [
+        nsed,
+        forced,
+        majority,
+        await batch("best_single", policy("vote", (best,))),
+        await batch("self_moa", policy("vote", (best,) * len(team))),
+        await batch("majority_equal_tokens", policy("vote", round_robin)),
+        await batch("self_moa_equal_tokens", policy("vote", (best,) * samples)),
+        await batch("moa", policy("moa", team, max_rounds=2)),
+        await batch("debate", policy("debate", team, max_rounds=3)),
+    ]
     elapsed = time.perf_counter() - started
     report = analyse(problems, team, rounds, batches, best, samples, accuracy, pool)
     report["elapsed_s"] = round(elapsed, 2)

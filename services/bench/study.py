@@ -1,5 +1,6 @@
-"""The quality study's runs: the problems, one batch of tasks per strategy on one private
-stack, and what each batch answered and cost.
+"""The quality study's runs: the problems, one batch of tasks per strategy on one bus of the
+services in memory (``services/inmemory.py``: the services' own routes, without NATS), and
+what each batch answered and cost.
 
 Every batch asks the same problems under its own task ids. Simulated agents key their draws
 on the problem (``backends/sim.problem_key``), so two strategies meet the same difficulty
@@ -9,29 +10,23 @@ cost is what its calls reported (tokens in and out, calls), from the results' us
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposalSubmitted
 from schemas.task import Policy, TaskSubmitted
-from services.bench.harness import PrivateStack
-from services.cli import client
+from services._runtime.memory_bus import MemoryBus
+from services.agent_runner.config import load_pool
 from services.core.answers import same_answer
+from services.inmemory import ManualClock, in_memory
 
 DATA = Path(__file__).resolve().parent / "data" / "gsm8k-test-500.jsonl"
-IN_FLIGHT = 64
-
-_result = msgspec.json.Decoder(DeliberationConcluded)
-_proposal = msgspec.json.Decoder(ProposalSubmitted)
 
 
 @dataclass(frozen=True)
@@ -99,60 +94,54 @@ def task_id(strategy: str, problem: Problem) -> str:
     return f"{strategy.replace('_', '-')}-{problem.task_id}"
 
 
+def services_bus(pool: Path, agents: Sequence[str]) -> MemoryBus:
+    """The services in memory with ``agents`` of ``pool`` (simulated), on one bus. Its clock
+    stands still, so no deadline comes near; the gate's telemetry reaches the broker after
+    every delivery, as the telemetry bucket carries it over NATS."""
+    services = in_memory(ManualClock(time.time()))
+    profiles = load_pool(pool)
+    for agent in sorted(set(agents)):
+        services.add_agent(profiles.agent(agent))
+    return services.bus(after_each=services.flush_telemetry)
+
+
 async def run_batch(
-    stack: PrivateStack,
+    bus: MemoryBus,
     problems: Sequence[Problem],
     name: str,
     policy: Policy,
     on_result: Callable[[int], None] = lambda _: None,
 ) -> Batch:
-    """Every problem as a task of ``policy``; waits for every result."""
+    """Every problem as a task of ``policy``, deliberated to its result."""
     by_task = {task_id(name, p): p for p in problems}
+    bus.publish(
+        TaskSubmitted(
+            task_id=tid,
+            prompt=problem.question,
+            domain="math",
+            answer_format="integer",
+            reference_answer=problem.answer,
+            policy=policy,
+        )
+        for tid, problem in by_task.items()
+    )
+    await bus.run()
     results: dict[str, DeliberationConcluded] = {}
-    finished = {t: asyncio.Event() for t in by_task}
-
-    async def on_message(msg: Any) -> None:
-        result = _result.decode(msg.data)
+    for result in bus.of_type(DeliberationConcluded):
         problem = by_task.get(result.task_id)
         if problem is not None and problem.task_id not in results:
             results[problem.task_id] = result
-            finished[result.task_id].set()
             on_result(len(results))
-
-    sub = await stack.nc.subscribe(subjects.RESULTS.format(task_id="*"), cb=on_message)
-    js = stack.nc.jetstream()
-    gate = asyncio.Semaphore(IN_FLIGHT)
-
-    async def submit(tid: str, problem: Problem) -> None:
-        async with gate:
-            task = TaskSubmitted(
-                task_id=tid,
-                prompt=problem.question,
-                domain="math",
-                answer_format="integer",
-                reference_answer=problem.answer,
-                policy=policy,
-            )
-            await js.publish(
-                subjects.TASKS, msgspec.json.encode(task), headers={"Nats-Msg-Id": tid}
-            )
-            await finished[tid].wait()
-
-    try:
-        await asyncio.gather(*(submit(t, p) for t, p in by_task.items()))
-    finally:
-        await sub.unsubscribe()
+    if len(results) < len(by_task):
+        raise RuntimeError(f"{name}: {len(by_task) - len(results)} tasks ended without a result")
     return Batch(name=name, results=results)
 
 
-async def first_proposals(stack: PrivateStack, batch: Batch) -> dict[str, list[ProposalSubmitted]]:
+def first_proposals(bus: MemoryBus, batch: Batch) -> dict[str, list[ProposalSubmitted]]:
     """The round-1 proposals of a batch, by problem id, in seat order."""
     wanted = {r.task_id: problem for problem, r in batch.results.items()}
-    stored = await client.stored_messages(
-        stack.nc, subjects.filter_for(ProposalSubmitted), subjects.NSED_EVENTS, idle_s=1.0
-    )
     by_problem: dict[str, list[ProposalSubmitted]] = {}
-    for proposal in (_proposal.decode(msg.data) for msg in stored):
+    for proposal in bus.of_type(ProposalSubmitted):
         problem = wanted.get(proposal.task_id)
         if problem is not None and proposal.round == 1:
             by_problem.setdefault(problem, []).append(proposal)

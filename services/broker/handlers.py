@@ -5,13 +5,14 @@ Consumes ``TaskSubmitted``, ``RoundContinued``; emits ``TeamSelected``,
 ``ProposeRequested``, ``PhaseDue`` and (when no team can serve) ``DeliberationConcluded``,
 and writes an accepted task's reference answer to ``nsed_references`` before round 1.
 Both are idempotent: a redelivered message finds the record and emits the same messages
-with the same ids. Team selection (CP-SAT) runs in a worker thread, off the event loop.
+with the same ids. The handlers read the registry, choose the team (CP-SAT, in a worker
+thread, off the event loop) and write the record; what the record becomes is
+``transitions.py``'s, and what it calls for ``dispatch.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,13 +20,12 @@ import msgspec
 import structlog
 from opentelemetry.trace import SpanContext
 
-from schemas.base import TOKEN_PATTERN, Message
-from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.outputs import Dispatch, Intake
 from schemas.propose import ProposeRequested
 from schemas.record import DeliberationRecord
 from schemas.task import TaskRefused, TaskSubmitted
-from schemas.team import Seat, TeamSelected
+from schemas.team import TeamSelected
 from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
@@ -34,24 +34,25 @@ from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
 from services.broker import valuation
 from services.broker.admission import Admission
+from services.broker.dispatch import continued_round, opening_messages, redispatch
 from services.broker.exact_team import seat_exact
 from services.broker.registry import Registry, TelemetryCache
 from services.broker.selection import NoTeam, Selection, select_team
 from services.broker.settings import BrokerSettings
 from services.broker.transitions import (
+    again,
     confirm_team,
-    dispatch_round,
+    left,
     new_record,
-    opening_messages,
-    redispatch,
+    readable_task_id,
+    rejected,
+    stale,
+    task_id_for,
     team_selected,
 )
 from services.broker.unknown_fields import field_warnings, unknown_keys
-from services.core import ids
-from services.core.rng import stable_hex
 
 log = structlog.get_logger("broker")
-_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,14 @@ def intake_parent(msg: TaskSubmitted, delivery: Delivery) -> SpanContext:
     return telemetry.root_context(task_id_for(msg, delivery), client)
 
 
-def task_id_for(msg: TaskSubmitted, delivery: Delivery) -> str:
-    """The client's id, else one derived from the stream position (stable on redelivery)."""
-    if msg.task_id:
-        return msg.task_id
-    return f"t{delivery.stream_seq}-{stable_hex(delivery.payload, size=5)}"
-
-
-async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Message]:
+async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Intake]:
     task_id = task_id_for(msg, delivery)
     task = msgspec.structs.replace(msg, task_id=task_id)
     existing = await deps.store.get(task_id)
     if existing is not None:
         known = again(existing, task, delivery, deps.clock())
+        for refused in (m for m in known if isinstance(m, TaskRefused)):
+            log.warning("task_refused", reason=refused.reason)
         await keep_reference(existing.task, known, deps)
         return known
     if deps.admission is None:
@@ -124,16 +120,21 @@ async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> S
         deps.admission.seated(seated)
 
 
-async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Message]:
+async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Intake]:
     """A new task's record, team and round-1 dispatch (or its ``no_team`` result)."""
     assert task.task_id is not None
     choice = await choose(task, deps)
     now = deps.clock()
     warnings = field_warnings(unknown_keys(delivery.payload))
     record = new_record(
-        task, choice, now, deps.settings, client=delivery.traceparent, warnings=warnings
+        task,
+        choice,
+        now,
+        deps.settings,
+        client=delivery.traceparent,
+        warnings=warnings,
+        intake_seq=delivery.stream_seq,
     )
-    record = msgspec.structs.replace(record, intake_seq=delivery.stream_seq)
     if not await deps.store.create(record):
         # A replica handling a duplicate won the race: emit what its record says.
         raced = await deps.store.get(task.task_id)
@@ -152,7 +153,7 @@ async def start(task: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Se
     return out
 
 
-async def keep_reference(task: TaskSubmitted, out: Sequence[Message], deps: BrokerDeps) -> None:
+async def keep_reference(task: TaskSubmitted, out: Sequence[Intake], deps: BrokerDeps) -> None:
     """Before round 1 is dispatched (again, on a redelivery), the simulation's oracle: the
     task's reference answer where simulated runners read it, apart from the record."""
     dispatched = any(isinstance(m, ProposeRequested) for m in out)
@@ -160,73 +161,21 @@ async def keep_reference(task: TaskSubmitted, out: Sequence[Message], deps: Brok
         await deps.references.put(task.task_id, task.reference_answer)
 
 
-def again(
-    existing: DeliberationRecord, task: TaskSubmitted, delivery: Delivery, now: float
-) -> list[Message]:
-    """A task id is an idempotency key. The message that created the record, redelivered,
-    emits what it emitted. The same task sent anew gets what its record says: its result
-    once it has one (a copy under its own message id, so a client that asks again hears
-    it), else round 1 again while that is still open. A different task under the id
-    is refused on ``nsed.events.<id>.refused`` and dead-lettered, and the id's own result
-    is left alone."""
-    if same_task(existing.task, task):
-        if existing.result is not None and delivery.stream_seq != existing.intake_seq:
-            copy = ids.result_again(existing.task_id, delivery.stream_seq)
-            return [msgspec.structs.replace(existing.result, message_id=copy)]
-        return redispatch(existing)
-    reason = f"task id {existing.task_id!r} is already used by another task; use another id"
-    log.warning("task_refused", reason=reason)
-    return [
-        TaskRefused(
-            task_id=existing.task_id,
-            message_id=ids.refused(existing.task_id, delivery.stream_seq),
-            reason=reason,
-        ),
-        DeadLetter(
-            message_id=f"dlq:broker-tasks:{delivery.stream_seq}",
-            service="broker",
-            subject=delivery.subject,
-            error=reason,
-            payload_excerpt=delivery.payload[:512].decode("utf-8", "replace"),
-            stream_seq=delivery.stream_seq,
-            delivered=delivery.delivered,
-            at=now,
-        ),
-    ]
-
-
-def same_task(a: TaskSubmitted, b: TaskSubmitted) -> bool:
-    """The same task, whenever it was sent (``submitted_at`` is the client's clock)."""
-    return msgspec.structs.replace(a, submitted_at=None) == msgspec.structs.replace(
-        b, submitted_at=None
-    )
-
-
-async def on_continued(
-    msg: RoundContinued, delivery: Delivery, deps: BrokerDeps
-) -> Sequence[Message]:
+async def on_continued(msg: RoundContinued, deps: BrokerDeps) -> Sequence[Dispatch]:
     record = await deps.store.get(msg.task_id)
     if record is None:
         raise Rejected(f"no deliberation record for task {msg.task_id!r}")
-    if _stale(record, msg):
+    if stale(record, msg):
         return []  # that round has already moved on
     if not record.current.selected:
         team = await reselect(record, deps)
         if team is not None:  # someone left: write the new team before dispatching to it
             record, _ = await deps.store.update(
-                msg.task_id, lambda r: None if _stale(r, msg) else confirm_team(r, team)
+                msg.task_id, lambda r: None if stale(r, msg) else confirm_team(r, team)
             )
-            if _stale(record, msg):
+            if stale(record, msg):
                 return []
-    out: list[Message] = []
-    if record.team_selected is not None and record.team_selected.round == msg.next_round:
-        out.append(record.team_selected)
-    return out + dispatch_round(record)
-
-
-def _stale(record: DeliberationRecord, msg: RoundContinued) -> bool:
-    current = record.current
-    return record.done or current.number != msg.next_round or current.phase != "proposing"
+    return continued_round(record)
 
 
 async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected | None:
@@ -240,9 +189,9 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
     choice = await choose(record.task, deps, fixed=survivors)
     if isinstance(choice, NoTeam):
         # Go on with whoever is left; the missing seats time out and the result says so.
-        log.warning("reselection_failed", reason=choice.reason, left=_left(team, live))
+        log.warning("reselection_failed", reason=choice.reason, left=left(team, live))
         return None
-    log.info("team_reselected", left=_left(team, live), team=[s.agent_id for s in choice.seats])
+    log.info("team_reselected", left=left(team, live), team=[s.agent_id for s in choice.seats])
     return team_selected(
         record.task_id,
         record.current.number,
@@ -253,33 +202,16 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
     )
 
 
-def _left(team: Sequence[Seat], live: set[str]) -> list[str]:
-    """The members of ``team`` who are no longer live."""
-    return sorted({s.agent_id for s in team} - live)
-
-
-async def reject_task(payload: bytes, error: Rejected, deps: BrokerDeps) -> Sequence[Message]:
+async def reject_task(
+    payload: bytes, error: Rejected, deps: BrokerDeps
+) -> DeliberationConcluded | None:
     """A task that fails validation gets a ``failed`` result if its id is readable and no
     task holds that id: the result subject of a task that exists belongs to that task
-    alone. The rejection has its own message id (one per rejected message), so it can never
-    take the place of a real result in the duplicate window."""
-    try:
-        raw = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return []
-    task_id = raw.get("task_id") if isinstance(raw, dict) else None
-    if not isinstance(task_id, str) or _TOKEN.fullmatch(task_id) is None:
-        return []
+    alone."""
+    task_id = readable_task_id(payload)
+    if task_id is None:
+        return None
     if await deps.store.get(task_id) is not None:
         log.warning("rejected_task_reuses_id", task_id=task_id, reason=error.reason)
-        return []
-    return [
-        DeliberationConcluded(
-            task_id=task_id,
-            round=0,
-            message_id=ids.rejection(task_id, stable_hex(payload, size=8)),
-            status="failed",
-            stop_reason="error",
-            detail=f"invalid task: {error.reason}",
-        )
-    ]
+        return None
+    return rejected(task_id, payload, error)

@@ -137,6 +137,15 @@ class TelemetryCache:
             log.warning("bad_telemetry", key=key, error=str(exc))
 
 
+class Updates(Protocol):
+    """The part of nats-py's ``KeyWatcher`` a watch uses, typed here because nats-py leaves
+    those two methods unannotated."""
+
+    async def updates(self, timeout: float = ...) -> KeyValue.Entry | None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Watched(Protocol):
     synced: asyncio.Event
 
@@ -155,7 +164,7 @@ async def watch(
     while not stop.is_set():
         reconnected.clear()
         try:
-            watcher = await kv.watchall()
+            watcher: Updates = await kv.watchall()
         except Exception as exc:
             await _pause(stop, outage.failed(exc))
             continue
@@ -166,7 +175,7 @@ async def watch(
         try:
             while not stop.is_set() and not reconnected.is_set():
                 try:
-                    entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
+                    entry = await watcher.updates(timeout=1.0)
                 except nats.errors.TimeoutError:
                     continue
                 if entry is None:  # the initial snapshot is complete
@@ -180,7 +189,7 @@ async def watch(
                 registry.apply(entry.key, entry.value, entry.operation)
         finally:
             with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+                await watcher.stop()
         if reconnected.is_set():
             log.info("watch_restarted_after_reconnect")
 

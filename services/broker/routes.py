@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from schemas.dlq import DeadLetter
-from schemas.gate import DeliberationConcluded, RoundContinued
-from schemas.propose import ProposeRequested
-from schemas.task import TaskRefused, TaskSubmitted
-from schemas.team import TeamSelected
-from schemas.timers import PhaseDue
-from services._runtime.route import Route
+from schemas.gate import RoundContinued
+from schemas.outputs import Dispatch, Intake, members
+from schemas.task import TaskSubmitted
+from services._runtime.route import Route, on_delivery, on_message
 from services.broker import handlers
 from services.broker.handlers import BrokerDeps
 
@@ -20,15 +17,8 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
         Route(
             name="broker-tasks",
             consumes=(TaskSubmitted,),
-            handler=partial(handlers.on_task, deps=deps),
-            emits=(
-                TeamSelected,
-                ProposeRequested,
-                PhaseDue,
-                DeliberationConcluded,
-                TaskRefused,
-                DeadLetter,
-            ),
+            handler=on_delivery(handlers.on_task, deps),
+            emits=members(Intake),
             on_reject=partial(handlers.reject_task, deps=deps),
             trace_parent=handlers.intake_parent,
             long_running=True,  # a task may be held until the pool has room (admission)
@@ -36,7 +26,7 @@ def routes(deps: BrokerDeps) -> tuple[Route, ...]:
         Route(
             name="broker-continued",
             consumes=(RoundContinued,),
-            handler=partial(handlers.on_continued, deps=deps),
-            emits=(TeamSelected, ProposeRequested, PhaseDue),
+            handler=on_message(handlers.on_continued, deps),
+            emits=members(Dispatch),
         ),
     )

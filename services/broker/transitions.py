@@ -1,32 +1,40 @@
-"""The broker's record transitions and what they emit (pure: no NATS, no clock).
+"""The broker's record transitions and intake decisions (pure: no NATS, no clock).
 
 ``new_record`` turns an accepted task and its selected team (or the reason no team can
-serve it) into the deliberation record; ``confirm_team`` fixes a round's team after
-re-selection; ``opening_messages``, ``redispatch`` and ``dispatch_round`` are the messages a
-record calls for: the team, the task-deadline timer and one ``ProposeRequested`` per seat
-(with its role's instruction, for that seat alone) and the round's phase timer (debate:
-each seat's state leaves out its own proposal). The same record always gives the same
-messages, with the same ids, which is what makes intake and dispatch safe to repeat.
+serve it) into the deliberation record: round 1 ``proposing``, or ``done`` with a
+``no_team`` result. ``confirm_team`` fixes a continued round's team after re-selection.
+``again`` is what intake emits for a task id it has seen (``task_id_for`` names a task
+sent without one); ``stale`` says a ``RoundContinued`` came for a round that moved on;
+``rejected`` is the ``failed`` result of a task that does not validate. The messages a
+record calls for are ``dispatch.py``'s.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import msgspec
 
-from schemas.base import Message
-from schemas.gate import DeliberationConcluded
-from schemas.propose import ConsensusState, ProposeRequested
+from schemas.base import TOKEN_PATTERN
+from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.outputs import Intake
 from schemas.record import DeliberationRecord, RoundState
-from schemas.task import TaskSubmitted, TaskView
-from schemas.team import TeamSelected
-from schemas.timers import PhaseDue
+from schemas.task import TaskRefused, TaskSubmitted
+from schemas.team import Seat, TeamSelected
 from services._runtime import telemetry
+from services._runtime.errors import Rejected
+from services._runtime.route import Delivery, dead_letter
 from services._runtime.telemetry import trace_id_of
+from services.broker.dispatch import redispatch
 from services.broker.selection import NoTeam, Selection
 from services.broker.settings import BrokerSettings
 from services.broker.timing import phase_timeout, task_deadline
-from services.core import ids, roles
-from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
+from services.core import ids
+from services.core.rng import stable_hex
+
+_TOKEN = re.compile(TOKEN_PATTERN)
+INTAKE_ROUTE = "broker-tasks"  # the durable a refused task's dead letter names
 
 
 def confirm_team(record: DeliberationRecord, team: TeamSelected | None) -> DeliberationRecord:
@@ -81,6 +89,7 @@ def new_record(
     settings: BrokerSettings,
     client: str | None = None,
     warnings: tuple[str, ...] = (),
+    intake_seq: int = 0,
 ) -> DeliberationRecord:
     assert task.task_id is not None
     policy = task.policy
@@ -109,6 +118,7 @@ def new_record(
             traceparent=traceparent,
             client_traceparent=client,
             warnings=warnings,
+            intake_seq=intake_seq,
         )
     timeout = phase_timeout(
         policy,
@@ -138,85 +148,81 @@ def new_record(
         client_traceparent=client,
         simulated=any(card.backend == "sim" for card in choice.cards),
         warnings=warnings,
+        intake_seq=intake_seq,
     )
 
 
-def opening_messages(record: DeliberationRecord) -> list[Message]:
-    """Everything intake emits: the team, the task deadline timer and round 1's dispatch."""
-    out: list[Message] = []
-    if record.team_selected is not None:
-        out.append(record.team_selected)
-    out.append(
-        PhaseDue(
-            task_id=record.task_id,
-            round=0,
-            message_id=ids.timer(record.task_id, 0, "task"),
-            phase="task",
-            owner="gate",
-            due_at=record.deadline_at,
-        )
-    )
-    out.extend(dispatch_round(record))
-    return out
+def task_id_for(msg: TaskSubmitted, delivery: Delivery) -> str:
+    """The client's id, else one derived from the stream position (stable on redelivery)."""
+    if msg.task_id:
+        return msg.task_id
+    return f"t{delivery.stream_seq}-{stable_hex(delivery.payload, size=5)}"
 
 
-def redispatch(record: DeliberationRecord) -> list[Message]:
-    """What intake emits again for a task it has seen: only while round 1 is still open."""
-    if record.result is not None and record.result.stop_reason == "no_team":
-        return [record.result]
-    if record.current.number == 1 and record.current.phase == "proposing":
-        return opening_messages(record)
-    return []
-
-
-def dispatch_round(record: DeliberationRecord) -> list[Message]:
-    """One ``ProposeRequested`` per seat of the current round, and the phase timer."""
-    current = record.current
-    task = record.task
-    view = TaskView.of(record.task_id, task)
-    out: list[Message] = [
-        ProposeRequested(
-            task_id=record.task_id,
-            round=current.number,
-            message_id=ids.propose(record.task_id, current.number, seat.seat),
-            seat=seat.seat,
-            agent_id=seat.agent_id,
-            role=seat.role,
-            role_instruction=roles.instruction(task.policy, seat.role),
-            task=view,
-            state=_state_for(record, seat.seat),
-            feedback=record.feedback.get(seat.seat, ()),
-            previous_answer=_previous(record.previous_answers.get(seat.seat)),
-            deadline=current.phase_deadline,
-            protocol=task.policy.protocol,
-        )
-        for seat in current.team
+def again(
+    existing: DeliberationRecord, task: TaskSubmitted, delivery: Delivery, now: float
+) -> Sequence[Intake]:
+    """A task id is an idempotency key. The message that created the record, redelivered,
+    emits what it emitted. The same task sent anew gets what its record says: its result
+    once it has one (a copy under its own message id, so a client that asks again hears
+    it), else round 1 again while that is still open. A different task under the id
+    is refused on ``nsed.events.<id>.refused`` and dead-lettered, and the id's own result
+    is left alone."""
+    if same_task(existing.task, task):
+        if existing.result is not None and delivery.stream_seq != existing.intake_seq:
+            copy = ids.result_again(existing.task_id, delivery.stream_seq)
+            return [msgspec.structs.replace(existing.result, message_id=copy)]
+        return redispatch(existing)
+    reason = f"task id {existing.task_id!r} is already used by another task; use another id"
+    return [
+        TaskRefused(
+            task_id=existing.task_id,
+            message_id=ids.refused(existing.task_id, delivery.stream_seq),
+            reason=reason,
+        ),
+        dead_letter(INTAKE_ROUTE, "broker", delivery, Rejected(reason), now),
     ]
-    out.append(
-        PhaseDue(
-            task_id=record.task_id,
-            round=current.number,
-            message_id=ids.timer(record.task_id, current.number, "proposing"),
-            phase="proposing",
-            owner="reviewer",
-            due_at=current.phase_deadline,
-        )
+
+
+def same_task(a: TaskSubmitted, b: TaskSubmitted) -> bool:
+    """The same task, whenever it was sent (``submitted_at`` is the client's clock)."""
+    return msgspec.structs.replace(a, submitted_at=None) == msgspec.structs.replace(
+        b, submitted_at=None
     )
-    return out
 
 
-def _state_for(record: DeliberationRecord, seat: int) -> ConsensusState | None:
-    """What a seat is shown of the previous round: nsed's bounded consensus state; the
-    previous round's proposals in full for moa; for debate, those of every other seat."""
-    state = record.state
-    if record.current.number <= 1:
+def stale(record: DeliberationRecord, msg: RoundContinued) -> bool:
+    """The continued round is no longer the record's open one (it moved on, or ended)."""
+    current = record.current
+    return record.done or current.number != msg.next_round or current.phase != "proposing"
+
+
+def left(team: Sequence[Seat], live: set[str]) -> list[str]:
+    """The members of ``team`` who are no longer live."""
+    return sorted({s.agent_id for s in team} - live)
+
+
+def readable_task_id(payload: bytes) -> str | None:
+    """The task id of a payload that did not validate, when it has a well-formed one."""
+    try:
+        raw = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
         return None
-    if record.task.policy.protocol != "debate":
-        return state
-    own = ids.proposal_ref(record.task_id, state.round, seat)
-    items = tuple(item for item in state.items if item.source != own)
-    return ConsensusState(round=state.round, items=items, tokens=sum(i.tokens for i in items))
+    task_id = raw.get("task_id") if isinstance(raw, dict) else None
+    if not isinstance(task_id, str) or _TOKEN.fullmatch(task_id) is None:
+        return None
+    return task_id
 
 
-def _previous(answer: str | None) -> str | None:
-    return None if answer is None else truncate_to_tokens(answer, PREVIOUS_ANSWER_TOKENS)
+def rejected(task_id: str, payload: bytes, error: Rejected) -> DeliberationConcluded:
+    """The ``failed`` result of an invalid task, under a message id of its own (one per
+    rejected payload), so that it can never take the place of a real result in the
+    duplicate window."""
+    return DeliberationConcluded(
+        task_id=task_id,
+        round=0,
+        message_id=ids.rejection(task_id, stable_hex(payload, size=8)),
+        status="failed",
+        stop_reason="error",
+        detail=f"invalid task: {error.reason}",
+    )

@@ -6,19 +6,18 @@ answer's first characters).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 
-from schemas.base import Message
-from schemas.gate import CancelRequested
+from schemas.gate import CancelRequested, DeliberationConcluded
+from schemas.outputs import GateOutcome
 from schemas.record import DeliberationRecord
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue
 from services._runtime.records import RecordStore
-from services._runtime.route import Delivery
 from services._runtime.taskspans import TaskSpans
 from services.gate import early, rounds, telemetry
 from services.gate.settings import GateSettings
@@ -39,16 +38,16 @@ class GateDeps:
     spans: TaskSpans = field(default_factory=TaskSpans)
 
 
-def outputs_after(record: DeliberationRecord, round_number: int) -> list[Message]:
+def outputs_after(record: DeliberationRecord, round_number: int) -> GateOutcome | None:
     """What the gate has emitted for ``round_number``, to emit again (deduplicated)."""
     if record.result is not None:
-        return [record.result]
+        return record.result
     if record.continued is not None and record.continued.round == round_number:
-        return [record.continued]
-    return []
+        return record.continued
+    return None
 
 
-async def on_tally(msg: TallyComputed, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
+async def on_tally(msg: TallyComputed, deps: GateDeps) -> GateOutcome | None:
     now = deps.clock()
     closing: list[DeliberationRecord] = []
 
@@ -114,17 +113,17 @@ def emit_spans(
         deps.spans.task(record, now)
 
 
-async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
+async def on_timer(msg: PhaseDue, deps: GateDeps) -> DeliberationConcluded | None:
     now = deps.clock()
     if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
         raise NotYetDue(msg.due_at - now)
     record = await deps.store.get(msg.task_id)
     if record is None:
-        return []
+        return None
     if record.result is not None:
         # Concluded by this very timer, and a crash may have lost the result: emit it again
         # (deduplicated by id). A result a tally produced was emitted by the tally handler.
-        return [record.result] if record.concluded_by_timer else []
+        return record.result if record.concluded_by_timer else None
     now = deps.clock()
     if now < record.deadline_at:
         raise NotYetDue(record.deadline_at - now)
@@ -135,10 +134,10 @@ async def on_timer(msg: PhaseDue, delivery: Delivery, deps: GateDeps) -> Sequenc
         emit_spans(deps, record, record.current.number, record.current.started_at, now)
     if changed:
         log_finished(record)
-    return [record.result] if changed and record.result is not None else []
+    return record.result if changed else None
 
 
-async def on_cancel(msg: CancelRequested, delivery: Delivery, deps: GateDeps) -> Sequence[Message]:
+async def on_cancel(msg: CancelRequested, deps: GateDeps) -> DeliberationConcluded | None:
     """A client cancelled the task: it ends now, ``cancelled``, with what it has."""
     now = deps.clock()
     record, changed = await deps.store.update(
@@ -151,5 +150,5 @@ async def on_cancel(msg: CancelRequested, delivery: Delivery, deps: GateDeps) ->
     result = record.result
     # A redelivery after a crash emits the result again (published once all the same).
     if result is not None and (changed or result.stop_reason == "cancelled"):
-        return [result]
-    return []
+        return result
+    return None

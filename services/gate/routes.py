@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from schemas import subjects
-from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
+from schemas.gate import CancelRequested, DeliberationConcluded
+from schemas.outputs import GateOutcome, members
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
-from services._runtime.route import Route
+from services._runtime.route import Route, on_message
 from services.gate import handlers
 from services.gate.handlers import GateDeps
 
@@ -18,19 +17,19 @@ def routes(deps: GateDeps) -> tuple[Route, ...]:
         Route(
             name="gate-tallies",
             consumes=(TallyComputed,),
-            handler=partial(handlers.on_tally, deps=deps),
-            emits=(RoundContinued, DeliberationConcluded),
+            handler=on_message(handlers.on_tally, deps),
+            emits=members(GateOutcome),
         ),
         Route(
             name="gate-cancels",
             consumes=(CancelRequested,),
-            handler=partial(handlers.on_cancel, deps=deps),
+            handler=on_message(handlers.on_cancel, deps),
             emits=(DeliberationConcluded,),
         ),
         Route(
             name="gate-timers",
             consumes=(PhaseDue,),
-            handler=partial(handlers.on_timer, deps=deps),
+            handler=on_message(handlers.on_timer, deps),
             emits=(DeliberationConcluded,),
             filter_subject=subjects.filter_for(PhaseDue, owner="gate"),
             max_deliver=-1,

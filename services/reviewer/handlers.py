@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import structlog
 
 from schemas import subjects
-from schemas.base import Message
+from schemas.ballot import BallotAccepted
+from schemas.outputs import ReviewStep
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
 from schemas.review import ReviewSubmitted
@@ -57,7 +58,7 @@ def _check_seat(record: DeliberationRecord, round_number: int, seat: int, agent_
 
 async def on_proposal(
     msg: ProposalSubmitted, delivery: Delivery, deps: ReviewerDeps
-) -> Sequence[Message]:
+) -> Sequence[ReviewStep]:
     check_sender(msg, delivery)
     now = deps.clock()
 
@@ -78,7 +79,7 @@ async def on_proposal(
 
 async def on_review(
     msg: ReviewSubmitted, delivery: Delivery, deps: ReviewerDeps
-) -> Sequence[Message]:
+) -> BallotAccepted | None:
     check_sender(msg, delivery)
 
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
@@ -104,11 +105,11 @@ async def on_review(
     cur = record.current
     ballot = cur.ballot_of(msg.seat)
     if cur.number != msg.round or ballot is None or cur.phase not in ("reviewing", "voting"):
-        return []
-    return [phases.as_published(record, ballot)]
+        return None
+    return phases.as_published(record, ballot)
 
 
-async def on_timer(msg: PhaseDue, delivery: Delivery, deps: ReviewerDeps) -> Sequence[Message]:
+async def on_timer(msg: PhaseDue, deps: ReviewerDeps) -> Sequence[ReviewStep]:
     now = deps.clock()
     if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
         raise NotYetDue(msg.due_at - now)

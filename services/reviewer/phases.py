@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import msgspec
 
 from schemas.ballot import BallotAccepted
-from schemas.base import Message
+from schemas.outputs import ReviewStep
 from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.review import ReviewRequested
@@ -142,13 +142,13 @@ def close_reviewing(record: DeliberationRecord) -> DeliberationRecord | None:
     return replace(record, current=replace(cur, ballots=(*cur.ballots, *late), phase="voting"))
 
 
-def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[Message]:
+def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[ReviewStep]:
     """What the review phase of the current round calls for: the review requests still
     unanswered, every ballot recorded so far and the phase timer."""
     cur = record.current
     if cur.phase not in ("reviewing", "voting"):
         return []
-    out: list[Message] = []
+    out: list[ReviewStep] = []
     if cur.phase == "reviewing":
         out.extend(review_requests(record, excerpt_tokens))
         out.append(

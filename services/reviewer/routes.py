@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from schemas import subjects
 from schemas.ballot import BallotAccepted
+from schemas.outputs import ReviewStep, members
 from schemas.propose import ProposalSubmitted
-from schemas.review import ReviewRequested, ReviewSubmitted
+from schemas.review import ReviewSubmitted
 from schemas.timers import PhaseDue
-from services._runtime.route import Route
+from services._runtime.route import Route, on_delivery, on_message
 from services.reviewer import handlers
 from services.reviewer.handlers import ReviewerDeps
 
@@ -19,20 +18,20 @@ def routes(deps: ReviewerDeps) -> tuple[Route, ...]:
         Route(
             name="reviewer-proposals",
             consumes=(ProposalSubmitted,),
-            handler=partial(handlers.on_proposal, deps=deps),
-            emits=(ReviewRequested, BallotAccepted, PhaseDue),
+            handler=on_delivery(handlers.on_proposal, deps),
+            emits=members(ReviewStep),
         ),
         Route(
             name="reviewer-reviews",
             consumes=(ReviewSubmitted,),
-            handler=partial(handlers.on_review, deps=deps),
+            handler=on_delivery(handlers.on_review, deps),
             emits=(BallotAccepted,),
         ),
         Route(
             name="reviewer-timers",
             consumes=(PhaseDue,),
-            handler=partial(handlers.on_timer, deps=deps),
-            emits=(ReviewRequested, BallotAccepted, PhaseDue),
+            handler=on_message(handlers.on_timer, deps),
+            emits=members(ReviewStep),
             filter_subject=subjects.filter_for(PhaseDue, owner="reviewer"),
             max_deliver=-1,  # a timer is naked until it is due
         ),

@@ -102,16 +102,11 @@ def validate_ballot(
     message_id: str,
 ) -> BallotAccepted:
     """``packet``: label → proposal id; ``shown``: proposal id → the text the reviewer saw."""
-    base = {
-        "task_id": review.task_id,
-        "round": review.round,
-        "message_id": message_id,
-        "seat": review.seat,
-        "agent_id": review.agent_id,
-    }
     if review.status != "ok":
         reason = f"review {review.status}: {review.error or 'no reason given'}"
-        return BallotAccepted(**base, valid=False, notes=(reason,))  # type: ignore[arg-type]
+        return absent_ballot(
+            review.task_id, review.round, review.seat, review.agent_id, reason, message_id
+        )
     weights: dict[str, float] = dict.fromkeys(packet.values(), 0.0)
     seen: set[str] = set()
     critiques: list[Critique] = []
@@ -158,7 +153,11 @@ def validate_ballot(
         notes.extend(reasons)
         valid = not reasons
     return BallotAccepted(
-        **base,  # type: ignore[arg-type]
+        task_id=review.task_id,
+        round=review.round,
+        message_id=message_id,
+        seat=review.seat,
+        agent_id=review.agent_id,
         valid=valid,
         weights=weights if valid else {},
         critiques=tuple(critiques),

@@ -41,6 +41,7 @@ def main(argv: list[str]) -> None:
     from llama_cpp.server.__main__ import main as serve
 
     sys.argv = [sys.argv[0], *argv]
+    # llama-cpp-python's server entry point is unannotated.
     serve()  # type: ignore[no-untyped-call]
 
 

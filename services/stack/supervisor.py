@@ -168,14 +168,15 @@ class Supervisor:
 
     def _call(self, method: str, *args: Any) -> Any:
         """One XML-RPC call on supervisord's unix socket, closing the socket after it."""
-        transport = SupervisorTransport(  # type: ignore[no-untyped-call]
+        # supervisor leaves its transport's __init__ unannotated; the rest is xmlrpc's.
+        transport: xmlrpc.client.Transport = SupervisorTransport(  # type: ignore[no-untyped-call]
             None, None, serverurl=f"unix://{self.paths.socket}"
         )
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         try:
             return getattr(proxy.supervisor, method)(*args)
         finally:
-            transport.close()  # type: ignore[no-untyped-call]
+            transport.close()
 
     def start(self) -> None:
         self.paths.logs.mkdir(parents=True, exist_ok=True)

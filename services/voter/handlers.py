@@ -1,27 +1,19 @@
 """Voter handler: a ballot in → the round's ``TallyComputed`` out, once every seat has
-voted (the record is then in ``voting``). The tally (``qv.tally`` over the round's options:
-answers, or proposals for free text; ``qv.plurality`` for the protocols without review,
-whose quorum is one ok proposal) is stored in the record by compare-and-set, so
-concurrent or repeated ballots all emit the same tally.
+voted (the record is then in ``voting``). The tally (``tally.close_voting``) is stored in
+the record by compare-and-set, so concurrent or repeated ballots all emit the same tally;
+the ballot itself is only a trigger (the final one), the record holds every ballot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import msgspec
-
 from schemas.ballot import BallotAccepted
-from schemas.base import Message
-from schemas.record import DeliberationRecord, RoundState
-from schemas.tally import OptionScore, ProposalScore, TallyComputed
+from schemas.tally import TallyComputed
 from services._runtime.records import RecordStore
-from services._runtime.route import Delivery
-from services.core import ids
-from services.voter import qv
-from services.voter.options import BY_ANSWER, entries
 from services.voter.settings import VoterSettings
+from services.voter.tally import close_voting
 
 
 @dataclass(frozen=True)
@@ -31,84 +23,13 @@ class VoterDeps:
     settings: VoterSettings
 
 
-def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:
-    cur: RoundState = record.current
-    ok = cur.ok_proposals()
-    seed = f"{record.task_id}:{cur.number}"
-    reviewed = record.task.policy.protocol == "nsed"
-    result = qv.tally(
-        [qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights) for b in cur.ballots
-         if b.valid],
-        entries(record),
-        by_answer=record.task.answer_format in BY_ANSWER,
-        seed=seed,
-    ) if reviewed else qv.plurality(entries(record), seed=seed)  # fmt: skip
-    by_id = {p.proposal_id: p for p in ok}
-    scores = tuple(
-        ProposalScore(
-            proposal_id=pid,
-            seat=by_id[pid].seat,
-            agent_id=by_id[pid].agent_id,
-            score=round(result.scores[pid], 6),
-            net_support=round(result.net_support[pid], 6),
-            controversy=round(result.controversy[pid], 6),
-            ballots=result.coverage[pid],
-        )
-        for pid in by_id
-    )
-    winner = by_id.get(result.winner) if result.winner else None
-    counted = len(result.counted)
-    return TallyComputed(
-        task_id=record.task_id,
-        round=cur.number,
-        message_id=ids.tally(record.task_id, cur.number),
-        scores=scores,
-        votes={
-            seat: {p: round(s, 6) for p, s in row.items()} for seat, row in result.votes.items()
-        },
-        winner=result.winner,
-        winner_seat=winner.seat if winner else None,
-        conviction=round(result.conviction, 6),
-        ok_proposals=len(ok),
-        valid_ballots=counted,
-        quorum_met=(
-            len(ok) >= settings.quorum_proposals and counted >= settings.quorum_ballots
-            if reviewed
-            else len(ok) >= 1
-        ),
-        unanimous=result.unanimous,
-        options=tuple(
-            OptionScore(
-                key=o.key,
-                answer=o.answer,
-                proposals=o.proposals,
-                score=round(o.score, 6),
-                net_support=round(o.net_support, 6),
-                ballots=o.ballots,
-            )
-            for o in result.options
-        ),
-        winner_answer=winner.extracted_answer if winner else None,
-        supported=result.supported,
-        abstained=result.abstained,
-    )
-
-
-async def on_ballot(msg: BallotAccepted, delivery: Delivery, deps: VoterDeps) -> Sequence[Message]:
+async def on_ballot(msg: BallotAccepted, deps: VoterDeps) -> TallyComputed | None:
     if not msg.final:
-        return []  # the ballot box is not full yet; the final ballot will come
-
-    def change(r: DeliberationRecord) -> DeliberationRecord | None:
-        cur = r.current
-        if r.done or cur.number != msg.round or cur.phase != "voting":
-            return None
-        tally = compute_tally(r, deps.settings)
-        return msgspec.structs.replace(
-            r, current=msgspec.structs.replace(cur, tally=tally, phase="gating")
-        )
-
-    record, _ = await deps.store.update(msg.task_id, change)
+        return None  # the ballot box is not full yet; the final ballot will come
+    record, _ = await deps.store.update(
+        msg.task_id, lambda r: close_voting(r, msg.round, deps.settings)
+    )
     cur = record.current
-    if cur.number == msg.round and cur.phase == "gating" and cur.tally is not None:
-        return [cur.tally]
-    return []
+    if cur.number == msg.round and cur.phase == "gating":
+        return cur.tally
+    return None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from schemas.ballot import BallotAccepted
 from schemas.tally import TallyComputed
-from services._runtime.route import Route
+from services._runtime.route import Route, on_message
 from services.voter import handlers
 from services.voter.handlers import VoterDeps
 
@@ -16,7 +14,7 @@ def routes(deps: VoterDeps) -> tuple[Route, ...]:
         Route(
             name="voter-ballots",
             consumes=(BallotAccepted,),
-            handler=partial(handlers.on_ballot, deps=deps),
+            handler=on_message(handlers.on_ballot, deps),
             emits=(TallyComputed,),
         ),
     )

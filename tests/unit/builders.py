@@ -18,8 +18,8 @@ from schemas.task import Policy, TaskSubmitted
 from schemas.team import AgentCard, DomainPrior, Seat
 from services._runtime.route import Delivery
 from services.core import ids
-from services.voter.handlers import compute_tally
 from services.voter.settings import VoterSettings
+from services.voter.tally import compute_tally
 
 NOW = 1_000.0
 TASK = "task-1"
@@ -228,10 +228,6 @@ def tally(**fields: Any) -> TallyComputed:
     }
     base.update(fields)
     return TallyComputed(**base)
-
-
-def delivery(payload: bytes = b"{}", seq: int = 1, subject: str = "nsed.test") -> Delivery:
-    return Delivery(subject=subject, stream_seq=seq, delivered=1, payload=payload)
 
 
 def arrived(msg: Message, seq: int = 1, delivered: int = 1) -> Delivery:

@@ -1,38 +1,19 @@
-"""Fixtures of the unit tier: every service's handler dependencies over one in-memory record
-store (and reference store) and one hand-driven clock — the services without NATS."""
+"""Fixtures of the unit tier: the services over one in-memory record store (and reference
+store) and one hand-driven clock (``services/inmemory.py``, wired by the services' own
+routes), with three live agents in the registry — the services without NATS."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from services._runtime.records import InMemoryRecordStore
-from services._runtime.references import InMemoryReferenceStore
-from services.broker.handlers import BrokerDeps
-from services.broker.registry import Registry
 from services.broker.settings import BrokerSettings
-from services.gate.handlers import GateDeps
-from services.gate.settings import GateSettings
-from services.reviewer.handlers import ReviewerDeps
-from services.reviewer.settings import ReviewerSettings
-from services.voter.handlers import VoterDeps
-from services.voter.settings import VoterSettings
+from services.inmemory import InMemoryServices, in_memory
 
 from .builders import NOW, Clock, card
 
-
-@dataclass
-class Stack:
-    store: InMemoryRecordStore
-    references: InMemoryReferenceStore
-    clock: Clock
-    registry: Registry
-    broker: BrokerDeps
-    reviewer: ReviewerDeps
-    voter: VoterDeps
-    gate: GateDeps
+Stack = InMemoryServices
 
 
 @pytest.fixture
@@ -42,28 +23,12 @@ def stack() -> Stack:
 
 def new_stack() -> Stack:
     """A fresh unit stack (for a property test, one per example)."""
-    store = InMemoryRecordStore()
-    references = InMemoryReferenceStore()
-    clock = Clock(NOW)
-    registry = Registry(stale_after_s=10.0, clock=clock)
+    stack = in_memory(Clock(NOW), broker_settings=BrokerSettings(min_phase_timeout_s=30.0))
     for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):
-        registry.put(f"{agent_id}.i1", card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0))
-    return Stack(
-        store=store,
-        references=references,
-        clock=clock,
-        registry=registry,
-        broker=BrokerDeps(
-            store=store,
-            registry=registry,
-            clock=clock,
-            settings=BrokerSettings(min_phase_timeout_s=30.0),
-            references=references,
-        ),
-        reviewer=ReviewerDeps(store=store, clock=clock, settings=ReviewerSettings()),
-        voter=VoterDeps(store=store, clock=clock, settings=VoterSettings()),
-        gate=GateDeps(store=store, clock=clock, settings=GateSettings()),
-    )
+        stack.registry.put(
+            f"{agent_id}.i1", card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0)
+        )
+    return stack
 
 
 @pytest.fixture(scope="session")

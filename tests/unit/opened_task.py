@@ -12,11 +12,8 @@ from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewSubmitted
 from schemas.task import Policy, TaskSubmitted
 from schemas.timers import PhaseDue
-from services.broker import handlers as broker
 from services.core import ids
-from services.reviewer import handlers as reviewer
 
-from .builders import arrived, delivery
 from .conftest import Stack
 
 
@@ -41,12 +38,10 @@ def timer(task_id: str, round_number: int, phase: str, owner: str = "reviewer") 
 
 
 async def opened(stack: Stack, task_id: str = "h-1", **policy: Any) -> list[ProposeRequested]:
-    out = await broker.on_task(task(task_id, **policy), delivery(), stack.broker)
+    out = await stack.handle(task(task_id, **policy))
     return [m for m in out if isinstance(m, ProposeRequested)]
 
 
 async def submitted(stack: Stack, msg: ProposalSubmitted | ReviewSubmitted) -> Sequence[Message]:
     """The reviewer's outputs for an agent's proposal or review, published as agents do."""
-    if isinstance(msg, ProposalSubmitted):
-        return await reviewer.on_proposal(msg, arrived(msg), stack.reviewer)
-    return await reviewer.on_review(msg, arrived(msg), stack.reviewer)
+    return await stack.handle(msg)

@@ -15,32 +15,31 @@ from schemas.team import TeamSelected
 from services._runtime.errors import Rejected
 from services.broker import handlers as broker
 from services.core import ids
-from services.gate import handlers as gate
 
-from .builders import NOW, card, delivery
+from .builders import NOW, card
 from .conftest import Stack
 from .opened_task import task, timer
 
 
 async def test_a_task_no_team_can_serve_fails_at_once_with_the_reason(stack: Stack) -> None:
     stack.registry.clear()
-    out = await broker.on_task(task(), delivery(), stack.broker)
+    out = await stack.handle(task())
     [result] = out
     assert isinstance(result, DeliberationConcluded)
     assert (result.status, result.stop_reason) == ("failed", "no_team")
     assert result.detail.startswith("0 live agents")
     assert result.message_id == ids.result("h-1")
     assert stack.store.records["h-1"].done
-    assert await broker.on_task(task(), delivery(), stack.broker) == [result]
+    assert await stack.handle(task()) == [result]
 
 
 async def test_a_task_id_reused_by_another_task_is_refused_and_dead_lettered(
     stack: Stack,
 ) -> None:
-    await broker.on_task(task(), delivery(), stack.broker)
+    await stack.handle(task())
     before = stack.store.records["h-1"]
     other = msgspec.structs.replace(task(), prompt="Something else")
-    refused, letter = await broker.on_task(other, delivery(seq=9), stack.broker)
+    refused, letter = await stack.handle(other, seq=9)
     assert isinstance(refused, TaskRefused)
     assert refused.task_id == "h-1"
     assert "already used by another task" in refused.reason
@@ -53,9 +52,9 @@ async def test_the_same_task_sent_again_after_it_ended_gets_its_result_again(
     stack: Stack,
 ) -> None:
     stack.registry.clear()  # no team: the task ends at once with a result
-    [first] = await broker.on_task(task(), delivery(seq=1), stack.broker)
+    [first] = await stack.handle(task(), seq=1)
     resent = msgspec.structs.replace(task(), submitted_at=123.0)  # sent again, later
-    [again] = await broker.on_task(resent, delivery(seq=2), stack.broker)
+    [again] = await stack.handle(resent, seq=2)
     assert isinstance(again, DeliberationConcluded)
     assert again.message_id == ids.result_again("h-1", 2) != first.message_id
     assert msgspec.structs.replace(again, message_id=first.message_id) == first
@@ -64,8 +63,8 @@ async def test_the_same_task_sent_again_after_it_ended_gets_its_result_again(
 async def test_a_task_without_an_id_gets_one_that_is_stable_on_redelivery(stack: Stack) -> None:
     payload = b'{"prompt": "What is 6 times 7?"}'
     anonymous = task(None)
-    first = await broker.on_task(anonymous, delivery(payload, seq=41), stack.broker)
-    again = await broker.on_task(anonymous, delivery(payload, seq=41), stack.broker)
+    first = await stack.handle(anonymous, payload=payload, seq=41)
+    again = await stack.handle(anonymous, payload=payload, seq=41)
     assert first == again
     task_id = first[0].task_id
     assert task_id.startswith("t41-")
@@ -76,22 +75,22 @@ async def test_a_rejected_task_with_a_readable_id_still_gets_a_failed_result(
     stack: Stack,
 ) -> None:
     payload = b'{"task_id": "bad-1", "prompt": "p", "policy": {"team_size": 0}}'
-    [result] = await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker)
+    result = await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker)
     assert isinstance(result, DeliberationConcluded)
     assert (result.task_id, result.status, result.stop_reason) == ("bad-1", "failed", "error")
     assert "team_size" in result.detail
     # never the id a real result of that task would carry
     assert result.message_id != ids.result("bad-1")
-    assert await broker.reject_task(b'{"task_id": "a b"}', Rejected("x"), stack.broker) == []
-    assert await broker.reject_task(b"\xff", Rejected("x"), stack.broker) == []
+    assert await broker.reject_task(b'{"task_id": "a b"}', Rejected("x"), stack.broker) is None
+    assert await broker.reject_task(b"\xff", Rejected("x"), stack.broker) is None
 
 
 async def test_a_malformed_task_reusing_a_running_tasks_id_gets_no_result(
     stack: Stack,
 ) -> None:
-    await broker.on_task(task(), delivery(), stack.broker)
+    await stack.handle(task())
     payload = b'{"task_id": "h-1", "prompt": "p", "policy": {"team_size": 0}}'
-    assert await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker) == []
+    assert await broker.reject_task(payload, Rejected("team_size >= 1"), stack.broker) is None
     assert stack.store.records["h-1"].result is None
 
 
@@ -100,7 +99,7 @@ async def test_a_continued_round_without_a_record_is_rejected(stack: Stack) -> N
         task_id="nope", round=1, message_id="m", next_round=2, state=ConsensusState()
     )
     with pytest.raises(Rejected):
-        await broker.on_continued(msg, delivery(), stack.broker)
+        await stack.handle(msg)
 
 
 async def test_a_misspelt_policy_field_is_reported_on_the_team_and_the_result(
@@ -110,26 +109,23 @@ async def test_a_misspelt_policy_field_is_reported_on_the_team_and_the_result(
     raw = msgspec.json.decode(sent)
     raw["policy"]["max_round"] = 2  # the broker decodes it as the default max_rounds
     payload = msgspec.json.encode(raw)
-    out = await broker.on_task(msgspec.json.decode(payload, type=TaskSubmitted),
-                               delivery(payload), stack.broker)  # fmt: skip
+    out = await stack.handle(msgspec.json.decode(payload, type=TaskSubmitted), payload=payload)
     [team] = [m for m in out if isinstance(m, TeamSelected)]
     expected = ("unknown field 'policy.max_round' ignored (did you mean 'policy.max_rounds'?)",)
     assert team.warnings == expected
     stack.clock.now = NOW + 60
-    [result] = await gate.on_timer(timer("h-1", 0, "task", owner="gate"), delivery(), stack.gate)
+    [result] = await stack.handle(timer("h-1", 0, "task", owner="gate"))
     assert result.warnings == expected
     # A task no team can serve says it too, and a task as the schema has it says nothing.
     stack.registry.clear()
-    [failed] = await broker.on_task(task("h-2"), delivery(payload.replace(b"h-1", b"h-2")),
-                                    stack.broker)  # fmt: skip
+    [failed] = await stack.handle(task("h-2"), payload=payload.replace(b"h-1", b"h-2"))
     assert (failed.stop_reason, failed.warnings) == ("no_team", expected)
-    [clean] = await broker.on_task(task("h-3"), delivery(msgspec.json.encode(task("h-3"))),
-                                   stack.broker)  # fmt: skip
+    [clean] = await stack.handle(task("h-3"), payload=msgspec.json.encode(task("h-3")))
     assert clean.warnings == ()
 
 
 async def test_the_team_says_whether_simulated_agents_hold_its_seats(stack: Stack) -> None:
-    out = await broker.on_task(task("h-1"), delivery(), stack.broker)
+    out = await stack.handle(task("h-1"))
     [team] = [m for m in out if isinstance(m, TeamSelected)]
     assert team.simulated  # the unit pool's cards are backend "sim"
     stack.registry.clear()
@@ -137,6 +133,6 @@ async def test_the_team_says_whether_simulated_agents_hold_its_seats(stack: Stac
         stack.registry.put(
             f"{agent_id}.i1", msgspec.structs.replace(card(agent_id), backend="openai")
         )
-    out = await broker.on_task(task("h-2"), delivery(), stack.broker)
+    out = await stack.handle(task("h-2"))
     [team] = [m for m in out if isinstance(m, TeamSelected)]
     assert not team.simulated

@@ -2,54 +2,31 @@
 
 from __future__ import annotations
 
+import collections.abc
+import inspect
 import time
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from schemas import snapshot, subjects
+from schemas.base import Message
 from schemas.subjects import FLOW, step_of
-from services._runtime.records import InMemoryRecordStore
 from services._runtime.route import Route
-from services.agent_runner.backends.sim import SimBackend
 from services.agent_runner.config import load_pool
-from services.agent_runner.handlers import RunnerDeps
-from services.agent_runner.routes import routes as runner_routes
-from services.broker.handlers import BrokerDeps
-from services.broker.registry import Registry
-from services.broker.routes import routes as broker_routes
-from services.broker.settings import BrokerSettings
-from services.gate.handlers import GateDeps
-from services.gate.routes import routes as gate_routes
-from services.gate.settings import GateSettings
-from services.reviewer.handlers import ReviewerDeps
-from services.reviewer.routes import routes as reviewer_routes
-from services.reviewer.settings import ReviewerSettings
-from services.voter.handlers import VoterDeps
-from services.voter.routes import routes as voter_routes
-from services.voter.settings import VoterSettings
+from services.inmemory import in_memory
 
 POOL = Path(__file__).resolve().parents[1] / "data" / "pool.toml"
 
 
-async def _no_truth(_: str) -> None:
-    return None
-
-
 def all_routes() -> dict[str, tuple[Route, ...]]:
-    store = InMemoryRecordStore()
-    profile = load_pool(POOL).agent("alpha")
-    return {
-        "broker": broker_routes(
-            BrokerDeps(store, Registry(stale_after_s=10), time.time, BrokerSettings())
-        ),
-        "agent_runner": runner_routes(
-            RunnerDeps(profile, "i", SimBackend(profile, _no_truth), time.time)
-        ),
-        "reviewer": reviewer_routes(ReviewerDeps(store, time.time, ReviewerSettings())),
-        "voter": voter_routes(VoterDeps(store, time.time, VoterSettings())),
-        "gate": gate_routes(GateDeps(store, time.time, GateSettings())),
-    }
+    """Every service's routes, as the services build them (``InMemoryServices.routes``)."""
+    services = in_memory(time.time)
+    services.add_agent(load_pool(POOL).agent("alpha"))
+    return services.routes()
 
 
 @pytest.mark.parametrize("service", ["broker", "agent_runner", "reviewer", "voter", "gate"])
@@ -60,6 +37,25 @@ def test_every_route_consumes_and_emits_what_the_flow_table_says(service: str) -
         for message in route.emits:
             assert service in step_of(message).producers, (route.name, message.__name__)
         assert route.stream == step_of(route.consumes[0]).stream
+
+
+def message_types(annotation: Any) -> set[type[Message]]:
+    """The message types a return annotation allows: through unions, ``None`` and
+    sequences."""
+    if isinstance(annotation, type) and issubclass(annotation, Message):
+        return {annotation}
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union, collections.abc.Sequence, list, tuple):
+        return {t for arg in typing.get_args(annotation) for t in message_types(arg)}
+    return set()
+
+
+def test_every_route_declares_exactly_the_types_its_handler_returns() -> None:
+    for routes in all_routes().values():
+        for route in routes:
+            handle = inspect.unwrap(route.handler)
+            returned = typing.get_type_hints(handle)["return"]
+            assert message_types(returned) == set(route.emits), route.name
 
 
 def test_every_flow_step_has_a_consuming_route_unless_people_read_it() -> None:

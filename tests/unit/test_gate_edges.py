@@ -9,9 +9,8 @@ import pytest
 from schemas.gate import DeliberationConcluded
 from services._runtime.errors import NotYetDue
 from services.core import ids
-from services.gate import handlers as gate
 
-from .builders import NOW, delivery, tally
+from .builders import NOW, tally
 from .conftest import Stack
 from .opened_task import opened, timer
 
@@ -21,14 +20,14 @@ async def test_the_task_deadline_ends_a_deliberation_that_has_not_ended(stack: S
     due = timer("h-1", 0, "task", owner="gate")
     stack.clock.now = NOW + 59
     with pytest.raises(NotYetDue):
-        await gate.on_timer(due, delivery(), stack.gate)
+        await stack.handle(due)
     stack.clock.now = NOW + 60
-    [result] = await gate.on_timer(due, delivery(), stack.gate)
+    [result] = await stack.handle(due)
     assert (result.status, result.stop_reason) == ("failed", "deadline")
     assert "round 1 (proposing)" in result.detail
     writes = stack.store.writes
     # redelivered (the result lost in a crash): the same result again, nothing rewritten
-    assert await gate.on_timer(due, delivery(), stack.gate) == [result]
+    assert await stack.handle(due) == [result]
     assert stack.store.writes == writes
 
 
@@ -46,11 +45,11 @@ async def test_a_deadline_timer_after_a_normal_conclusion_emits_nothing(stack: S
     )  # fmt: skip
     stack.store.records["h-1"] = halted
     stack.clock.now = NOW + 61
-    assert await gate.on_timer(timer("h-1", 0, "task", owner="gate"), delivery(), stack.gate) == []
+    assert await stack.handle(timer("h-1", 0, "task", owner="gate")) == []
 
 
 async def test_a_tally_for_another_round_leaves_the_record_alone(stack: Stack) -> None:
     await opened(stack)
     writes = stack.store.writes
-    assert await gate.on_tally(tally(task_id="h-1", round=5), delivery(), stack.gate) == []
+    assert await stack.handle(tally(task_id="h-1", round=5)) == []
     assert stack.store.writes == writes

@@ -12,12 +12,6 @@ from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposeRequested
 from schemas.review import ReviewRequested
 from schemas.timers import PhaseDue
-from services.broker.handlers import on_task
-from services.gate.handlers import on_tally
-from services.gate.handlers import on_timer as gate_timer
-from services.reviewer.handlers import on_proposal, on_review
-from services.reviewer.handlers import on_timer as reviewer_timer
-from services.voter.handlers import on_ballot
 
 from .builders import NOW, proposal_for, review_for
 from .conftest import Stack
@@ -35,17 +29,17 @@ def _timer(messages: list[Any], phase: str) -> PhaseDue:
 async def test_a_proposal_after_its_seat_timed_out_is_paid_once_and_reaches_the_result(
     stack: Stack,
 ) -> None:
-    opened = await twice(stack, on_task, the_task("late-1", max_rounds=1), stack.broker)
+    opened = await twice(stack, the_task("late-1", max_rounds=1))
     requests = of_type(opened, ProposeRequested)
     for request in requests[:2]:
-        await twice(stack, on_proposal, proposal_for(request, "42"), stack.reviewer)
+        await twice(stack, proposal_for(request, "42"))
     stack.clock.now = NOW + 31  # past the proposing deadline: charlie's seat times out
-    released = await twice(stack, reviewer_timer, _timer(opened, "proposing"), stack.reviewer)
+    released = await twice(stack, _timer(opened, "proposing"))
     assert stack.store.records["late-1"].current.timed_out == (2,)
     before = _spent(stack, "late-1")
 
     late = proposal_for(requests[2], "42")
-    assert await twice(stack, on_proposal, late, stack.reviewer) == []
+    assert await twice(stack, late) == []
 
     record = stack.store.records["late-1"]
     assert _spent(stack, "late-1") == before + late.usage
@@ -55,9 +49,9 @@ async def test_a_proposal_after_its_seat_timed_out_is_paid_once_and_reaches_the_
 
     ballots = []
     for request in of_type(released, ReviewRequested):
-        ballots += await twice(stack, on_review, review_for(request, "42"), stack.reviewer)
-    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
-    [result] = await twice(stack, on_tally, tally, stack.gate)
+        ballots += await twice(stack, review_for(request, "42"))
+    [tally] = await twice(stack, ballots[-1])
+    [result] = await twice(stack, tally)
     assert isinstance(result, DeliberationConcluded)
     assert result.usage["charlie"] == late.usage
     assert result.total == _spent(stack, "late-1")
@@ -65,21 +59,21 @@ async def test_a_proposal_after_its_seat_timed_out_is_paid_once_and_reaches_the_
 
 
 async def test_a_review_after_the_ballot_box_closed_is_paid_once(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("late-2", max_rounds=1), stack.broker)
+    opened = await twice(stack, the_task("late-2", max_rounds=1))
     released: list[Any] = []
     for request in of_type(opened, ProposeRequested):
-        released = await twice(stack, on_proposal, proposal_for(request, "42"), stack.reviewer)
+        released = await twice(stack, proposal_for(request, "42"))
     reviews = of_type(released, ReviewRequested)
     for request in reviews[:2]:
-        await twice(stack, on_review, review_for(request, "42"), stack.reviewer)
+        await twice(stack, review_for(request, "42"))
     stack.clock.now = NOW + 61
-    await twice(stack, reviewer_timer, _timer(released, "reviewing"), stack.reviewer)
+    await twice(stack, _timer(released, "reviewing"))
     record = stack.store.records["late-2"]
     assert record.current.phase == "voting"
     before = _spent(stack, "late-2")
 
     late = review_for(reviews[2], "42")
-    await twice(stack, on_review, late, stack.reviewer)
+    await twice(stack, late)
 
     assert _spent(stack, "late-2") == before + late.usage
     [timed_out] = [b for b in stack.store.records["late-2"].current.ballots if b.seat == 2]
@@ -87,16 +81,16 @@ async def test_a_review_after_the_ballot_box_closed_is_paid_once(stack: Stack) -
 
 
 async def test_a_proposal_after_the_task_concluded_is_paid_in_the_record(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("late-3", deadline_s=20.0), stack.broker)
+    opened = await twice(stack, the_task("late-3", deadline_s=20.0))
     requests = of_type(opened, ProposeRequested)
-    await twice(stack, on_proposal, proposal_for(requests[0], "42"), stack.reviewer)
+    await twice(stack, proposal_for(requests[0], "42"))
     stack.clock.now = NOW + 21
-    [result] = await twice(stack, gate_timer, _timer(opened, "task"), stack.gate)
+    [result] = await twice(stack, _timer(opened, "task"))
     assert isinstance(result, DeliberationConcluded)
     assert result.stop_reason == "deadline"
 
     late = proposal_for(requests[1], "42")
-    await twice(stack, on_proposal, late, stack.reviewer)
+    await twice(stack, late)
 
     record = stack.store.records["late-3"]
     assert record.usage["bravo"] == late.usage
@@ -104,11 +98,11 @@ async def test_a_proposal_after_the_task_concluded_is_paid_in_the_record(stack: 
 
 
 async def test_a_proposal_nobody_is_waiting_for_is_not_paid(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("late-4"), stack.broker)
+    opened = await twice(stack, the_task("late-4"))
     request = of_type(opened, ProposeRequested)[0]
-    await twice(stack, on_proposal, proposal_for(request, "42"), stack.reviewer)
+    await twice(stack, proposal_for(request, "42"))
     before = _spent(stack, "late-4")
     # the same seat again, under another message id: a repeat, not a call that was owed
     other = msgspec.structs.replace(proposal_for(request, "7"), message_id="x:1:proposal:0")
-    await twice(stack, on_proposal, other, stack.reviewer)
+    await twice(stack, other)
     assert _spent(stack, "late-4") == before

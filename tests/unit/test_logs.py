@@ -23,7 +23,7 @@ from services.agent_runner.probe import probe_request
 from services.gate import handlers as gate
 from services.reviewer import handlers as reviewer
 
-from .builders import NOW, delivery, proposal_for
+from .builders import NOW, proposal_for
 from .conftest import Stack
 from .opened_task import opened, submitted, timer
 
@@ -56,8 +56,8 @@ async def test_the_gate_logs_one_line_for_a_task_it_ends(
     await opened(stack, deadline_s=60.0)
     stack.clock.now = NOW + 60
     due = timer("h-1", 0, "task", owner="gate")
-    [result] = await gate.on_timer(due, delivery(), stack.gate)
-    await gate.on_timer(due, delivery(), stack.gate)  # redelivered: no second line
+    [result] = await stack.handle(due)
+    await stack.handle(due)  # redelivered: no second line
     [line] = events(captured, "task_finished")
     assert line == {
         "event": "task_finished", "log_level": "info", "task_id": "h-1", "status": "failed",
@@ -82,8 +82,8 @@ async def test_a_member_a_phase_timer_leaves_behind_is_a_warning_with_the_timeou
         await submitted(stack, proposal_for(request, "42"))
     record = stack.store.records["h-1"]
     stack.clock.now = record.current.phase_deadline
-    await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
-    await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
+    await stack.handle(timer("h-1", 1, "proposing"))
+    await stack.handle(timer("h-1", 1, "proposing"))
     slow = requests[2]
     assert events(captured, "member_timed_out") == [
         {"event": "member_timed_out", "log_level": "warning", "agent_id": slow.agent_id,
@@ -91,7 +91,7 @@ async def test_a_member_a_phase_timer_leaves_behind_is_a_warning_with_the_timeou
          "phase_timeout_s": round(record.phase_timeout_s, 1)},
     ]  # fmt: skip
     stack.clock.now = stack.store.records["h-1"].current.phase_deadline + 1
-    await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    await stack.handle(timer("h-1", 1, "reviewing"))
     late = events(captured, "member_timed_out")[1:]
     assert sorted((w["phase"], w["seat"]) for w in late) == [("reviewing", 0), ("reviewing", 1)]
 

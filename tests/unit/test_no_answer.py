@@ -16,9 +16,9 @@ from services.gate.summary import round_notes
 from services.gate.telemetry import observe
 from services.reviewer import phases
 from services.reviewer.packets import build_packets
-from services.voter.handlers import entries
+from services.voter.options import entries
 
-from .builders import NOW, agreeing_round, delivery, proposal, record, task, team
+from .builders import NOW, agreeing_round, proposal, record, task, team
 
 RAMBLE = "Janet has 16 eggs. She eats 3 and bakes 4, so she sells 9 at $2, which is 18."
 
@@ -62,7 +62,8 @@ async def propose(content: str, answer_format: str = "integer") -> object:
     deps = RunnerDeps(
         profile=profile, instance_id="i1", backend=Scripted(content), clock=lambda: NOW
     )
-    [out] = await on_work(request(answer_format), delivery(), deps)
+    out = await on_work(request(answer_format), deps)
+    assert out is not None
     return out
 
 

@@ -1,45 +1,32 @@
-"""Whole deliberations with the default simulated pool, every service's handlers wired by an
-in-memory "bus" that delivers each message twice (at-least-once) and drops repeated
+"""Whole deliberations with the default simulated pool, on the services' own routes over the
+in-memory bus, which here delivers each message twice (at-least-once) and drops repeated
 message ids (JetStream's duplicate window). No NATS, no sleeping, no wall clock."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from schemas import subjects
-from schemas.ballot import BallotAccepted
 from schemas.base import Message
-from schemas.gate import DeliberationConcluded, RoundContinued
+from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
-from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
-from services._runtime.route import Delivery
-from services.agent_runner import handlers as runner
-from services.agent_runner.backends.sim import SimBackend
+from services._runtime.memory_bus import MemoryBus
+from services._runtime.route import Delivery, Route
 from services.agent_runner.config import load_pool
-from services.agent_runner.heartbeat import card_of
-from services.agent_runner.lookups import reference_reader
-from services.broker import handlers as broker
-from services.gate import handlers as gate
-from services.reviewer import handlers as reviewer
-from services.voter import handlers as voter
 
 from .builders import NOW
 from .conftest import Stack
 
 POOL = Path(__file__).resolve().parents[2] / "infra" / "agents" / "sim.toml"
-
-
-async def no_sleep(seconds: float) -> None:
-    return None
 
 
 def untimed(messages: list[Message]) -> list[Message]:
@@ -52,77 +39,39 @@ def untimed(messages: list[Message]) -> list[Message]:
     ]
 
 
-class Bus:
+class Bus(MemoryBus):
     def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.published: dict[str, Message] = {}
-        self.queue: deque[Message] = deque()
-        pool = load_pool(POOL)
         stack.registry.clear()
-        truth = reference_reader(stack.references, capacity=16)
-        self.runners = {}
-        for profile in pool.agents:
-            stack.registry.put(
-                subjects.agent_key(profile.id, "i1"),
-                card_of(profile, "i1", 0, started_at=NOW, now=NOW),
-            )
-            backend = SimBackend(profile, truth, sleep=no_sleep)
-            self.runners[profile.id] = runner.RunnerDeps(
-                profile=profile, instance_id="i1", backend=backend, clock=stack.clock
-            )
+        for profile in load_pool(POOL).agents:
+            stack.add_agent(profile)
+        super().__init__(stack.routes(), stack.clock)
+        self.stack = stack
+        self.handled = 0
 
-    def publish(self, messages: list[Message]) -> None:
-        for msg in messages:
-            key = getattr(msg, "message_id", None) or repr(msg)
+    def publish(self, messages: Iterable[Message]) -> None:
+        batch = list(messages)
+        for msg in batch:
+            key = self.key(msg)
             if key in self.published:
                 assert self.published[key] == msg, f"{key} re-published with other content"
-                continue
-            self.published[key] = msg
-            self.queue.append(msg)
+        super().publish(batch)
 
-    async def handle(self, msg: Message) -> list[Message] | None:
+    async def call(self, route: Route, message: Any, delivery: Delivery) -> list[Message]:
         s = self.stack
-        route: Any
-        if isinstance(msg, (ProposeRequested, ReviewRequested)):
-            route = (runner.on_work, self.runners[msg.agent_id])
-        elif isinstance(msg, (ProposalSubmitted, ReviewSubmitted)):
-            on = reviewer.on_proposal if isinstance(msg, ProposalSubmitted) else reviewer.on_review
-            route = (on, s.reviewer)
-        elif isinstance(msg, BallotAccepted):
-            route = (voter.on_ballot, s.voter)
-        elif isinstance(msg, TallyComputed):
-            route = (gate.on_tally, s.gate)
-        elif isinstance(msg, RoundContinued):
-            route = (broker.on_continued, s.broker)
-        else:  # TeamSelected, results and timers: nobody in this test consumes them
-            return None
-        handler, deps = route
-        payload = msgspec.json.encode(msg)
-        first = list(await handler(msg, Delivery(subjects.subject_for(msg), 1, 1, payload), deps))
+        first = await super().call(route, message, delivery)
         writes = s.store.writes
-        again = list(await handler(msg, Delivery(subjects.subject_for(msg), 1, 2, payload), deps))
-        assert untimed(again) == untimed(first), f"redelivery of {type(msg).__name__} differs"
-        assert s.store.writes == writes, f"redelivery of {type(msg).__name__} wrote the record"
+        again = await super().call(route, message, replace(delivery, delivered=2))
+        assert untimed(again) == untimed(first), f"redelivery of {type(message).__name__} differs"
+        assert s.store.writes == writes, f"redelivery of {type(message).__name__} wrote the record"
+        self.handled += 1
+        s.clock.now += 0.5  # time passes, but no deadline comes near
+        assert self.handled < 2000, "the deliberation never ended"
         return first
 
-    async def run(self, task: TaskSubmitted) -> DeliberationConcluded:
-        self.publish(
-            list(await broker.on_task(task, Delivery("nsed.tasks", 1, 1, b"{}"), self.stack.broker))
-        )
-        results: list[DeliberationConcluded] = []
-        handled = 0
-        while self.queue:
-            msg = self.queue.popleft()
-            if isinstance(msg, DeliberationConcluded):
-                results.append(msg)
-                continue
-            out = await self.handle(msg)
-            if out is not None:
-                self.publish(out)
-                handled += 1
-            self.stack.clock.now += 0.5  # time passes, but no deadline comes near
-            assert handled < 2000, "the deliberation never ended"
-        [result] = results  # exactly one result per task
+    async def deliberate(self, task: TaskSubmitted) -> DeliberationConcluded:
+        self.publish([task])
+        await self.run()
+        [result] = self.of_type(DeliberationConcluded)  # exactly one result per task
         return result
 
 
@@ -147,7 +96,7 @@ async def test_a_simulated_deliberation_ends_with_one_bounded_result(
         reference_answer=reference,
         policy=policy,
     )
-    result = await bus.run(task)
+    result = await bus.deliberate(task)
     assert result.status in ("completed", "degraded")
     assert result.simulated
     assert 1 <= result.rounds <= 4
@@ -171,10 +120,10 @@ async def test_the_same_task_deliberates_identically_twice(stack: Stack) -> None
     task = TaskSubmitted(
         task_id="sim-same", prompt="p", answer_format="integer", reference_answer="17"
     )
-    first = await Bus(stack).run(task)
+    first = await Bus(stack).deliberate(task)
     stack.store.records.clear()
     stack.clock.now = NOW
-    second = await Bus(stack).run(task)
+    second = await Bus(stack).deliberate(task)
     # Everything but the solver's wall-clock time is the same.
     assert first.selection is not None
     assert second.selection is not None
@@ -205,7 +154,7 @@ async def test_simulated_agents_run_every_protocol_to_one_result(
         reference_answer=reference,
         policy=Policy(team_size=3, max_rounds=3, protocol=protocol),
     )
-    result = await bus.run(task)
+    result = await bus.deliberate(task)
     assert result.status == "completed"
     assert result.rounds in rounds
     assert result.answer is not None

@@ -12,7 +12,7 @@ from schemas.review import Candidate, ReviewRequested
 from schemas.task import TaskView
 from schemas.team import Seat
 from services.agent_runner.prompts import ChatMessage, propose_messages, review_messages
-from services.broker.transitions import dispatch_round
+from services.broker.dispatch import dispatch_round
 from services.reviewer.phases import open_review, review_requests
 
 from .builders import NOW, proposal, record, task

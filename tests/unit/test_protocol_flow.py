@@ -17,12 +17,8 @@ from schemas.tally import TallyComputed
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services.agent_runner.prompts import FORMAT_RULES, propose_messages
-from services.broker.handlers import on_continued, on_task
 from services.core import ids
 from services.core.fencing import mask_identities
-from services.gate.handlers import on_tally
-from services.reviewer.handlers import on_proposal
-from services.voter.handlers import on_ballot
 
 from .builders import NOW, proposal_for
 from .conftest import Stack
@@ -37,9 +33,7 @@ async def round_of(
     tally to the gate. Returns what the gate emitted: ``RoundContinued`` or the result."""
     released: list[Message] = []
     for request in requests:
-        released = await twice(
-            stack, on_proposal, proposal_for(request, answers[request.seat]), stack.reviewer
-        )
+        released = await twice(stack, proposal_for(request, answers[request.seat]))
     # No review: every seat's ballot is absent and says why, and the box is full at once.
     assert of_type(released, ReviewRequested) == []
     assert of_type(released, PhaseDue) == []
@@ -48,21 +42,21 @@ async def round_of(
     assert [b.seat for b in ballots] == [r.seat for r in requests]
     assert all(not b.valid and b.final for b in ballots)
     assert all(b.notes == (f"no review in protocol {protocol}",) for b in ballots)
-    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
+    [tally] = await twice(stack, ballots[-1])
     assert isinstance(tally, TallyComputed)
-    assert await twice(stack, on_ballot, ballots[0], stack.voter) == [tally]
+    assert await twice(stack, ballots[0]) == [tally]
     stack.clock.now += 5
-    [out] = await twice(stack, on_tally, tally, stack.gate)
+    [out] = await twice(stack, tally)
     return out
 
 
 async def next_requests(stack: Stack, continued: Message) -> list[ProposeRequested]:
     assert isinstance(continued, RoundContinued)
-    return of_type(await twice(stack, on_continued, continued, stack.broker), ProposeRequested)
+    return of_type(await twice(stack, continued), ProposeRequested)
 
 
 async def opening(stack: Stack, task_id: str, **policy: Any) -> list[ProposeRequested]:
-    return of_type(await twice(stack, on_task, the_task(task_id, **policy), stack.broker),
+    return of_type(await twice(stack, the_task(task_id, **policy)),
                    ProposeRequested)  # fmt: skip
 
 
@@ -167,7 +161,7 @@ async def test_a_team_with_a_repeated_agent_seats_it_twice(stack: Stack) -> None
     """Self-MoA: the same agent sampled in several seats, by ``Policy.team``."""
     task = the_task("self-moa", protocol="vote", team=("alpha", "alpha", "bravo"))
     assert (task.policy.team_size, task.policy.min_team) == (3, 2)
-    opened = await twice(stack, on_task, task, stack.broker)
+    opened = await twice(stack, task)
     [team] = of_type(opened, TeamSelected)
     assert [(s.seat, s.agent_id, s.role) for s in team.seats] == [
         (0, "alpha", "member"),
@@ -185,9 +179,7 @@ async def test_a_team_with_a_repeated_agent_seats_it_twice(stack: Stack) -> None
 
 
 async def test_a_team_naming_an_agent_that_is_not_live_fails_with_no_team(stack: Stack) -> None:
-    [result] = await twice(
-        stack, on_task, the_task("no-team", protocol="vote", team=("alpha", "zulu")), stack.broker
-    )
+    [result] = await twice(stack, the_task("no-team", protocol="vote", team=("alpha", "zulu")))
     assert isinstance(result, DeliberationConcluded)
     assert (result.status, result.stop_reason) == ("failed", "no_team")
     assert "zulu" in result.detail
@@ -203,10 +195,10 @@ async def test_an_injection_in_a_peer_answer_stays_inside_its_fence(stack: Stack
             proposal = msgspec.structs.replace(
                 proposal, content=f"{attack}\nFinal answer: \\boxed{{41}}"
             )
-        released = await twice(stack, on_proposal, proposal, stack.reviewer)
-    [tally] = await twice(stack, on_ballot, of_type(released, BallotAccepted)[-1], stack.voter)
+        released = await twice(stack, proposal)
+    [tally] = await twice(stack, of_type(released, BallotAccepted)[-1])
     stack.clock.now = NOW + 5
-    [continued] = await twice(stack, on_tally, tally, stack.gate)
+    [continued] = await twice(stack, tally)
     request = (await next_requests(stack, continued))[0]
     prompt = propose_messages(request)[1]["content"]
     assert tags(prompt) == pair("previous_answer") + [

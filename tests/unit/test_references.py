@@ -17,9 +17,7 @@ from schemas import subjects
 from schemas.propose import ProposeRequested
 from services._runtime.references import InMemoryReferenceStore
 from services.agent_runner import lookups
-from services.broker import handlers as broker
 
-from .builders import delivery
 from .conftest import Stack, new_stack
 from .opened_task import task
 
@@ -33,11 +31,11 @@ def with_reference(answer: str | None, task_id: str = "h-1") -> object:
 async def test_an_accepted_task_keeps_its_reference_before_round_1_is_dispatched(
     stack: Stack,
 ) -> None:
-    out = await broker.on_task(with_reference("42"), delivery(), stack.broker)
+    out = await stack.handle(with_reference("42"))
     assert any(isinstance(m, ProposeRequested) for m in out)
     assert stack.references.answers == {"h-1": "42"}
     # Redelivered (the broker may have died before publishing round 1): written again.
-    await broker.on_task(with_reference("42"), delivery(), stack.broker)
+    await stack.handle(with_reference("42"))
     assert stack.references.answers == {"h-1": "42"}
     assert stack.references.writes == 2
 
@@ -45,13 +43,13 @@ async def test_an_accepted_task_keeps_its_reference_before_round_1_is_dispatched
 async def test_no_reference_is_kept_for_a_task_without_one_or_one_not_accepted(
     stack: Stack,
 ) -> None:
-    await broker.on_task(with_reference(None), delivery(), stack.broker)
+    await stack.handle(with_reference(None))
     assert stack.references.answers == {}
     # Another task under the same id is refused: the id's reference is left alone.
-    await broker.on_task(with_reference("7"), delivery(seq=2), stack.broker)
+    await stack.handle(with_reference("7"), seq=2)
     assert stack.references.answers == {}
     stack.registry.clear()  # no team: a failed result, no round 1
-    await broker.on_task(with_reference("9", "h-2"), delivery(seq=3), stack.broker)
+    await stack.handle(with_reference("9", "h-2"), seq=3)
     assert "h-2" not in stack.references.answers
 
 
@@ -62,7 +60,7 @@ async def test_whenever_round_1_goes_out_the_reference_is_the_tasks_own(
 ) -> None:
     stack = new_stack()
     for seq in range(deliveries):
-        out = await broker.on_task(with_reference(answer), delivery(seq=1), stack.broker)
+        out = await stack.handle(with_reference(answer), seq=1)
         dispatched = any(isinstance(m, ProposeRequested) for m in out)
         assert dispatched
         assert stack.references.answers == {"h-1": answer}

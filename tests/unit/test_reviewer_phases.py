@@ -12,10 +12,8 @@ import pytest
 from schemas.ballot import BallotAccepted
 from schemas.review import ReviewRequested
 from services._runtime.errors import NotYetDue, Rejected
-from services.reviewer import handlers as reviewer
-from services.voter import handlers as voter
 
-from .builders import NOW, delivery, proposal_for, review_for
+from .builders import NOW, proposal_for, review_for
 from .conftest import Stack
 from .opened_task import opened, submitted, timer
 
@@ -41,7 +39,7 @@ async def test_a_proposing_timer_before_its_deadline_is_not_due(stack: Stack) ->
     deadline = stack.store.records["h-1"].current.phase_deadline
     stack.clock.now = deadline - 2.5
     with pytest.raises(NotYetDue) as caught:
-        await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
+        await stack.handle(timer("h-1", 1, "proposing"))
     assert caught.value.delay == pytest.approx(2.5)
 
 
@@ -52,7 +50,7 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
     for request in requests[:2]:
         await submitted(stack, proposal_for(request, "42"))
     stack.clock.now = stack.store.records["h-1"].current.phase_deadline
-    out = await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer)
+    out = await stack.handle(timer("h-1", 1, "proposing"))
     record = stack.store.records["h-1"]
     assert (record.current.phase, record.current.timed_out) == ("reviewing", (2,))
     assert [m.seat for m in out if isinstance(m, ReviewRequested)] == [0, 1]
@@ -64,7 +62,7 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
     assert len(stack.store.records["h-1"].current.proposals) == 2
     # the timer redelivered (its outputs lost in a crash) emits the same messages again
     writes = stack.store.writes
-    assert await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer) == out
+    assert await stack.handle(timer("h-1", 1, "proposing")) == out
     assert stack.store.writes == writes
 
 
@@ -72,7 +70,7 @@ async def test_a_timer_for_a_phase_that_closed_on_its_own_emits_nothing(stack: S
     for request in await opened(stack):
         await submitted(stack, proposal_for(request, "42"))
     stack.clock.now = NOW + 10_000
-    assert await reviewer.on_timer(timer("h-1", 1, "proposing"), delivery(), stack.reviewer) == []
+    assert await stack.handle(timer("h-1", 1, "proposing")) == []
 
 
 async def test_error_proposals_neither_review_nor_get_reviewed(stack: Stack) -> None:
@@ -95,13 +93,13 @@ async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> Non
         out = list(await submitted(stack, proposal_for(request, "42")))
     reviews = [m for m in out if isinstance(m, ReviewRequested)]
     [ballot] = await submitted(stack, review_for(reviews[0], "42"))
-    assert await voter.on_ballot(ballot, delivery(), stack.voter) == []  # still reviewing
+    assert await stack.handle(ballot) == []  # still reviewing
     with pytest.raises(NotYetDue):
-        await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+        await stack.handle(timer("h-1", 1, "reviewing"))
     stack.clock.now = stack.store.records["h-1"].current.phase_deadline + 1
-    closed = await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    closed = await stack.handle(timer("h-1", 1, "reviewing"))
     assert stack.store.records["h-1"].current.phase == "voting"
-    again = await reviewer.on_timer(timer("h-1", 1, "reviewing"), delivery(), stack.reviewer)
+    again = await stack.handle(timer("h-1", 1, "reviewing"))
     assert again == closed  # redelivered: every ballot again, for the voter to tally
     late = [b for b in closed if isinstance(b, BallotAccepted) and not b.valid]
     assert [(b.seat, b.notes) for b in late] == [
@@ -113,5 +111,5 @@ async def test_the_reviewing_deadline_closes_the_ballot_box(stack: Stack) -> Non
     assert not kept.valid
     # Ballots published once the box is closed are final: any of them releases the tally.
     assert all(b.final for b in late)
-    [tally] = await voter.on_ballot(late[0], delivery(), stack.voter)
+    [tally] = await stack.handle(late[0])
     assert (tally.valid_ballots, tally.quorum_met) == (1, False)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from schemas.propose import ProposeRequested
 from schemas.team import Seat
-from services.broker.transitions import dispatch_round
+from services.broker.dispatch import dispatch_round
 from services.core.roles import DEFAULTS
 from services.reviewer.phases import open_review, review_requests
 

@@ -1,15 +1,14 @@
-"""One round driven by hand through every handler — broker → reviewer → voter → gate →
-broker — over the in-memory record store: the record's transitions, and redelivery of any
-message emitting the same messages without touching the record again."""
+"""One round driven by hand through every service's routes — broker → reviewer → voter →
+gate → broker — over the in-memory record store: the record's transitions, and redelivery
+of any message emitting the same messages without touching the record again."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from schemas import subjects
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.gate import DeliberationConcluded, RoundContinued
@@ -20,27 +19,20 @@ from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
 from services._runtime import telemetry
-from services._runtime.route import Delivery
-from services.broker.handlers import on_continued, on_task
 from services.core import ids
-from services.gate.handlers import on_tally, on_timer
-from services.reviewer.handlers import on_proposal, on_review
-from services.voter.handlers import on_ballot
 
-from .builders import NOW, arrived, proposal_for, review_for
+from .builders import NOW, proposal_for, review_for
 from .conftest import Stack
 
-Handler = Callable[[Any, Delivery, Any], Awaitable[Sequence[Message]]]
 ANSWERS = {"alpha": "42", "bravo": "41", "charlie": "42"}
 
 
-async def twice(stack: Stack, handler: Handler, msg: Message, deps: object) -> list[Message]:
-    """Handle ``msg``, then its redelivery: the same output, and no second write."""
-    payload = msgspec.json.encode(msg)
-    subject = subjects.subject_for(msg)
-    first = list(await handler(msg, Delivery(subject, 7, 1, payload), deps))
+async def twice(stack: Stack, msg: Message) -> list[Message]:
+    """Handle ``msg`` on the route its subject reaches, then its redelivery: the same
+    output, and no second write."""
+    first = await stack.handle(msg, seq=7)
     writes, records = stack.store.writes, dict(stack.store.records)
-    second = list(await handler(msg, Delivery(subject, 7, 2, payload), deps))
+    second = await stack.handle(msg, seq=7, delivered=2)
     assert second == first
     assert stack.store.writes == writes
     assert stack.store.records == records
@@ -67,9 +59,7 @@ async def propose_all(
     """Every seat proposes; returns what the last proposal released."""
     out: list[Message] = []
     for i, request in enumerate(requests):
-        out = await twice(
-            stack, on_proposal, proposal_for(request, answers[request.agent_id]), stack.reviewer
-        )
+        out = await twice(stack, proposal_for(request, answers[request.agent_id]))
         if i < len(requests) - 1:
             assert out == []  # the phase waits for every seat
     return out
@@ -80,16 +70,14 @@ async def review_all(
 ) -> list[BallotAccepted]:
     ballots = []
     for request in requests:
-        [ballot] = await twice(
-            stack, on_review, review_for(request, beliefs[request.agent_id]), stack.reviewer
-        )
+        [ballot] = await twice(stack, review_for(request, beliefs[request.agent_id]))
         ballots.append(ballot)
     return ballots
 
 
 async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) -> None:
     task = the_task("flow-1")
-    opened = await twice(stack, on_task, task, stack.broker)
+    opened = await twice(stack, task)
     assert [type(m) for m in opened] == [TeamSelected, PhaseDue, *[ProposeRequested] * 3, PhaseDue]
     requests = of_type(opened, ProposeRequested)
     assert [(r.seat, r.agent_id) for r in requests] == [(0, "alpha"), (1, "bravo"), (2, "charlie")]
@@ -114,8 +102,8 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
 
     # the first ballot reaches the voter while others are still reviewing: nothing yet
     beliefs = dict.fromkeys(ANSWERS, "42")
-    [first_ballot] = await twice(stack, on_review, review_for(reviews[0], "42"), stack.reviewer)
-    assert await twice(stack, on_ballot, first_ballot, stack.voter) == []
+    [first_ballot] = await twice(stack, review_for(reviews[0], "42"))
+    assert await twice(stack, first_ballot) == []
     ballots = [first_ballot, *await review_all(stack, reviews[1:], beliefs)]
     record = stack.store.records["flow-1"]
     assert record.current.phase == "voting"
@@ -127,7 +115,7 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     # Only the ballot that filled the box is final, and it alone releases the tally: the
     # voter does not even read the record for the others.
     assert [b.final for b in ballots] == [False, False, True]
-    tallies = [await twice(stack, on_ballot, b, stack.voter) for b in ballots]
+    tallies = [await twice(stack, b) for b in ballots]
     assert tallies[0] == tallies[1] == []
     [tally] = tallies[2]
     assert isinstance(tally, TallyComputed)
@@ -140,7 +128,7 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     assert stack.store.records["flow-1"].current.phase == "gating"
 
     stack.clock.now = NOW + 12
-    [result] = await twice(stack, on_tally, tally, stack.gate)
+    [result] = await twice(stack, tally)
     assert isinstance(result, DeliberationConcluded)
     assert (result.status, result.stop_reason, result.correct) == ("completed", "converged", True)
     winner_agent = ("alpha", "bravo", "charlie")[tally.winner_seat or 0]
@@ -151,26 +139,26 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     assert result.total.calls == 6
     assert stack.store.records["flow-1"].done
     # a late redelivery of the task itself re-emits nothing once round 1 is over
-    assert await twice(stack, on_task, task, stack.broker) == []
+    assert await twice(stack, task) == []
     # nor does the task-deadline timer: the result went out with the tally
     [deadline] = of_type(opened, PhaseDue)[:1]
     assert (deadline.phase, deadline.owner) == ("task", "gate")
     stack.clock.now = NOW + 700
-    assert await twice(stack, on_timer, deadline, stack.gate) == []
+    assert await twice(stack, deadline) == []
 
 
 async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("flow-2"), stack.broker)
+    opened = await twice(stack, the_task("flow-2"))
     released = await propose_all(stack, of_type(opened, ProposeRequested))
     # bravo believes its own 41: nobody's ballots agree, so the round is not unanimous
     ballots = await review_all(
         stack, of_type(released, ReviewRequested), {"alpha": "42", "bravo": "41", "charlie": "42"}
     )
-    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
+    [tally] = await twice(stack, ballots[-1])
     assert not tally.unanimous
 
     stack.clock.now = NOW + 12
-    [continued] = await twice(stack, on_tally, tally, stack.gate)
+    [continued] = await twice(stack, tally)
     assert isinstance(continued, RoundContinued)
     assert (continued.round, continued.next_round) == (1, 2)
     assert continued.message_id == ids.continued("flow-2", 1)
@@ -180,7 +168,7 @@ async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack)
     assert record.current.proposals == ()
     assert record.current.ballots == ()
 
-    dispatched = await twice(stack, on_continued, continued, stack.broker)
+    dispatched = await twice(stack, continued)
     round2 = of_type(dispatched, ProposeRequested)
     assert [r.message_id for r in round2] == [ids.propose("flow-2", 2, s) for s in range(3)]
     assert of_type(dispatched, PhaseDue)[0].message_id == ids.timer("flow-2", 2, "proposing")
@@ -200,37 +188,37 @@ async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack)
 
     # a continued message for a round that has moved on is stale
     stale = msgspec.structs.replace(continued, next_round=1)
-    assert await twice(stack, on_continued, stale, stack.broker) == []
+    assert await twice(stack, stale) == []
     # and the round-1 tally, redelivered late, re-emits the same continued message
-    assert await twice(stack, on_tally, tally, stack.gate) == [continued]
+    assert await twice(stack, tally) == [continued]
 
 
 async def test_a_proposal_redelivered_after_review_opened_re_emits_the_review_phase(
     stack: Stack,
 ) -> None:
-    opened = await twice(stack, on_task, the_task("flow-3"), stack.broker)
+    opened = await twice(stack, the_task("flow-3"))
     requests = of_type(opened, ProposeRequested)
     released = await propose_all(stack, requests)
     early = proposal_for(requests[0], ANSWERS["alpha"])
-    assert await twice(stack, on_proposal, early, stack.reviewer) == released
+    assert await twice(stack, early) == released
 
 
 async def test_a_second_different_proposal_for_a_seat_is_ignored(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("flow-4"), stack.broker)
+    opened = await twice(stack, the_task("flow-4"))
     request = of_type(opened, ProposeRequested)[0]
-    await twice(stack, on_proposal, proposal_for(request, "42"), stack.reviewer)
+    await twice(stack, proposal_for(request, "42"))
     other = msgspec.structs.replace(proposal_for(request, "7"), message_id="another-id")
-    assert await twice(stack, on_proposal, other, stack.reviewer) == []
+    assert await twice(stack, other) == []
     [kept] = stack.store.records["flow-4"].current.proposals
     assert kept.extracted_answer == "42"
 
 
 async def test_redelivered_proposals_are_recorded_once(stack: Stack) -> None:
-    opened = await twice(stack, on_task, the_task("flow-5"), stack.broker)
+    opened = await twice(stack, the_task("flow-5"))
     request = of_type(opened, ProposeRequested)[1]
     msg: ProposalSubmitted = proposal_for(request, "41")
     for _ in range(3):
-        await on_proposal(msg, arrived(msg, delivered=3), stack.reviewer)
+        await stack.handle(msg, delivered=3)
     record = stack.store.records["flow-5"]
     assert len(record.current.proposals) == 1
     assert record.usage["bravo"].calls == 1

@@ -15,15 +15,12 @@ from schemas.team import TeamSelected
 from services._runtime.errors import UndeclaredOutput
 from services._runtime.logging import configure_logging
 from services._runtime.route import Route
-from services.broker.handlers import on_continued, on_task
 from services.broker.routes import routes as broker_routes
 from services.core.tokens import estimate_tokens
-from services.gate.handlers import on_tally
 from services.reviewer.handlers import ReviewerDeps, on_proposal
 from services.reviewer.settings import ReviewerSettings
-from services.voter.handlers import on_ballot
 
-from .builders import NOW, arrived, card, delivery, proposal_for
+from .builders import NOW, arrived, card, proposal_for
 from .conftest import Stack
 from .test_round_flow import of_type, propose_all, review_all, the_task, twice
 
@@ -34,13 +31,13 @@ def _route(stack: Stack, name: str) -> Route:
 
 async def _continued(stack: Stack, task_id: str) -> RoundContinued:
     """Round 1 of ``task_id`` run to a contested tally, closed by the gate: round 2 opens."""
-    opened = await twice(stack, on_task, the_task(task_id), stack.broker)
+    opened = await twice(stack, the_task(task_id))
     released = await propose_all(stack, of_type(opened, ProposeRequested))
     beliefs = {"alpha": "42", "bravo": "41", "charlie": "42"}
     ballots = await review_all(stack, of_type(released, ReviewRequested), beliefs)
-    [tally] = await twice(stack, on_ballot, ballots[-1], stack.voter)
+    [tally] = await twice(stack, ballots[-1])
     stack.clock.now = NOW + 12
-    [continued] = await twice(stack, on_tally, tally, stack.gate)
+    [continued] = await twice(stack, tally)
     assert isinstance(continued, RoundContinued)
     for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):  # heartbeats
         stack.registry.put(
@@ -68,7 +65,7 @@ async def test_a_round_re_selected_after_a_member_left_emits_only_declared_types
         "delta.i1", card("delta", p_g=0.5, p_v=0.75, latency_p95_s=1.0, updated_at=NOW + 12)
     )
 
-    out = await on_continued(continued, delivery(), stack.broker)
+    out = await stack.handle(continued)
 
     [team] = of_type(out, TeamSelected)
     assert "charlie" not in {s.agent_id for s in team.seats}
@@ -85,7 +82,7 @@ async def test_a_failed_re_selection_logs_the_members_who_left(
     configure_logging("tests", "warning", json=True)  # JSON lines on stderr, as services log
     capfd.readouterr()
 
-    await on_continued(continued, delivery(), stack.broker)
+    await stack.handle(continued)
 
     logs = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
     [failed] = [line for line in logs if line["event"] == "reselection_failed"]
@@ -101,7 +98,7 @@ async def test_the_record_keeps_as_much_reasoning_as_the_reviewer_setting_says(
         clock=stack.clock,
         settings=ReviewerSettings(reasoning_excerpt_tokens=kept),
     )
-    opened = await on_task(the_task(f"reasoning-{kept}"), delivery(), stack.broker)
+    opened = await stack.handle(the_task(f"reasoning-{kept}"))
     request = of_type(opened, ProposeRequested)[0]
     long = "I checked every step of the product twice. " * 200  # ~2,200 tokens
     proposal = msgspec.structs.replace(proposal_for(request, "42"), reasoning=long)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas.propose import ProposeRequested
+from schemas.propose import ProposalSubmitted, ProposeRequested
 from schemas.task import TaskView
 from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
 from services.agent_runner.config import load_pool
 from services.agent_runner.handlers import RunnerDeps, on_work
 
-from .builders import NOW, Clock, delivery
+from .builders import NOW, Clock
 
 POOL = Path(__file__).resolve().parents[1] / "data" / "pool.toml"
 
@@ -48,8 +48,9 @@ async def test_work_for_an_ended_task_is_skipped_and_costs_nothing() -> None:
 
     deps = RunnerDeps(profile=load_pool(POOL).agent("alpha"), instance_id="i", backend=backend,
                       clock=Clock(NOW), ended=ended)  # fmt: skip
-    assert await on_work(request("over"), delivery(), deps) == []
+    assert await on_work(request("over"), deps) is None
     assert backend.calls == 0
-    [proposal] = await on_work(request("live"), delivery(), deps)
+    proposal = await on_work(request("live"), deps)
+    assert isinstance(proposal, ProposalSubmitted)
     assert proposal.extracted_answer == "42"
     assert backend.calls == 1
