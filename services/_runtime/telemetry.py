@@ -1,8 +1,8 @@
 """Tracing and metrics plumbing: one provider per service, one trace per task.
 
-The span model (README, "Traces and logs"). Each task has a root span and each round a span under it.
-Every service step is a span under its round: team selection, each agent's propose and
-review call, ballot validation, the tally, the gate. The root and round spans cover work
+The span model (README, "Traces and logs"). Each task has a root span and each round a span
+under it. Every service step is a span under its round: team selection, each agent's
+propose and review call, ballot validation, the tally, the gate. The root and round spans cover work
 done by several processes over time, so their ids are *derived*:
 
     root   trace id  = the client's (if the task carried a ``traceparent``), else

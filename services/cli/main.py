@@ -1,4 +1,5 @@
-"""The ``nsed`` command: every subcommand of the README's "Command line", plus ``stack`` for the Makefile."""
+"""The ``nsed`` command: every subcommand of the README's "Command line", plus ``stack``
+for the Makefile."""
 
 from __future__ import annotations
 
