@@ -34,6 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.base import Message
 from schemas.dlq import DeadLetter
+from schemas.limits import EXCERPT_BYTES, ID_CHARS, REASON_CHARS
 from services._runtime import spans, telemetry
 from services._runtime.bus import Bus
 from services._runtime.consumer import DurableConsumer
@@ -41,9 +42,9 @@ from services._runtime.errors import NotYetDue, Rejected, Retryable
 from services._runtime.pinger import Pinger
 from services._runtime.retry import TRANSIENT
 from services._runtime.route import Delivery, Route
+from services.core.wording import clip
 
 FETCH_TIMEOUT_S = 2.0
-EXCERPT_CHARS = 512
 
 
 class Worker:
@@ -247,9 +248,10 @@ class Worker:
             message_id=f"dlq:{self.route.name}:{delivery.stream_seq}",
             service=self.service,
             subject=delivery.subject,
-            error=error.reason,
-            path=error.path,
-            payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
+            # A reason may quote the bad value (an invalid enum value): keep its start.
+            error=clip(error.reason, REASON_CHARS),
+            path=None if error.path is None else clip(error.path, ID_CHARS),
+            payload_excerpt=delivery.payload[:EXCERPT_BYTES].decode("utf-8", "replace"),
             stream_seq=delivery.stream_seq,
             delivered=delivery.delivered,
             at=self.clock(),

@@ -3,7 +3,9 @@
 Consumes ``ProposeRequested`` / ``ReviewRequested``; emits ``ProposalSubmitted`` /
 ``ReviewSubmitted``. A backend failure becomes an ``error`` event with the reason, so the
 deliberation goes on without this agent instead of waiting for it. A proposal whose text
-states no final answer in the task's format is ``no_answer``, with what was missing.
+states no final answer in the task's format is ``no_answer``, with what was missing. Output
+longer than the message bounds is cut to them (``bounds``): the message's ``notes`` say
+what was cut, and so does one ``output_shortened`` warning in the log.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from schemas.propose import CallStatus, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
 from services._runtime.route import Delivery
+from services.agent_runner import bounds
 from services.agent_runner.backends.base import AgentBackend, BackendError
 from services.agent_runner.config import AgentProfile
 from services.agent_runner.latency import Latency
@@ -84,11 +87,15 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
         draft = await deps.backend.propose(msg)
     except BackendError as exc:
         log.warning("propose_failed", error=str(exc))
-        return ProposalSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+        return ProposalSubmitted(**common, status="error", error=bounds.fit_error(str(exc)))  # type: ignore[arg-type]
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
     fmt = msg.task.answer_format
-    answer = extract_answer(draft.content, fmt)
+    draft, notes = bounds.fit_proposal(draft)
+    answer, answer_notes = bounds.fit_answer(extract_answer(draft.content, fmt))
+    notes += answer_notes
+    if notes:
+        log.warning("output_shortened", kind="proposal", notes=notes)
     status: CallStatus = "ok" if answer is not None else "no_answer"
     error = None if answer is not None else MISSING[fmt]
     if not draft.content.strip():
@@ -102,6 +109,7 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
         latency_s=round(draft.latency_s, 4),
         status=status,
         error=error,
+        notes=tuple(notes),
     )
 
 
@@ -119,14 +127,18 @@ async def review(msg: ReviewRequested, deps: RunnerDeps) -> ReviewSubmitted:
         draft = await deps.backend.review(msg)
     except BackendError as exc:
         log.warning("review_failed", error=str(exc))
-        return ReviewSubmitted(**common, status="error", error=str(exc))  # type: ignore[arg-type]
+        return ReviewSubmitted(**common, status="error", error=bounds.fit_error(str(exc)))  # type: ignore[arg-type]
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
+    draft, notes = bounds.fit_review(draft)
+    if notes:
+        log.warning("output_shortened", kind="review", notes=notes)
     return ReviewSubmitted(
         **common,  # type: ignore[arg-type]
         entries=draft.entries,
         usage=_usage(profile, draft.input_tokens, draft.output_tokens),
         latency_s=round(draft.latency_s, 4),
+        notes=tuple(notes),
     )
 
 
