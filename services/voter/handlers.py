@@ -16,6 +16,7 @@ from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.record import DeliberationRecord, RoundState
 from schemas.tally import OptionScore, ProposalScore, TallyComputed
+from services._runtime.errors import UnknownTask
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids
@@ -96,7 +97,11 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
 
 async def on_ballot(msg: BallotAccepted, delivery: Delivery, deps: VoterDeps) -> Sequence[Message]:
     if not msg.final:
-        return []  # the ballot box is not full yet; the final ballot will come
+        # The ballot box is not full yet; the final ballot will come. A ballot about no
+        # task at all is refused, not taken for one of those.
+        if await deps.store.get(msg.task_id) is None:
+            raise UnknownTask(msg.task_id)
+        return []
 
     def change(r: DeliberationRecord) -> DeliberationRecord | None:
         cur = r.current
