@@ -33,6 +33,9 @@ class Delivery:
 
 
 Handler = Callable[[Any, Delivery], Awaitable[Sequence[Message]]]
+# What decoding bytes may raise besides a valid document: msgspec's error, and Python's own
+# for a string whose bytes are not UTF-8 (msgspec reads strings with Python's codec).
+UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError)
 RejectHook = Callable[[bytes, Rejected], Awaitable[Sequence[Message]]]
 
 
@@ -69,6 +72,8 @@ class Route:
             return None, Rejected(plain(str(exc)), path=_path_of(exc))
         except msgspec.DecodeError as exc:
             return None, Rejected(f"undecodable: {exc}")
+        except UnicodeDecodeError as exc:
+            return None, Rejected(f"undecodable: a string is not UTF-8 ({exc.reason})")
 
     def check_outputs(self, outputs: Sequence[Message]) -> None:
         """Raise ``UndeclaredOutput`` unless every output's type is in ``emits``."""

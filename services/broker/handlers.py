@@ -28,7 +28,7 @@ from schemas.team import Seat, TeamSelected
 from services._runtime import telemetry
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
-from services._runtime.route import Delivery
+from services._runtime.route import UNDECODABLE, Delivery
 from services._runtime.taskspans import TaskSpans
 from services.broker import valuation
 from services.broker.admission import Admission
@@ -248,7 +248,7 @@ async def reject_task(payload: bytes, error: Rejected, deps: BrokerDeps) -> Sequ
     take the place of a real result in the duplicate window."""
     try:
         raw = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+    except UNDECODABLE:
         return []
     task_id = raw.get("task_id") if isinstance(raw, dict) else None
     if not isinstance(task_id, str) or _TOKEN.fullmatch(task_id) is None:
