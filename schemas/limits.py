@@ -119,6 +119,10 @@ Id = Annotated[str, text(ID_CHARS)]
 Name = Annotated[str, text(NAME_CHARS)]
 Label = Annotated[str, text(LABEL_CHARS)]
 ReviewLabel = Annotated[str, text(REVIEW_LABEL_CHARS)]
+# A candidate's label is an attribute of the fence its text is shown in
+# (services/core/fencing.py): a plain word, nothing that could end the tag.
+CANDIDATE_LABEL_PATTERN = rf"^[A-Za-z0-9_.-]{{1,{REVIEW_LABEL_CHARS}}}$"
+CandidateLabel = Annotated[str, msgspec.Meta(pattern=CANDIDATE_LABEL_PATTERN)]
 Content = Annotated[str, text(CONTENT_CHARS)]
 Reasoning = Annotated[str, text(REASONING_CHARS)]
 Excerpt = Annotated[str, text(EXCERPT_CHARS)]

@@ -13,6 +13,7 @@ from schemas.limits import (
     CLAIMS_PER_ENTRY,
     MAX_READING_TEAM,
     RUBRIC_CHARS,
+    CandidateLabel,
     Content,
     Duration,
     Epoch,
@@ -34,7 +35,7 @@ Verdict = Literal["verified", "contested", "unverified", "wrong"]
 
 
 class Candidate(Struct, frozen=True, kw_only=True):
-    label: ReviewLabel
+    label: CandidateLabel
     content: Content
     reasoning_excerpt: Excerpt = ""
 

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec.inspect as mi
 
 from schemas.base import TOKEN_PATTERN
+from schemas.limits import CANDIDATE_LABEL_PATTERN, REVIEW_LABEL_CHARS
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 TOKEN_CHARS = 64
@@ -28,6 +29,11 @@ TOKEN_CHARS = 64
 # six bytes each in JSON (\u0000), the most any one character costs.
 COSTLIEST = "".join(chr(c) for c in range(32) if chr(c) not in "\b\t\n\f\r")
 LONGEST_FLOAT = -2.2250738585072014e-308  # 24 characters in JSON
+# Patterned strings: their alphabet and longest length.
+PLAIN_WORDS = {
+    TOKEN_PATTERN: (TOKEN_ALPHABET, TOKEN_CHARS),
+    CANDIDATE_LABEL_PATTERN: (TOKEN_ALPHABET + ".", REVIEW_LABEL_CHARS),
+}
 LONGEST_INT = -(2**63)
 
 
@@ -107,10 +113,9 @@ class _Filler:
         raise TypeError(f"{path}: no largest value for {info!r}")
 
     def text(self, info: mi.StrType, path: str, index: int, count: int) -> str:
-        if info.pattern == TOKEN_PATTERN:
-            alphabet, length = TOKEN_ALPHABET, TOKEN_CHARS
-            if path in self.sizes:
-                length = self.size(path, TOKEN_CHARS)
+        if info.pattern in PLAIN_WORDS:
+            alphabet, bound = PLAIN_WORDS[info.pattern]
+            length = self.size(path, bound) if path in self.sizes else bound
         elif info.pattern is not None:
             raise TypeError(f"{path}: no largest string for pattern {info.pattern!r}")
         elif isinstance(self.sizes.get(path), Ascii):
