@@ -68,7 +68,7 @@ TEXTS = (
 # bound (a prompt's) is drawn at FULL, so that documents stay small enough to publish by
 # the thousand. A list is at its bound up to FULL_ITEMS items.
 SMALL = 40
-FULL = 10_000
+FULL = 2_000
 FULL_ITEMS = 16
 
 
