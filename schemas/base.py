@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from schemas.limits import Count, Id, RoundNumber, Tokens, Usd
+
 # Identifiers become NATS subject tokens and consumer names: no dots, spaces or wildcards.
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Token = Annotated[str, msgspec.Meta(pattern=TOKEN_PATTERN)]
@@ -40,17 +42,17 @@ class Event(Message, frozen=True, kw_only=True):
     """A message about one task: correlation ids travel in the body."""
 
     task_id: TaskId
-    round: Annotated[int, msgspec.Meta(ge=0)]
-    message_id: str
+    round: RoundNumber
+    message_id: Id
 
 
 class Usage(Struct, frozen=True, kw_only=True):
     """Token usage and its cost, as reported by a backend call (or summed over calls)."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    calls: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
+    cost_usd: Usd = 0.0
+    calls: Count = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from schemas.base import Event, Struct, Usage
+from schemas.limits import (
+    DETAIL_CHARS,
+    MAX_ROUND_NUMBER,
+    MAX_TEAM,
+    Answer,
+    Content,
+    Count,
+    Id,
+    Label,
+    Reason,
+    RoundNotes,
+    RoundNumber,
+    Usd,
+    Warnings,
+    text,
+)
 from schemas.propose import ConsensusState
 from schemas.team import Seat, TeamSelected
 
@@ -32,15 +48,15 @@ class CancelRequested(Event, tag="task.cancel_requested", frozen=True, kw_only=T
     as ``cancelled`` at once, with the best answer it has and what it cost so far; no
     further round is dispatched, and runners skip work for it that has not started."""
 
-    reason: str = ""
+    reason: Reason = ""
 
 
 class RoundContinued(Event, tag="round.continued", frozen=True, kw_only=True):
-    next_round: int
+    next_round: RoundNumber
     state: ConsensusState
     evidence: float = 0.0
-    spend_usd: float = 0.0
-    reason: str = ""
+    spend_usd: Usd = 0.0
+    reason: Reason = ""
 
 
 class Halting(Struct, frozen=True, kw_only=True):
@@ -67,53 +83,59 @@ class Quality(Struct, frozen=True, kw_only=True):
     unreadable or failed review is not valid). Shares: answered / proposals,
     valid_reviews / reviews."""
 
-    proposals: int = 0
-    answered: int = 0
-    reviews: int = 0
-    valid_reviews: int = 0
+    proposals: Count = 0
+    answered: Count = 0
+    reviews: Count = 0
+    valid_reviews: Count = 0
 
 
 class RoundSummary(Struct, frozen=True, kw_only=True):
-    round: int
-    winner: str | None  # proposal id
-    winner_agent: str | None
-    answer: str | None  # the winner's extracted answer
+    round: RoundNumber
+    winner: Id | None  # proposal id
+    winner_agent: Label | None
+    answer: Answer | None  # the winner's extracted answer
     conviction: float
-    scores: dict[str, float]  # agent_id -> A
-    state_tokens: int
-    ok_proposals: int
-    valid_ballots: int
+    scores: Annotated[dict[Label, float], msgspec.Meta(max_length=MAX_TEAM)]  # agent_id -> A
+    state_tokens: Count
+    ok_proposals: Count
+    valid_ballots: Count
     quorum_met: bool
     unanimous: bool = False
     supported: bool = False  # the winner's option had a positive score
     degraded: bool = False  # a timeout, a missing ballot or no quorum in this round
     evidence: float = 0.0  # E(r) after this round
     duration_s: float = 0.0  # from the round's dispatch to its close
-    usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # per agent, this round
-    cost_usd: float = 0.0  # this round, all agents
-    notes: tuple[str, ...] = ()
+    # per agent, this round
+    usage: Annotated[dict[Label, Usage], msgspec.Meta(max_length=MAX_TEAM)] = msgspec.field(
+        default_factory=dict
+    )
+    cost_usd: Usd = 0.0  # this round, all agents
+    notes: RoundNotes = ()
     quality: Quality = Quality()
 
 
 class DeliberationConcluded(Event, tag="deliberation.concluded", frozen=True, kw_only=True):
     status: Status
     stop_reason: StopReason
-    answer: str | None = None
-    extracted_answer: str | None = None
-    winner_agent: str | None = None
-    rounds: int = 0
-    summaries: tuple[RoundSummary, ...] = ()
-    team: tuple[Seat, ...] = ()
-    usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # agent_id -> usage
+    answer: Content | None = None
+    extracted_answer: Answer | None = None
+    winner_agent: Label | None = None
+    rounds: RoundNumber = 0
+    summaries: Annotated[tuple[RoundSummary, ...], msgspec.Meta(max_length=MAX_ROUND_NUMBER)] = ()
+    team: Annotated[tuple[Seat, ...], msgspec.Meta(max_length=MAX_TEAM)] = ()
+    # agent_id -> usage: every agent that held a seat in any round
+    usage: Annotated[dict[Label, Usage], msgspec.Meta(max_length=MAX_TEAM * MAX_ROUND_NUMBER)] = (
+        msgspec.field(default_factory=dict)
+    )
     total: Usage = Usage()
-    cost_usd: float = 0.0
-    trace_id: str | None = None
+    cost_usd: Usd = 0.0
+    trace_id: Label | None = None
     correct: bool | None = None
     selection: TeamSelected | None = None  # the last team selection: objective, solver status
     halting: Halting | None = None
     simulated: bool = False
-    detail: str = ""
+    detail: Annotated[str, text(DETAIL_CHARS)] = ""
     elapsed_s: float = 0.0
-    warnings: tuple[str, ...] = ()  # as on TeamSelected: the task's unknown fields, ignored
+    warnings: Warnings = ()  # as on TeamSelected: the task's unknown fields, ignored
     # Summed over the rounds, the round a deadline cut short included.
     quality: Quality = Quality()

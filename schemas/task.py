@@ -7,12 +7,30 @@ from typing import Annotated, Literal
 import msgspec
 
 from schemas.base import AnswerFormat, Message, Struct, TaskId, Token
+from schemas.limits import (
+    ANSWER_CHARS,
+    FEEDBACK_TOKENS,
+    MAX_READING_TEAM,
+    MAX_ROUNDS,
+    MAX_TEAM,
+    METADATA_ENTRIES,
+    METADATA_VALUE_CHARS,
+    PROMPT_CHARS,
+    ROLE_INSTRUCTION_CHARS,
+    STATE_TOKENS,
+    SYSTEM_CHARS,
+    Epoch,
+    Id,
+    Label,
+    Reason,
+    RoundNumber,
+    text,
+)
 
-Count = Annotated[int, msgspec.Meta(ge=1, le=64)]
-Rounds = Annotated[int, msgspec.Meta(ge=1, le=50)]
+Count = Annotated[int, msgspec.Meta(ge=1, le=MAX_TEAM)]
+Rounds = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROUNDS)]
 Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Seconds = Annotated[float, msgspec.Meta(gt=0.0, le=7 * 24 * 3600.0)]
-Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 # How the team deliberates, all on the same services: ``nsed`` the full round (review,
 # quadratic vote, forget gate, halting); ``vote`` one round and the plurality answer
 # (self-consistency; Self-MoA with repeat seats); ``moa`` layered proposals, each layer
@@ -22,7 +40,7 @@ Tokens = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 ProtocolName = Literal["nsed", "vote", "moa", "debate"]
 # A role's instruction is a paragraph, not a second prompt: every seat of the role carries
 # it in every propose and review prompt, and a bound keeps that cost visible.
-ROLE_INSTRUCTION_MAX_CHARS = 2000
+ROLE_INSTRUCTION_MAX_CHARS = ROLE_INSTRUCTION_CHARS
 RoleInstruction = Annotated[str, msgspec.Meta(max_length=ROLE_INSTRUCTION_MAX_CHARS)]
 # moa's final seat is given this role by the gate; a policy role of that name would make
 # every layer's seat aggregate.
@@ -37,35 +55,42 @@ class Policy(Struct, frozen=True, kw_only=True):
     max_rounds: Rounds = 6
     min_rounds: Rounds = 1
     effort: Unit = 0.6
-    budget_usd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    budget_usd: Annotated[float, msgspec.Meta(ge=0.0, le=1e9)] | None = None
     # None: long enough for every phase the task may run at the team's measured latency
     # (services/broker/timing.py).
     deadline_s: Seconds | None = None
     phase_timeout_s: Seconds | None = None
     # At least 256: 160 tokens of it pay for the later rounds' prompt frame (§5.4).
-    state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=1_000_000)] = 2048
-    feedback_token_budget: Tokens = 512
+    state_token_budget: Annotated[int, msgspec.Meta(ge=256, le=STATE_TOKENS)] = 2048
+    feedback_token_budget: Annotated[int, msgspec.Meta(ge=0, le=FEEDBACK_TOKENS)] = 512
     gamma: Unit = 0.5
     # Role name -> seat count. Absent means every seat has the role ``member``. A role other
     # than ``member`` goes only to agents whose pool entry lists it (``roles``, announced
     # as the card's ``capabilities``).
-    roles: dict[Token, Count] | None = None
+    roles: Annotated[dict[Token, Count], msgspec.Meta(max_length=MAX_TEAM)] | None = None
     # Role name -> the instruction its seats alone are given, in the user turn of their
     # propose and review prompts. Replaces the built-in instruction of a well-known role
     # (``services.core.roles``); "" gives the role none.
-    role_instructions: dict[Token, RoleInstruction] = msgspec.field(default_factory=dict)
-    pinned_agents: tuple[Token, ...] = ()
+    role_instructions: Annotated[
+        dict[Token, RoleInstruction], msgspec.Meta(max_length=MAX_TEAM)
+    ] = msgspec.field(default_factory=dict)
+    pinned_agents: Annotated[tuple[Token, ...], msgspec.Meta(max_length=MAX_TEAM)] = ()
     max_per_family: Count = 1
     allow_repeat_seats: bool = False
     protocol: ProtocolName = "nsed"
     # An exact team, seat by seat (seat i is team[i]), repeats allowed: seated as it is if
     # every agent is live, else the task fails with no_team; no optimisation. team_size and
     # min_team then follow from it. With ``roles``, seat i takes ``seat_roles()[i]``.
-    team: Annotated[tuple[Token, ...], msgspec.Meta(max_length=64)] = ()
+    team: Annotated[tuple[Token, ...], msgspec.Meta(max_length=MAX_TEAM)] = ()
 
     def __post_init__(self) -> None:
         if self.team:
             self._fit_team()
+        if self.protocol != "vote" and self.team_size > MAX_READING_TEAM:
+            raise ValueError(
+                f"protocol {self.protocol!r} seats at most {MAX_READING_TEAM}: its members "
+                f"read each other's proposals (vote, whose members do not, takes {MAX_TEAM})"
+            )
         if self.min_team > self.team_size:
             raise ValueError(f"min_team ({self.min_team}) exceeds team_size ({self.team_size})")
         if self.min_rounds > self.max_rounds:
@@ -116,15 +141,18 @@ class TaskSubmitted(Message, tag="task.submitted", frozen=True, kw_only=True):
     """A question for the council. Only ``prompt`` is required; ``type`` may be omitted."""
 
     task_id: TaskId | None = None
-    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=400_000)]
-    system: str | None = None
+    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=PROMPT_CHARS)]
+    system: Annotated[str, text(SYSTEM_CHARS)] | None = None
     domain: Token = "general"
     answer_format: AnswerFormat = "text"
     # For evaluation and simulation only: never shown to any agent.
-    reference_answer: str | None = None
+    reference_answer: Annotated[str, text(ANSWER_CHARS)] | None = None
     policy: Policy = msgspec.field(default_factory=Policy)
-    metadata: dict[str, str] = msgspec.field(default_factory=dict)
-    submitted_at: float | None = None
+    metadata: Annotated[
+        dict[Label, Annotated[str, text(METADATA_VALUE_CHARS)]],
+        msgspec.Meta(max_length=METADATA_ENTRIES),
+    ] = msgspec.field(default_factory=dict)
+    submitted_at: Epoch | None = None
     sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
@@ -138,18 +166,18 @@ class TaskRefused(Message, tag="task.refused", frozen=True, kw_only=True):
     task under an id already in use is refused without touching that id's result."""
 
     task_id: TaskId
-    round: int = 0
-    message_id: str
-    reason: str
+    round: RoundNumber = 0
+    message_id: Id
+    reason: Reason
 
 
 class TaskView(Struct, frozen=True, kw_only=True):
     """What an agent may see of a task: everything but the reference answer and the policy."""
 
     task_id: TaskId
-    prompt: str
-    system: str | None = None
-    domain: str = "general"
+    prompt: Annotated[str, text(PROMPT_CHARS)]
+    system: Annotated[str, text(SYSTEM_CHARS)] | None = None
+    domain: Label = "general"
     answer_format: AnswerFormat = "text"
     sampling: Sampling = Sampling()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from schemas.base import Event
+from schemas.limits import Epoch
 
 TimedPhase = Literal["proposing", "reviewing", "task"]
 TimerOwner = Literal["reviewer", "gate"]
@@ -18,4 +19,4 @@ TimerOwner = Literal["reviewer", "gate"]
 class PhaseDue(Event, tag="phase.due", frozen=True, kw_only=True):
     phase: TimedPhase
     owner: TimerOwner
-    due_at: float
+    due_at: Epoch

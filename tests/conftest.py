@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from nats.aio.client import Client
 
 from services._runtime.logging import configure_logging
@@ -13,6 +14,12 @@ from tests.support import nsed
 from tests.support.natsserver import NatsServer
 
 configure_logging("tests", "warning", json=True)
+
+# No per-example time limit: the suite runs on two workers beside whole stacks of processes
+# on shared cores, where an example's wall time says nothing about the property it checks
+# (speed is measured by `nsed bench`, not by tests).
+settings.register_profile("nsed", deadline=None)
+settings.load_profile("nsed")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@
     ├── Retryable        transient (NATS timeout, CAS contention): nak with a delay
     │   └── NotYetDue    a timer that is not due: nak with exactly the remaining delay
     ├── Rejected         the message itself is bad: term + dead letter with the reason
+    │   └── UnknownTask  well-formed, about a task that has no deliberation record
     ├── ConfigError      bad configuration at startup: one readable line, non-zero exit
     └── UndeclaredOutput a handler emitted a type its route does not declare (a bug)
 
@@ -40,6 +41,14 @@ class Rejected(NsedError):
         super().__init__(reason)
         self.reason = reason
         self.path = path
+
+
+class UnknownTask(Rejected):
+    """A well-formed message about a task that has no deliberation record: refused (and so
+    dead-lettered), never acknowledged as if it had been handled."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no deliberation record for task {task_id!r}")
 
 
 class ConfigError(NsedError):

@@ -22,10 +22,9 @@ from opentelemetry.trace import SpanContext
 from schemas import subjects
 from schemas.base import Message
 from schemas.dlq import DeadLetter
+from schemas.limits import EXCERPT_BYTES, ID_CHARS, REASON_CHARS
 from services._runtime.errors import Rejected, UndeclaredOutput
-from services.core.wording import plain
-
-EXCERPT_CHARS = 512  # of a dead letter's payload
+from services.core.wording import clip, plain
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,9 @@ class Delivery:
 Outputs = Message | Sequence[Message] | None
 Handler = Callable[[Any, Delivery], Awaitable[Outputs]]
 RejectHook = Callable[[bytes, Rejected], Awaitable[Outputs]]
+# What decoding bytes may raise besides a valid document: msgspec's error, and Python's own
+# for a string whose bytes are not UTF-8 (msgspec reads strings with Python's codec).
+UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 D = TypeVar("D")
@@ -108,6 +110,8 @@ class Route:
             return None, Rejected(plain(str(exc)), path=_path_of(exc))
         except msgspec.DecodeError as exc:
             return None, Rejected(f"undecodable: {exc}")
+        except UnicodeDecodeError as exc:
+            return None, Rejected(f"undecodable: a string is not UTF-8 ({exc.reason})")
 
     async def handle(self, message: Any, delivery: Delivery) -> tuple[Message, ...]:
         """The handler's outputs for one decoded message, checked against ``emits``."""
@@ -146,9 +150,10 @@ def dead_letter(
         message_id=f"dlq:{route}:{delivery.stream_seq}",
         service=service,
         subject=delivery.subject,
-        error=error.reason,
-        path=error.path,
-        payload_excerpt=delivery.payload[:EXCERPT_CHARS].decode("utf-8", "replace"),
+        # A reason may quote the bad value (an invalid enum value): keep its start.
+        error=clip(error.reason, REASON_CHARS),
+        path=None if error.path is None else clip(error.path, ID_CHARS),
+        payload_excerpt=delivery.payload[:EXCERPT_BYTES].decode("utf-8", "replace"),
         stream_seq=delivery.stream_seq,
         delivered=delivery.delivered,
         at=at,

@@ -9,11 +9,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from schemas.base import Backend, Token
+from schemas.limits import Label, Name
 from schemas.team import DomainPrior
 from services._runtime.errors import ConfigError
 from services.agent_runner.local_model import LocalModel, ServerSpec, group_servers
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+# What the agent's card carries (schemas.team.AgentCard) must fit the card's bounds, or the
+# broker could not read it: the pool is refused at start instead.
+Domains = Annotated[dict[Label, DomainPrior], msgspec.Meta(max_length=32)]
 
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
@@ -41,7 +45,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     error_rate: Probability = 0.0  # chance that a call fails (chaos and reliability studies)
     seed: int = 0
     # per-domain p_g / p_v, else the two above
-    domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
+    domains: Domains = msgspec.field(default_factory=dict)
 
     def precision(self, domain: str) -> DomainPrior:
         return (
@@ -98,8 +102,8 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: Token
-    model: str
-    family: str
+    model: Name
+    family: Name
     backend: Backend = "sim"
     price_in_per_mtok: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
     price_out_per_mtok: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
@@ -108,10 +112,10 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # The roles of a policy this agent may fill besides ``member``, which every agent may
     # (``solver``, ``verifier``, ...). ``capabilities`` is the older name of the same list;
     # the card carries both, merged, as its ``capabilities``.
-    roles: tuple[Token, ...] = ()
-    capabilities: tuple[str, ...] = ()
+    roles: Annotated[tuple[Token, ...], msgspec.Meta(max_length=32)] = ()
+    capabilities: Annotated[tuple[Label, ...], msgspec.Meta(max_length=32)] = ()
     # Priors the broker starts from. For simulated agents they default to the true values.
-    domains: dict[str, DomainPrior] = msgspec.field(default_factory=dict)
+    domains: Domains = msgspec.field(default_factory=dict)
     latency_s: float | None = None  # median call latency estimate
     latency_p95_s: float | None = None
     sim: SimConfig | None = None

@@ -3,7 +3,9 @@
 Consumes ``ProposeRequested`` / ``ReviewRequested``; emits ``ProposalSubmitted`` /
 ``ReviewSubmitted``. A backend failure becomes an ``error`` event with the reason, so the
 deliberation goes on without this agent instead of waiting for it. A proposal whose text
-states no final answer in the task's format is ``no_answer``, with what was missing.
+states no final answer in the task's format is ``no_answer``, with what was missing. Output
+longer than the message bounds is cut to them (``bounds``): the message's ``notes`` say
+what was cut, and so does one ``output_shortened`` warning in the log.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from schemas.outputs import AgentOutput, AgentWork
 from schemas.propose import CallStatus, ProposalSubmitted, ProposeRequested
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
+from services.agent_runner import bounds
 from services.agent_runner.backends.base import (
     AgentBackend,
     BackendError,
@@ -75,16 +78,22 @@ async def propose(msg: ProposeRequested, deps: RunnerDeps) -> ProposalSubmitted:
         draft = await deps.backend.propose(msg)
     except BackendError as exc:
         log.warning("propose_failed", error=str(exc))
-        return _proposal(msg, deps, None, status="error", error=str(exc))
+        return _proposal(msg, deps, None, status="error", error=bounds.fit_error(str(exc)))
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
     fmt = msg.task.answer_format
-    answer = extract_answer(draft.content, fmt)
+    draft, notes = bounds.fit_proposal(draft)
+    answer, answer_notes = bounds.fit_answer(extract_answer(draft.content, fmt))
+    notes += answer_notes
+    if notes:
+        log.warning("output_shortened", kind="proposal", notes=notes)
     status: CallStatus = "ok" if answer is not None else "no_answer"
     error = None if answer is not None else MISSING[fmt]
     if not draft.content.strip():
         status, error = "error", "empty answer"
-    return _proposal(msg, deps, draft, status=status, error=error, answer=answer)
+    return _proposal(
+        msg, deps, draft, status=status, error=error, answer=answer, notes=tuple(notes)
+    )
 
 
 def _proposal(
@@ -95,6 +104,7 @@ def _proposal(
     status: CallStatus,
     error: str | None,
     answer: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> ProposalSubmitted:
     """The seat's proposal: what ``draft`` says, or (without one) only why there is none."""
     profile = deps.profile
@@ -115,6 +125,7 @@ def _proposal(
         status=status,
         error=error,
         simulated=deps.backend.simulated,
+        notes=notes,
     )
 
 
@@ -123,14 +134,21 @@ async def review(msg: ReviewRequested, deps: RunnerDeps) -> ReviewSubmitted:
         draft = await deps.backend.review(msg)
     except BackendError as exc:
         log.warning("review_failed", error=str(exc))
-        return _review(msg, deps, None, error=str(exc))
+        return _review(msg, deps, None, error=bounds.fit_error(str(exc)))
     if deps.latency is not None:
         deps.latency.observe(draft.latency_s)
-    return _review(msg, deps, draft)
+    draft, notes = bounds.fit_review(draft)
+    if notes:
+        log.warning("output_shortened", kind="review", notes=notes)
+    return _review(msg, deps, draft, notes=tuple(notes))
 
 
 def _review(
-    msg: ReviewRequested, deps: RunnerDeps, draft: ReviewDraft | None, error: str | None = None
+    msg: ReviewRequested,
+    deps: RunnerDeps,
+    draft: ReviewDraft | None,
+    error: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> ReviewSubmitted:
     """The seat's review: what ``draft`` says, or (without one) the error that stopped it."""
     profile = deps.profile
@@ -146,6 +164,7 @@ def _review(
         latency_s=round(draft.latency_s, 4) if draft else 0.0,
         status="ok" if draft else "error",
         error=error,
+        notes=notes,
     )
 
 

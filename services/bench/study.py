@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.gate import DeliberationConcluded
+from schemas.limits import MAX_TEAM
 from schemas.propose import ProposalSubmitted
 from schemas.task import Policy, TaskSubmitted
 from services._runtime.memory_bus import MemoryBus
@@ -197,7 +198,8 @@ def round_robin(team: Sequence[str], seats: int) -> tuple[str, ...]:
 
 
 def equal_token_samples(budget_tokens: float, tokens_per_call: float, floor: int) -> int:
-    """How many one-call samples ``budget_tokens`` buys (at least ``floor``)."""
+    """How many one-call samples ``budget_tokens`` buys (at least ``floor``, at most the
+    seats a vote may have: ``MAX_TEAM``; the report says how many were taken)."""
     if tokens_per_call <= 0:
         return floor
-    return max(floor, round(budget_tokens / tokens_per_call))
+    return min(max(floor, round(budget_tokens / tokens_per_call)), MAX_TEAM)

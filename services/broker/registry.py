@@ -24,6 +24,7 @@ from nats.js.kv import KeyValue
 from schemas.team import AgentCard
 from schemas.telemetry import AgentTelemetry
 from services._runtime.retry import Outage
+from services._runtime.route import UNDECODABLE
 
 log = structlog.get_logger("registry")
 _decoder = msgspec.json.Decoder(AgentCard)
@@ -68,7 +69,7 @@ class Registry:
             return
         try:
             self.put(key, _decoder.decode(value))
-        except msgspec.DecodeError as exc:
+        except UNDECODABLE as exc:
             log.warning("bad_agent_card", key=key, error=str(exc))
 
     def live(self) -> list[LiveAgent]:
@@ -133,7 +134,7 @@ class TelemetryCache:
             return
         try:
             self.values[key] = _telemetry.decode(value)
-        except msgspec.DecodeError as exc:
+        except UNDECODABLE as exc:
             log.warning("bad_telemetry", key=key, error=str(exc))
 
 

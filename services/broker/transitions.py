@@ -206,7 +206,7 @@ def readable_task_id(payload: bytes) -> str | None:
     """The task id of a payload that did not validate, when it has a well-formed one."""
     try:
         raw = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # not UTF-8: Python's codec raises
         return None
     task_id = raw.get("task_id") if isinstance(raw, dict) else None
     if not isinstance(task_id, str) or _TOKEN.fullmatch(task_id) is None:

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from schemas.task import Policy, TaskSubmitted
+from services._runtime.route import UNDECODABLE
 
 MAX_WARNINGS = 10  # a payload may carry any number of keys; the result carries a few
 MAX_KEY_CHARS = 64
@@ -35,7 +36,7 @@ def unknown_keys(payload: bytes) -> tuple[str, ...]:
     in the order sent; nothing for a payload that is not a JSON object."""
     try:
         raw: Any = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+    except UNDECODABLE:
         return ()
     if not isinstance(raw, dict):
         return ()

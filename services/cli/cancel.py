@@ -14,10 +14,12 @@ import msgspec
 
 from schemas import subjects
 from schemas.gate import CancelRequested, DeliberationConcluded
+from schemas.limits import REASON_CHARS
 from services.cli import client
 from services.cli.client import CliError
 from services.cli.inspect import task_record
 from services.cli.view import summary_line
+from services.core.wording import clip
 
 WAIT_S = 30.0
 
@@ -57,7 +59,10 @@ async def request(nc: Any, task_id: str, reason: str) -> DeliberationConcluded |
     sub = await nc.subscribe(subjects.results(task_id), cb=on_result)
     try:
         message = CancelRequested(
-            task_id=task_id, round=0, message_id=f"{task_id}:cancel", reason=reason
+            task_id=task_id,
+            round=0,
+            message_id=f"{task_id}:cancel",
+            reason=clip(reason, REASON_CHARS),  # the gate refuses a longer one
         )
         js = nc.jetstream(timeout=client.CONNECT_TIMEOUT_S)
         await js.publish(

@@ -26,12 +26,21 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"^Expected `str` matching regex '\^\[A-Za-z0-9_-\]\{1,64\}\$'$"),
         "must be 1–64 letters, digits, - or _",
     ),
+    (
+        re.compile(r"^Expected `(?:array|object)` of length <= (\d+)$"),
+        "must have at most {0} entries",
+    ),
     (re.compile(r"^Expected `(\w+)`, got `(\w+)`$"), "must be {0}, not {1}"),
     (re.compile(r"^Invalid enum value (.+)$"), "{0} is not one of the allowed values"),
 )
 _MISSING = re.compile(r"^Object missing required field `([^`]+)`( - at `\$(?P<path>[^`]*)`)?$")
 _TYPES = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
           "object": "an object", "array": "a list", "null": "null"}  # fmt: skip
+
+
+def clip(text: str, chars: int) -> str:
+    """``text`` cut to at most ``chars`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def plain(message: str) -> str:

@@ -12,7 +12,8 @@ From round t to t+1:
 3. near-duplicates merge (same extracted answer, or same normalised text), summing ρ;
 4. items with ρ below ``floor`` are forgotten (never the round's winner);
 5. the rest are packed by descending ρ into the budget, the winner always first
-   (truncated with an explicit marker if it alone exceeds it).
+   (truncated with an explicit marker if it alone exceeds it), at most ``STATE_ITEMS`` of
+   them (the bound of a message that carries the state).
 
 The budget packed is ``state_token_budget − FRAME_RESERVE`` item tokens, each item counted
 as rendered, fence included (``services.core.fencing.state_item``); feedback lines likewise
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 from schemas.ballot import ClaimCheck, Critique
 from schemas.base import AnswerFormat
+from schemas.limits import STATE_ITEMS
 from schemas.propose import ConsensusState, ItemKind, ProposalSubmitted, StateItem
 from services.core.answers import normalize_answer
 from services.core.fencing import fence, state_item
@@ -221,6 +223,8 @@ def pack(items: Sequence[StateItem], budget: int, round_number: int) -> Consensu
         key=lambda i: (-i.retention, -i.round, i.kind, i.text),
     )
     for candidate in rest:
+        if len(out) >= STATE_ITEMS:
+            break
         fitted = _fit(candidate, min(cap, room - used))
         if fitted is not None and used + fitted.tokens <= room:
             out.append(fitted)

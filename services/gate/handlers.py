@@ -16,7 +16,7 @@ from schemas.outputs import GateOutcome
 from schemas.record import DeliberationRecord
 from schemas.tally import TallyComputed
 from schemas.timers import PhaseDue
-from services._runtime.errors import NotYetDue
+from services._runtime.errors import NotYetDue, UnknownTask
 from services._runtime.records import RecordStore
 from services._runtime.taskspans import TaskSpans
 from services.gate import early, rounds, telemetry
@@ -114,12 +114,13 @@ def emit_spans(
 
 
 async def on_timer(msg: PhaseDue, deps: GateDeps) -> DeliberationConcluded | None:
-    now = deps.clock()
-    if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
-        raise NotYetDue(msg.due_at - now)
+    # Read first: a timer of no task is refused at once, not held until it is due.
     record = await deps.store.get(msg.task_id)
     if record is None:
-        return None
+        raise UnknownTask(msg.task_id)
+    now = deps.clock()
+    if now < msg.due_at:  # the deadline it was armed with is ahead
+        raise NotYetDue(msg.due_at - now)
     if record.result is not None:
         # Concluded by this very timer, and a crash may have lost the result: emit it again
         # (deduplicated by id). A result a tally produced was emitted by the tally handler.

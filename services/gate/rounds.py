@@ -24,6 +24,7 @@ from schemas.gate import (
     Status,
     StopReason,
 )
+from schemas.limits import CHARS_PER_TOKEN, CONTENT_CHARS, DETAIL_CHARS
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.task import Policy
@@ -32,11 +33,13 @@ from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
+from services.core.tokens import shorten_middle, truncate_to_tokens
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
 from services.gate.summary import quality, summarize, total
 
 replace = msgspec.structs.replace
+CONTENT_TOKENS = CONTENT_CHARS // CHARS_PER_TOKEN
 
 
 def fatigue_model(record: DeliberationRecord, settings: GateSettings) -> halting.FatigueModel:
@@ -77,9 +80,13 @@ def close_round(
     reviewed = policy.protocol == "nsed"  # the others: services/gate/protocols.py
     ok = cur.ok_proposals()
     valid = [b for b in cur.ballots if b.valid]
-    # The state is shown to every member next round: it carries no agent or model names.
+    # The state is shown to every member next round: it carries no agent or model names
+    # (and a text that names them is no longer for it than any proposal may be).
     names = [s.agent_id for s in cur.team] + [p.model for p in cur.proposals if p.model]
-    masked = [replace(p, content=mask_identities(p.content, names)) for p in ok]
+    masked = [
+        replace(p, content=shorten_middle(mask_identities(p.content, names), CONTENT_TOKENS))
+        for p in ok
+    ]
     outcome = forget_gate.RoundOutcome(
         round=cur.number,
         proposals=masked,
@@ -209,7 +216,8 @@ def conclude(
     if reason == "cancelled":
         status = "cancelled"  # whatever it had: the client stopped it
     notes = [n for s in record.summaries for n in s.notes]
-    detail = "; ".join([note, *notes]) if notes else note
+    # Every round's notes are in its summary; the detail is their digest.
+    detail = truncate_to_tokens("; ".join([note, *notes]), DETAIL_CHARS // CHARS_PER_TOKEN)
     reference = record.task.reference_answer
     spent = sum(record.usage.values(), Usage())
     rounds = [s.quality for s in record.summaries]

@@ -82,6 +82,8 @@ def parse(body: bytes) -> ChatRequest:
         raise InvalidRequest(plain(str(exc))) from exc
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"the body is not JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"the body is not UTF-8: {exc.reason}") from exc
     if request.model not in MODELS:
         raise NotFound(
             f"the model {request.model!r} does not exist; the models: {', '.join(MODELS)}",

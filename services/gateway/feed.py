@@ -38,6 +38,7 @@ from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
 from services._runtime import telemetry
+from services._runtime.route import UNDECODABLE
 from services.broker.registry import LiveAgent, Registry
 from services.core.events import event_decoder
 
@@ -144,7 +145,7 @@ class Index:
             return
         try:
             self.rows[key] = summarize(_head_decoder.decode(value))
-        except msgspec.DecodeError as exc:
+        except UNDECODABLE as exc:
             log.warning("bad_record", key=key, error=str(exc))
         if key in self._awaited:
             self._awaited[key].set()
@@ -213,7 +214,7 @@ class Feed:
         async def on_msg(msg: Msg) -> None:
             try:
                 queue.put_nowait(event_decoder.decode(msg.data))
-            except msgspec.DecodeError as exc:
+            except UNDECODABLE as exc:
                 log.warning("bad_event", subject=msg.subject, error=str(exc))
 
         events = await self.js.subscribe(

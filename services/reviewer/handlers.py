@@ -17,7 +17,7 @@ from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
 from schemas.review import ReviewSubmitted
 from schemas.timers import PhaseDue
-from services._runtime.errors import NotYetDue, Rejected
+from services._runtime.errors import NotYetDue, Rejected, UnknownTask
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids, ledger
@@ -110,11 +110,14 @@ async def on_review(
 
 
 async def on_timer(msg: PhaseDue, deps: ReviewerDeps) -> Sequence[ReviewStep]:
-    now = deps.clock()
-    if now < msg.due_at:  # the deadline it was armed with is ahead: nothing to read yet
-        raise NotYetDue(msg.due_at - now)
+    # Read first: a timer of no task is refused at once, not held until it is due.
     record = await deps.store.get(msg.task_id)
-    if record is None or record.done or record.current.number != msg.round:
+    if record is None:
+        raise UnknownTask(msg.task_id)
+    now = deps.clock()
+    if now < msg.due_at:  # the deadline it was armed with is ahead
+        raise NotYetDue(msg.due_at - now)
+    if record.done or record.current.number != msg.round:
         return []
     cur = record.current
     if cur.phase != msg.phase:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from schemas.ballot import BallotAccepted
 from schemas.tally import TallyComputed
+from services._runtime.errors import UnknownTask
 from services._runtime.records import RecordStore
 from services.voter.settings import VoterSettings
 from services.voter.tally import close_voting
@@ -25,7 +26,11 @@ class VoterDeps:
 
 async def on_ballot(msg: BallotAccepted, deps: VoterDeps) -> TallyComputed | None:
     if not msg.final:
-        return None  # the ballot box is not full yet; the final ballot will come
+        # The ballot box is not full yet; the final ballot will come. A ballot about no
+        # task at all is refused, not taken for one of those.
+        if await deps.store.get(msg.task_id) is None:
+            raise UnknownTask(msg.task_id)
+        return None
     record, _ = await deps.store.update(
         msg.task_id, lambda r: close_voting(r, msg.round, deps.settings)
     )

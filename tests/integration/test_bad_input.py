@@ -106,3 +106,24 @@ async def test_a_malformed_task_reusing_a_running_tasks_id_leaves_its_result_alo
     assert result.status == "completed"
     assert inbox.count(task_id) == 1
     assert await nsed.stored_result(nc, task_id) == result
+
+
+async def test_a_string_that_is_not_utf8_is_dead_lettered_and_the_service_keeps_consuming(
+    stack: InProcessStack, nc: Client
+) -> None:
+    """msgspec reads such a string with Python's UTF-8 codec, whose error is no msgspec
+    error: it must still be a rejection, not the end of the worker's loop."""
+    stack.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    js = nc.jetstream()
+    await js.publish("nsed.tasks", b'{"task_id": "bad-utf8", "prompt": "\x96"}')
+    await js.publish("nsed.events.junk.ballot", b'{"type": "\xff"}')
+    broker = await until(lambda: _at_least(nc, "broker", 1), what="a broker dead letter")
+    assert broker[0].error.startswith("undecodable")
+    voter = await until(lambda: _at_least(nc, "voter", 1), what="a voter dead letter")
+    assert voter[0].subject == "nsed.events.junk.ballot"
+
+    good = nsed.new_task_id()
+    await nsed.publish_task(nc, nsed.task(good), msg_id=good)
+    assert (await nsed.wait_result(nc, good)).status in ("completed", "degraded")
+    assert stack.failures() == []

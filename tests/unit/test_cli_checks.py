@@ -111,9 +111,9 @@ SIZE = Asked(team_size=True)
 
 
 def test_a_team_larger_than_the_live_pool_is_refused_saying_how_many_are_live() -> None:
-    reason, _ = against_pool(task(policy={"team_size": 50}), pool("a", "b", "c", "d", "e"), SIZE)
+    reason, _ = against_pool(task(policy={"team_size": 8}), pool("a", "b", "c", "d", "e"), SIZE)
     assert reason is not None
-    assert "--team-size 50, but 5 agent(s) are live" in reason
+    assert "--team-size 8, but 5 agent(s) are live" in reason
     # Repeat seats let four agents fill six seats; a default team size is the broker's to fit.
     repeat = task(policy={"team_size": 6, "allow_repeat_seats": True})
     assert against_pool(repeat, pool("a", "b", "c", "d"), SIZE) == (None, [])

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from schemas.gate import DeliberationConcluded
+from schemas.limits import PROMPT_CHARS
 from schemas.task import TaskSubmitted
 from services.cli import submit as submit_module
 from services.cli.main import cli
@@ -46,7 +47,10 @@ def test_submit_defaults_to_nsed_and_refuses_an_unknown_protocol(sent: list[Task
 
 
 def test_submit_dash_reads_the_prompt_from_stdin(sent: list[TaskSubmitted]) -> None:
-    prompt = "What is 6*7?\n" + "Think it through. " * 20_000  # past one argv string's limit
+    # Past one argv string's limit (128 KiB), within a task's 100,000 characters.
+    prompt = "What is 6*7?\n" + "≈→≥…×→ 42. " * 7_000
+    assert len(prompt.encode()) > 128 * 1024
+    assert len(prompt) <= PROMPT_CHARS
     done = CliRunner().invoke(cli, ["submit", "-"], input=prompt)
     assert done.exit_code == 0, done.output
     assert sent[0].prompt == prompt
@@ -55,7 +59,7 @@ def test_submit_dash_reads_the_prompt_from_stdin(sent: list[TaskSubmitted]) -> N
 def test_submit_file_reads_the_prompt_from_a_file(
     sent: list[TaskSubmitted], tmp_path: Path
 ) -> None:
-    prompt = "Which is prime?\n(A) 4\n(B) 7\n" * 5_000
+    prompt = "Which is prime?\n(A) 4\n(B) 7\n" * 3_000
     path = tmp_path / "prompt.txt"
     path.write_text(prompt, encoding="utf-8")
     done = CliRunner().invoke(cli, ["submit", "--file", str(path)])

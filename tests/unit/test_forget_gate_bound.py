@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.ballot import ClaimCheck, Critique
+from schemas.limits import STATE_ITEMS, STATE_TOKENS
 from schemas.propose import ConsensusState
 from services.agent_runner.prompts import render_state
 from services.core.tokens import estimate_tokens
@@ -112,3 +113,34 @@ def test_the_winner_item_carries_the_winning_proposal(
     assert winner is not None
     assert winner.answer == won.extracted_answer
     assert proposal_text(won).startswith(winner.text.removesuffix(" […truncated]").rstrip())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=3 * STATE_ITEMS),
+    budget=st.integers(min_value=256, max_value=STATE_TOKENS),
+    gamma=st.floats(min_value=0.0, max_value=0.9),
+)
+def test_the_state_never_holds_more_items_than_a_message_may_carry(
+    count: int, budget: int, gamma: float
+) -> None:
+    """Many short critiques of a well-supported proposal all clear the floor and the budget:
+    the state still keeps at most ``STATE_ITEMS`` of them (the bound of ``ConsensusState``)."""
+    target = proposal(0, "42", content="It is 42.")
+    outcome = RoundOutcome(
+        round=1,
+        proposals=[target],
+        support={target.proposal_id: 1.0},
+        controversy={target.proposal_id: 0.0},
+        winner=target.proposal_id,
+        critiques=[
+            Critique(proposal_id=target.proposal_id, weight=-50, text=f"flaw {i}")
+            for i in range(count)
+        ],
+        claims=[],
+        answer_format="integer",
+    )
+    config = GateConfig(gamma=gamma, state_token_budget=budget, feedback_token_budget=0)
+    state = fold(ConsensusState(), outcome, config)
+    assert len(state.items) <= STATE_ITEMS
+    assert_bounded(state, budget)

@@ -20,7 +20,7 @@ from services.core.wording import plain
         (b'{"prompt": 5}', "prompt: must be text, not a whole number"),
         (b"{}", "prompt: is required"),
         (b'{"prompt": "p", "policy": {"team_size": 0}}', "policy.team_size: must be at least 1"),
-        (b'{"prompt": "p", "policy": {"team_size": 99}}', "policy.team_size: must be at most 64"),
+        (b'{"prompt": "p", "policy": {"team_size": 99}}', "policy.team_size: must be at most 32"),
         (b'{"prompt": "p", "task_id": "a b"}', "task_id: must be 1–64 letters, digits, - or _"),
         (b'{"prompt": "p", "answer_format": "nope"}',
          "answer_format: 'nope' is not one of the allowed values"),
