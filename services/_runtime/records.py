@@ -38,7 +38,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from schemas.record import DeliberationRecord
-from schemas.telemetry import AgentTelemetry
+from schemas.stats import AgentStats
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.retry import retryable
 
@@ -284,16 +284,16 @@ class InMemoryRecordStore:
         return changed, True
 
 
-class KvTelemetryStore:
-    """Per-agent telemetry (``nsed_telemetry``), one key per ``<domain>.<agent_id>``."""
+class KvStatsStore:
+    """Per-agent stats (``nsed_telemetry``), one key per ``<domain>.<agent_id>``."""
 
     def __init__(self, kv: KeyValue) -> None:
-        self._store = CasStore(kv, AgentTelemetry, discard_invalid=True)
+        self._store = CasStore(kv, AgentStats, discard_invalid=True)
 
     async def apply(
-        self, domain: str, agent_id: str, update: Callable[[AgentTelemetry | None], AgentTelemetry]
+        self, domain: str, agent_id: str, update: Callable[[AgentStats | None], AgentStats]
     ) -> None:
         await self._store.upsert(f"{domain}.{agent_id}", update)
 
-    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None:
+    async def get(self, domain: str, agent_id: str) -> AgentStats | None:
         return await self._store.get(f"{domain}.{agent_id}")

@@ -96,13 +96,13 @@ def task_id(strategy: str, problem: Problem) -> str:
 
 def services_bus(pool: Path, agents: Sequence[str]) -> MemoryBus:
     """The services in memory with ``agents`` of ``pool`` (simulated), on one bus. Its clock
-    stands still, so no deadline comes near; the gate's telemetry reaches the broker after
-    every delivery, as the telemetry bucket carries it over NATS."""
+    stands still, so no deadline comes near; the gate's stats reach the broker after
+    every delivery, as the stats bucket carries it over NATS."""
     services = in_memory(ManualClock(time.time()))
     profiles = load_pool(pool)
     for agent in sorted(set(agents)):
         services.add_agent(profiles.agent(agent))
-    return services.bus(after_each=services.flush_telemetry)
+    return services.bus(after_each=services.flush_stats)
 
 
 async def run_batch(

@@ -1,4 +1,5 @@
-"""``nsed bench``: the benchmark suites, each on a private stack it starts itself."""
+"""``nsed bench``: the benchmark suites, each on a private stack it starts itself (``quality``
+runs the services in memory)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from services.cli.client import run_async
 
 @click.group()
 def bench() -> None:
-    """Benchmarks; each starts a private stack of its own and reports JSON with --json."""
+    """Benchmarks; each starts a private stack of its own (quality runs in memory) and reports
+    JSON with --json."""
 
 
 @bench.command("quality")

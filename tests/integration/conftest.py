@@ -8,7 +8,7 @@ import pytest
 from nats.aio.client import Client
 
 from services.stack import health
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def stack(nats_server: NatsServer, tmp_path) -> AsyncIterator[InProcessStack]:
-    running = InProcessStack(url=nats_server.url, home=str(tmp_path / "home"))
+async def inproc(nats_server: NatsServer, tmp_path) -> AsyncIterator[InProcessServices]:
+    running = InProcessServices(url=nats_server.url, home=str(tmp_path / "home"))
     try:
         yield running
     finally:

@@ -11,15 +11,15 @@ from nats.aio.client import Client
 from services._runtime.logging import configure_logging
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 
 
 async def test_each_model_calls_handled_line_carries_its_tokens_and_cost(
-    stack: InProcessStack, nc: Client, capfd: pytest.CaptureFixture[str]
+    inproc: InProcessServices, nc: Client, capfd: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("tests", "info", json=True)
     try:
-        stack.start_all()
+        inproc.start_all()
         await ready(nc, agents=("alpha", "bravo", "charlie"))
         task_id = nsed.new_task_id("tokens")
         await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)

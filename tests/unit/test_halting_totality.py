@@ -1,5 +1,5 @@
 """Halting is total (§5.5): β = 0 is a model without fatigue, and no float that can reach
-the gate (a bad card, corrupt telemetry, an unvalidated setting) makes it raise or write a
+the gate (a bad card, corrupt stats, an unvalidated setting) makes it raise or write a
 number JSON cannot carry."""
 
 from __future__ import annotations

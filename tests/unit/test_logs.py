@@ -21,10 +21,10 @@ from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
 from services.agent_runner.config import load_pool
 from services.agent_runner.probe import probe_request
 from services.gate import handlers as gate
+from services.inmemory import InMemoryServices
 from services.reviewer import handlers as reviewer
 
 from .builders import NOW, proposal_for
-from .conftest import Stack
 from .opened_task import opened, submitted, timer
 
 POOL = load_pool(Path(__file__).resolve().parents[1] / "data" / "pool.toml")
@@ -51,13 +51,13 @@ def events(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 
 
 async def test_the_gate_logs_one_line_for_a_task_it_ends(
-    stack: Stack, captured: list[dict[str, Any]]
+    inmem: InMemoryServices, captured: list[dict[str, Any]]
 ) -> None:
-    await opened(stack, deadline_s=60.0)
-    stack.clock.now = NOW + 60
+    await opened(inmem, deadline_s=60.0)
+    inmem.clock.now = NOW + 60
     due = timer("h-1", 0, "task", owner="gate")
-    [result] = await stack.handle(due)
-    await stack.handle(due)  # redelivered: no second line
+    [result] = await inmem.handle(due)
+    await inmem.handle(due)  # redelivered: no second line
     [line] = events(captured, "task_finished")
     assert line == {
         "event": "task_finished", "log_level": "info", "task_id": "h-1", "status": "failed",
@@ -75,23 +75,23 @@ def test_the_answer_on_the_finished_line_is_one_short_line() -> None:
 
 
 async def test_a_member_a_phase_timer_leaves_behind_is_a_warning_with_the_timeout(
-    stack: Stack, captured: list[dict[str, Any]]
+    inmem: InMemoryServices, captured: list[dict[str, Any]]
 ) -> None:
-    requests = await opened(stack)
+    requests = await opened(inmem)
     for request in requests[:2]:
-        await submitted(stack, proposal_for(request, "42"))
-    record = stack.store.records["h-1"]
-    stack.clock.now = record.current.phase_deadline
-    await stack.handle(timer("h-1", 1, "proposing"))
-    await stack.handle(timer("h-1", 1, "proposing"))
+        await submitted(inmem, proposal_for(request, "42"))
+    record = inmem.store.records["h-1"]
+    inmem.clock.now = record.current.phase_deadline
+    await inmem.handle(timer("h-1", 1, "proposing"))
+    await inmem.handle(timer("h-1", 1, "proposing"))
     slow = requests[2]
     assert events(captured, "member_timed_out") == [
         {"event": "member_timed_out", "log_level": "warning", "agent_id": slow.agent_id,
          "seat": slow.seat, "phase": "proposing", "round": 1,
          "phase_timeout_s": round(record.phase_timeout_s, 1)},
     ]  # fmt: skip
-    stack.clock.now = stack.store.records["h-1"].current.phase_deadline + 1
-    await stack.handle(timer("h-1", 1, "reviewing"))
+    inmem.clock.now = inmem.store.records["h-1"].current.phase_deadline + 1
+    await inmem.handle(timer("h-1", 1, "reviewing"))
     late = events(captured, "member_timed_out")[1:]
     assert sorted((w["phase"], w["seat"]) for w in late) == [("reviewing", 0), ("reviewing", 1)]
 

@@ -1,5 +1,5 @@
 """A proposal that states no final answer is ``no_answer``: never an answer guessed from its
-text, never an option to vote on, a generation miss in telemetry; its author still reviews."""
+text, never an option to vote on, a generation miss in stats; its author still reviews."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from schemas.task import TaskView
 from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
 from services.agent_runner.config import AgentProfile, OpenAIConfig
 from services.agent_runner.handlers import RunnerDeps, on_work
+from services.gate.stats import observe
 from services.gate.summary import round_notes
-from services.gate.telemetry import observe
 from services.reviewer import phases
 from services.reviewer.packets import build_packets
 from services.voter.options import entries

@@ -1,5 +1,5 @@
-"""Background loops while NATS is away: the gate's telemetry keeps what it could not write
-and writes it once NATS is back; a runner's heartbeat keeps beating; each says so in one
+"""Background loops while NATS is away: the gate's stats keep what they could not write
+and write it once NATS is back; a runner's heartbeat keeps beating; each says so in one
 line when it starts failing and one when it recovers, not one per try."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from services.agent_runner import heartbeat as heartbeat_mod
 from services.agent_runner.config import load_pool
 from services.agent_runner.handlers import Gauge
 from services.agent_runner.heartbeat import Heartbeat
-from services.gate import telemetry as telemetry_mod
-from services.gate.telemetry import InMemoryTelemetryStore, Observation, TelemetryBuffer, key
+from services.gate import stats as stats_mod
+from services.gate.stats import InMemoryStatsStore, Observation, StatsBuffer, key
 
 POOL = load_pool(Path(__file__).resolve().parents[1] / "data" / "pool.toml")
 
@@ -31,12 +31,12 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         None, processors=[cap], wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG)
     )
     monkeypatch.setattr(heartbeat_mod, "log", logger)
-    monkeypatch.setattr(telemetry_mod.structlog, "get_logger", lambda *_: logger)
+    monkeypatch.setattr(stats_mod.structlog, "get_logger", lambda *_: logger)
     return cap.entries
 
 
-class AwayFor(InMemoryTelemetryStore):
-    """A telemetry store whose first ``failures`` writes find NATS away."""
+class AwayFor(InMemoryStatsStore):
+    """A stats store whose first ``failures`` writes find NATS away."""
 
     def __init__(self, failures: int) -> None:
         super().__init__()
@@ -53,7 +53,7 @@ async def test_telemetry_nats_did_not_store_is_written_at_the_next_flush(
     captured: list[dict[str, Any]],
 ) -> None:
     store = AwayFor(failures=3)
-    buffer = TelemetryBuffer(store)
+    buffer = StatsBuffer(store)
     buffer.add("math", [Observation(agent_id="alpha", seated=1, ok=1, wins=1)], now=1.0)
     for _ in range(3):
         await buffer.flush()  # NATS away: nothing written, nothing dropped

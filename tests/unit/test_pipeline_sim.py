@@ -22,9 +22,9 @@ from schemas.timers import PhaseDue
 from services._runtime.memory_bus import MemoryBus
 from services._runtime.route import Delivery, Route
 from services.agent_runner.config import load_pool
+from services.inmemory import InMemoryServices
 
 from .builders import NOW
-from .conftest import Stack
 
 POOL = Path(__file__).resolve().parents[2] / "infra" / "agents" / "sim.toml"
 
@@ -40,12 +40,12 @@ def untimed(messages: list[Message]) -> list[Message]:
 
 
 class Bus(MemoryBus):
-    def __init__(self, stack: Stack) -> None:
-        stack.registry.clear()
+    def __init__(self, inmem: InMemoryServices) -> None:
+        inmem.registry.clear()
         for profile in load_pool(POOL).agents:
-            stack.add_agent(profile)
-        super().__init__(stack.routes(), stack.clock)
-        self.stack = stack
+            inmem.add_agent(profile)
+        super().__init__(inmem.routes(), inmem.clock)
+        self.inmem = inmem
         self.handled = 0
 
     def publish(self, messages: Iterable[Message]) -> None:
@@ -57,7 +57,7 @@ class Bus(MemoryBus):
         super().publish(batch)
 
     async def call(self, route: Route, message: Any, delivery: Delivery) -> list[Message]:
-        s = self.stack
+        s = self.inmem
         first = await super().call(route, message, delivery)
         writes = s.store.writes
         again = await super().call(route, message, replace(delivery, delivered=2))
@@ -85,9 +85,9 @@ class Bus(MemoryBus):
     ],
 )
 async def test_a_simulated_deliberation_ends_with_one_bounded_result(
-    stack: Stack, task_id: str, reference: str | None, fmt: str
+    inmem: InMemoryServices, task_id: str, reference: str | None, fmt: str
 ) -> None:
-    bus = Bus(stack)
+    bus = Bus(inmem)
     policy = Policy(team_size=3, max_rounds=4, state_token_budget=256, feedback_token_budget=64)
     task = TaskSubmitted(
         task_id=task_id,
@@ -104,7 +104,7 @@ async def test_a_simulated_deliberation_ends_with_one_bounded_result(
     assert result.stop_reason in ("converged", "evidence", "fatigue", "max_rounds")
     assert all(s.state_tokens <= 256 for s in result.summaries)
     assert (result.correct is None) == (reference is None)
-    assert stack.references.answers.get(task_id) == reference  # what the sim agents read
+    assert inmem.references.answers.get(task_id) == reference  # what the sim agents read
     team = next(m for m in bus.published.values() if isinstance(m, TeamSelected))
     assert len({s.agent_id for s in team.seats}) == 3
     for msg in bus.published.values():
@@ -113,17 +113,17 @@ async def test_a_simulated_deliberation_ends_with_one_bounded_result(
             assert sum(len(f) for f in msg.feedback) <= 64 * 4
         if isinstance(msg, PhaseDue):
             assert msg.owner in ("reviewer", "gate")
-    assert stack.store.records[task_id].done
+    assert inmem.store.records[task_id].done
 
 
-async def test_the_same_task_deliberates_identically_twice(stack: Stack) -> None:
+async def test_the_same_task_deliberates_identically_twice(inmem: InMemoryServices) -> None:
     task = TaskSubmitted(
         task_id="sim-same", prompt="p", answer_format="integer", reference_answer="17"
     )
-    first = await Bus(stack).deliberate(task)
-    stack.store.records.clear()
-    stack.clock.now = NOW
-    second = await Bus(stack).deliberate(task)
+    first = await Bus(inmem).deliberate(task)
+    inmem.store.records.clear()
+    inmem.clock.now = NOW
+    second = await Bus(inmem).deliberate(task)
     # Everything but the solver's wall-clock time is the same.
     assert first.selection is not None
     assert second.selection is not None
@@ -144,9 +144,9 @@ async def test_the_same_task_deliberates_identically_twice(stack: Stack) -> None
     ],
 )
 async def test_simulated_agents_run_every_protocol_to_one_result(
-    stack: Stack, protocol: str, fmt: str, reference: str | None, rounds: set[int]
+    inmem: InMemoryServices, protocol: str, fmt: str, reference: str | None, rounds: set[int]
 ) -> None:
-    bus = Bus(stack)
+    bus = Bus(inmem)
     task = TaskSubmitted(
         task_id=f"sim-{protocol}-{fmt}",
         prompt="Compute it.",

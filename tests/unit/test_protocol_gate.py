@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.team import Seat, TeamSelected
 from services.gate import protocols
-from services.gate.telemetry import observe
+from services.gate.stats import observe
 
 from .builders import NOW, gating, proposal, record, tally, task
 

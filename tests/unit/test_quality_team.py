@@ -1,4 +1,4 @@
-"""The quality study's team: pinned, chosen from the pool, checked before a stack starts."""
+"""The quality study's team: pinned, chosen from the pool, checked before the study runs."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import nats.js.errors
 import pytest
 
 from services._runtime.errors import Retryable
-from services._runtime.records import KvRecordStore, KvTelemetryStore
+from services._runtime.records import KvRecordStore, KvStatsStore
 from tests.unit.builders import record
 
 TASK = record().task_id
@@ -90,7 +90,7 @@ async def test_a_compare_and_set_nats_does_not_answer_is_retryable(error: Except
 
 
 async def test_telemetry_that_nats_does_not_store_is_retryable() -> None:
-    store = KvTelemetryStore(AwayKv(nats.errors.TimeoutError(), {"get"}))  # type: ignore[arg-type]
+    store = KvStatsStore(AwayKv(nats.errors.TimeoutError(), {"get"}))  # type: ignore[arg-type]
     with pytest.raises(Retryable):
         await store.apply("default", "alpha", lambda previous: previous)  # type: ignore[arg-type,return-value]
 

@@ -17,8 +17,9 @@ from schemas import subjects
 from schemas.propose import ProposeRequested
 from services._runtime.references import InMemoryReferenceStore
 from services.agent_runner import lookups
+from services.inmemory import InMemoryServices
 
-from .conftest import Stack, new_stack
+from .conftest import new_inmem
 from .opened_task import task
 
 RUNNER = Path(lookups.__file__).resolve().parent
@@ -29,28 +30,28 @@ def with_reference(answer: str | None, task_id: str = "h-1") -> object:
 
 
 async def test_an_accepted_task_keeps_its_reference_before_round_1_is_dispatched(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    out = await stack.handle(with_reference("42"))
+    out = await inmem.handle(with_reference("42"))
     assert any(isinstance(m, ProposeRequested) for m in out)
-    assert stack.references.answers == {"h-1": "42"}
+    assert inmem.references.answers == {"h-1": "42"}
     # Redelivered (the broker may have died before publishing round 1): written again.
-    await stack.handle(with_reference("42"))
-    assert stack.references.answers == {"h-1": "42"}
-    assert stack.references.writes == 2
+    await inmem.handle(with_reference("42"))
+    assert inmem.references.answers == {"h-1": "42"}
+    assert inmem.references.writes == 2
 
 
 async def test_no_reference_is_kept_for_a_task_without_one_or_one_not_accepted(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    await stack.handle(with_reference(None))
-    assert stack.references.answers == {}
+    await inmem.handle(with_reference(None))
+    assert inmem.references.answers == {}
     # Another task under the same id is refused: the id's reference is left alone.
-    await stack.handle(with_reference("7"), seq=2)
-    assert stack.references.answers == {}
-    stack.registry.clear()  # no team: a failed result, no round 1
-    await stack.handle(with_reference("9", "h-2"), seq=3)
-    assert "h-2" not in stack.references.answers
+    await inmem.handle(with_reference("7"), seq=2)
+    assert inmem.references.answers == {}
+    inmem.registry.clear()  # no team: a failed result, no round 1
+    await inmem.handle(with_reference("9", "h-2"), seq=3)
+    assert "h-2" not in inmem.references.answers
 
 
 @settings(max_examples=30, deadline=None)
@@ -58,13 +59,13 @@ async def test_no_reference_is_kept_for_a_task_without_one_or_one_not_accepted(
 async def test_whenever_round_1_goes_out_the_reference_is_the_tasks_own(
     answer: str, deliveries: int
 ) -> None:
-    stack = new_stack()
+    inmem = new_inmem()
     for seq in range(deliveries):
-        out = await stack.handle(with_reference(answer), seq=1)
+        out = await inmem.handle(with_reference(answer), seq=1)
         dispatched = any(isinstance(m, ProposeRequested) for m in out)
         assert dispatched
-        assert stack.references.answers == {"h-1": answer}
-        assert stack.references.writes == seq + 1
+        assert inmem.references.answers == {"h-1": answer}
+        assert inmem.references.writes == seq + 1
 
 
 async def test_the_runners_oracle_reads_the_references_once_per_task() -> None:

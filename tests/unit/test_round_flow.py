@@ -18,24 +18,24 @@ from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
 from schemas.team import TeamSelected
 from schemas.timers import PhaseDue
-from services._runtime import telemetry
+from services._runtime import tracing
 from services.core import ids
+from services.inmemory import InMemoryServices
 
 from .builders import NOW, proposal_for, review_for
-from .conftest import Stack
 
 ANSWERS = {"alpha": "42", "bravo": "41", "charlie": "42"}
 
 
-async def twice(stack: Stack, msg: Message) -> list[Message]:
+async def twice(inmem: InMemoryServices, msg: Message) -> list[Message]:
     """Handle ``msg`` on the route its subject reaches, then its redelivery: the same
     output, and no second write."""
-    first = await stack.handle(msg, seq=7)
-    writes, records = stack.store.writes, dict(stack.store.records)
-    second = await stack.handle(msg, seq=7, delivered=2)
+    first = await inmem.handle(msg, seq=7)
+    writes, records = inmem.store.writes, dict(inmem.store.records)
+    second = await inmem.handle(msg, seq=7, delivered=2)
     assert second == first
-    assert stack.store.writes == writes
-    assert stack.store.records == records
+    assert inmem.store.writes == writes
+    assert inmem.store.records == records
     return first
 
 
@@ -54,43 +54,43 @@ def the_task(task_id: str, **policy: Any) -> TaskSubmitted:
 
 
 async def propose_all(
-    stack: Stack, requests: list[ProposeRequested], answers: dict[str, str] = ANSWERS
+    inmem: InMemoryServices, requests: list[ProposeRequested], answers: dict[str, str] = ANSWERS
 ) -> list[Message]:
     """Every seat proposes; returns what the last proposal released."""
     out: list[Message] = []
     for i, request in enumerate(requests):
-        out = await twice(stack, proposal_for(request, answers[request.agent_id]))
+        out = await twice(inmem, proposal_for(request, answers[request.agent_id]))
         if i < len(requests) - 1:
             assert out == []  # the phase waits for every seat
     return out
 
 
 async def review_all(
-    stack: Stack, requests: list[ReviewRequested], beliefs: dict[str, str]
+    inmem: InMemoryServices, requests: list[ReviewRequested], beliefs: dict[str, str]
 ) -> list[BallotAccepted]:
     ballots = []
     for request in requests:
-        [ballot] = await twice(stack, review_for(request, beliefs[request.agent_id]))
+        [ballot] = await twice(inmem, review_for(request, beliefs[request.agent_id]))
         ballots.append(ballot)
     return ballots
 
 
-async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) -> None:
+async def test_one_round_runs_through_every_handler_and_concludes(inmem: InMemoryServices) -> None:
     task = the_task("flow-1")
-    opened = await twice(stack, task)
+    opened = await twice(inmem, task)
     assert [type(m) for m in opened] == [TeamSelected, PhaseDue, *[ProposeRequested] * 3, PhaseDue]
     requests = of_type(opened, ProposeRequested)
     assert [(r.seat, r.agent_id) for r in requests] == [(0, "alpha"), (1, "bravo"), (2, "charlie")]
     assert [r.message_id for r in requests] == [ids.propose("flow-1", 1, s) for s in range(3)]
     assert all(r.state is None and r.feedback == () for r in requests)
-    record = stack.store.records["flow-1"]
+    record = inmem.store.records["flow-1"]
     assert (record.current.number, record.current.phase) == (1, "proposing")
     # no deadline in the policy: every phase it may run (2 × 6 rounds) plus one, at the
     # phase timeout the team's latency gives (the 30 s floor here)
     assert record.deadline_at == NOW + 13 * record.phase_timeout_s
 
-    released = await propose_all(stack, requests, dict.fromkeys(ANSWERS, "42"))
-    record = stack.store.records["flow-1"]
+    released = await propose_all(inmem, requests, dict.fromkeys(ANSWERS, "42"))
+    record = inmem.store.records["flow-1"]
     assert record.current.phase == "reviewing"
     assert set(record.current.packets) == {0, 1, 2}
     reviews = of_type(released, ReviewRequested)
@@ -102,10 +102,10 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
 
     # the first ballot reaches the voter while others are still reviewing: nothing yet
     beliefs = dict.fromkeys(ANSWERS, "42")
-    [first_ballot] = await twice(stack, review_for(reviews[0], "42"))
-    assert await twice(stack, first_ballot) == []
-    ballots = [first_ballot, *await review_all(stack, reviews[1:], beliefs)]
-    record = stack.store.records["flow-1"]
+    [first_ballot] = await twice(inmem, review_for(reviews[0], "42"))
+    assert await twice(inmem, first_ballot) == []
+    ballots = [first_ballot, *await review_all(inmem, reviews[1:], beliefs)]
+    record = inmem.store.records["flow-1"]
     assert record.current.phase == "voting"
     for ballot in ballots:
         assert ballot.valid
@@ -115,7 +115,7 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     # Only the ballot that filled the box is final, and it alone releases the tally: the
     # voter does not even read the record for the others.
     assert [b.final for b in ballots] == [False, False, True]
-    tallies = [await twice(stack, b) for b in ballots]
+    tallies = [await twice(inmem, b) for b in ballots]
     assert tallies[0] == tallies[1] == []
     [tally] = tallies[2]
     assert isinstance(tally, TallyComputed)
@@ -125,50 +125,50 @@ async def test_one_round_runs_through_every_handler_and_concludes(stack: Stack) 
     assert tally.winner_answer == "42"
     assert tally.quorum_met
     assert tally.unanimous
-    assert stack.store.records["flow-1"].current.phase == "gating"
+    assert inmem.store.records["flow-1"].current.phase == "gating"
 
-    stack.clock.now = NOW + 12
-    [result] = await twice(stack, tally)
+    inmem.clock.now = NOW + 12
+    [result] = await twice(inmem, tally)
     assert isinstance(result, DeliberationConcluded)
     assert (result.status, result.stop_reason, result.correct) == ("completed", "converged", True)
     winner_agent = ("alpha", "bravo", "charlie")[tally.winner_seat or 0]
     assert (result.extracted_answer, result.winner_agent, result.rounds) == ("42", winner_agent, 1)
-    # No client trace: the task's trace id is derived from its id (services/_runtime/telemetry).
-    assert result.trace_id == f"{telemetry.root_context('flow-1').trace_id:032x}"
+    # No client trace: the task's trace id is derived from its id (services/_runtime/tracing).
+    assert result.trace_id == f"{tracing.root_context('flow-1').trace_id:032x}"
     assert result.usage["bravo"].calls == 2  # one proposal, one review
     assert result.total.calls == 6
-    assert stack.store.records["flow-1"].done
+    assert inmem.store.records["flow-1"].done
     # a late redelivery of the task itself re-emits nothing once round 1 is over
-    assert await twice(stack, task) == []
+    assert await twice(inmem, task) == []
     # nor does the task-deadline timer: the result went out with the tally
     [deadline] = of_type(opened, PhaseDue)[:1]
     assert (deadline.phase, deadline.owner) == ("task", "gate")
-    stack.clock.now = NOW + 700
-    assert await twice(stack, deadline) == []
+    inmem.clock.now = NOW + 700
+    assert await twice(inmem, deadline) == []
 
 
-async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack) -> None:
-    opened = await twice(stack, the_task("flow-2"))
-    released = await propose_all(stack, of_type(opened, ProposeRequested))
+async def test_a_contested_round_continues_with_state_and_feedback(inmem: InMemoryServices) -> None:
+    opened = await twice(inmem, the_task("flow-2"))
+    released = await propose_all(inmem, of_type(opened, ProposeRequested))
     # bravo believes its own 41: nobody's ballots agree, so the round is not unanimous
     ballots = await review_all(
-        stack, of_type(released, ReviewRequested), {"alpha": "42", "bravo": "41", "charlie": "42"}
+        inmem, of_type(released, ReviewRequested), {"alpha": "42", "bravo": "41", "charlie": "42"}
     )
-    [tally] = await twice(stack, ballots[-1])
+    [tally] = await twice(inmem, ballots[-1])
     assert not tally.unanimous
 
-    stack.clock.now = NOW + 12
-    [continued] = await twice(stack, tally)
+    inmem.clock.now = NOW + 12
+    [continued] = await twice(inmem, tally)
     assert isinstance(continued, RoundContinued)
     assert (continued.round, continued.next_round) == (1, 2)
     assert continued.message_id == ids.continued("flow-2", 1)
     assert continued.spend_usd > 0
-    record = stack.store.records["flow-2"]
+    record = inmem.store.records["flow-2"]
     assert (record.current.number, record.current.phase) == (2, "proposing")
     assert record.current.proposals == ()
     assert record.current.ballots == ()
 
-    dispatched = await twice(stack, continued)
+    dispatched = await twice(inmem, continued)
     round2 = of_type(dispatched, ProposeRequested)
     assert [r.message_id for r in round2] == [ids.propose("flow-2", 2, s) for s in range(3)]
     assert of_type(dispatched, PhaseDue)[0].message_id == ids.timer("flow-2", 2, "proposing")
@@ -188,37 +188,37 @@ async def test_a_contested_round_continues_with_state_and_feedback(stack: Stack)
 
     # a continued message for a round that has moved on is stale
     stale = msgspec.structs.replace(continued, next_round=1)
-    assert await twice(stack, stale) == []
+    assert await twice(inmem, stale) == []
     # and the round-1 tally, redelivered late, re-emits the same continued message
-    assert await twice(stack, tally) == [continued]
+    assert await twice(inmem, tally) == [continued]
 
 
 async def test_a_proposal_redelivered_after_review_opened_re_emits_the_review_phase(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    opened = await twice(stack, the_task("flow-3"))
+    opened = await twice(inmem, the_task("flow-3"))
     requests = of_type(opened, ProposeRequested)
-    released = await propose_all(stack, requests)
+    released = await propose_all(inmem, requests)
     early = proposal_for(requests[0], ANSWERS["alpha"])
-    assert await twice(stack, early) == released
+    assert await twice(inmem, early) == released
 
 
-async def test_a_second_different_proposal_for_a_seat_is_ignored(stack: Stack) -> None:
-    opened = await twice(stack, the_task("flow-4"))
+async def test_a_second_different_proposal_for_a_seat_is_ignored(inmem: InMemoryServices) -> None:
+    opened = await twice(inmem, the_task("flow-4"))
     request = of_type(opened, ProposeRequested)[0]
-    await twice(stack, proposal_for(request, "42"))
+    await twice(inmem, proposal_for(request, "42"))
     other = msgspec.structs.replace(proposal_for(request, "7"), message_id="another-id")
-    assert await twice(stack, other) == []
-    [kept] = stack.store.records["flow-4"].current.proposals
+    assert await twice(inmem, other) == []
+    [kept] = inmem.store.records["flow-4"].current.proposals
     assert kept.extracted_answer == "42"
 
 
-async def test_redelivered_proposals_are_recorded_once(stack: Stack) -> None:
-    opened = await twice(stack, the_task("flow-5"))
+async def test_redelivered_proposals_are_recorded_once(inmem: InMemoryServices) -> None:
+    opened = await twice(inmem, the_task("flow-5"))
     request = of_type(opened, ProposeRequested)[1]
     msg: ProposalSubmitted = proposal_for(request, "41")
     for _ in range(3):
-        await stack.handle(msg, delivered=3)
-    record = stack.store.records["flow-5"]
+        await inmem.handle(msg, delivered=3)
+    record = inmem.store.records["flow-5"]
     assert len(record.current.proposals) == 1
     assert record.usage["bravo"].calls == 1

@@ -17,38 +17,38 @@ from services._runtime.logging import configure_logging
 from services._runtime.route import Route
 from services.broker.routes import routes as broker_routes
 from services.core.tokens import estimate_tokens
+from services.inmemory import InMemoryServices
 from services.reviewer.handlers import ReviewerDeps, on_proposal
 from services.reviewer.settings import ReviewerSettings
 
 from .builders import NOW, arrived, card, proposal_for
-from .conftest import Stack
 from .test_round_flow import of_type, propose_all, review_all, the_task, twice
 
 
-def _route(stack: Stack, name: str) -> Route:
-    return next(r for r in broker_routes(stack.broker) if r.name == name)
+def _route(inmem: InMemoryServices, name: str) -> Route:
+    return next(r for r in broker_routes(inmem.broker) if r.name == name)
 
 
-async def _continued(stack: Stack, task_id: str) -> RoundContinued:
+async def _continued(inmem: InMemoryServices, task_id: str) -> RoundContinued:
     """Round 1 of ``task_id`` run to a contested tally, closed by the gate: round 2 opens."""
-    opened = await twice(stack, the_task(task_id))
-    released = await propose_all(stack, of_type(opened, ProposeRequested))
+    opened = await twice(inmem, the_task(task_id))
+    released = await propose_all(inmem, of_type(opened, ProposeRequested))
     beliefs = {"alpha": "42", "bravo": "41", "charlie": "42"}
-    ballots = await review_all(stack, of_type(released, ReviewRequested), beliefs)
-    [tally] = await twice(stack, ballots[-1])
-    stack.clock.now = NOW + 12
-    [continued] = await twice(stack, tally)
+    ballots = await review_all(inmem, of_type(released, ReviewRequested), beliefs)
+    [tally] = await twice(inmem, ballots[-1])
+    inmem.clock.now = NOW + 12
+    [continued] = await twice(inmem, tally)
     assert isinstance(continued, RoundContinued)
     for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):  # heartbeats
-        stack.registry.put(
+        inmem.registry.put(
             f"{agent_id}.i1",
             card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0, updated_at=NOW + 12),
         )
     return continued
 
 
-def test_a_route_refuses_to_emit_a_type_it_does_not_declare(stack: Stack) -> None:
-    tasks = _route(stack, "broker-tasks")
+def test_a_route_refuses_to_emit_a_type_it_does_not_declare(inmem: InMemoryServices) -> None:
+    tasks = _route(inmem, "broker-tasks")
     continued = RoundContinued(
         task_id="t", round=1, message_id="m", next_round=2, state=ConsensusState()
     )
@@ -57,32 +57,32 @@ def test_a_route_refuses_to_emit_a_type_it_does_not_declare(stack: Stack) -> Non
 
 
 async def test_a_round_re_selected_after_a_member_left_emits_only_declared_types(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    continued = await _continued(stack, "resel-1")
-    stack.registry.remove("charlie.i1")
-    stack.registry.put(
+    continued = await _continued(inmem, "resel-1")
+    inmem.registry.remove("charlie.i1")
+    inmem.registry.put(
         "delta.i1", card("delta", p_g=0.5, p_v=0.75, latency_p95_s=1.0, updated_at=NOW + 12)
     )
 
-    out = await stack.handle(continued)
+    out = await inmem.handle(continued)
 
     [team] = of_type(out, TeamSelected)
     assert "charlie" not in {s.agent_id for s in team.seats}
     assert "delta" in {s.agent_id for s in team.seats}
-    _route(stack, "broker-continued").check_outputs(out)
+    _route(inmem, "broker-continued").check_outputs(out)
 
 
 async def test_a_failed_re_selection_logs_the_members_who_left(
-    stack: Stack, capfd: pytest.CaptureFixture[str]
+    inmem: InMemoryServices, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    continued = await _continued(stack, "resel-2")
-    stack.registry.remove("charlie.i1")
-    stack.registry.remove("bravo.i1")  # one agent left: no team of two can be formed
+    continued = await _continued(inmem, "resel-2")
+    inmem.registry.remove("charlie.i1")
+    inmem.registry.remove("bravo.i1")  # one agent left: no team of two can be formed
     configure_logging("tests", "warning", json=True)  # JSON lines on stderr, as services log
     capfd.readouterr()
 
-    await stack.handle(continued)
+    await inmem.handle(continued)
 
     logs = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
     [failed] = [line for line in logs if line["event"] == "reselection_failed"]
@@ -91,18 +91,18 @@ async def test_a_failed_re_selection_logs_the_members_who_left(
 
 @pytest.mark.parametrize("kept", [50, 600])
 async def test_the_record_keeps_as_much_reasoning_as_the_reviewer_setting_says(
-    stack: Stack, kept: int
+    inmem: InMemoryServices, kept: int
 ) -> None:
     deps = ReviewerDeps(
-        store=stack.store,
-        clock=stack.clock,
+        store=inmem.store,
+        clock=inmem.clock,
         settings=ReviewerSettings(reasoning_excerpt_tokens=kept),
     )
-    opened = await stack.handle(the_task(f"reasoning-{kept}"))
+    opened = await inmem.handle(the_task(f"reasoning-{kept}"))
     request = of_type(opened, ProposeRequested)[0]
     long = "I checked every step of the product twice. " * 200  # ~2,200 tokens
     proposal = msgspec.structs.replace(proposal_for(request, "42"), reasoning=long)
     await on_proposal(proposal, arrived(proposal), deps)
-    [stored] = stack.store.records[f"reasoning-{kept}"].current.proposals
+    [stored] = inmem.store.records[f"reasoning-{kept}"].current.proposals
     assert stored.reasoning is not None
     assert kept - 8 <= estimate_tokens(stored.reasoning) <= kept + 8

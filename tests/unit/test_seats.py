@@ -15,11 +15,11 @@ from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewRequested, ReviewSubmitted
 from services._runtime.errors import Rejected
 from services._runtime.route import Delivery
+from services.inmemory import InMemoryServices
 from services.reviewer import handlers as reviewer
 from services.reviewer.handlers import check_sender
 
 from .builders import arrived, proposal_for, review_for
-from .conftest import Stack
 from .opened_task import opened, submitted
 
 tokens = st.from_regex(TOKEN_PATTERN, fullmatch=True)
@@ -31,45 +31,45 @@ def on_subject_of(msg: ProposalSubmitted | ReviewSubmitted, agent_id: str) -> De
 
 
 async def test_a_proposal_on_another_agents_subject_is_rejected_and_not_counted(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    requests = await opened(stack)
+    requests = await opened(inmem)
     mine = proposal_for(requests[0], "42")
     other = requests[1].agent_id
     with pytest.raises(Rejected, match=f"proposal.{other}'.*not on its own subject"):
-        await reviewer.on_proposal(mine, on_subject_of(mine, other), stack.reviewer)
-    assert stack.store.records["h-1"].current.proposals == ()
+        await reviewer.on_proposal(mine, on_subject_of(mine, other), inmem.reviewer)
+    assert inmem.store.records["h-1"].current.proposals == ()
     # The seat's own proposal, on its own subject, still counts.
-    await submitted(stack, mine)
-    [recorded] = stack.store.records["h-1"].current.proposals
+    await submitted(inmem, mine)
+    [recorded] = inmem.store.records["h-1"].current.proposals
     assert recorded.agent_id == mine.agent_id
 
 
 async def test_a_review_on_another_agents_subject_is_rejected_and_casts_no_ballot(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    requests = await opened(stack)
+    requests = await opened(inmem)
     reviews: list[ReviewRequested] = []
     for request in requests:
-        out = await submitted(stack, proposal_for(request, "42"))
+        out = await submitted(inmem, proposal_for(request, "42"))
         reviews += [m for m in out if isinstance(m, ReviewRequested)]
     review = review_for(reviews[0], "42")
     other = next(r.agent_id for r in reviews if r.agent_id != review.agent_id)
     with pytest.raises(Rejected, match="not on its own subject"):
-        await reviewer.on_review(review, on_subject_of(review, other), stack.reviewer)
-    assert stack.store.records["h-1"].current.ballots == ()
+        await reviewer.on_review(review, on_subject_of(review, other), inmem.reviewer)
+    assert inmem.store.records["h-1"].current.ballots == ()
 
 
 async def test_a_body_claiming_another_agents_seat_on_its_own_subject_is_rejected(
-    stack: Stack,
+    inmem: InMemoryServices,
 ) -> None:
-    requests = await opened(stack)
+    requests = await opened(inmem)
     # bravo, on its own subject, claims seat 0 (alpha's)
     seat0, holder = requests[0], requests[1].agent_id
     forged = msgspec.structs.replace(proposal_for(seat0, "13"), agent_id=holder)
     with pytest.raises(Rejected, match=f"seat {seat0.seat} of round 1 is not held by"):
-        await submitted(stack, forged)
-    assert stack.store.records["h-1"].current.proposals == ()
+        await submitted(inmem, forged)
+    assert inmem.store.records["h-1"].current.proposals == ()
 
 
 @given(task_id=tokens, body=tokens, sender=tokens, kind=st.sampled_from(["proposal", "review"]))

@@ -1,4 +1,4 @@
-"""Derived span ids and the traceparent parser (services/_runtime/telemetry.py)."""
+"""Derived span ids and the traceparent parser (services/_runtime/tracing.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from services._runtime import telemetry
+from services._runtime import tracing
 
 _HEX = "0123456789abcdef"
 _NEAR_HEX = _HEX + "ABCDEF +_-xg "
@@ -35,7 +35,7 @@ _NEAR_TRACEPARENTS = st.one_of(
 @given(_NEAR_TRACEPARENTS)
 @settings(max_examples=500, deadline=None)
 def test_the_fast_parser_agrees_with_the_w3c_propagator(value: str) -> None:
-    ours = telemetry.parse_traceparent(value)
+    ours = tracing.parse_traceparent(value)
     theirs = trace.get_current_span(
         TraceContextTextMapPropagator().extract({"traceparent": value})
     ).get_span_context()
@@ -56,24 +56,24 @@ def test_the_fast_parser_agrees_with_the_w3c_propagator(value: str) -> None:
 def test_a_formatted_context_parses_back_to_itself(trace_id: int, span_id: int) -> None:
     ctx = trace.SpanContext(trace_id=trace_id, span_id=span_id, is_remote=True,
                             trace_flags=trace.TraceFlags(1))  # fmt: skip
-    back = telemetry.parse_traceparent(telemetry.format_traceparent(ctx))
+    back = tracing.parse_traceparent(tracing.format_traceparent(ctx))
     assert back is not None
     assert (back.trace_id, back.span_id) == (trace_id, span_id)
 
 
 def test_root_and_round_ids_are_derived_from_the_task() -> None:
-    root = telemetry.root_context("t-1")
-    assert root == telemetry.root_context("t-1")
-    assert root.trace_id != telemetry.root_context("t-2").trace_id
-    assert telemetry.round_context(root.trace_id, "t-1", 0).span_id == root.span_id
-    round_one = telemetry.round_context(root.trace_id, "t-1", 1)
+    root = tracing.root_context("t-1")
+    assert root == tracing.root_context("t-1")
+    assert root.trace_id != tracing.root_context("t-2").trace_id
+    assert tracing.round_context(root.trace_id, "t-1", 0).span_id == root.span_id
+    round_one = tracing.round_context(root.trace_id, "t-1", 1)
     assert round_one.span_id not in (
         root.span_id,
-        telemetry.round_context(root.trace_id, "t-1", 2).span_id,
+        tracing.round_context(root.trace_id, "t-1", 2).span_id,
     )
 
 
 def test_a_clients_trace_is_kept_for_the_root() -> None:
-    client = telemetry.parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    client = tracing.parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     assert client is not None
-    assert telemetry.root_context("t-1", client).trace_id == client.trace_id
+    assert tracing.root_context("t-1", client).trace_id == client.trace_id

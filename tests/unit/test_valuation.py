@@ -1,10 +1,10 @@
-"""Valuation: the card's prior moved by the gate's telemetry, optimistically."""
+"""Valuation: the card's prior moved by the gate's stats, optimistically."""
 
 from __future__ import annotations
 
 import pytest
 
-from schemas.telemetry import AgentTelemetry
+from schemas.stats import AgentStats
 from services.broker.registry import LiveAgent
 from services.broker.valuation import (
     Valuation,
@@ -20,10 +20,10 @@ from .builders import card
 V = Valuation()
 
 
-def seen(agent: str, *, rounds: int, ok: int, right: float, ordered: float = 0.5) -> AgentTelemetry:
+def seen(agent: str, *, rounds: int, ok: int, right: float, ordered: float = 0.5) -> AgentStats:
     """``right``: the share of its judged proposals that were right; ``ordered``: the share
     of its reviews' pairs ordered the way the outcome was."""
-    return AgentTelemetry(agent_id=agent, domain="math", rounds=rounds, proposals_ok=ok,
+    return AgentStats(agent_id=agent, domain="math", rounds=rounds, proposals_ok=ok,
                           gen_trials=ok, gen_hits=round(right * ok), ver_trials=ok,
                           ver_hits=ordered * ok)  # fmt: skip
 
@@ -77,9 +77,9 @@ def test_round_cost_prices_two_calls_at_the_expected_tokens() -> None:
 
 def test_candidates_read_telemetry_by_domain_and_agent() -> None:
     agent = LiveAgent(card=card("a", p_g=0.5), instances=1, capacity=2, in_flight=0)
-    telemetry = {"math.a": seen("a", rounds=30, ok=30, right=0.9)}
-    [math] = candidates([agent], telemetry, "math", V)
-    [code] = candidates([agent], telemetry, "code", V)
+    stats = {"math.a": seen("a", rounds=30, ok=30, right=0.9)}
+    [math] = candidates([agent], stats, "math", V)
+    [code] = candidates([agent], stats, "code", V)
     assert math.p_g > code.p_g == pytest.approx(0.5)
     assert math.p_v < code.p_v == pytest.approx(0.6)  # its reviews were at chance
     assert math.value > code.value

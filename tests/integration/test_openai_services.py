@@ -1,4 +1,4 @@
-"""``openai`` agents in the whole stack against a scripted server: usage and cost in the
+"""``openai`` agents in all the services against a scripted server: usage and cost in the
 result are what the server reported, and broken agents become readable errors while the
 deliberation goes on."""
 
@@ -17,7 +17,7 @@ from services.stack.natsserver import free_port
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.fakeopenai import FakeOpenAI
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 
 AGENT = """
 [[agents]]
@@ -65,15 +65,15 @@ async def test_usage_and_cost_in_the_result_are_what_the_server_reported(
     server.scripts = {"m-a": ["429", "ok", "500"], "m-b": ["truncated"], "m-c": ["malformed"]}
     agents = [{"id": f"agent-{x}", "model": f"m-{x}", "base_url": server.base_url}
               for x in "abc"]  # fmt: skip
-    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    inproc = InProcessServices(url=nats_server.url, pool=pool(tmp_path, agents))
     try:
-        stack.start_all(agents=("agent-a", "agent-b", "agent-c"))
+        inproc.start_all(agents=("agent-a", "agent-b", "agent-c"))
         await ready(nc, agents=("agent-a", "agent-b", "agent-c"))
         task_id = nsed.new_task_id("oa")
         await nsed.publish_task(nc, nsed.task(task_id, max_rounds=2, min_rounds=2), msg_id=task_id)
         result = await nsed.wait_result(nc, task_id)
     finally:
-        await stack.close()
+        await inproc.close()
     assert result.status == "completed"
     assert result.simulated is False
     for x in "abc":
@@ -101,17 +101,17 @@ async def test_unreachable_wrong_model_and_bad_key_become_readable_errors(
         {"id": "bad-key", "model": "m-auth", "base_url": server.base_url,
          "extra": 'api_key_env = "NSED_TEST_BAD_KEY"'},
     ]  # fmt: skip
-    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    inproc = InProcessServices(url=nats_server.url, pool=pool(tmp_path, agents))
     ids = ("good", "wrong-model", "unreachable", "bad-key")
     try:
-        stack.start_all(agents=ids)
+        inproc.start_all(agents=ids)
         await ready(nc, agents=ids)
         task_id = nsed.new_task_id("oe")
         body = nsed.task(task_id, team_size=4, max_rounds=1)
         await nsed.publish_task(nc, body, msg_id=task_id)
         result = await nsed.wait_result(nc, task_id)
     finally:
-        await stack.close()
+        await inproc.close()
     errors = {p["agent_id"]: p["error"] for p in await nsed.task_events(nc, task_id, "proposal")
               if p["status"] == "error"}  # fmt: skip
     assert set(errors) == {"wrong-model", "unreachable", "bad-key"}
@@ -134,15 +134,15 @@ async def test_a_runner_probes_its_model_before_going_live_and_reports_the_laten
     server.slow_s = 2.0
     server.scripts = {"m-p": ["slow"]}
     agents = [{"id": "agent-p", "model": "m-p", "base_url": server.base_url, "probe": "true"}]
-    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    inproc = InProcessServices(url=nats_server.url, pool=pool(tmp_path, agents))
     try:
-        stack.start_agent("agent-p")
+        inproc.start_agent("agent-p")
         await ready(nc, services=(), agents=("agent-p",))
         kv = await nc.jetstream().key_value("nsed_agents")
         [key] = await kv.keys()
         card = msgspec.json.decode((await kv.get(key)).value, type=AgentCard)
     finally:
-        await stack.close()
+        await inproc.close()
     assert len(server.seen("m-p")) == 1  # the probe, before any task
     assert card.latency_s >= 2.0
     assert card.latency_p95_s >= 2.5 * card.latency_s - 1e-6
@@ -157,15 +157,15 @@ async def test_template_reviews_do_not_count_and_a_rambling_proposal_is_no_answe
     agents = [{"id": f"agent-{x}", "model": f"m-{x}", "base_url": server.base_url}
               for x in "tgr"]  # fmt: skip
     ids = ("agent-t", "agent-g", "agent-r")
-    stack = InProcessStack(url=nats_server.url, pool=pool(tmp_path, agents))
+    inproc = InProcessServices(url=nats_server.url, pool=pool(tmp_path, agents))
     try:
-        stack.start_all(agents=ids)
+        inproc.start_all(agents=ids)
         await ready(nc, agents=ids)
         task_id = nsed.new_task_id("tp")
         await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
         result = await nsed.wait_result(nc, task_id)
     finally:
-        await stack.close()
+        await inproc.close()
     proposals = {p["agent_id"]: p for p in await nsed.task_events(nc, task_id, "proposal")}
     assert proposals["agent-r"]["status"] == "no_answer"
     assert proposals["agent-r"]["extracted_answer"] is None  # not the 42 in its text

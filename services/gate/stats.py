@@ -1,4 +1,4 @@
-"""Per-agent telemetry (§3 ``nsed_telemetry``): what each closed round says about its
+"""Per-agent stats (``nsed_telemetry``): what each closed round says about its
 members, folded into running per-domain estimates the broker reads.
 
 Each precision is counted in its own unit. Generation: an ok proposal is a trial, a hit
@@ -10,9 +10,9 @@ pairs it ordered the way the outcome did. Without a reference the outcome is the
 own verdict, so these measure agreement with the council, which the council's majority
 also shapes; with a reference they measure being right.
 
-``observe`` is pure: a round as it closed → one ``AgentTelemetry`` update per seated agent.
-``TelemetryStore`` applies them by compare-and-set, one key per ``<domain>.<agent_id>``.
-The gate writes telemetry only when its own compare-and-set closed the round, so a
+``observe`` is pure: a round as it closed → one ``AgentStats`` update per seated agent.
+``StatsStore`` applies them by compare-and-set, one key per ``<domain>.<agent_id>``.
+The gate writes stats only when its own compare-and-set closed the round, so a
 redelivered tally never counts twice (a crash between the two writes loses one round's
 observation, which only delays an estimate).
 """
@@ -29,14 +29,14 @@ import msgspec
 import structlog
 
 from schemas.record import DeliberationRecord
-from schemas.telemetry import AgentTelemetry
+from schemas.stats import AgentStats
 from services._runtime.errors import Retryable
 from services._runtime.retry import Outage
 from services.core.answers import same_answer
 
 LATENCY_ALPHA = 0.2  # weight of the newest latency in the moving average
 
-Update = Callable[[AgentTelemetry | None], AgentTelemetry]
+Update = Callable[[AgentStats | None], AgentStats]
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,8 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
     return out
 
 
-def fold(
-    previous: AgentTelemetry | None, obs: Observation, domain: str, now: float
-) -> AgentTelemetry:
-    base = previous or AgentTelemetry(agent_id=obs.agent_id, domain=domain)
+def fold(previous: AgentStats | None, obs: Observation, domain: str, now: float) -> AgentStats:
+    base = previous or AgentStats(agent_id=obs.agent_id, domain=domain)
     latency = base.latency_ewma_s
     if obs.latency_s is not None:
         latency = (
@@ -186,30 +184,30 @@ def key(domain: str, agent_id: str) -> str:
     return f"{domain}.{agent_id}"
 
 
-class TelemetryStore(Protocol):
+class StatsStore(Protocol):
     async def apply(self, domain: str, agent_id: str, update: Update) -> None: ...
 
-    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None: ...
+    async def get(self, domain: str, agent_id: str) -> AgentStats | None: ...
 
 
-class InMemoryTelemetryStore:
+class InMemoryStatsStore:
     def __init__(self) -> None:
-        self.values: dict[str, AgentTelemetry] = {}
+        self.values: dict[str, AgentStats] = {}
 
     async def apply(self, domain: str, agent_id: str, update: Update) -> None:
         self.values[key(domain, agent_id)] = update(self.values.get(key(domain, agent_id)))
 
-    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None:
+    async def get(self, domain: str, agent_id: str) -> AgentStats | None:
         return self.values.get(key(domain, agent_id))
 
 
-class TelemetryBuffer:
+class StatsBuffer:
     """Observations gathered in memory and written every ``every_s`` seconds: one
     compare-and-set per (domain, agent) per flush instead of one per round, and none on
     the round's critical path. A crash loses at most the last ``every_s`` of observations,
     which only delays an estimate (the broker starts from the card's priors anyway)."""
 
-    def __init__(self, store: TelemetryStore, every_s: float = 1.0) -> None:
+    def __init__(self, store: StatsStore, every_s: float = 1.0) -> None:
         self.store = store
         self.every_s = every_s
         self._pending: dict[tuple[str, str], list[tuple[Observation, float]]] = {}
@@ -246,7 +244,7 @@ class TelemetryBuffer:
 
 
 def _folder(items: list[tuple[Observation, float]], domain: str) -> Update:
-    def update(previous: AgentTelemetry | None) -> AgentTelemetry:
+    def update(previous: AgentStats | None) -> AgentStats:
         value = previous
         for obs, now in items:
             value = fold(value, obs, domain, now)

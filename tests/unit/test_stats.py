@@ -1,4 +1,4 @@
-"""Per-agent telemetry (§3 ``nsed_telemetry``): what a closed round says about each member."""
+"""Per-agent stats (``nsed_telemetry``): what a closed round says about each member."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.stats import AgentStats
 from schemas.team import AgentCard
-from schemas.telemetry import AgentTelemetry
-from services.gate.telemetry import InMemoryTelemetryStore, fold, observe, ordering
+from services.gate.stats import InMemoryStatsStore, fold, observe, ordering
 
 from .builders import NOW, agreeing_round, task
 
@@ -39,9 +39,9 @@ def test_errors_and_timeouts_count_against_success() -> None:
     by_agent = {o.agent_id: o for o in observe(msgspec.structs.replace(rec, current=cur))}
     assert by_agent["agent1"].errors == 1
     assert by_agent["agent1"].ok == 0
-    telemetry = fold(None, by_agent["agent1"], "math", NOW)
-    assert telemetry.success_rate == 0.0
-    assert telemetry.rounds == 1
+    stats = fold(None, by_agent["agent1"], "math", NOW)
+    assert stats.success_rate == 0.0
+    assert stats.rounds == 1
 
 
 def test_folding_accumulates_counts_and_averages_latency() -> None:
@@ -57,7 +57,7 @@ def test_folding_accumulates_counts_and_averages_latency() -> None:
 
 
 async def test_the_in_memory_store_keeps_one_value_per_domain_and_agent() -> None:
-    store = InMemoryTelemetryStore()
+    store = InMemoryStatsStore()
     obs = observe(agreeing_round(["42", "41", "42"], WEIGHTS))[0]
     await store.apply("math", obs.agent_id, lambda prev: fold(prev, obs, "math", NOW))
     await store.apply("math", obs.agent_id, lambda prev: fold(prev, obs, "math", NOW))
@@ -101,7 +101,7 @@ def test_a_review_is_worth_the_share_of_pairs_it_ordered_right_first() -> None:
 
 
 def test_telemetry_out_of_range_is_refused_at_decoding() -> None:
-    decoder = msgspec.json.Decoder(AgentTelemetry)
+    decoder = msgspec.json.Decoder(AgentStats)
     good = b'{"agent_id": "a", "domain": "d", "rounds": 2, "proposals_ok": 2, "gen_trials": 2}'
     assert decoder.decode(good).gen_trials == 2
     for bad in (b'"rounds": -1', b'"gen_trials": 1, "gen_hits": 3', b'"ver_hits": 1e400',
@@ -146,7 +146,7 @@ def test_a_card_is_decoded_only_with_every_value_in_range(
 def test_telemetry_is_decoded_only_when_consistent(values: dict[str, float]) -> None:
     body = {"agent_id": "a", "domain": "d", **values}
     try:
-        seen = msgspec.convert(body, AgentTelemetry)
+        seen = msgspec.convert(body, AgentStats)
     except msgspec.ValidationError:
         return
     assert seen.gen_hits <= seen.gen_trials

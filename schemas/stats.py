@@ -18,7 +18,7 @@ Amount = Annotated[float, msgspec.Meta(ge=0.0, le=1e12)]
 Support = Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)]
 
 
-class AgentTelemetry(Struct, frozen=True, kw_only=True):
+class AgentStats(Struct, frozen=True, kw_only=True):
     agent_id: str
     domain: str
     rounds: Count = 0  # rounds the agent held a seat in
