@@ -89,3 +89,39 @@ async def test_the_cache_holds_tasks_in_flight_only(sequence: list[tuple[int, bo
             stored = await store.get(f"t{n}")
             assert stored is not None
             assert stored.done == any(end for m, end in sequence if m == n)
+
+
+class RacedKv(FakeKv):
+    """Another writer moves ``key`` on before each of this store's first ``races`` writes."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        if self.races:
+            self.races -= 1
+            rec = msgspec.json.decode(self.entries[key].value, type=DeliberationRecord)
+            self._put(key, msgspec.json.encode(touched(rec)))
+        return await super().update(key, value, last)
+
+
+@settings(max_examples=40, deadline=None)
+@given(races=st.integers(0, 5), cached=st.booleans(), changes=st.integers(1, 4))
+async def test_every_change_lands_once_on_the_value_that_won(
+    races: int, cached: bool, changes: int
+) -> None:
+    """The one compare-and-set loop: a write another writer beat is re-applied to what that
+    writer stored, so its change and each of ours count once, whatever the cache held."""
+    kv = RacedKv(races)
+    store = KvRecordStore(kv)  # type: ignore[arg-type]
+    assert await store.create(record(the_task=task(task_id="t1")))
+    if cached:  # a copy this process saw, then made stale by the other writer's first move
+        await store.update("t1", lambda rec: None)
+    for _ in range(changes):
+        await store.update("t1", touched, fresh=cached)
+    stored = await store.get("t1")
+    assert stored is not None
+    assert stored.evidence == record(the_task=task(task_id="t1")).evidence + races + changes
+    assert store.conflicts == races
+    assert store.writes == changes
