@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
 from services.cli.client import run_async
 
@@ -48,7 +49,7 @@ def bench_quality(
     )
     result = run_async(study)
     progress.close()
-    report.emit(result, as_json)
+    report.emit(msgspec.to_builtins(result), as_json)
 
 
 @bench.command("broker")

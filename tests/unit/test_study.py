@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +50,10 @@ def test_round_robin_samples_the_team_as_evenly_as_it_can(team: list[str], seats
 
 
 def test_a_batch_reports_accuracy_cost_and_its_standard_error() -> None:
-    row = batch("majority", [True, True, False, True], tokens=300).row(samples=3)
+    # as the report prints it
+    row = msgspec.to_builtins(
+        batch("majority", [True, True, False, True], tokens=300).row(samples=3)
+    )
     assert row["accuracy"] == 0.75
     assert row["stderr"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4), abs=1e-4)
     assert (row["tokens_per_task"], row["calls_per_task"], row["samples"]) == (300.0, 1.0, 3)
