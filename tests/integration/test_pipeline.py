@@ -9,7 +9,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from tests.integration.conftest import ready
+from tests.integration.conftest import logged_task, ready
 from tests.support import nsed
 from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
@@ -154,20 +154,7 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
 async def test_every_handled_line_in_the_logs_carries_the_tasks_trace(
     inproc: InProcessServices, nc: Client, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from services._runtime.logging import configure_logging
-
-    configure_logging("tests", "info", json=True)
-    try:
-        inproc.start_all()
-        await ready(nc, agents=("alpha", "bravo", "charlie"))
-        task_id = nsed.new_task_id("logs")
-        await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
-        result = await nsed.wait_result(nc, task_id)
-    finally:
-        configure_logging("tests", "warning", json=True)
-    lines = [
-        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
-    ]
+    task_id, result, lines = await logged_task(inproc, nc, capfd, "logs")
     handled = [
         line for line in lines if line.get("event") == "handled" and line.get("task_id") == task_id
     ]

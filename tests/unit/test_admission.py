@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.broker.admission import STALE_S, Admission, saturated
 from services.broker.registry import Registry
 
-from .builders import NOW, card
+from .builders import NOW, Clock, card
 
 AGENTS = ("a", "b", "c")
 
@@ -58,16 +58,8 @@ def test_an_agent_is_full_exactly_at_its_slots_times_the_queue_per_slot(
         assert agent in saturated(live, {agent: below + 1}, per_slot)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_tasks_started_since_the_last_poll_count_until_a_poll_shows_them() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     admission = Admission(registry({"a": 2, "b": 2}), queue_per_slot=1.0, poll_s=0.1, clock=clock)
     admission.update({"a": 0, "b": 0})
     assert await admission.room() == 0.0  # one task starting: one item on every agent
@@ -85,7 +77,7 @@ async def test_tasks_started_since_the_last_poll_count_until_a_poll_shows_them()
 
 
 async def test_a_held_task_starts_when_a_poll_shows_room_or_the_counts_go_stale() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     admission = Admission(registry({"a": 1}), queue_per_slot=1.0, poll_s=0.1, clock=clock)
     admission.update({"a": 3})
     held = asyncio.create_task(admission.room())

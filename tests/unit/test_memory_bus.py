@@ -26,6 +26,7 @@ from services._runtime.route import Delivery, Route
 from services.agent_runner.config import load_pool
 from services.core import ids
 from services.inmemory import ManualClock, in_memory
+from tests.support.messages import concluded
 
 from .builders import NOW
 from .opened_task import task
@@ -122,16 +123,6 @@ def due(at: float, task_id: str = "t1") -> PhaseDue:
     )
 
 
-def result(task_id: str = "t1") -> DeliberationConcluded:
-    return DeliberationConcluded(
-        task_id=task_id,
-        round=1,
-        message_id=ids.result(task_id),
-        status="completed",
-        stop_reason="converged",
-    )
-
-
 async def test_a_repeated_message_id_is_stored_and_delivered_once() -> None:
     handler = Recorder()
     bus, _ = one_route(handler)
@@ -145,7 +136,7 @@ async def test_a_repeated_message_id_is_stored_and_delivered_once() -> None:
 async def test_a_timer_not_yet_due_is_held_until_the_clock_reaches_it() -> None:
     handler = Recorder()
     handler.raises = [NotYetDue(30.0)]
-    handler.returns = [result()]
+    handler.returns = [concluded()]
     bus, clock = one_route(handler)
     bus.publish([due(NOW + 30)])
     await bus.run()
@@ -155,7 +146,7 @@ async def test_a_timer_not_yet_due_is_held_until_the_clock_reaches_it() -> None:
     assert await bus.run() == 0
     clock.now = NOW + 30
     assert await bus.run() == 1
-    assert bus.of_type(DeliberationConcluded) == [result()]
+    assert bus.of_type(DeliberationConcluded) == [concluded()]
     assert [d.delivered for _, d in handler.calls] == [1, 2]
 
 
@@ -205,8 +196,8 @@ async def test_an_undeclared_output_fails_loudly_and_publishes_nothing() -> None
 
 async def test_a_message_no_route_takes_is_kept_and_handing_it_over_says_so() -> None:
     bus, _ = one_route(Recorder())
-    bus.publish([result()])
+    bus.publish([concluded()])
     assert await bus.run() == 0
-    assert bus.of_type(DeliberationConcluded) == [result()]
+    assert bus.of_type(DeliberationConcluded) == [concluded()]
     with pytest.raises(LookupError, match=r"no route subscribes to nsed\.concluded\.t1"):
-        await bus.handle(result())
+        await bus.handle(concluded())
