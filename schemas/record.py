@@ -109,7 +109,7 @@ class DeliberationRecord(Struct, frozen=True, kw_only=True):
     # The stream position of the message that created the record: a redelivery of it emits
     # the same messages again; the same task sent anew gets its result again.
     intake_seq: int = 0
-    traceparent: str | None = None  # the task's root span (see services/_runtime/telemetry)
+    traceparent: str | None = None  # the task's root span (see services/_runtime/tracing)
     client_traceparent: str | None = None  # the client's span the root continues, if any
     simulated: bool = False
     warnings: tuple[str, ...] = ()  # the task's unknown fields, reported on team and result

@@ -34,7 +34,7 @@ NSED_TIMERS: Final = "NSED_TIMERS"
 # KV buckets ----------------------------------------------------------------------------
 AGENTS_BUCKET: Final = "nsed_agents"
 DELIBERATIONS_BUCKET: Final = "nsed_deliberations"
-TELEMETRY_BUCKET: Final = "nsed_telemetry"
+STATS_BUCKET: Final = "nsed_telemetry"
 # A task's reference answer (key: task id), the simulation's oracle: kept out of the
 # records so that an agent's principal never needs to read those.
 REFERENCES_BUCKET: Final = "nsed_references"

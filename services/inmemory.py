@@ -5,8 +5,8 @@ wired by each service's own ``routes(deps)`` on a ``MemoryBus``: the routing is 
 the services run on NATS (their ``service.py`` builds the same deps over the KV buckets).
 The unit tier and the quality study deliberate here. A simulated agent joins with
 ``add_agent``: its card in the registry, as its heartbeat would put it, and its runner.
-The gate's telemetry lands where the broker reads it, as the telemetry bucket and the
-broker's watch of it carry it, once the gate's buffer is flushed (``flush_telemetry``).
+The gate's stats land where the broker reads them, as the stats bucket and the
+broker's watch of it carry them, once the gate's buffer is flushed (``flush_stats``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from schemas import subjects
 from schemas.base import Message
-from schemas.telemetry import AgentTelemetry
+from schemas.stats import AgentStats
 from services._runtime.memory_bus import MemoryBus
 from services._runtime.records import InMemoryRecordStore
 from services._runtime.references import InMemoryReferenceStore
@@ -29,12 +29,12 @@ from services.agent_runner.heartbeat import card_of
 from services.agent_runner.lookups import reference_reader
 from services.broker import routes as broker
 from services.broker.handlers import BrokerDeps
-from services.broker.registry import Registry, TelemetryCache
+from services.broker.registry import Registry, StatsCache
 from services.broker.settings import BrokerSettings
 from services.gate import routes as gate
 from services.gate.handlers import GateDeps
 from services.gate.settings import GateSettings
-from services.gate.telemetry import TelemetryBuffer, Update, key
+from services.gate.stats import StatsBuffer, Update, key
 from services.reviewer import routes as reviewer
 from services.reviewer.handlers import ReviewerDeps
 from services.reviewer.settings import ReviewerSettings
@@ -60,18 +60,18 @@ async def no_sleep(seconds: float) -> None:
     """A simulated call's latency, not slept: the clock is the caller's."""
 
 
-class SharedTelemetry:
-    """The gate's telemetry store, writing where the broker's cache reads (in NATS: the
+class SharedStats:
+    """The gate's stats store, writing where the broker's cache reads (in NATS: the
     ``nsed_telemetry`` bucket and the broker's watch of it)."""
 
-    def __init__(self, cache: TelemetryCache) -> None:
+    def __init__(self, cache: StatsCache) -> None:
         self.cache = cache
 
     async def apply(self, domain: str, agent_id: str, update: Update) -> None:
         values = self.cache.values
         values[key(domain, agent_id)] = update(values.get(key(domain, agent_id)))
 
-    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None:
+    async def get(self, domain: str, agent_id: str) -> AgentStats | None:
         return self.cache.values.get(key(domain, agent_id))
 
 
@@ -114,9 +114,9 @@ class InMemoryServices:
     def bus(self, after_each: Callable[[], Awaitable[None]] | None = None) -> MemoryBus:
         return MemoryBus(self.routes(), self.clock, after_each=after_each)
 
-    async def flush_telemetry(self) -> None:
+    async def flush_stats(self) -> None:
         """What the gate has observed, where the broker values agents by it."""
-        await self.gate.telemetry.flush()
+        await self.gate.stats.flush()
 
     async def handle(
         self,
@@ -146,7 +146,7 @@ def in_memory(
     references = InMemoryReferenceStore()
     settings = broker_settings or BrokerSettings()
     registry = Registry(stale_after_s=settings.stale_after_s, clock=clock)
-    telemetry = TelemetryCache()
+    stats = StatsCache()
     return InMemoryServices(
         store=store,
         references=references,
@@ -157,7 +157,7 @@ def in_memory(
             registry=registry,
             clock=clock,
             settings=settings,
-            telemetry=telemetry,
+            stats=stats,
             references=references,
         ),
         reviewer=ReviewerDeps(
@@ -168,6 +168,6 @@ def in_memory(
             store=store,
             clock=clock,
             settings=gate_settings or GateSettings(),
-            telemetry=TelemetryBuffer(SharedTelemetry(telemetry)),
+            stats=StatsBuffer(SharedStats(stats)),
         ),
     )

@@ -1,2 +1,2 @@
 """Shared plumbing for every service: bus, records, worker loop, lifecycle, settings,
-logging, telemetry and the exception tree. No domain logic lives here."""
+logging, tracing, metrics and the exception tree. No domain logic lives here."""

@@ -26,7 +26,7 @@ from nats.js.kv import KeyValue
 from schemas import subjects
 from schemas.base import Message
 from schemas.timers import PhaseDue
-from services._runtime import natsurls, telemetry
+from services._runtime import natsurls, tracing
 from services._runtime.credentials import Credentials
 from services._runtime.errors import Retryable
 from services._runtime.retry import TRANSIENT
@@ -125,10 +125,10 @@ class Bus:
         self, message: Message, *, headers: dict[str, str] | None = None, msg_id: str = ""
     ) -> None:
         """Publish one message to its subject, deduplicated by its ``message_id``; its trace
-        parent is its round's span (``telemetry.headers_for``)."""
+        parent is its round's span (``tracing.headers_for``)."""
         hdrs = {
             **(headers or {}),
-            **telemetry.headers_for(
+            **tracing.headers_for(
                 getattr(message, "task_id", None), getattr(message, "round", None)
             ),
         }

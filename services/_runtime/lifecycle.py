@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from services._runtime import bus as busmod
-from services._runtime import credentials, telemetry, topology
+from services._runtime import credentials, topology, tracing
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
@@ -103,14 +103,14 @@ async def open_runtime(
         for event in watchers:
             event.set()
 
-    async with contextlib.AsyncExitStack() as stack:
-        provider = telemetry.tracer_provider(service, instance, home=settings.home)
-        stack.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
+    async with contextlib.AsyncExitStack() as exits:
+        provider = tracing.tracer_provider(service, instance, home=settings.home)
+        exits.callback(provider.shutdown)  # flushes spans; runs after NATS is drained
         meters = meter_provider(service, instance, settings.home, metrics_to_collector())
-        stack.callback(meters.shutdown)
+        exits.callback(meters.shutdown)
         name = f"nsed-{service}-{instance}"
         nc = await _connect_at_startup(settings, name, on_reconnect, identity)
-        stack.push_async_callback(_drain, nc)
+        exits.push_async_callback(_drain, nc)
         bus = Bus(nc, service)
         timeout = settings.startup_timeout_s
         # Without a key there is no authorization to keep anyone from making streams (a

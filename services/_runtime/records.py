@@ -38,7 +38,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from schemas.record import DeliberationRecord
-from schemas.telemetry import AgentTelemetry
+from schemas.stats import AgentStats
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.retry import retryable
 
@@ -57,6 +57,7 @@ class CasStore(Generic[T]):
         # An estimate that fails validation (out of range, or written by someone else) is
         # started over rather than left to fail every update forever.
         self._discard_invalid = discard_invalid
+        self.conflicts = 0  # compare-and-sets another writer won
 
     async def _entry(self, key: str) -> tuple[T | None, int] | None:
         try:
@@ -74,23 +75,20 @@ class CasStore(Generic[T]):
             structlog.get_logger("records").warning("invalid_value_discarded", key=key)
             return None, entry.revision
 
-    async def read(self, key: str) -> tuple[T, int] | None:
-        found = await self._entry(key)
-        if found is None or found[0] is None:
-            return None
-        return found[0], found[1]
-
     async def get(self, key: str) -> T | None:
-        found = await self.read(key)
+        found = await self._entry(key)
         return found[0] if found else None
 
-    async def create(self, key: str, value: T) -> bool:
+    async def _create(self, key: str, value: T) -> int | None:
+        """Create-once: the new revision, or None if ``key`` already has a value."""
         try:
             with retryable("record create"):
-                await self._kv.create(key, self._encoder.encode(value))
+                return await self._kv.create(key, self._encoder.encode(value))
         except KeyWrongLastSequenceError:
-            return False
-        return True
+            return None
+
+    async def create(self, key: str, value: T) -> bool:
+        return await self._create(key, value) is not None
 
     async def write(self, key: str, value: T, revision: int) -> int | None:
         """Compare-and-set: the new revision, or None if ``revision`` is no longer current."""
@@ -100,36 +98,40 @@ class CasStore(Generic[T]):
         except KeyWrongLastSequenceError:
             return None
 
-    async def upsert(self, key: str, change: Callable[[T | None], T | None]) -> T | None:
-        """Like ``update``, but ``change`` also sees (and may create) a missing value."""
+    async def compare_and_set(
+        self, key: str, change: Callable[[T | None], T | None], *, seen: tuple[T, int] | None = None
+    ) -> tuple[T | None, int, bool]:
+        """The store's one compare-and-set loop: read the value and its revision, apply
+        ``change`` (which sees a missing value as None, and returns None to change
+        nothing), write the result only if the revision is still the one read (create it
+        where there was none), and on a lost race read again and re-apply. The first
+        attempt may start from ``seen``, a copy this process holds: a change that writes
+        nothing on it proves nothing, so it is judged again on the stored value, and a race
+        it loses is retried at once (a stale copy is not contention). Returns the value as
+        it stands, its revision, and whether this call wrote it."""
         for attempt in range(MAX_CAS_ATTEMPTS):
-            found = await self._entry(key)
-            current, revision = found if found else (None, 0)
+            cached = attempt == 0 and seen is not None
+            current, revision = seen if cached and seen else (await self._entry(key) or (None, 0))
             changed = change(current)
             if changed is None:
-                return current
+                if cached:
+                    continue
+                return current, revision, False
             if revision:
-                if await self.write(key, changed, revision) is not None:
-                    return changed
-            elif await self.create(key, changed):
-                return changed
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                written = await self.write(key, changed, revision)
+            else:
+                written = await self._create(key, changed)
+            if written is not None:
+                return changed, written, True
+            self.conflicts += 1
+            if not cached:  # another replica won this revision: back off a little
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise Retryable(f"{key} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
 
-    async def update(self, key: str, change: Callable[[T], T | None]) -> tuple[T, bool]:
-        for attempt in range(MAX_CAS_ATTEMPTS):
-            found = await self.read(key)
-            if found is None:
-                raise Rejected(f"no deliberation record for task {key!r}")
-            value, revision = found
-            changed = change(value)
-            if changed is None:
-                return value, False
-            if await self.write(key, changed, revision) is not None:
-                return changed, True
-            # Another replica won this revision: back off a little and re-apply.
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise Retryable(f"{key} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
+    async def upsert(self, key: str, change: Callable[[T | None], T | None]) -> T | None:
+        """Apply ``change`` to the value (None if missing), which it may create."""
+        value, _, _ = await self.compare_and_set(key, change)
+        return value
 
 
 class RecordStore(Protocol):
@@ -165,7 +167,10 @@ class KvRecordStore:
         self._flushers: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, tuple[DeliberationRecord, int]] = OrderedDict()
         self.writes = 0
-        self.conflicts = 0
+
+    @property
+    def conflicts(self) -> int:
+        return self._store.conflicts
 
     async def get(self, task_id: str) -> DeliberationRecord | None:
         return await self._store.get(task_id)
@@ -208,49 +213,43 @@ class KvRecordStore:
                     left.done.set_exception(Retryable(f"record {task_id} was not written"))
 
     async def _commit(self, task_id: str, batch: list[_Pending]) -> None:
+        """Apply the batch's changes in order in one compare-and-set. Each caller gets the
+        record as it stood right after its own change, or its own change's exception."""
+        outcomes: list[tuple[DeliberationRecord, bool] | BaseException] = []
+
+        def apply(record: DeliberationRecord | None) -> DeliberationRecord | None:
+            if record is None:
+                raise Rejected(f"no deliberation record for task {task_id!r}")
+            outcomes.clear()
+            for item in batch:
+                try:
+                    changed = item.change(record)
+                except Exception as exc:  # that caller's failure alone
+                    outcomes.append(exc)
+                    continue
+                if changed is not None:
+                    record = changed
+                outcomes.append((record, changed is not None))
+            return record if any(isinstance(o, tuple) and o[1] for o in outcomes) else None
+
+        cached = self._seen.get(task_id)
         try:
-            for attempt in range(MAX_CAS_ATTEMPTS):
-                cached = self._seen.get(task_id)
-                from_cache = attempt == 0 and cached is not None and all(i.fresh for i in batch)
-                found = cached if from_cache else await self._store.read(task_id)
-                if found is None:
-                    raise Rejected(f"no deliberation record for task {task_id!r}")
-                record, revision = found
-                outcomes: list[tuple[DeliberationRecord, bool] | BaseException] = []
-                for item in batch:
-                    try:
-                        changed = item.change(record)
-                    except Exception as exc:  # that caller's failure alone
-                        outcomes.append(exc)
-                        continue
-                    if changed is not None:
-                        record = changed
-                    outcomes.append((record, changed is not None))
-                if any(isinstance(o, tuple) and o[1] for o in outcomes):
-                    written = await self._store.write(task_id, record, revision)
-                    if written is None:
-                        self.conflicts += 1
-                        self._seen.pop(task_id, None)
-                        if attempt:
-                            await asyncio.sleep(random.uniform(0, 0.002 * attempt))
-                        continue
-                    self.writes += 1
-                    self._remember(task_id, record, written)
-                elif from_cache:
-                    continue  # unconfirmed: judge the changes again on the stored value
-                else:
-                    self._remember(task_id, record, revision)
-                for item, outcome in zip(batch, outcomes, strict=True):
-                    if isinstance(outcome, BaseException):
-                        item.done.set_exception(outcome)
-                    else:
-                        item.done.set_result(outcome)
-                return
-            raise Retryable(f"record {task_id} stayed contended for {MAX_CAS_ATTEMPTS} attempts")
+            seen = cached if cached is not None and all(i.fresh for i in batch) else None
+            record, revision, wrote = await self._store.compare_and_set(task_id, apply, seen=seen)
+            assert record is not None  # ``apply`` rejects a missing record
+            self.writes += wrote
+            self._remember(task_id, record, revision)
         except Exception as exc:
+            self._seen.pop(task_id, None)
             for item in batch:
                 if not item.done.done():
                     item.done.set_exception(exc)
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                item.done.set_exception(outcome)
+            else:
+                item.done.set_result(outcome)
 
 
 class InMemoryRecordStore:
@@ -284,16 +283,16 @@ class InMemoryRecordStore:
         return changed, True
 
 
-class KvTelemetryStore:
-    """Per-agent telemetry (``nsed_telemetry``), one key per ``<domain>.<agent_id>``."""
+class KvStatsStore:
+    """Per-agent stats (``nsed_telemetry``), one key per ``<domain>.<agent_id>``."""
 
     def __init__(self, kv: KeyValue) -> None:
-        self._store = CasStore(kv, AgentTelemetry, discard_invalid=True)
+        self._store = CasStore(kv, AgentStats, discard_invalid=True)
 
     async def apply(
-        self, domain: str, agent_id: str, update: Callable[[AgentTelemetry | None], AgentTelemetry]
+        self, domain: str, agent_id: str, update: Callable[[AgentStats | None], AgentStats]
     ) -> None:
         await self._store.upsert(f"{domain}.{agent_id}", update)
 
-    async def get(self, domain: str, agent_id: str) -> AgentTelemetry | None:
+    async def get(self, domain: str, agent_id: str) -> AgentStats | None:
         return await self._store.get(f"{domain}.{agent_id}")

@@ -1,6 +1,6 @@
 """The spans that outlive one handler: a task's root span and its round spans.
 
-Their ids are derived (``telemetry.root_context``, ``telemetry.round_context``), so every
+Their ids are derived (``tracing.root_context``, ``tracing.round_context``), so every
 service step could be parented on them long before they exist; the service that closes a
 round (the gate) or ends the task (the gate, or the broker when no team can serve) emits
 them with their real start and end times. The root span of a task that failed (no answer)
@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.record import DeliberationRecord
-from services._runtime import telemetry
+from services._runtime import tracing
 
 STATUS_CHARS = 300
 
@@ -30,7 +30,7 @@ class TaskSpans:
         self.tracer = tracer or trace.NoOpTracer()
 
     def _root(self, record: DeliberationRecord) -> trace.SpanContext | None:
-        return telemetry.parse_traceparent(record.traceparent)
+        return tracing.parse_traceparent(record.traceparent)
 
     def round(
         self,
@@ -43,11 +43,11 @@ class TaskSpans:
         root = self._root(record)
         if root is None:
             return
-        own = telemetry.round_context(root.trace_id, record.task_id, number)
-        with telemetry.fixed_ids(root.trace_id, own.span_id):
+        own = tracing.round_context(root.trace_id, record.task_id, number)
+        with tracing.fixed_ids(root.trace_id, own.span_id):
             span = self.tracer.start_span(
                 f"round {number}",
-                context=telemetry.as_context(root),
+                context=tracing.as_context(root),
                 kind=SpanKind.INTERNAL,
                 start_time=_ns(start),
                 attributes={"nsed.task_id": record.task_id, "nsed.round": number, **attributes},
@@ -58,8 +58,8 @@ class TaskSpans:
         root = self._root(record)
         if root is None:
             return
-        client = telemetry.parse_traceparent(record.client_traceparent)
-        parent = telemetry.as_context(client) if client is not None else None
+        client = tracing.parse_traceparent(record.client_traceparent)
+        parent = tracing.as_context(client) if client is not None else None
         result = record.result
         attributes: dict[str, Any] = {"nsed.task_id": record.task_id}
         if result is not None:
@@ -72,7 +72,7 @@ class TaskSpans:
                     "nsed.winner_agent": result.winner_agent or "",
                 }
             )
-        with telemetry.fixed_ids(root.trace_id, root.span_id):
+        with tracing.fixed_ids(root.trace_id, root.span_id):
             span = self.tracer.start_span(
                 f"deliberation {record.task_id}",
                 context=parent

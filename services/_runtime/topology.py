@@ -106,7 +106,7 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1, timeout: floa
             for bucket in (
                 subjects.DELIBERATIONS_BUCKET,
                 subjects.REFERENCES_BUCKET,
-                subjects.TELEMETRY_BUCKET,
+                subjects.STATS_BUCKET,
             )
         ),
     ]

@@ -33,7 +33,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.base import Message
-from services._runtime import spans, telemetry
+from services._runtime import spans, tracing
 from services._runtime.bus import Bus
 from services._runtime.consumer import DurableConsumer
 from services._runtime.errors import NotYetDue, Rejected, Retryable
@@ -147,7 +147,7 @@ class Worker:
             stream_seq=meta.sequence.stream,
             delivered=meta.num_delivered,
             payload=msg.data,
-            traceparent=headers.get(telemetry.TRACEPARENT),
+            traceparent=headers.get(tracing.TRACEPARENT),
         )
         structlog.contextvars.clear_contextvars()
         pinger = Pinger(msg, self.ack_wait_s / 3) if self.route.long_running else None
@@ -164,11 +164,11 @@ class Worker:
     ) -> str:
         """Decode at the edge, then handle inside the message's span."""
         decoded, failure = self.route.decode(msg.data)
-        chosen = telemetry.parse_traceparent(headers.get(telemetry.TRACEPARENT))
+        chosen = tracing.parse_traceparent(headers.get(tracing.TRACEPARENT))
         if decoded is not None and self.route.trace_parent is not None:
             chosen = self.route.trace_parent(decoded, delivery) or chosen
-        parent = telemetry.as_context(chosen) if chosen is not None else None
-        origin = telemetry.parse_traceparent(headers.get(telemetry.ORIGIN))
+        parent = tracing.as_context(chosen) if chosen is not None else None
+        origin = tracing.parse_traceparent(headers.get(tracing.ORIGIN))
         with self.tracer.start_as_current_span(
             f"{self.service} {self.route.name}",
             context=parent,

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from schemas.gate import DeliberationConcluded
 from schemas.limits import MAX_TEAM
@@ -24,6 +23,7 @@ from schemas.propose import ProposalSubmitted
 from schemas.task import Policy, TaskSubmitted
 from services._runtime.memory_bus import MemoryBus
 from services.agent_runner.config import load_pool
+from services.bench.quality_report import RoundRow, StrategyRow
 from services.core.answers import same_answer
 from services.inmemory import ManualClock, in_memory
 
@@ -76,19 +76,19 @@ class Batch:
     def cost_usd(self) -> float:
         return sum(r.cost_usd for r in self.results.values())
 
-    def row(self, **extra: Any) -> dict[str, Any]:
-        """The strategy as the report lists it."""
+    def row(self, samples: int | None = None) -> StrategyRow:
+        """The strategy as the report lists it (``samples``: an equal-token baseline's)."""
         n = len(self.results)
         acc = self.accuracy()
-        return {
-            "strategy": self.name,
-            "accuracy": round(acc, 4),
-            "stderr": round(math.sqrt(acc * (1 - acc) / n), 4),
-            "tokens_per_task": round(self.tokens_per_task(), 1),
-            "calls_per_task": round(self.calls_per_task(), 2),
-            "rounds_per_task": round(self.rounds_per_task(), 3),
-            **extra,
-        }
+        return StrategyRow(
+            strategy=self.name,
+            accuracy=round(acc, 4),
+            stderr=round(math.sqrt(acc * (1 - acc) / n), 4),
+            tokens_per_task=round(self.tokens_per_task(), 1),
+            calls_per_task=round(self.calls_per_task(), 2),
+            rounds_per_task=round(self.rounds_per_task(), 3),
+            samples=samples,
+        )
 
 
 def task_id(strategy: str, problem: Problem) -> str:
@@ -97,13 +97,13 @@ def task_id(strategy: str, problem: Problem) -> str:
 
 def services_bus(pool: Path, agents: Sequence[str]) -> MemoryBus:
     """The services in memory with ``agents`` of ``pool`` (simulated), on one bus. Its clock
-    stands still, so no deadline comes near; the gate's telemetry reaches the broker after
-    every delivery, as the telemetry bucket carries it over NATS."""
+    stands still, so no deadline comes near; the gate's stats reach the broker after
+    every delivery, as the stats bucket carries it over NATS."""
     services = in_memory(ManualClock(time.time()))
     profiles = load_pool(pool)
     for agent in sorted(set(agents)):
         services.add_agent(profiles.agent(agent))
-    return services.bus(after_each=services.flush_telemetry)
+    return services.bus(after_each=services.flush_stats)
 
 
 async def run_batch(
@@ -166,12 +166,12 @@ def per_agent_accuracy(
     return {agent: right.get(agent, 0) / n for agent, n in seen.items()}
 
 
-def per_round(batch: Batch, rounds: int, problems: Sequence[Problem]) -> list[dict[str, Any]]:
+def per_round(batch: Batch, rounds: int, problems: Sequence[Problem]) -> list[RoundRow]:
     """Accuracy of the round's leading answer after each round of a run forced to ``rounds``,
     with the prompt tokens per call and the tokens spent up to that round."""
     truth = {p.task_id: p.answer for p in problems}
     n = len(batch.results)
-    rows: list[dict[str, Any]] = []
+    rows: list[RoundRow] = []
     spent = 0.0
     for r in range(1, rounds + 1):
         correct = calls = prompt = 0
@@ -182,12 +182,12 @@ def per_round(batch: Batch, rounds: int, problems: Sequence[Problem]) -> list[di
             prompt += sum(u.input_tokens for u in summary.usage.values())
             spent += sum(u.input_tokens + u.output_tokens for u in summary.usage.values())
         rows.append(
-            {
-                "round": r,
-                "accuracy": round(correct / n, 4),
-                "prompt_tokens_per_call": round(prompt / max(calls, 1), 1),
-                "tokens_per_task": round(spent / n, 1),
-            }
+            RoundRow(
+                round=r,
+                accuracy=round(correct / n, 4),
+                prompt_tokens_per_call=round(prompt / max(calls, 1), 1),
+                tokens_per_task=round(spent / n, 1),
+            )
         )
     return rows
 

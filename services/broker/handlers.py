@@ -26,7 +26,7 @@ from schemas.propose import ProposeRequested
 from schemas.record import DeliberationRecord
 from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import TeamSelected
-from services._runtime import telemetry
+from services._runtime import tracing
 from services._runtime.errors import Rejected, Retryable
 from services._runtime.records import RecordStore
 from services._runtime.references import InMemoryReferenceStore, ReferenceStore
@@ -36,7 +36,7 @@ from services.broker import valuation
 from services.broker.admission import Admission
 from services.broker.dispatch import continued_round, opening_messages, redispatch
 from services.broker.exact_team import seat_exact
-from services.broker.registry import Registry, TelemetryCache
+from services.broker.registry import Registry, StatsCache
 from services.broker.selection import NoTeam, Selection, select_team
 from services.broker.settings import BrokerSettings
 from services.broker.transitions import (
@@ -61,7 +61,7 @@ class BrokerDeps:
     registry: Registry
     clock: Callable[[], float]
     settings: BrokerSettings
-    telemetry: TelemetryCache = field(default_factory=TelemetryCache)
+    stats: StatsCache = field(default_factory=StatsCache)
     spans: TaskSpans = field(default_factory=TaskSpans)
     admission: Admission | None = None  # None: every task starts at once
     references: ReferenceStore = field(default_factory=InMemoryReferenceStore)
@@ -70,11 +70,11 @@ class BrokerDeps:
 async def choose(
     task: TaskSubmitted, deps: BrokerDeps, fixed: dict[str, tuple[int, str]] | None = None
 ) -> Selection | NoTeam:
-    """The CP-SAT team for ``task`` from the live pool and the gate's telemetry (the
+    """The CP-SAT team for ``task`` from the live pool and the gate's stats (the
     policy's exact team instead, when it names one)."""
     settings = deps.settings
     cands = valuation.candidates(
-        deps.registry.live(), deps.telemetry.values, task.domain, settings.valuation()
+        deps.registry.live(), deps.stats.values, task.domain, settings.valuation()
     )
     if task.policy.team:
         return seat_exact(cands, task.policy, settings.valuation())
@@ -91,8 +91,8 @@ async def choose(
 
 def intake_parent(msg: TaskSubmitted, delivery: Delivery) -> SpanContext:
     """The intake span's parent: the task's root span (continuing a client's trace)."""
-    client = telemetry.parse_traceparent(delivery.traceparent)
-    return telemetry.root_context(task_id_for(msg, delivery), client)
+    client = tracing.parse_traceparent(delivery.traceparent)
+    return tracing.root_context(task_id_for(msg, delivery), client)
 
 
 async def on_task(msg: TaskSubmitted, delivery: Delivery, deps: BrokerDeps) -> Sequence[Intake]:

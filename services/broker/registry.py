@@ -21,14 +21,14 @@ import nats.errors
 import structlog
 from nats.js.kv import KeyValue
 
+from schemas.stats import AgentStats
 from schemas.team import AgentCard
-from schemas.telemetry import AgentTelemetry
 from services._runtime.retry import Outage
 from services._runtime.route import UNDECODABLE
 
 log = structlog.get_logger("registry")
 _decoder = msgspec.json.Decoder(AgentCard)
-_telemetry = msgspec.json.Decoder(AgentTelemetry)
+_stats = msgspec.json.Decoder(AgentStats)
 
 
 @dataclass(frozen=True)
@@ -118,11 +118,11 @@ class Registry:
         return live
 
 
-class TelemetryCache:
-    """The gate's per-agent telemetry (``nsed_telemetry``), kept by a watch like the agents."""
+class StatsCache:
+    """The gate's per-agent stats (``nsed_telemetry``), kept by a watch like the agents."""
 
     def __init__(self) -> None:
-        self.values: dict[str, AgentTelemetry] = {}
+        self.values: dict[str, AgentStats] = {}
         self.synced = asyncio.Event()
 
     def retain(self, keys: set[str]) -> None:
@@ -133,7 +133,7 @@ class TelemetryCache:
             self.values.pop(key, None)
             return
         try:
-            self.values[key] = _telemetry.decode(value)
+            self.values[key] = _stats.decode(value)
         except UNDECODABLE as exc:
             log.warning("bad_telemetry", key=key, error=str(exc))
 

@@ -16,7 +16,7 @@ from services._runtime.taskspans import TaskSpans
 from services.broker import registry as registry_mod
 from services.broker.admission import Admission
 from services.broker.handlers import BrokerDeps
-from services.broker.registry import Registry, TelemetryCache
+from services.broker.registry import Registry, StatsCache
 from services.broker.routes import routes
 from services.broker.settings import BrokerSettings
 
@@ -26,9 +26,9 @@ log = structlog.get_logger("broker")
 async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
     async with open_runtime("broker", settings, stop=stop) as rt:
         registry = Registry(stale_after_s=settings.stale_after_s)
-        telemetry = TelemetryCache()
+        stats = StatsCache()
         agents = await rt.bus.kv(subjects.AGENTS_BUCKET)
-        measured = await rt.bus.kv(subjects.TELEMETRY_BUCKET)
+        measured = await rt.bus.kv(subjects.STATS_BUCKET)
         store = KvRecordStore(await rt.bus.kv(subjects.DELIBERATIONS_BUCKET))
         admission = Admission(
             registry, queue_per_slot=settings.queue_per_slot, poll_s=settings.admission_poll_s
@@ -38,7 +38,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             registry=registry,
             clock=time.time,
             settings=settings,
-            telemetry=telemetry,
+            stats=stats,
             spans=TaskSpans(rt.tracer),
             admission=admission if settings.queue_per_slot > 0 else None,
             references=KvReferenceStore(await rt.bus.kv(subjects.REFERENCES_BUCKET)),
@@ -47,8 +47,8 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
         async def watch(stop: asyncio.Event) -> None:
             await registry_mod.watch(agents, registry, stop, rt.on_reconnect())
 
-        async def watch_telemetry(stop: asyncio.Event) -> None:
-            await registry_mod.watch(measured, telemetry, stop, rt.on_reconnect())
+        async def watch_stats(stop: asyncio.Event) -> None:
+            await registry_mod.watch(measured, stats, stop, rt.on_reconnect())
 
         async def admit(stop: asyncio.Event) -> None:
             await admission.poll(rt.bus.js, stop)
@@ -66,7 +66,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             rt,
             Plan(
                 routes=routes(deps),
-                background=[watch, watch_telemetry, admit],
+                background=[watch, watch_stats, admit],
                 before_start=before_start,
             ),
         )

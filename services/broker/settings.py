@@ -14,7 +14,7 @@ from services.broker.valuation import Valuation
 
 class BrokerSettings(ServiceSettings, frozen=True, kw_only=True):
     solver_time_limit_s: Positive = 1.0
-    # Valuation (services/broker/valuation.py): how priors and telemetry become value.
+    # Valuation (services/broker/valuation.py): how priors and stats become value.
     prior_strength: Positive = 10.0  # > 0: with no trials yet it is the divisor
     explore: NonNegative = 1.0
     expected_rounds: AtLeastOne = 3

@@ -22,10 +22,10 @@ from schemas.outputs import Intake
 from schemas.record import DeliberationRecord, RoundState
 from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import Seat, TeamSelected
-from services._runtime import telemetry
+from services._runtime import tracing
 from services._runtime.errors import Rejected
 from services._runtime.route import Delivery, dead_letter
-from services._runtime.telemetry import trace_id_of
+from services._runtime.tracing import trace_id_of
 from services.broker.dispatch import redispatch
 from services.broker.selection import NoTeam, Selection
 from services.broker.settings import BrokerSettings
@@ -93,9 +93,9 @@ def new_record(
 ) -> DeliberationRecord:
     assert task.task_id is not None
     policy = task.policy
-    client_span = telemetry.parse_traceparent(client)
-    traceparent = telemetry.format_traceparent(telemetry.root_context(task.task_id, client_span))
-    client = telemetry.format_traceparent(client_span) if client_span is not None else None
+    client_span = tracing.parse_traceparent(client)
+    traceparent = tracing.format_traceparent(tracing.root_context(task.task_id, client_span))
+    client = tracing.format_traceparent(client_span) if client_span is not None else None
     if isinstance(choice, NoTeam):
         result = DeliberationConcluded(
             task_id=task.task_id,

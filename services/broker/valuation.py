@@ -5,7 +5,7 @@ Quality rests on two Beta posteriors for the task's domain, each in its own unit
 starting from the card's prior with the weight of ``prior_strength`` observations:
 
 - p_g, the probability that the agent's proposal is right: updated by the gate's
-  telemetry with its judged proposals (right against the reference, or in the round's
+  stats with its judged proposals (right against the reference, or in the round's
   supported winning answer);
 - p_v, the probability that its review orders a winning and a losing proposal the way the
   outcome did (0.5 is chance): updated with its reviews' pair orderings.
@@ -25,8 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from schemas.stats import AgentStats
 from schemas.team import AgentCard
-from schemas.telemetry import AgentTelemetry
 from services.broker.registry import LiveAgent
 
 CALLS_PER_ROUND = 2
@@ -67,17 +67,17 @@ def beta_mean(prior: float, strength: float, hits: float, trials: float) -> floa
     return (strength * prior + hits) / (strength + trials)
 
 
-def posterior_p_g(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+def posterior_p_g(card: AgentCard, seen: AgentStats | None, domain: str, v: Valuation) -> float:
     hits, trials = (seen.gen_hits, seen.gen_trials) if seen else (0, 0)
     return beta_mean(card.prior(domain).p_g, v.prior_strength, hits, trials)
 
 
-def posterior_p_v(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+def posterior_p_v(card: AgentCard, seen: AgentStats | None, domain: str, v: Valuation) -> float:
     hits, trials = (seen.ver_hits, seen.ver_trials) if seen else (0.0, 0)
     return beta_mean(card.prior(domain).p_v, v.prior_strength, hits, trials)
 
 
-def quality(card: AgentCard, seen: AgentTelemetry | None, domain: str, v: Valuation) -> float:
+def quality(card: AgentCard, seen: AgentStats | None, domain: str, v: Valuation) -> float:
     trials = seen.gen_trials if seen else 0
     mean = posterior_p_g(card, seen, domain, v)
     spread = math.sqrt(mean * (1.0 - mean) / (v.prior_strength + trials + 1.0))
@@ -95,15 +95,15 @@ def round_cost(card: AgentCard, v: Valuation) -> float:
 
 def candidates(
     agents: Sequence[LiveAgent],
-    telemetry: Mapping[str, AgentTelemetry],
+    stats: Mapping[str, AgentStats],
     domain: str,
     v: Valuation,
 ) -> list[Candidate]:
-    """One candidate per live agent; ``telemetry`` is keyed ``<domain>.<agent_id>``."""
+    """One candidate per live agent; ``stats`` is keyed ``<domain>.<agent_id>``."""
     out = []
     for agent in agents:
         card = agent.card
-        seen = telemetry.get(f"{domain}.{agent.agent_id}")
+        seen = stats.get(f"{domain}.{agent.agent_id}")
         out.append(
             Candidate(
                 agent_id=agent.agent_id,

@@ -1,4 +1,5 @@
-"""``nsed bench``: the benchmark suites, each on a private stack it starts itself."""
+"""``nsed bench``: the benchmark suites, each on a private stack it starts itself (``quality``
+runs the services in memory)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
 from services.cli.client import run_async
 
 
 @click.group()
 def bench() -> None:
-    """Benchmarks; each starts a private stack of its own and reports JSON with --json."""
+    """Benchmarks; each starts a private stack of its own (quality runs in memory) and reports
+    JSON with --json."""
 
 
 @bench.command("quality")
@@ -46,7 +49,7 @@ def bench_quality(
     )
     result = run_async(study)
     progress.close()
-    report.emit(result, as_json)
+    report.emit(msgspec.to_builtins(result), as_json)
 
 
 @bench.command("broker")

@@ -41,7 +41,7 @@ from services.core.tokens import estimate_tokens, shorten_middle, truncate_to_to
 # the state's header, the fence notice, the longer instructions and the seat's own previous
 # answer (capped at PREVIOUS_ANSWER_TOKENS) in its fence: 143 tokens at most as measured,
 # against the 168 this and FEEDBACK_RESERVE keep. Each item's own fence is counted in its
-# tokens. tests/unit/test_context_bound.py holds the prompts to it, at the worst case too.
+# tokens. tests/unit/system/test_context_bound.py holds the prompts to it, at the worst case too.
 FRAME_RESERVE = 160
 FEEDBACK_RESERVE = 8
 ALTERNATIVE_SHARE = 0.25  # a non-winner item may take at most this share of the budget

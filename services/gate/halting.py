@@ -31,7 +31,7 @@ towards 1 without a peak, T_opt = ∞ (the fatigue stop never fires) and B is it
 A fit of accuracy by round may well print a negative β (``services/bench/fit.py``); the
 model holds it as 0, since U growing without bound is no fatigue at all.
 
-The rule is total: whatever floats reach it (a bad card, corrupt telemetry, a setting
+The rule is total: whatever floats reach it (a bad card, corrupt stats, a setting
 validated nowhere), every function here returns a finite decision and never raises.
 Probabilities are clamped into [0, 1], NaN stands for "unknown" (the neutral prior, the
 default setting, or no evidence), and every value written to the record is finite, since

@@ -19,9 +19,9 @@ from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue, UnknownTask
 from services._runtime.records import RecordStore
 from services._runtime.taskspans import TaskSpans
-from services.gate import early, rounds, telemetry
+from services.gate import early, rounds, stats
 from services.gate.settings import GateSettings
-from services.gate.telemetry import InMemoryTelemetryStore, TelemetryBuffer
+from services.gate.stats import InMemoryStatsStore, StatsBuffer
 
 log = structlog.get_logger("gate")
 PREVIEW_CHARS = 80
@@ -32,9 +32,7 @@ class GateDeps:
     store: RecordStore
     clock: Callable[[], float]
     settings: GateSettings
-    telemetry: TelemetryBuffer = field(
-        default_factory=lambda: TelemetryBuffer(InMemoryTelemetryStore())
-    )
+    stats: StatsBuffer = field(default_factory=lambda: StatsBuffer(InMemoryStatsStore()))
     spans: TaskSpans = field(default_factory=TaskSpans)
 
 
@@ -62,7 +60,7 @@ async def on_tally(msg: TallyComputed, deps: GateDeps) -> GateOutcome | None:
         before = closing[0]
         emit_spans(deps, record, before.current.number, before.current.started_at, now)
         # Buffered, off the round's critical path: the next round does not wait for it.
-        deps.telemetry.add(before.task.domain, telemetry.observe(before), now)
+        deps.stats.add(before.task.domain, stats.observe(before), now)
         log_finished(record)
     return outputs_after(record, msg.round)
 

@@ -29,7 +29,7 @@ from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.task import Policy
 from schemas.team import DomainPrior
-from services._runtime.telemetry import trace_id_of
+from services._runtime.tracing import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities

@@ -37,7 +37,7 @@ from nats.js.kv import KeyValue
 from schemas import subjects
 from schemas.gate import DeliberationConcluded
 from schemas.record import DeliberationRecord
-from services._runtime import telemetry
+from services._runtime import tracing
 from services._runtime.route import UNDECODABLE
 from services.broker.registry import LiveAgent, Registry
 from services.core.events import event_decoder
@@ -119,7 +119,7 @@ def summarize(head: _Head) -> Summary:
         phase=head.current.phase,
         cost_usd=None if result is None else result.cost_usd,
         answer=None if result is None else result.extracted_answer,
-        trace_id=telemetry.trace_id_of(head.traceparent),
+        trace_id=tracing.trace_id_of(head.traceparent),
         simulated=head.simulated,
     )
 

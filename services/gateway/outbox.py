@@ -17,7 +17,7 @@ from nats.aio.client import Client
 from schemas import subjects
 from schemas.gate import CancelRequested
 from schemas.task import TaskSubmitted
-from services._runtime import telemetry
+from services._runtime import tracing
 from services.gateway.errors import Unavailable
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -33,7 +33,7 @@ class Outbox:
         decides what the task id means, not the duplicate window."""
         headers = {MSG_ID: f"{task.task_id}:{uuid.uuid4().hex[:12]}"}
         if traceparent:
-            headers[telemetry.TRACEPARENT] = traceparent
+            headers[tracing.TRACEPARENT] = traceparent
         try:
             await self.js.publish(subjects.TASKS, msgspec.json.encode(task), headers=headers)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas.gate import DeliberationConcluded
 from schemas.task import TaskSubmitted
-from services._runtime import telemetry
+from services._runtime import tracing
 from services.gateway import conversation, replies
 from services.gateway.conversation import ChatRequest
 from services.gateway.errors import TASK_HEADER, GatewayError
@@ -48,10 +48,10 @@ def routes(council: Council, tracer: trace.Tracer) -> list[web.RouteDef]:
         chat = conversation.parse(await request.read())
         task = conversation.to_task(chat)
         council.check_pool()
-        parent = telemetry.parse_traceparent(request.headers.get(telemetry.TRACEPARENT))
+        parent = tracing.parse_traceparent(request.headers.get(tracing.TRACEPARENT))
         with tracer.start_as_current_span(
             f"chat {chat.model}",
-            context=telemetry.as_context(parent) if parent is not None else None,
+            context=tracing.as_context(parent) if parent is not None else None,
             kind=SpanKind.SERVER,
             attributes={
                 "http.request.method": request.method,
@@ -64,7 +64,7 @@ def routes(council: Council, tracer: trace.Tracer) -> list[web.RouteDef]:
         ) as span:
             outcome = Outcome()
             try:
-                events = council.deliberate(task, telemetry.current_traceparent())
+                events = council.deliberate(task, tracing.current_traceparent())
                 async with contextlib.aclosing(events):
                     answer = stream if chat.stream else whole
                     response, outcome = await answer(request, chat, task, events)

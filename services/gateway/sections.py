@@ -12,7 +12,7 @@ from __future__ import annotations
 from schemas.base import Usage
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
-from services._runtime import telemetry
+from services._runtime import tracing
 from services.gateway.heatmap import vote_matrix
 from services.gateway.markup import (
     attr,
@@ -32,7 +32,7 @@ def trace_id(timeline: Timeline, record: DeliberationRecord | None) -> str | Non
     """The task's trace: the result's, else the root span the record keeps."""
     if timeline.result is not None and timeline.result.trace_id:
         return timeline.result.trace_id
-    return telemetry.trace_id_of(record.traceparent) if record is not None else None
+    return tracing.trace_id_of(record.traceparent) if record is not None else None
 
 
 def status_line(timeline: Timeline, record: DeliberationRecord | None) -> str:

@@ -42,19 +42,19 @@ OWN: Final = "own"  # an agent's own keys (``<agent_id>.<instance>``), written o
 BUCKET_NAMES: Final = (
     subjects.AGENTS_BUCKET,
     subjects.DELIBERATIONS_BUCKET,
-    subjects.TELEMETRY_BUCKET,
+    subjects.STATS_BUCKET,
     subjects.REFERENCES_BUCKET,
 )
 BUCKETS: Final[Mapping[str, Mapping[str, str]]] = {
     "broker": {
         subjects.AGENTS_BUCKET: READ,
-        subjects.TELEMETRY_BUCKET: READ,
+        subjects.STATS_BUCKET: READ,
         subjects.DELIBERATIONS_BUCKET: WRITE,
         subjects.REFERENCES_BUCKET: WRITE,  # it keeps each task's reference answer apart
     },
     "reviewer": {subjects.DELIBERATIONS_BUCKET: WRITE},
     "voter": {subjects.DELIBERATIONS_BUCKET: WRITE},
-    "gate": {subjects.DELIBERATIONS_BUCKET: WRITE, subjects.TELEMETRY_BUCKET: WRITE},
+    "gate": {subjects.DELIBERATIONS_BUCKET: WRITE, subjects.STATS_BUCKET: WRITE},
     GATEWAY: {subjects.DELIBERATIONS_BUCKET: READ, subjects.AGENTS_BUCKET: READ},
     AGENT_ROLE: {subjects.AGENTS_BUCKET: OWN},
 }

@@ -1,5 +1,5 @@
 """Against a real OpenAI-compatible server: llama-cpp-python serving a tiny random-weight
-Llama model. Three ``openai`` agents deliberate on it through the whole stack. Random
+Llama model. Three ``openai`` agents deliberate on it through all the services. Random
 weights state no answer of their own accord, so the pool holds their proposals to the
 answer grammar (``answer_grammar``); reviews are held to the review schema by the server
 (quotes drawn from the candidates), so proposals, reviews, ballots and the tally all run
@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.tinyllama import llama_server, write_tiny_llama
 
 AGENT = """
@@ -48,16 +48,16 @@ async def test_three_openai_agents_deliberate_on_a_real_llama_cpp_server(
         pool = tmp_path / "pool.toml"
         ids = ("tiny-a", "tiny-b", "tiny-c")
         pool.write_text("".join(AGENT.format(id=i, base_url=base_url) for i in ids))
-        stack = InProcessStack(url=nats_server.url, pool=pool)
+        inproc = InProcessServices(url=nats_server.url, pool=pool)
         try:
-            stack.start_all(agents=ids)
+            inproc.start_all(agents=ids)
             await ready(nc, agents=ids)
             task_id = nsed.new_task_id("llama")
             body = nsed.task(task_id, max_rounds=1, phase_timeout_s=120.0, deadline_s=240.0)
             await nsed.publish_task(nc, body, msg_id=task_id)
             result = await nsed.wait_result(nc, task_id, timeout=240)
         finally:
-            await stack.close()
+            await inproc.close()
     assert result.simulated is False
     assert result.rounds == 1
     [summary] = result.summaries

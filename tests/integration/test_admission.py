@@ -13,7 +13,7 @@ from schemas import subjects
 from services.broker.admission import waiting_work
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.slowpool import AGENTS, slow_pool
 
 SLOTS = 2  # each agent: two calls at a time, 0.2 s each: 10 calls/s
@@ -22,14 +22,14 @@ BROKER_FETCHES = 4  # tasks the broker holds at a time: what it may start before
 
 
 async def test_a_burst_waits_unstarted_in_the_task_stream_and_no_phase_times_out(
-    stack: InProcessStack, nc: Client, tmp_path: Path
+    inproc: InProcessServices, nc: Client, tmp_path: Path
 ) -> None:
-    stack.pool = slow_pool(tmp_path / "slow.toml", slots=SLOTS)
-    stack.start_service("broker", concurrency=BROKER_FETCHES)
+    inproc.pool = slow_pool(tmp_path / "slow.toml", slots=SLOTS)
+    inproc.start_service("broker", concurrency=BROKER_FETCHES)
     for name in ("reviewer", "voter", "gate"):
-        stack.start_service(name)
+        inproc.start_service(name)
     for agent in AGENTS:
-        stack.start_agent(agent)
+        inproc.start_agent(agent)
     await ready(nc, agents=AGENTS)
     inbox = await nsed.ResultInbox.open(nc)
     ids = [nsed.new_task_id("burst") for _ in range(TASKS)]

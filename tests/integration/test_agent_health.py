@@ -16,7 +16,7 @@ from services.stack import health
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.fakeopenai import FakeOpenAI
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 AGENT = """
@@ -73,11 +73,11 @@ async def server() -> AsyncIterator[BreakableOpenAI]:
         await fake.stop()
 
 
-def start(stack: InProcessStack, agents: tuple[str, ...]) -> None:
+def start(inproc: InProcessServices, agents: tuple[str, ...]) -> None:
     for name in SERVICES:
-        stack.start_service(name)
+        inproc.start_service(name)
     for agent in agents:
-        stack.start_agent(agent, **HEALTH)
+        inproc.start_agent(agent, **HEALTH)
 
 
 def pool(tmp_path: Path, url: str, agents: dict[str, float], probe: bool) -> Path:
@@ -100,12 +100,12 @@ async def test_an_agent_whose_probe_fails_is_not_seated_until_its_backend_answer
 ) -> None:
     server.down = {"m-x"}
     agents = {"a": 0.8, "b": 0.8, "x": 0.9}  # x would be the first choice
-    stack = InProcessStack(
+    inproc = InProcessServices(
         url=nats_server.url, pool=pool(tmp_path, server.base_url, agents, probe=True),
         home=str(tmp_path / "home"),
     )  # fmt: skip
     try:
-        start(stack, tuple(agents))
+        start(inproc, tuple(agents))
         await ready(nc, agents=("a", "b"))
         sick = await until(lambda: health.unhealthy_agents(nc), what="x's unhealthy card")
         assert list(sick) == ["x"]
@@ -123,7 +123,7 @@ async def test_an_agent_whose_probe_fails_is_not_seated_until_its_backend_answer
         assert (await nsed.wait_result(nc, again)).status == "completed"
         assert await seated(nc, again) == [["a", "b", "x"]]
     finally:
-        await stack.close()
+        await inproc.close()
 
 
 async def test_a_member_whose_endpoint_goes_down_mid_task_is_replaced_in_the_next_round(
@@ -131,12 +131,12 @@ async def test_a_member_whose_endpoint_goes_down_mid_task_is_replaced_in_the_nex
 ) -> None:
     server.down_after = {"m-a": 1}  # a proposes in round 1, then its endpoint is down
     agents = {"a": 0.85, "b": 0.8, "c": 0.8, "spare": 0.3}
-    stack = InProcessStack(
+    inproc = InProcessServices(
         url=nats_server.url, pool=pool(tmp_path, server.base_url, agents, probe=False),
         home=str(tmp_path / "home"),
     )  # fmt: skip
     try:
-        start(stack, tuple(agents))
+        start(inproc, tuple(agents))
         await ready(nc, agents=tuple(agents))
         task_id = nsed.new_task_id("mid")
         body = nsed.task(task_id, team_size=3, max_rounds=2, min_rounds=2)
@@ -144,7 +144,7 @@ async def test_a_member_whose_endpoint_goes_down_mid_task_is_replaced_in_the_nex
         result = await nsed.wait_result(nc, task_id)
         sick = await health.unhealthy_agents(nc)
     finally:
-        await stack.close()
+        await inproc.close()
     assert await seated(nc, task_id) == [["a", "b", "c"], ["b", "c", "spare"]]
     assert result.rounds == 2
     assert {s.agent_id for s in result.team} == {"b", "c", "spare"}

@@ -27,7 +27,7 @@ from services.stack import permissions
 from services.stack.permissions import Agent
 from tests.support.authorized import Principal, authorized_server
 from tests.support.gateway import sdk, start_gateway
-from tests.support.inprocess import POOL, InProcessStack
+from tests.support.inprocess import POOL, InProcessServices
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
 
@@ -181,10 +181,10 @@ async def test_a_deliberation_runs_under_authorization_for_a_bare_client(
 
     agents = [Agent(a.id, simulated=a.backend == "sim") for a in load_pool(POOL).agents]
     server, home = authorized_server(tmp_path, agents)
-    stack = InProcessStack(url=server.url, home=str(home))
+    inproc = InProcessServices(url=server.url, home=str(home))
     client = await Principal.connect(server.url, home, ANONYMOUS)
     try:
-        stack.start_all(tuple(a.agent_id for a in agents[:3]))
+        inproc.start_all(tuple(a.agent_id for a in agents[:3]))
         results = await client.nc.subscribe(subjects.results("t-bare"))
         await client.nc.flush()
         task = b'{"task_id": "t-bare", "prompt": "What is 6*7?", "answer_format": "integer"}'
@@ -201,7 +201,7 @@ async def test_a_deliberation_runs_under_authorization_for_a_bare_client(
         assert result["status"] in ("completed", "degraded")
         assert client.errors == []
         # The gateway with its own key: a chat, and the web view's replay of the task.
-        url = await start_gateway(stack, tuple(a.agent_id for a in agents[:3]))
+        url = await start_gateway(inproc, tuple(a.agent_id for a in agents[:3]))
         async with sdk(url) as openai_client:
             reply = await openai_client.chat.completions.create(
                 model="nsed",
@@ -215,10 +215,10 @@ async def test_a_deliberation_runs_under_authorization_for_a_bare_client(
                 async with http.get(site + page) as response:
                     assert response.status == 200, page
                     assert "t-bare" in await response.text(), page
-        assert stack.failures() == []
+        assert inproc.failures() == []
     finally:
         await client.close()
-        await stack.close()
+        await inproc.close()
         server.stop()
 
 

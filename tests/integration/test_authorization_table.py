@@ -145,4 +145,4 @@ def test_the_cases_cover_every_step_for_every_principal() -> None:
             assert (p, subjects.fill(_template(step), **_own(p))) in tried
     assert ("reviewer", subjects.fill(subjects.EVENT_TALLY, task_id="t-table")) in tried
     assert ("voter", subjects.kv_subject(subjects.DELIBERATIONS_BUCKET, "k")) not in bucket_cases()
-    assert ("voter", subjects.kv_subject(subjects.TELEMETRY_BUCKET, "k")) in bucket_cases()
+    assert ("voter", subjects.kv_subject(subjects.STATS_BUCKET, "k")) in bucket_cases()

@@ -9,14 +9,14 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_malformed_and_mistyped_tasks_are_dead_lettered_while_valid_ones_flow(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     await nc.publish("nsed.tasks", b"{not json")
     await nc.publish("nsed.tasks", json.dumps({"prompt": 5}).encode())
@@ -35,9 +35,9 @@ async def test_malformed_and_mistyped_tasks_are_dead_lettered_while_valid_ones_f
 
 
 async def test_an_invalid_task_with_a_readable_id_also_gets_a_failed_result(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     body = {"task_id": "bad-policy", "prompt": "x", "policy": {"team_size": 2, "min_team": 3}}
     await nc.publish("nsed.tasks", json.dumps(body).encode())
@@ -50,9 +50,9 @@ async def test_an_invalid_task_with_a_readable_id_also_gets_a_failed_result(
 
 
 async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_service(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     js = nc.jetstream()
     await js.publish("nsed.events.junk.proposal.alpha", b"\x00\x01 garbage")
@@ -77,7 +77,7 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     good = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(good), msg_id=good)
     assert (await nsed.wait_result(nc, good)).status in ("completed", "degraded")
-    assert stack.failures() == []
+    assert inproc.failures() == []
 
 
 async def _at_least(nc: Client, service: str, count: int) -> list | None:
@@ -86,11 +86,11 @@ async def _at_least(nc: Client, service: str, count: int) -> list | None:
 
 
 async def test_a_malformed_task_reusing_a_running_tasks_id_leaves_its_result_alone(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.latency_scale = 20.0  # ~1 s per call: the task is still running when the bad one lands
-    stack.start_all()
+    inproc.latency_scale = 20.0  # ~1 s per call: the task is still running when the bad one lands
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id("busy")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
@@ -101,7 +101,7 @@ async def test_a_malformed_task_reusing_a_running_tasks_id_leaves_its_result_alo
     assert letters[0].path == "$.policy.team_size"
 
     result = await inbox.result(task_id, timeout=60)
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert result.status == "completed"
     assert inbox.count(task_id) == 1
@@ -109,11 +109,11 @@ async def test_a_malformed_task_reusing_a_running_tasks_id_leaves_its_result_alo
 
 
 async def test_a_string_that_is_not_utf8_is_dead_lettered_and_the_service_keeps_consuming(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     """msgspec reads such a string with Python's UTF-8 codec, whose error is no msgspec
     error: it must still be a rejection, not the end of the worker's loop."""
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     js = nc.jetstream()
     await js.publish("nsed.tasks", b'{"task_id": "bad-utf8", "prompt": "\x96"}')
@@ -126,4 +126,4 @@ async def test_a_string_that_is_not_utf8_is_dead_lettered_and_the_service_keeps_
     good = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(good), msg_id=good)
     assert (await nsed.wait_result(nc, good)).status in ("completed", "degraded")
-    assert stack.failures() == []
+    assert inproc.failures() == []

@@ -11,15 +11,15 @@ from nats.aio.client import Client
 from schemas import limits
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_an_over_long_proposal_is_dead_lettered_naming_the_field(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.latency_scale = 20.0  # ~1 s per call: round 1 stays open while we publish
-    stack.start_all()
+    inproc.latency_scale = 20.0  # ~1 s per call: round 1 stays open while we publish
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id("long")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
@@ -43,4 +43,4 @@ async def test_an_over_long_proposal_is_dead_lettered_naming_the_field(
     assert letter.subject == f"nsed.events.{task_id}.proposal.alpha"
     result = await nsed.wait_result(nc, task_id)
     assert result.status in ("completed", "degraded")
-    assert stack.failures() == []
+    assert inproc.failures() == []

@@ -1,4 +1,4 @@
-"""The CP-SAT broker with real runners: members replaced mid-deliberation, telemetry
+"""The CP-SAT broker with real runners: members replaced mid-deliberation, stats
 steering selection, and the selection on the record."""
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
-TELEMETRY_POOL = Path(__file__).resolve().parents[1] / "data" / "telemetry_pool.toml"
+STATS_POOL = Path(__file__).resolve().parents[1] / "data" / "stats_pool.toml"
 
 
 async def test_a_member_stopped_mid_deliberation_is_replaced_in_the_next_round(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.latency_scale = 10.0  # ~0.5 s per call
-    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    inproc.latency_scale = 10.0  # ~0.5 s per call
+    inproc.start_all(agents=("alpha", "bravo", "charlie", "delta"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
     task_id = nsed.new_task_id()
     body = nsed.task(task_id, min_rounds=3, max_rounds=3, phase_timeout_s=3.0)
@@ -29,7 +29,7 @@ async def test_a_member_stopped_mid_deliberation_is_replaced_in_the_next_round(
     first = [s["agent_id"] for s in team["seats"]]
     assert "delta" not in first  # the weakest agent sits out while the others are live
     leaving = first[-1]
-    await stack.stop(f"agent-{leaving}")
+    await inproc.stop(f"agent-{leaving}")
     result = await nsed.wait_result(nc, task_id, timeout=60)
     assert result.rounds == 3
     assert result.answer is not None
@@ -48,10 +48,10 @@ async def test_a_member_stopped_mid_deliberation_is_replaced_in_the_next_round(
 async def test_telemetry_favours_a_better_agent_and_drops_a_failing_one(
     nats_server, nc: Client
 ) -> None:
-    stack = InProcessStack(url=nats_server.url, pool=TELEMETRY_POOL)
+    inproc = InProcessServices(url=nats_server.url, pool=STATS_POOL)
     agents = ("sharp", "flaky", "plain1", "plain2")
     try:
-        stack.start_all(agents=agents)
+        inproc.start_all(agents=agents)
         await ready(nc, agents=agents)
         picks: list[list[str]] = []
         for batch in range(10):
@@ -62,7 +62,7 @@ async def test_telemetry_favours_a_better_agent_and_drops_a_failing_one(
                 await nsed.publish_task(nc, body, msg_id=task_id)
             results = await asyncio.gather(*(nsed.wait_result(nc, t) for t in ids))
             picks.extend([s.agent_id for s in r.team] for r in results)
-            await asyncio.sleep(0.3)  # let the broker's telemetry watch catch up
+            await asyncio.sleep(0.3)  # let the broker's stats watch catch up
         early, late = picks[:10], picks[-10:]
 
         def count(agent: str, tasks: list[list[str]]) -> int:
@@ -71,4 +71,4 @@ async def test_telemetry_favours_a_better_agent_and_drops_a_failing_one(
         assert count("sharp", late) > count("sharp", early), picks
         assert count("flaky", late) < count("flaky", early), picks
     finally:
-        await stack.close()
+        await inproc.close()

@@ -15,18 +15,9 @@ from services._runtime.route import Delivery, Route
 from services._runtime.worker import Worker
 from services.core import ids
 from tests.support import nsed
+from tests.support.messages import concluded
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
-
-
-def _result(task_id: str) -> DeliberationConcluded:
-    return DeliberationConcluded(
-        task_id=task_id,
-        round=1,
-        message_id=ids.result(task_id),
-        status="completed",
-        stop_reason="converged",
-    )
 
 
 async def test_a_result_published_again_reaches_plain_subscribers_once(nc: Client) -> None:
@@ -35,9 +26,9 @@ async def test_a_result_published_again_reaches_plain_subscribers_once(nc: Clien
     await ensure_topology(nc.jetstream())
     inbox = await nsed.ResultInbox.open(nc)
     bus = Bus(nc, "gate")
-    await bus.publish(_result("once-1"))
-    await bus.publish(_result("once-1"))
-    await Bus(nc, "gate").publish(_result("once-1"))  # another replica's re-run
+    await bus.publish(concluded("once-1"))
+    await bus.publish(concluded("once-1"))
+    await Bus(nc, "gate").publish(concluded("once-1"))  # another replica's re-run
     await inbox.settle()
     assert inbox.count("once-1") == 1
 
@@ -51,7 +42,7 @@ async def test_a_result_two_handlers_emit_at_once_reaches_plain_subscribers_once
     await ensure_topology(nc.jetstream())
     inbox = await nsed.ResultInbox.open(nc)
     bus = Bus(nc, "gate")
-    await asyncio.gather(*(bus.publish(_result("together-1")) for _ in range(3)))
+    await asyncio.gather(*(bus.publish(concluded("together-1")) for _ in range(3)))
     await inbox.settle()
     assert inbox.count("together-1") == 1
 
@@ -66,7 +57,7 @@ async def test_a_result_two_replicas_emit_at_once_reaches_plain_subscribers_once
     inbox = await nsed.ResultInbox.open(nc)
     replicas = [Bus(await nsed.connect(nats_server.url), "gate") for _ in range(3)]
     try:
-        await asyncio.gather(*(bus.publish(_result("replicas-1")) for bus in replicas))
+        await asyncio.gather(*(bus.publish(concluded("replicas-1")) for bus in replicas))
         await inbox.settle()
         assert inbox.count("replicas-1") == 1
     finally:
@@ -86,7 +77,7 @@ async def test_another_message_on_a_results_subject_is_still_delivered(nc: Clien
         stop_reason="error",
     )
     await bus.publish(rejected)
-    await bus.publish(_result("other-1"))
+    await bus.publish(concluded("other-1"))
     await inbox.settle()
     assert [r.status for r in inbox.received["other-1"]] == ["failed", "completed"]
 

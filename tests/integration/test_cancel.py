@@ -9,16 +9,16 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_a_cancelled_task_ends_at_once_with_what_it_cost(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.latency_scale = 20.0  # ~1 s per call: a six-round task runs long enough to cancel
-    stack.start_all()
+    inproc.latency_scale = 20.0  # ~1 s per call: a six-round task runs long enough to cancel
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id("cancel")
     body = nsed.task(task_id, max_rounds=6, min_rounds=6, deadline_s=300)
@@ -33,15 +33,17 @@ async def test_a_cancelled_task_ends_at_once_with_what_it_cost(
     assert "changed my mind" in result.detail
     assert result.total.calls >= 1  # what was spent before the cancel is in the result
     assert result.rounds < 6
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert inbox.count(task_id) == 1
     dispatched = await nsed.task_events(nc, task_id, "continued")
     assert all(c["next_round"] <= result.round for c in dispatched)
 
 
-async def test_cancelling_an_ended_task_changes_nothing(stack: InProcessStack, nc: Client) -> None:
-    stack.start_all()
+async def test_cancelling_an_ended_task_changes_nothing(
+    inproc: InProcessServices, nc: Client
+) -> None:
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id("ended")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)

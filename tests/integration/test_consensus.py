@@ -10,7 +10,7 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 
 AGENTS = ("ada", "ben", "cy", "dee", "eve")
 # Always right (p_g = 1) and reviewing sharply (p_v = 1: a right candidate's latent score
@@ -38,12 +38,12 @@ seed = {seed}
 
 @pytest.mark.parametrize("team_size", [2, 3, 5])
 async def test_a_team_that_agrees_stops_at_min_rounds_at_any_size(
-    stack: InProcessStack, nc: Client, tmp_path: Path, team_size: int
+    inproc: InProcessServices, nc: Client, tmp_path: Path, team_size: int
 ) -> None:
     pool = tmp_path / "always_right.toml"
     pool.write_text(ALWAYS_RIGHT)
-    stack.pool = pool
-    stack.start_all(agents=AGENTS)
+    inproc.pool = pool
+    inproc.start_all(agents=AGENTS)
     await ready(nc, agents=AGENTS)
     inbox = await nsed.ResultInbox.open(nc)
     ids = {}

@@ -15,7 +15,7 @@ from services.eval import store
 from services.eval.run import PLOT, SUMMARY, Settings, evaluate
 from services.eval.summary import JSON_KEYS
 from tests.integration.conftest import ready
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer, free_port
 
 TEAM = ("alpha", "bravo", "charlie")
@@ -28,9 +28,9 @@ def three_lines(tmp_path: Path) -> Path:
 
 
 async def test_eval_answers_every_task_and_a_second_run_resumes_all_of_them(
-    stack: InProcessStack, nc: Client, nats_server: NatsServer, tmp_path: Path
+    inproc: InProcessServices, nc: Client, nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    stack.start_all(TEAM)
+    inproc.start_all(TEAM)
     await ready(nc, agents=TEAM)
     out = tmp_path / "out"
     settings = Settings(
@@ -77,9 +77,9 @@ async def test_eval_answers_every_task_and_a_second_run_resumes_all_of_them(
 
 
 async def test_a_result_that_arrived_after_an_interruption_is_taken_from_the_stream(
-    stack: InProcessStack, nc: Client, nats_server: NatsServer, tmp_path: Path
+    inproc: InProcessServices, nc: Client, nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    stack.start_all(TEAM)
+    inproc.start_all(TEAM)
     await ready(nc, agents=TEAM)
     out = tmp_path / "out"
     settings = Settings(dataset=three_lines(tmp_path), protocols=("vote",), limit=2, out=out)
@@ -111,9 +111,9 @@ async def test_eval_refuses_to_start_without_services_or_without_nats(
 
 
 async def test_eval_refuses_a_team_member_that_is_not_live(
-    stack: InProcessStack, nc: Client, nats_server: NatsServer, tmp_path: Path
+    inproc: InProcessServices, nc: Client, nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    stack.start_all(TEAM)
+    inproc.start_all(TEAM)
     await ready(nc, agents=TEAM)
     settings = Settings(dataset=three_lines(tmp_path), protocols=("vote",), team=("alpha", "zulu"))
     with pytest.raises(CliError, match="not live: zulu"):

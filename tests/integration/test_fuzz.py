@@ -23,7 +23,7 @@ from schemas.subjects import FLOW
 from services.cli.client import stored_messages
 from tests.integration.conftest import ready
 from tests.support import fuzz, nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 SERVICES = set(fuzz.SERVICES)
@@ -63,11 +63,11 @@ async def idle(nc: Client) -> bool:
 
 
 async def test_fuzzed_messages_are_dead_lettered_with_reasons_and_the_stack_keeps_working(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     started = time.monotonic()
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     shots = fuzz.corpus(now=time.time())
     expected = fuzz.expected(shots)
@@ -88,7 +88,7 @@ async def test_fuzzed_messages_are_dead_lettered_with_reasons_and_the_stack_keep
         await until(all_dead_letters, timeout=60, every=0.2, what="every message handled")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: expected {dict(expected)}, found {seen}") from None
-    assert stack.failures() == []
+    assert inproc.failures() == []
 
     letters = [
         msgspec.json.decode(m.data, type=DeadLetter)
@@ -116,5 +116,5 @@ async def test_fuzzed_messages_are_dead_lettered_with_reasons_and_the_stack_keep
     await inbox.settle()
     assert inbox.count(after) == 1
     assert {inbox.count(task) for task in tasks} == {1}
-    assert stack.failures() == []
+    assert inproc.failures() == []
     print(f"fuzz: {len(shots)} messages handled in {time.monotonic() - started:.1f}s")

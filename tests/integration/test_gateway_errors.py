@@ -18,7 +18,7 @@ from services.cli import client as cli
 from services.gateway.errors import TASK_HEADER
 from tests.integration.conftest import ready
 from tests.support.gateway import sdk, start_gateway
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 AGENTS = ("alpha", "bravo", "charlie")
@@ -55,11 +55,11 @@ def error_of(exc: openai.APIStatusError) -> dict[str, Any]:
     ids=["no-messages", "no-user", "n", "bad-policy", "unknown-field", "protocol", "image"],
 )
 async def test_an_invalid_request_is_400_and_says_what_is_wrong(
-    stack: InProcessStack, nc: Client, request_: dict[str, Any], param: str | None, words: str
+    inproc: InProcessServices, nc: Client, request_: dict[str, Any], param: str | None, words: str
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     with pytest.raises(openai.BadRequestError) as caught:
         await ask(url, **request_)
     error = error_of(caught.value)
@@ -70,11 +70,11 @@ async def test_an_invalid_request_is_400_and_says_what_is_wrong(
 
 
 async def test_with_keys_configured_a_request_without_one_is_401(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS, key="k2", api_keys="k1, k2")
+    url = await start_gateway(inproc, AGENTS, key="k2", api_keys="k1, k2")
     for wrong in ("none", "k3", "k1k2"):
         with pytest.raises(openai.AuthenticationError) as caught:
             await ask(url, key=wrong)
@@ -85,10 +85,10 @@ async def test_with_keys_configured_a_request_without_one_is_401(
     assert reply.choices[0].message.content
 
 
-async def test_an_unknown_model_is_404(stack: InProcessStack, nc: Client) -> None:
-    stack.start_all(AGENTS)
+async def test_an_unknown_model_is_404(inproc: InProcessServices, nc: Client) -> None:
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     with pytest.raises(openai.NotFoundError) as caught:
         await ask(url, model="gpt-4o")
     error = error_of(caught.value)
@@ -96,11 +96,13 @@ async def test_an_unknown_model_is_404(stack: InProcessStack, nc: Client) -> Non
     assert "nsed-debate" in error["message"]  # it names the models there are
 
 
-async def test_no_live_agents_is_503_and_sends_no_task(stack: InProcessStack, nc: Client) -> None:
+async def test_no_live_agents_is_503_and_sends_no_task(
+    inproc: InProcessServices, nc: Client
+) -> None:
     for name in ("broker", "reviewer", "voter", "gate"):
-        stack.start_service(name)
+        inproc.start_service(name)
     await ready(nc)
-    url = await start_gateway(stack)
+    url = await start_gateway(inproc)
     with pytest.raises(openai.InternalServerError) as caught:
         await ask(url)
     assert caught.value.status_code == 503
@@ -110,11 +112,11 @@ async def test_no_live_agents_is_503_and_sends_no_task(stack: InProcessStack, nc
 
 
 async def test_a_team_that_cannot_be_formed_is_503_with_the_brokers_reason(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     with pytest.raises(openai.InternalServerError) as caught:
         await ask(url, extra_body={"nsed": {"team": ["alpha", "ghost"]}}, stream=True)
     assert caught.value.status_code == 503  # a stream too: it opens once the team is known
@@ -126,11 +128,11 @@ async def test_a_team_that_cannot_be_formed_is_503_with_the_brokers_reason(
     assert stored.stop_reason == "no_team"
 
 
-async def test_no_answer_by_the_deadline_is_504(stack: InProcessStack, nc: Client) -> None:
-    stack.latency_scale = 400.0  # a proposal takes about 20 s
-    stack.start_all(AGENTS)
+async def test_no_answer_by_the_deadline_is_504(inproc: InProcessServices, nc: Client) -> None:
+    inproc.latency_scale = 400.0  # a proposal takes about 20 s
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     with pytest.raises(openai.APIStatusError) as caught:
         await ask(url, extra_body={"nsed": {"deadline_s": 1.0}})
     assert caught.value.status_code == 504
@@ -141,14 +143,14 @@ async def test_no_answer_by_the_deadline_is_504(stack: InProcessStack, nc: Clien
 
 
 async def test_a_task_no_broker_takes_is_504_after_the_team_wait_and_cancelled(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     for name in ("reviewer", "voter", "gate"):
-        stack.start_service(name)
+        inproc.start_service(name)
     for agent in AGENTS:
-        stack.start_agent(agent)
+        inproc.start_agent(agent)
     await ready(nc, services=("reviewer", "voter", "gate"), agents=AGENTS)
-    url = await start_gateway(stack, AGENTS, team_wait_s=1.0)
+    url = await start_gateway(inproc, AGENTS, team_wait_s=1.0)
     with pytest.raises(openai.APIStatusError) as caught:
         await ask(url)
     assert caught.value.status_code == 504

@@ -17,7 +17,7 @@ from services.gateway.errors import TASK_HEADER
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.gateway import sdk, start_gateway
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 
 AGENTS = ("alpha", "bravo", "charlie")
 QUESTION = [{"role": "user", "content": "What is 17*23?"}]
@@ -31,17 +31,17 @@ def no_collector(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-async def slow_council(stack: InProcessStack, nc: Client) -> str:
-    stack.latency_scale = SLOW
-    stack.start_all(AGENTS)
+async def slow_council(inproc: InProcessServices, nc: Client) -> str:
+    inproc.latency_scale = SLOW
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    return await start_gateway(stack, AGENTS)
+    return await start_gateway(inproc, AGENTS)
 
 
 async def test_a_stream_the_client_closes_cancels_its_task(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    url = await slow_council(stack, nc)
+    url = await slow_council(inproc, nc)
     async with sdk(url) as client:
         chunks = await client.chat.completions.create(model="nsed", messages=QUESTION, stream=True)
         first = await anext(aiter(chunks))  # the stream is open: the team is seated
@@ -53,9 +53,9 @@ async def test_a_stream_the_client_closes_cancels_its_task(
 
 
 async def test_a_whole_request_the_client_gives_up_on_cancels_its_task(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    url = await slow_council(stack, nc)
+    url = await slow_council(inproc, nc)
     async with sdk(url, timeout=2.0) as client:
         with pytest.raises(openai.APITimeoutError):
             await client.chat.completions.create(model="nsed", messages=QUESTION)
@@ -66,13 +66,13 @@ async def test_a_whole_request_the_client_gives_up_on_cancels_its_task(
 
 
 async def test_a_gateway_that_stops_cancels_the_tasks_it_still_serves(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    url = await slow_council(stack, nc)
+    url = await slow_council(inproc, nc)
     async with sdk(url) as client:
         chunks = await client.chat.completions.create(model="nsed", messages=QUESTION, stream=True)
         first = await anext(aiter(chunks))
-        await stack.stop("gateway")  # its grace period (3 s) runs out mid-deliberation
+        await inproc.stop("gateway")  # its grace period (3 s) runs out mid-deliberation
         with pytest.raises((openai.APIError, openai.APIConnectionError)):
             async for _ in chunks:
                 pass
@@ -90,11 +90,11 @@ def spans(home: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("caller", [False, True], ids=["root", "joins-caller"])
 async def test_the_requests_span_is_the_root_of_its_tasks_trace(
-    stack: InProcessStack, nc: Client, caller: bool
+    inproc: InProcessServices, nc: Client, caller: bool
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     headers = {"traceparent": f"00-{trace_id}-{parent}-01"} if caller else {}
     async with sdk(url) as client:
@@ -103,8 +103,8 @@ async def test_the_requests_span_is_the_root_of_its_tasks_trace(
         )
     task_id = raw.headers[TASK_HEADER]
     result = await nsed.wait_result(nc, task_id)
-    await stack.close()  # every service flushes its spans as it stops
-    written = spans(stack.home)
+    await inproc.close()  # every service flushes its spans as it stops
+    written = spans(inproc.home)
     (request,) = [s for s in written if s["attributes"].get("nsed.task_id") == task_id
                   and s["service"] == "nsed-gateway"]  # fmt: skip
     (root,) = [s for s in written if s["name"] == f"deliberation {task_id}"]

@@ -1,6 +1,6 @@
 """The gateway against the official ``openai`` SDK: a real nats-server, the services and
 simulated agents in-process, the gateway on a free loopback port, and the SDK's own
-client (``AsyncOpenAI``: the stack shares the test's event loop) speaking to it."""
+client (``AsyncOpenAI``: the services share the test's event loop) speaking to it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from services.gateway.conversation import MODELS
 from services.stack import health
 from tests.integration.conftest import ready
 from tests.support.gateway import sdk, start_gateway
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 AGENTS = ("alpha", "bravo", "charlie")
@@ -26,10 +26,10 @@ QUESTION = [{"role": "user", "content": "What is 17*23?"}]
 
 
 @pytest.fixture
-async def council(stack: InProcessStack, nc: Client) -> AsyncIterator[AsyncOpenAI]:
-    stack.start_all(AGENTS)
+async def council(inproc: InProcessServices, nc: Client) -> AsyncIterator[AsyncOpenAI]:
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    async with sdk(await start_gateway(stack, AGENTS)) as client:
+    async with sdk(await start_gateway(inproc, AGENTS)) as client:
         yield client
 
 
@@ -122,11 +122,11 @@ def _kind(chunk: Any) -> str:
 
 
 async def test_the_stream_on_the_wire_is_openais_event_format(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    url = await start_gateway(stack, AGENTS)
+    url = await start_gateway(inproc, AGENTS)
     body = {"model": "nsed-vote", "stream": True, "messages": QUESTION}
     async with (
         aiohttp.ClientSession() as session,
@@ -146,11 +146,11 @@ async def test_the_stream_on_the_wire_is_openais_event_format(
 
 
 async def test_replicas_share_nothing_but_nats_and_each_answers(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all(AGENTS)
+    inproc.start_all(AGENTS)
     await ready(nc, agents=AGENTS)
-    urls = [await start_gateway(stack, AGENTS, name=f"gateway-{n}") for n in range(2)]
+    urls = [await start_gateway(inproc, AGENTS, name=f"gateway-{n}") for n in range(2)]
     await until(lambda: _replicas(nc), what="two gateways answering discovery")
     for url in urls:
         async with sdk(url) as client:

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import SERVICES, InProcessStack
+from tests.support.inprocess import SERVICES, InProcessServices
 
 # Three agents that always answer wrong and review at p_v = 1 (a wrong candidate's latent
 # score sits about 3.4 sd below zero): every review weight is strongly negative, so no
@@ -41,16 +41,16 @@ seed = {seed}
 
 
 async def test_a_gate_without_fatigue_runs_a_contested_task_to_max_rounds(
-    stack: InProcessStack, nc: Client, tmp_path: Path
+    inproc: InProcessServices, nc: Client, tmp_path: Path
 ) -> None:
     pool = tmp_path / "dissent.toml"
     pool.write_text(DISSENT_POOL)
-    stack.pool = pool
+    inproc.pool = pool
     for name in SERVICES:
-        stack.start_service(name, **({"fatigue_beta": 0.0} if name == "gate" else {}))
+        inproc.start_service(name, **({"fatigue_beta": 0.0} if name == "gate" else {}))
     agents = ("north", "south", "east")
     for agent in agents:
-        stack.start_agent(agent)
+        inproc.start_agent(agent)
     await ready(nc, agents=agents)
     task_id = nsed.new_task_id("nofatigue")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=3, deadline_s=60), msg_id=task_id)
@@ -67,4 +67,4 @@ async def test_a_gate_without_fatigue_runs_a_contested_task_to_max_rounds(
     assert result.halting.k > 0
     assert result.halting.t_opt is None  # no peak: the fatigue stop cannot fire
     assert await nsed.dead_letters(nc, "gate") == []
-    assert stack.failures() == []
+    assert inproc.failures() == []

@@ -3,30 +3,17 @@ services log them (JSON lines on stderr)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from nats.aio.client import Client
 
-from services._runtime.logging import configure_logging
-from tests.integration.conftest import ready
-from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.integration.conftest import logged_task
+from tests.support.inprocess import InProcessServices
 
 
 async def test_each_model_calls_handled_line_carries_its_tokens_and_cost(
-    stack: InProcessStack, nc: Client, capfd: pytest.CaptureFixture[str]
+    inproc: InProcessServices, nc: Client, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("tests", "info", json=True)
-    try:
-        stack.start_all()
-        await ready(nc, agents=("alpha", "bravo", "charlie"))
-        task_id = nsed.new_task_id("tokens")
-        await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
-        result = await nsed.wait_result(nc, task_id)
-    finally:
-        configure_logging("tests", "warning", json=True)
-    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    task_id, result, lines = await logged_task(inproc, nc, capfd, "tokens")
     calls = [
         line
         for line in lines

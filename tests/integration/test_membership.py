@@ -10,17 +10,17 @@ from nats.aio.client import Client
 from services.stack import health
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_a_new_agent_profile_is_live_and_selectable_within_ten_seconds(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     started = time.monotonic()
-    stack.start_agent("newbie")
+    inproc.start_agent("newbie")
     await until(lambda: _live(nc, "newbie"), timeout=10, what="newbie in the registry")
     task_id = nsed.new_task_id()
     body = nsed.task(task_id, pinned_agents=["newbie"], max_rounds=1)
@@ -33,12 +33,12 @@ async def test_a_new_agent_profile_is_live_and_selectable_within_ten_seconds(
 
 
 async def test_a_stopped_agent_leaves_the_registry_within_ten_seconds(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all(agents=("alpha", "bravo", "charlie", "newbie"))
+    inproc.start_all(agents=("alpha", "bravo", "charlie", "newbie"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "newbie"))
     started = time.monotonic()
-    await stack.stop("agent-newbie")
+    await inproc.stop("agent-newbie")
     await until(lambda: _gone(nc, "newbie"), timeout=10, what="newbie gone from the registry")
     assert time.monotonic() - started < 10
     # And the broker no longer offers it: pinning it now fails fast with the reason.
@@ -51,13 +51,13 @@ async def test_a_stopped_agent_leaves_the_registry_within_ten_seconds(
 
 
 async def test_two_runners_of_one_profile_both_take_its_work(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     # newbie takes 4 calls at a time per runner: 12 tasks need more than one runner has.
-    stack.latency_scale = 4.0  # ~0.2 s per call, so work overlaps
-    stack.start_all()
-    stack.start_agent("newbie", name="newbie-1")
-    stack.start_agent("newbie", name="newbie-2")
+    inproc.latency_scale = 4.0  # ~0.2 s per call, so work overlaps
+    inproc.start_all()
+    inproc.start_agent("newbie", name="newbie-1")
+    inproc.start_agent("newbie", name="newbie-2")
     await ready(nc, agents=("alpha", "bravo", "charlie", "newbie"))
     await until(lambda: _instances(nc, "newbie", 2), what="two newbie instances")
     ids = [nsed.new_task_id("m") for _ in range(12)]
@@ -74,14 +74,14 @@ async def test_two_runners_of_one_profile_both_take_its_work(
 
 
 async def test_a_restarted_broker_sees_the_live_pool_before_taking_tasks(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
-    await stack.stop("broker")
+    await inproc.stop("broker")
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
-    stack.start_service("broker")
+    inproc.start_service("broker")
     result = await nsed.wait_result(nc, task_id)
     assert result.stop_reason != "no_team"
 

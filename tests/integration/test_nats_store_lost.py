@@ -16,7 +16,7 @@ from schemas import subjects
 from services._runtime.retry import TRANSIENT
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer, kill9, restart
 from tests.support.wait import until
 
@@ -32,9 +32,12 @@ async def _has_stream(nc: Client, name: str) -> bool:
 
 
 async def test_services_make_their_streams_and_consumers_again_for_a_server_without_its_store(
-    stack: InProcessStack, nc: Client, nats_server: NatsServer, capsys: pytest.CaptureFixture[str]
+    inproc: InProcessServices,
+    nc: Client,
+    nats_server: NatsServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    stack.start_all(agents=AGENTS)
+    inproc.start_all(agents=AGENTS)
     await ready(nc, agents=AGENTS)
     before = nsed.new_task_id("wiped")
     await nsed.publish_task(nc, nsed.task(before, max_rounds=2), msg_id=before)
@@ -54,7 +57,7 @@ async def test_services_make_their_streams_and_consumers_again_for_a_server_with
 
     assert result.status == "completed", result.detail
     assert result.rounds == 2
-    assert stack.failures() == []
+    assert inproc.failures() == []
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     assert [e for e in lines if e["level"] not in ("warning", "info")] == []
     fetch_failed = [e["route"] for e in lines if e["event"] == "fetch_failed"]

@@ -9,16 +9,16 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from tests.integration.conftest import ready
+from tests.integration.conftest import logged_task, ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
-    stack: InProcessStack, nc: Client, nats_server
+    inproc: InProcessServices, nc: Client, nats_server
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     # Only nats-py and JSON from here on: no project code on the client side.
     bare = await nats.connect(nats_server.url)
@@ -44,9 +44,9 @@ async def test_a_bare_nats_client_gets_its_result_on_the_results_subject(
 
 
 async def test_a_task_without_an_id_is_given_one_and_answered(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     results = await nc.subscribe("nsed.results.>")
     await nc.publish("nsed.tasks", b'{"prompt": "Name a prime number between 10 and 15."}')
@@ -57,10 +57,10 @@ async def test_a_task_without_an_id_is_given_one_and_answered(
 
 
 async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=3, min_rounds=3), msg_id=task_id)
@@ -79,15 +79,15 @@ async def test_a_three_round_task_reports_every_round_with_usage_and_one_trace(
     assert [c["next_round"] for c in continued] == [2, 3]
     # Every event of the task, from every service, carries the one trace in its headers.
     assert await nsed.trace_ids_of_events(nc, task_id) == {result.trace_id}
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert inbox.count(task_id) == 1
     assert await nsed.stored_result(nc, task_id) == result
 
 
-async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Client) -> None:
+async def test_a_resubmitted_task_is_answered_once(inproc: InProcessServices, nc: Client) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     body = nsed.task(task_id, max_rounds=2, min_rounds=2)
@@ -95,17 +95,17 @@ async def test_a_resubmitted_task_is_answered_once(stack: InProcessStack, nc: Cl
     await nsed.publish_task(nc, body, msg_id=f"{task_id}-a")
     await nsed.publish_task(nc, body, msg_id=f"{task_id}-b")
     result = await inbox.result(task_id)
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert inbox.count(task_id) == 1
     assert await nsed.stored_result(nc, task_id) == result
 
 
 async def test_twenty_concurrent_tasks_each_get_exactly_one_result(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    inproc.start_all(agents=("alpha", "bravo", "charlie", "delta"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
     ids = [nsed.new_task_id("c") for _ in range(20)]
     await asyncio.gather(
@@ -113,15 +113,15 @@ async def test_twenty_concurrent_tasks_each_get_exactly_one_result(
     )
     results = [await inbox.result(t, timeout=90) for t in ids]
     assert all(r.rounds == 3 for r in results)
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert [inbox.count(t) for t in ids] == [1] * 20
 
 
 async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     body = {**nsed.task(task_id, max_rounds=2, min_rounds=2), "domain": "arith"}
@@ -138,7 +138,7 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
         complete = len(found) == 3 and all(v["rounds"] == 2 for v in found.values())
         return found if complete else None
 
-    values = await until(both_rounds, what="telemetry of both rounds")
+    values = await until(both_rounds, what="stats of both rounds")
     assert set(values) == {"arith.alpha", "arith.bravo", "arith.charlie"}
     # one win per round that had a supported winner
     assert sum(v["wins"] for v in values.values()) == sum(s.supported for s in result.summaries)
@@ -152,22 +152,9 @@ async def test_the_gate_writes_per_agent_telemetry_for_the_tasks_domain(
 
 
 async def test_every_handled_line_in_the_logs_carries_the_tasks_trace(
-    stack: InProcessStack, nc: Client, capfd: pytest.CaptureFixture[str]
+    inproc: InProcessServices, nc: Client, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from services._runtime.logging import configure_logging
-
-    configure_logging("tests", "info", json=True)
-    try:
-        stack.start_all()
-        await ready(nc, agents=("alpha", "bravo", "charlie"))
-        task_id = nsed.new_task_id("logs")
-        await nsed.publish_task(nc, nsed.task(task_id, max_rounds=1), msg_id=task_id)
-        result = await nsed.wait_result(nc, task_id)
-    finally:
-        configure_logging("tests", "warning", json=True)
-    lines = [
-        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
-    ]
+    task_id, result, lines = await logged_task(inproc, nc, capfd, "logs")
     handled = [
         line for line in lines if line.get("event") == "handled" and line.get("task_id") == task_id
     ]

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 
 TEAM = ["alpha", "bravo", "charlie"]
 CASES: dict[str, dict[str, Any]] = {
@@ -23,10 +23,10 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 async def test_every_protocol_runs_one_task_to_a_result_on_its_exact_team(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=tuple(TEAM))
     ids = {name: nsed.new_task_id(name) for name in CASES}
     await asyncio.gather(
@@ -68,6 +68,6 @@ async def test_every_protocol_runs_one_task_to_a_result_on_its_exact_team(
     assert calls["self-moa"] == {"alpha": 3}
     assert results["self-moa"].summaries[0].ok_proposals == 3
 
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     assert all(inbox.count(task_id) == 1 for task_id in ids.values())

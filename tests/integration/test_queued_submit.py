@@ -15,7 +15,7 @@ from services.cli.progress import Progress
 from services.cli.submit import build_task, follow
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.slowpool import AGENTS, slow_pool
 
 BURST = 40  # one-round tasks, 2 calls on each agent: 8 s of work at 2 x 0.2 s slots
@@ -23,19 +23,19 @@ TEAM_WAIT_S = 4.0  # half what the burst takes to clear (and more than one 2 s p
 
 
 async def test_a_task_behind_a_burst_shows_its_place_and_is_waited_for(
-    stack: InProcessStack,
+    inproc: InProcessServices,
     nc: Client,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(submit, "TEAM_WAIT_S", TEAM_WAIT_S)
-    stack.pool = slow_pool(tmp_path / "slow.toml", slots=2)
-    stack.start_service("broker", concurrency=2)
+    inproc.pool = slow_pool(tmp_path / "slow.toml", slots=2)
+    inproc.start_service("broker", concurrency=2)
     for name in ("reviewer", "voter", "gate"):
-        stack.start_service(name)
+        inproc.start_service(name)
     for agent in AGENTS:
-        stack.start_agent(agent)
+        inproc.start_agent(agent)
     await ready(nc, agents=AGENTS)
     policy = {"team": list(AGENTS), "max_rounds": 1, "phase_timeout_s": 4}
     burst = [nsed.new_task_id("ahead") for _ in range(BURST)]

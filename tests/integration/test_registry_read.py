@@ -67,7 +67,7 @@ async def test_every_read_of_the_registry_lists_every_live_agent(nc: Client) -> 
 async def test_an_unhealthy_instance_beside_a_healthy_one_is_named_with_its_reason(
     nc: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A runner of another pool file under an id the stack already runs (the README's
+    # A runner of another pool file under an id the services already run (the README's
     # qwen3-8b beside the simulated qwen3-8b): it shares the agent's work while it fails.
     js = nc.jetstream()
     await ensure_topology(js)

@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer, kill9, restart
 from tests.support.wait import until
 
@@ -25,17 +25,17 @@ ROUTES = (*SERVICE_ROUTES, *(f"agent-{a}" for a in AGENTS))
 
 
 async def test_two_replicas_of_every_service_answer_a_hundred_tasks_each_exactly_once(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.start_all(agents=AGENTS, replicas=2)
+    inproc.start_all(agents=AGENTS, replicas=2)
     await ready(nc, agents=AGENTS)
     ids = [nsed.new_task_id("r") for _ in range(100)]
     await asyncio.gather(
         *(nsed.publish_task(nc, nsed.task(t, max_rounds=3, min_rounds=2), msg_id=t) for t in ids)
     )
     results = await inbox.results(ids, timeout=90)
-    await stack.close()  # every replica drained: anything they published has been sent
+    await inproc.close()  # every replica drained: anything they published has been sent
     await inbox.settle()
 
     # Nothing lost: no seat timed out, no ballot went missing, no round fell below quorum.
@@ -49,7 +49,7 @@ async def test_two_replicas_of_every_service_answer_a_hundred_tasks_each_exactly
     for service in ("broker", "reviewer", "voter", "gate", "agent_runner"):
         assert await nsed.dead_letters(nc, service) == [], service
     # Both replicas of each service took part, and both runners of every agent seated.
-    at_work = _replicas_at_work(Path(stack.home))
+    at_work = _replicas_at_work(Path(inproc.home))
     assert {r: at_work.get(r) for r in SERVICE_ROUTES} == dict.fromkeys(SERVICE_ROUTES, 2)
     runners = {r: n for r, n in at_work.items() if r.startswith("agent-")}
     assert len(runners) >= 3, runners  # teams of three
@@ -57,15 +57,15 @@ async def test_two_replicas_of_every_service_answer_a_hundred_tasks_each_exactly
 
 
 async def test_two_replicas_of_every_service_ride_out_a_nats_restart_mid_run(
-    stack: InProcessStack,
+    inproc: InProcessServices,
     nc: Client,
     nats_server: NatsServer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     inbox = await nsed.ResultInbox.held(nats_server.url)
     try:
-        stack.latency_scale = 6  # ~0.3 s a model call: tasks are mid-run at the kill
-        stack.start_all(agents=AGENTS, replicas=2)
+        inproc.latency_scale = 6  # ~0.3 s a model call: tasks are mid-run at the kill
+        inproc.start_all(agents=AGENTS, replicas=2)
         await ready(nc, agents=AGENTS)
         ids = [nsed.new_task_id("rr") for _ in range(30)]
         await asyncio.gather(
@@ -77,7 +77,7 @@ async def test_two_replicas_of_every_service_ride_out_a_nats_restart_mid_run(
         kill9(nats_server)
         restart(nats_server)
         results = [await nsed.wait_result(nc, t, timeout=90) for t in ids]
-        await until(lambda: nsed.idle(nc), timeout=60, every=0.2, what="the stack to be idle")
+        await until(lambda: nsed.idle(nc), timeout=60, every=0.2, what="the services to be idle")
         await inbox.settle()
         stored = await nsed.stored_results(nc, set(ids))
     finally:
@@ -89,7 +89,7 @@ async def test_two_replicas_of_every_service_ride_out_a_nats_restart_mid_run(
     assert max(inbox.count(t) for t in ids) == 1
     assert [r.task_id for r in results if any(s.degraded for s in r.summaries)] == []
     assert {r.status for r in results if r.stop_reason != "no_consensus"} == {"completed"}
-    assert stack.failures() == []
+    assert inproc.failures() == []
     # The services' log lines (JSON on stderr): a warning or two, no error, no traceback.
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     assert [

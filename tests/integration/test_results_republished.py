@@ -12,27 +12,16 @@ from nats.js.api import StreamConfig
 from nats.js.errors import APIError
 
 from schemas import subjects
-from schemas.gate import DeliberationConcluded
 from services._runtime.bus import Bus, ensure_topology
 from services.cli import client
-from services.core import ids
 from tests.support import nsed
-
-
-def _result(task_id: str) -> DeliberationConcluded:
-    return DeliberationConcluded(
-        task_id=task_id,
-        round=1,
-        message_id=ids.result(task_id),
-        status="completed",
-        stop_reason="converged",
-    )
+from tests.support.messages import concluded
 
 
 async def test_a_result_the_stream_refused_never_reaches_a_subscriber(nc: Client) -> None:
     await ensure_topology(nc.jetstream())
     inbox = await nsed.ResultInbox.open(nc)
-    result = _result("refused-1")
+    result = concluded("refused-1")
     payload = msgspec.json.encode(result)
     # The stream refuses this one (as it loses one whose leader dies before storing it).
     with pytest.raises(APIError):
@@ -54,7 +43,7 @@ async def test_a_results_stream_made_before_republishing_is_moved_and_keeps_old_
         name=subjects.NSED_RESULTS, subjects=["nsed.results.>"], allow_direct=True
     )
     await js.add_stream(old_stream)
-    old = _result("old-1")
+    old = concluded("old-1")
     await js.publish(subjects.results("old-1"), msgspec.json.encode(old))
 
     await ensure_topology(js)
@@ -64,6 +53,6 @@ async def test_a_results_stream_made_before_republishing_is_moved_and_keeps_old_
     assert (config.republish.src, config.republish.dest) == ("nsed.concluded.>", "nsed.results.>")
     assert await client.stored_result(nc, "old-1") == old
     inbox = await nsed.ResultInbox.open(nc)
-    await Bus(nc, "gate").publish(_result("new-1"))
+    await Bus(nc, "gate").publish(concluded("new-1"))
     await inbox.settle()
     assert inbox.count("new-1") == 1

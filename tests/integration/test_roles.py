@@ -14,7 +14,7 @@ from schemas.review import ReviewRequested
 from services.core.roles import DEFAULTS
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
 
@@ -41,7 +41,7 @@ def pool_file(path: Path) -> Path:
 async def test_each_role_sits_on_an_agent_that_may_fill_it_and_only_its_seats_get_its_instruction(
     nats_server: NatsServer, nc: Client, tmp_path: Path
 ) -> None:
-    stack = InProcessStack(url=nats_server.url, pool=pool_file(tmp_path / "pool.toml"),
+    inproc = InProcessServices(url=nats_server.url, pool=pool_file(tmp_path / "pool.toml"),
                            home=str(tmp_path / "home"))  # fmt: skip
     work: list[ProposeRequested | ReviewRequested] = []
 
@@ -51,7 +51,7 @@ async def test_each_role_sits_on_an_agent_that_may_fill_it_and_only_its_seats_ge
 
     sub = await nc.subscribe("nsed.work.>", cb=seen)
     try:
-        stack.start_all(agents=tuple(AGENTS))
+        inproc.start_all(agents=tuple(AGENTS))
         await ready(nc, agents=tuple(AGENTS))
         task_id = nsed.new_task_id("roles")
         policy = {"team_size": 3, "roles": {"solver": 2, "verifier": 1}, "max_rounds": 1,
@@ -69,7 +69,7 @@ async def test_each_role_sits_on_an_agent_that_may_fill_it_and_only_its_seats_ge
         )
     finally:
         await sub.unsubscribe()
-        await stack.close()
+        await inproc.close()
     # The verifier's seat goes to alpha, the one agent both strong and able to verify.
     assert {(s.agent_id, s.role) for s in result.team} == {
         ("alpha", "verifier"), ("bravo", "solver"), ("charlie", "solver"),

@@ -19,7 +19,7 @@ from services.core import ids
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.fakeopenai import FakeOpenAI
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer
 from tests.support.wait import until
 
@@ -77,11 +77,11 @@ async def test_runners_work_with_the_record_bucket_gone(
 ) -> None:
     pool = tmp_path / "pool.toml"
     pool.write_text(POOL.format(base_url=server.base_url))
-    stack = InProcessStack(url=nats_server.url, pool=pool, home=str(tmp_path / "home"))
+    inproc = InProcessServices(url=nats_server.url, pool=pool, home=str(tmp_path / "home"))
     js = nc.jetstream()
     try:
-        stack.start_agent("oracle")
-        stack.start_agent("paid")
+        inproc.start_agent("oracle")
+        inproc.start_agent("paid")
         await ready(nc, services=(), agents=("oracle", "paid"))
         await js.delete_key_value(subjects.DELIBERATIONS_BUCKET)
         references = await js.key_value(subjects.REFERENCES_BUCKET)
@@ -99,19 +99,19 @@ async def test_runners_work_with_the_record_bucket_gone(
         [live] = await proposals(nc, "t-live")
         assert live.status == "ok"
         assert server.reported["m-paid"].calls == 1  # the ended task's call was not made
-        assert stack.failures() == []
+        assert inproc.failures() == []
         with pytest.raises(BucketNotFoundError):  # nobody made it again meanwhile
             await js.key_value(subjects.DELIBERATIONS_BUCKET)
     finally:
-        await stack.close()
+        await inproc.close()
 
 
 async def test_the_broker_keeps_an_accepted_tasks_reference_before_round_1(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_service("broker")
-    stack.start_agent("alpha")
-    stack.start_agent("bravo")
+    inproc.start_service("broker")
+    inproc.start_agent("alpha")
+    inproc.start_agent("bravo")
     await ready(nc, services=("broker",), agents=("alpha", "bravo"))
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, answer="391", team_size=2), msg_id=task_id)

@@ -15,7 +15,7 @@ from schemas.dlq import DeadLetter
 from schemas.record import DeliberationRecord
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
@@ -34,13 +34,13 @@ def proposal(task_id: str, seat: int, agent_id: str, message_id: str) -> dict[st
 
 
 async def test_forged_proposals_are_dead_lettered_and_the_round_is_unaffected(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.latency_scale = 40.0  # ~2 s per call: round 1 stays open while we forge
+    inproc.latency_scale = 40.0  # ~2 s per call: round 1 stays open while we forge
     for name in ("broker", "reviewer", "voter", "gate"):
-        stack.start_service(name)
-    stack.start_agent("alpha")
-    stack.start_agent("bravo")
+        inproc.start_service(name)
+    inproc.start_agent("alpha")
+    inproc.start_agent("bravo")
     await ready(nc, agents=("alpha", "bravo"))
     task_id = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(task_id, team_size=2, max_rounds=1), msg_id=task_id)

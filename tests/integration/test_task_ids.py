@@ -9,12 +9,12 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def test_a_reused_task_id_is_refused_and_the_same_task_hears_its_result_again(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
     refusals: list[dict] = []
@@ -23,7 +23,7 @@ async def test_a_reused_task_id_is_refused_and_the_same_task_hears_its_result_ag
         refusals.append(json.loads(msg.data))
 
     await nc.subscribe("nsed.events.*.refused", cb=on_refused)
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     body = nsed.task("reuse-1", max_rounds=1)
     await nc.publish("nsed.tasks", json.dumps(body).encode())
@@ -39,7 +39,7 @@ async def test_a_reused_task_id_is_refused_and_the_same_task_hears_its_result_ag
 
     await nc.publish("nsed.tasks", json.dumps(body).encode())  # the same task, sent anew
     await until(lambda: inbox.count("reuse-1") == 2, what="the result again")
-    await stack.close()
+    await inproc.close()
     await inbox.settle()
     again = inbox.received["reuse-1"][1]
     assert (again.status, again.extracted_answer, again.answer) == (

@@ -7,19 +7,19 @@ from nats.aio.client import Client
 
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
 async def _task_with_a_silent_member(
-    stack: InProcessStack, nc: Client, phase_timeout_s: float
+    inproc: InProcessServices, nc: Client, phase_timeout_s: float
 ) -> str:
     """A one-round task of four whose member delta never answers."""
-    stack.start_all(agents=("alpha", "bravo", "charlie", "delta"))
+    inproc.start_all(agents=("alpha", "bravo", "charlie", "delta"))
     await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
     # delta's runner dies abruptly; its card lingers until its TTL, so the broker still
     # seats it and its work waits in its queue with nobody to take it.
-    await stack.cancel("agent-delta")
+    await inproc.cancel("agent-delta")
     task_id = nsed.new_task_id()
     body = nsed.task(
         task_id,
@@ -33,9 +33,9 @@ async def _task_with_a_silent_member(
 
 
 async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    task_id = await _task_with_a_silent_member(stack, nc, phase_timeout_s=1.5)
+    task_id = await _task_with_a_silent_member(inproc, nc, phase_timeout_s=1.5)
     result = await nsed.wait_result(nc, task_id, timeout=30)
     assert result.status == "degraded"
     assert result.rounds == 1
@@ -44,11 +44,11 @@ async def test_a_member_that_never_answers_times_out_and_the_result_is_degraded(
 
 
 async def test_a_task_whose_deadline_passes_ends_with_the_best_answer_so_far(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
     inbox = await nsed.ResultInbox.open(nc)
-    stack.latency_scale = 20.0  # ~1 s per call
-    stack.start_all()
+    inproc.latency_scale = 20.0  # ~1 s per call
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id()
     body = nsed.task(task_id, max_rounds=6, min_rounds=6, deadline_s=3.5)
@@ -56,19 +56,19 @@ async def test_a_task_whose_deadline_passes_ends_with_the_best_answer_so_far(
     result = await inbox.result(task_id, timeout=30)
     assert result.stop_reason == "deadline"
     assert result.rounds < 6
-    await stack.close()  # drained: whatever the services published has been sent
+    await inproc.close()  # drained: whatever the services published has been sent
     await inbox.settle()
     assert inbox.count(task_id) == 1
     assert await nsed.stored_result(nc, task_id) == result
 
 
 async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    task_id = await _task_with_a_silent_member(stack, nc, phase_timeout_s=1.0)
+    task_id = await _task_with_a_silent_member(inproc, nc, phase_timeout_s=1.0)
     await until(lambda: nsed.task_events(nc, task_id, "proposal", wait=0.1), what="a proposal")
-    await stack.stop("reviewer")  # away while the proposing deadline falls due
-    stack.start_service("reviewer")
+    await inproc.stop("reviewer")  # away while the proposing deadline falls due
+    inproc.start_service("reviewer")
     result = await nsed.wait_result(nc, task_id, timeout=30)
     assert result.status == "degraded"
     assert result.rounds == 1

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from services.cli.trace import load_task_spans, traces_dir
 from tests.integration.conftest import ready
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +42,9 @@ async def nsed_trace(home: str, *args: str, timeout: float = 30.0) -> tuple[int,
     return proc.returncode, out.decode(), err.decode()
 
 
-async def deliberate(stack: InProcessStack, nc: Client, rounds: int) -> tuple[str, str]:
+async def deliberate(inproc: InProcessServices, nc: Client, rounds: int) -> tuple[str, str]:
     """One finished task, its spans all written (services flush their spans when stopped)."""
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     task_id = nsed.new_task_id("trace")
     body = nsed.task(task_id, max_rounds=rounds, min_rounds=rounds)
@@ -52,8 +52,8 @@ async def deliberate(stack: InProcessStack, nc: Client, rounds: int) -> tuple[st
     result = await nsed.wait_result(nc, task_id)
     assert result.rounds == rounds
     assert result.trace_id is not None
-    await stack.close()
-    directory = traces_dir(stack.home)
+    await inproc.close()
+    directory = traces_dir(inproc.home)
     await until(
         lambda: any(s.is_root for s in load_task_spans(directory, task_id)),
         timeout=15,
@@ -63,10 +63,10 @@ async def deliberate(stack: InProcessStack, nc: Client, rounds: int) -> tuple[st
 
 
 async def test_nsed_trace_renders_a_finished_deliberation_from_the_span_files_alone(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    task_id, trace_id = await deliberate(stack, nc, rounds=2)
-    code, out, err = await nsed_trace(stack.home, task_id)
+    task_id, trace_id = await deliberate(inproc, nc, rounds=2)
+    code, out, err = await nsed_trace(inproc.home, task_id)
     print(out)  # the sample output in the README comes from here (pytest -s)
     assert code == 0, err
     lines = out.splitlines()
@@ -85,10 +85,10 @@ async def test_nsed_trace_renders_a_finished_deliberation_from_the_span_files_al
 
 
 async def test_nsed_trace_json_is_one_tree_under_the_results_trace_id(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    task_id, trace_id = await deliberate(stack, nc, rounds=1)
-    code, out, err = await nsed_trace(stack.home, task_id, "--json")
+    task_id, trace_id = await deliberate(inproc, nc, rounds=1)
+    code, out, err = await nsed_trace(inproc.home, task_id, "--json")
     assert code == 0, err
     document = json.loads(out)
     [root] = document["tree"]
@@ -99,6 +99,6 @@ async def test_nsed_trace_json_is_one_tree_under_the_results_trace_id(
     proposes = [c for c in round1["children"] if c["name"].startswith("propose ")]
     assert len(proposes) == 3
     assert all(p["children"][0]["name"].startswith("chat ") for p in proposes)
-    code, _, err = await nsed_trace(stack.home, "no-such-task")
+    code, _, err = await nsed_trace(inproc.home, "no-such-task")
     assert code == 2
-    assert err.startswith(f"nsed: no spans of task no-such-task under {traces_dir(stack.home)} ")
+    assert err.startswith(f"nsed: no spans of task no-such-task under {traces_dir(inproc.home)} ")

@@ -19,7 +19,7 @@ from services.cli.inspect import task_record
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.htmltables import cells
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 from tests.support.webview import chromium, chromium_missing, gateway
 
@@ -30,8 +30,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / ".nsed" / "webview" / "delibe
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-async def finished(stack: InProcessStack, nc: Client) -> tuple[str, str]:
-    stack.start_all()
+async def finished(inproc: InProcessServices, nc: Client) -> tuple[str, str]:
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
     task_id = nsed.new_task_id("web")
     task = nsed.task(task_id, max_rounds=2, min_rounds=2)
@@ -42,10 +42,10 @@ async def finished(stack: InProcessStack, nc: Client) -> tuple[str, str]:
 
 
 async def test_chromium_shows_a_finished_deliberations_rounds_votes_and_answer(
-    stack: InProcessStack, nc: Client, tmp_path: Path
+    inproc: InProcessServices, nc: Client, tmp_path: Path
 ) -> None:
-    task_id, answer = await finished(stack, nc)
-    async with gateway(stack) as url:
+    task_id, answer = await finished(inproc, nc)
+    async with gateway(inproc) as url:
         page = f"{url}/deliberations/{task_id}"
         dom = await chromium(page, tmp_path / "profile", "--dump-dom")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -67,11 +67,11 @@ async def test_chromium_shows_a_finished_deliberations_rounds_votes_and_answer(
 
 
 async def test_chromium_follows_a_running_deliberation_to_its_answer(
-    stack: InProcessStack, nc: Client, tmp_path: Path
+    inproc: InProcessServices, nc: Client, tmp_path: Path
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
-    await stack.stop("gate")  # the deliberation runs until the test starts the gate again
+    await inproc.stop("gate")  # the deliberation runs until the test starts the gate again
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=2, min_rounds=2), msg_id=task_id)
     await until(lambda: task_record(nc, task_id), timeout=15.0, what="the task's record")
@@ -79,7 +79,7 @@ async def test_chromium_follows_a_running_deliberation_to_its_answer(
     # Only the live stream reads the results stream with a consumer (pages read a result
     # directly): one more consumer there means the page was served and its script runs.
     watchers = (await js.stream_info(subjects.NSED_RESULTS)).state.consumer_count
-    async with gateway(stack) as url:
+    async with gateway(inproc) as url:
         # The browser reads the page while the task runs, and waits (in virtual time,
         # which stands still while a request is open) for its script's live stream.
         browser = asyncio.create_task(
@@ -96,7 +96,7 @@ async def test_chromium_follows_a_running_deliberation_to_its_answer(
             return info.state.consumer_count > watchers
 
         await until(subscribed, timeout=30.0, what="the page's live stream")
-        stack.start_service("gate")
+        inproc.start_service("gate")
         result = await nsed.wait_result(nc, task_id)
         dom = await browser
     assert 'data-ended="true"' in dom  # the script heard the end of the stream

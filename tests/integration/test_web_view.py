@@ -12,7 +12,7 @@ from services.cli.inspect import task_record
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.htmltables import cells
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 from tests.support.webview import gateway, read_sse
 
@@ -31,16 +31,16 @@ def seat_of(cell: str) -> int:
 
 
 async def test_a_finished_deliberation_is_served_whole_with_the_labels_reviewers_saw(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=2, min_rounds=2), msg_id=task_id)
     result = await nsed.wait_result(nc, task_id)
     record = await task_record(nc, task_id)
     assert record is not None
-    async with gateway(stack) as url:
+    async with gateway(inproc) as url:
         status, page = await get(f"{url}/deliberations/{task_id}")
     assert status == 200
     assert "<script" not in page  # readable as it is, with no JavaScript
@@ -66,14 +66,14 @@ async def test_a_finished_deliberation_is_served_whole_with_the_labels_reviewers
 
 
 async def test_the_index_lists_the_deliberation_and_the_live_pool(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id), msg_id=task_id)
     await nsed.wait_result(nc, task_id)
-    async with gateway(stack) as url:
+    async with gateway(inproc) as url:
 
         async def listed() -> str | None:
             _, page = await get(f"{url}/")
@@ -89,18 +89,18 @@ async def test_the_index_lists_the_deliberation_and_the_live_pool(
 
 
 async def test_a_running_deliberation_is_followed_live_until_its_result(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
     # Without a gate the first round's tally waits: the deliberation is running for as
     # long as the test needs it to be.
-    await stack.stop("gate")
+    await inproc.stop("gate")
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id, max_rounds=2, min_rounds=2), msg_id=task_id)
     await until(lambda: task_record(nc, task_id), timeout=15.0, what="the task's record")
     async with (
-        gateway(stack) as url,
+        gateway(inproc) as url,
         aiohttp.ClientSession() as http,
         http.get(f"{url}/deliberations/{task_id}/events") as response,
     ):
@@ -110,7 +110,7 @@ async def test_a_running_deliberation_is_followed_live_until_its_result(
             more = await read_sse(response, until_event="body")
             assert more, "the live stream ended while the deliberation ran"
             before += more
-        stack.start_service("gate")
+        inproc.start_service("gate")
         after = await read_sse(response)
     assert all("<b>running</b>" in e.data for e in before)
     assert 'id="round-2"' not in before[-1].data
@@ -124,23 +124,23 @@ async def test_a_running_deliberation_is_followed_live_until_its_result(
 
 
 async def test_a_gateway_that_stops_ends_its_live_streams_at_once(
-    stack: InProcessStack, nc: Client
+    inproc: InProcessServices, nc: Client
 ) -> None:
-    stack.start_all()
+    inproc.start_all()
     await ready(nc, agents=AGENTS)
-    await stack.stop("gate")  # the deliberation stays running: its stream stays open
+    await inproc.stop("gate")  # the deliberation stays running: its stream stays open
     task_id = nsed.new_task_id("web")
     await nsed.publish_task(nc, nsed.task(task_id), msg_id=task_id)
     await until(lambda: task_record(nc, task_id), timeout=15.0, what="the task's record")
     # A grace far longer than the stop may take: only a stream that ends when shutdown
     # begins lets the gateway stop in time.
     async with (
-        gateway(stack, shutdown_grace_s=60.0) as url,
+        gateway(inproc, shutdown_grace_s=60.0) as url,
         aiohttp.ClientSession() as http,
         http.get(f"{url}/deliberations/{task_id}/events") as response,
     ):
         first = await read_sse(response, until_event="body")
         assert "<b>running</b>" in first[-1].data
-        await stack.stop("gateway", timeout=10.0)
+        await inproc.stop("gateway", timeout=10.0)
         rest = await read_sse(response)
     assert all(e.event == "body" for e in rest)  # it closed without claiming an end

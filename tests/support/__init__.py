@@ -1,1 +1,2 @@
-"""Test support: a real nats-server per test, and the NSED stack in-process or as processes."""
+"""Test support: a real nats-server per test, the NSED services in-process, and the stack
+(the launcher's) as processes."""

@@ -8,7 +8,7 @@ import openai
 from openai import AsyncOpenAI
 
 from services.stack.natsserver import free_port
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.wait import until
 
 
@@ -18,7 +18,7 @@ def sdk(url: str, key: str = "none", **options: Any) -> AsyncOpenAI:
 
 
 async def start_gateway(
-    stack: InProcessStack,
+    inproc: InProcessServices,
     agents: tuple[str, ...] = (),
     key: str = "none",
     name: str = "gateway",
@@ -27,7 +27,7 @@ async def start_gateway(
     """Start a gateway; its base URL (``…/v1``) once its models list every one of
     ``agents`` (once it answers at all, for none)."""
     port = free_port()
-    stack.start_gateway(port, name, **settings)
+    inproc.start_gateway(port, name, **settings)
     url = f"http://127.0.0.1:{port}/v1"
 
     async def listed() -> bool:

@@ -45,7 +45,7 @@ class Running:
 
 
 @dataclass
-class InProcessStack:
+class InProcessServices:
     url: str
     pool: Path = POOL
     latency_scale: float = 1.0

@@ -28,7 +28,7 @@ from typing import Any
 
 from services.stack.natsserver import free_port
 from tests.support import nsed
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import NatsServer
 
 DATA = Path(__file__).resolve().parents[2] / "services" / "bench" / "data" / "gsm8k-test-500.jsonl"
@@ -139,10 +139,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             for i, t in enumerate(args.temperatures)
         ))  # fmt: skip
         agents = tuple(f"gemma-{i}" for i in range(len(args.temperatures)))
-        stack = InProcessStack(url=nats_server.url, pool=pool, home=str(home / "nsed"))
+        inproc = InProcessServices(url=nats_server.url, pool=pool, home=str(home / "nsed"))
         nc = await nsed.connect(nats_server.url)
         try:
-            stack.start_all(agents=agents)
+            inproc.start_all(agents=agents)
             await _ready(nc, agents)
             for n, (question, answer) in enumerate(questions(args.tasks)):
                 task_id = nsed.new_task_id("q")
@@ -171,7 +171,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"task {n + 1}/{args.tasks}: {run['status']} {run['rates']} "
                       f"{run['seconds']}s", flush=True)  # fmt: skip
         finally:
-            await stack.close()
+            await inproc.close()
             await nc.close()
             nats_server.stop()
     proposals = [p for r in runs for p in r["proposals"]]

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.inprocess import InProcessStack
+from tests.support.inprocess import InProcessServices
 from tests.support.natsserver import free_port
 from tests.support.wait import until
 
@@ -23,15 +23,15 @@ CHROMIUM_TIMEOUT_S = 60.0
 
 
 @contextlib.asynccontextmanager
-async def gateway(stack: InProcessStack, **settings: Any) -> AsyncIterator[str]:
-    """A gateway of ``stack`` on a free loopback port; yields its base URL once its web
+async def gateway(inproc: InProcessServices, **settings: Any) -> AsyncIterator[str]:
+    """A gateway of ``inproc`` on a free loopback port; yields its base URL once its web
     view answers, and stops it on exit."""
     port = free_port()
-    name = stack.start_gateway(port, **settings)
+    name = inproc.start_gateway(port, **settings)
     url = f"http://127.0.0.1:{port}"
 
     async def answers() -> bool:
-        running = stack.running[name].task
+        running = inproc.running[name].task
         if running.done():
             running.result()  # its failure, not a timeout, is what the test should show
         try:
@@ -44,8 +44,8 @@ async def gateway(stack: InProcessStack, **settings: Any) -> AsyncIterator[str]:
         await until(answers, timeout=20.0, what="the gateway's web view to answer")
         yield url
     finally:
-        if name in stack.running:
-            await stack.stop(name)
+        if name in inproc.running:
+            await inproc.stop(name)
 
 
 @dataclass

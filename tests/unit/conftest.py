@@ -13,22 +13,20 @@ from services.inmemory import InMemoryServices, in_memory
 
 from .builders import NOW, Clock, card
 
-Stack = InMemoryServices
-
 
 @pytest.fixture
-def stack() -> Stack:
-    return new_stack()
+def inmem() -> InMemoryServices:
+    return new_inmem()
 
 
-def new_stack() -> Stack:
-    """A fresh unit stack (for a property test, one per example)."""
-    stack = in_memory(Clock(NOW), broker_settings=BrokerSettings(min_phase_timeout_s=30.0))
+def new_inmem() -> InMemoryServices:
+    """Fresh in-memory services (for a property test, one per example)."""
+    inmem = in_memory(Clock(NOW), broker_settings=BrokerSettings(min_phase_timeout_s=30.0))
     for agent_id, p_g in (("alpha", 0.6), ("bravo", 0.55), ("charlie", 0.5)):
-        stack.registry.put(
+        inmem.registry.put(
             f"{agent_id}.i1", card(agent_id, p_g=p_g, p_v=p_g + 0.25, latency_p95_s=1.0)
         )
-    return stack
+    return inmem
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Inputs of the handler tests on the unit stack: a task (``h-1`` unless named), a phase or
+"""Inputs of the handler tests on the in-memory services: a task (``h-1`` unless named), a phase or
 task timer falling due, the proposal requests of a task the broker has opened, and an
 agent's output handed to the reviewer as it arrives (on its own subject)."""
 
@@ -13,8 +13,7 @@ from schemas.review import ReviewSubmitted
 from schemas.task import Policy, TaskSubmitted
 from schemas.timers import PhaseDue
 from services.core import ids
-
-from .conftest import Stack
+from services.inmemory import InMemoryServices
 
 
 def task(task_id: str | None = "h-1", **policy: Any) -> TaskSubmitted:
@@ -37,11 +36,15 @@ def timer(task_id: str, round_number: int, phase: str, owner: str = "reviewer") 
     )
 
 
-async def opened(stack: Stack, task_id: str = "h-1", **policy: Any) -> list[ProposeRequested]:
-    out = await stack.handle(task(task_id, **policy))
+async def opened(
+    inmem: InMemoryServices, task_id: str = "h-1", **policy: Any
+) -> list[ProposeRequested]:
+    out = await inmem.handle(task(task_id, **policy))
     return [m for m in out if isinstance(m, ProposeRequested)]
 
 
-async def submitted(stack: Stack, msg: ProposalSubmitted | ReviewSubmitted) -> Sequence[Message]:
+async def submitted(
+    inmem: InMemoryServices, msg: ProposalSubmitted | ReviewSubmitted
+) -> Sequence[Message]:
     """The reviewer's outputs for an agent's proposal or review, published as agents do."""
-    return await stack.handle(msg)
+    return await inmem.handle(msg)
