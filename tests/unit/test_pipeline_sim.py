@@ -53,11 +53,11 @@ def untimed(messages: list[Message]) -> list[Message]:
 
 
 class Bus:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, pool_path: Path = POOL) -> None:
         self.stack = stack
         self.published: dict[str, Message] = {}
         self.queue: deque[Message] = deque()
-        pool = load_pool(POOL)
+        pool = load_pool(pool_path)
         stack.registry.clear()
         truth = reference_reader(stack.store, capacity=16)
         self.runners = {}
