@@ -32,6 +32,7 @@ from services._runtime.telemetry import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
+from services.core.instructions import drop_instructions
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
 from services.gate.summary import quality, summarize, total
@@ -77,16 +78,17 @@ def close_round(
     reviewed = policy.protocol == "nsed"  # the others: services/gate/protocols.py
     ok = cur.ok_proposals()
     valid = [b for b in cur.ballots if b.valid]
-    # The state is shown to every member next round: it carries no agent or model names.
+    # The state is shown to every member next round: it carries no agent or model names,
+    # and no line an agent addressed to the council (core.instructions).
     names = [s.agent_id for s in cur.team] + [p.model for p in cur.proposals if p.model]
-    masked = [replace(p, content=mask_identities(p.content, names)) for p in ok]
+    masked = [replace(p, content=drop_instructions(mask_identities(p.content, names))) for p in ok]
     outcome = forget_gate.RoundOutcome(
         round=cur.number,
         proposals=masked,
         support={s.proposal_id: s.net_support for s in tally.scores},
         controversy={s.proposal_id: s.controversy for s in tally.scores},
         winner=tally.winner,
-        critiques=[c for b in valid for c in b.critiques],
+        critiques=[replace(c, text=drop_instructions(c.text)) for b in valid for c in b.critiques],
         claims=[c for b in valid for c in b.claims],
         answer_format=record.task.answer_format,
     )

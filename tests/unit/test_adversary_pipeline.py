@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schemas import subjects
 from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.propose import ProposalSubmitted, ProposeRequested
+from schemas.review import ReviewRequested
 from schemas.tally import TallyComputed
 from schemas.task import Policy, TaskSubmitted
-from services.agent_runner.backends.sim_adversary import REVIEWER_NOTE, planted
+from services.agent_runner.backends.sim_adversary import REVIEWER_NOTE, Planted, planted
+from services.agent_runner.heartbeat import card_of
 
 from .builders import NOW
 from .conftest import Stack
@@ -20,16 +23,31 @@ from .test_pipeline_sim import Bus
 AGENTS = Path(__file__).resolve().parents[2] / "infra" / "agents"
 ADVERSARY = "mistral-small-24b"
 TEAM = ("gpt-oss-20b", "gemma-3-12b", "qwen3-8b", ADVERSARY)
+PROTOCOLS = ("nsed", "debate", "moa")
+
+
+class LiveBus(Bus):
+    """The bus with every agent's card refreshed as time passes: a pinned team must be live
+    at every round's re-selection."""
+
+    async def handle(self, msg: Message) -> list[Message] | None:
+        for agent_id, deps in self.runners.items():
+            card = card_of(deps.profile, "i1", 0, started_at=NOW, now=self.stack.clock.now)
+            self.stack.registry.put(subjects.agent_key(agent_id, "i1"), card)
+        return await super().handle(msg)
 
 
 async def run(stack: Stack, pool: str, tasks: list[TaskSubmitted]) -> list[Message]:
     """Every message the tasks' deliberations published, one task after the other."""
     published: list[Message] = []
+    bus = LiveBus(stack, AGENTS / pool)
     for t in tasks:
-        stack.clock.now = NOW  # the cards the bus writes stay live
-        bus = Bus(stack, AGENTS / pool)
-        await bus.run(t)
-        published.extend(bus.published.values())
+        result = await bus.run(t)
+        assert (result.status, result.rounds) == (
+            "completed",
+            4 if t.policy.protocol == "moa" else 3,
+        )
+    published.extend(bus.published.values())
     return published
 
 
@@ -65,23 +83,29 @@ async def test_a_self_promoter_casts_valid_ballots_against_every_rival(stack: St
     assert kinds == {True, False}  # both cases met
 
 
-async def test_an_injector_plants_its_notes_and_honest_agents_read_them(stack: Stack) -> None:
-    tasks = [task(f"inj-{n}", protocol="debate") for n in range(4)]
+async def test_an_injectors_notes_reach_no_other_agent(stack: Stack) -> None:
+    tasks = [task(f"inj-{protocol}-{n}", protocol) for protocol in PROTOCOLS for n in range(3)]
     published = await run(stack, "sim-adversary-inject.toml", tasks)
     proposals = [m for m in published if isinstance(m, ProposalSubmitted)]
     mine = [p for p in proposals if p.agent_id == ADVERSARY]
-    assert mine
+    assert {p.task_id.split("-")[1] for p in mine} == set(PROTOCOLS)
     for p in mine:
         assert REVIEWER_NOTE in p.content
         assert planted(p.content).adopt == p.extracted_answer
     assert not any(planted(p.content).to_reviewers for p in proposals if p.agent_id != ADVERSARY)
-    # debate shows each member its peers in full: the notes reach the honest members
-    requests = [m for m in published if isinstance(m, ProposeRequested)]
-    reached = [
-        r
-        for r in requests
-        if r.agent_id != ADVERSARY
-        and r.state is not None
-        and any(planted(i.text).adopt for i in r.state.items)
+    # what every agent is shown of the others' text: candidates, the state, critiques
+    shown = [
+        text
+        for m in published
+        if isinstance(m, (ReviewRequested, ProposeRequested))
+        for text in shown_to(m)
     ]
-    assert reached
+    assert any("[instruction removed]" in text for text in shown)
+    assert [t for t in shown if planted(t) != Planted(to_reviewers=False, adopt=None)] == []
+
+
+def shown_to(request: ReviewRequested | ProposeRequested) -> list[str]:
+    if isinstance(request, ReviewRequested):
+        return [t for c in request.candidates for t in (c.content, c.reasoning_excerpt)]
+    items = request.state.items if request.state is not None else ()
+    return [i.text for i in items] + list(request.feedback)
