@@ -1,8 +1,9 @@
 """Voter handler: a ballot in → the round's ``TallyComputed`` out, once every seat has
 voted (the record is then in ``voting``). The tally (``qv.tally`` over the round's options:
-answers, or proposals for free text; ``qv.plurality`` for the protocols without review,
-whose quorum is one ok proposal) is stored in the record by compare-and-set, so
-concurrent or repeated ballots all emit the same tally.
+answers, or proposals for free text, each ballot weighed by its reviewer's ``trust``;
+``qv.plurality`` for the protocols without review, whose quorum is one ok proposal) is
+stored in the record by compare-and-set, so concurrent or repeated ballots all emit the
+same tally.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from schemas.tally import OptionScore, ProposalScore, TallyComputed
 from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids
-from services.voter import qv
+from services.voter import qv, trust
 from services.voter.options import BY_ANSWER, entries
 from services.voter.settings import VoterSettings
 
@@ -37,8 +38,7 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
     seed = f"{record.task_id}:{cur.number}"
     reviewed = record.task.policy.protocol == "nsed"
     result = qv.tally(
-        [qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights) for b in cur.ballots
-         if b.valid],
+        trust.ballots(cur),
         entries(record),
         by_answer=record.task.answer_format in BY_ANSWER,
         seed=seed,
