@@ -1,5 +1,6 @@
 """The shipped adversary pools are the default team of four with one agent turned adversary,
-nothing else changed: the quality bench on them and on sim.toml compares the same seats."""
+nothing else changed, and the control pool the same team with that agent reviewing at
+chance: the quality bench on them and on sim.toml compares the same seats."""
 
 from __future__ import annotations
 
@@ -33,5 +34,21 @@ def test_an_adversary_pool_is_the_default_team_with_one_agent_turned(file: str, 
             assert expected.sim is not None
             expected = msgspec.structs.replace(
                 expected, sim=msgspec.structs.replace(expected.sim, adversary=kind)
+            )
+        assert agent == expected
+
+
+def test_the_control_pool_is_the_default_team_with_one_reviewer_at_chance() -> None:
+    clean = {a.id: a for a in load_pool(AGENTS / "sim.toml").agents}
+    pool = load_pool(AGENTS / "sim-chance-reviewer.toml")
+    assert default_team(4, AGENTS / "sim-chance-reviewer.toml") == default_team(
+        4, AGENTS / "sim.toml"
+    )
+    for agent in pool.agents:
+        expected = clean[agent.id]
+        if agent.id == ADVERSARY:
+            assert expected.sim is not None
+            expected = msgspec.structs.replace(
+                expected, sim=msgspec.structs.replace(expected.sim, p_v=0.5)
             )
         assert agent == expected

@@ -247,8 +247,9 @@ def simulate_review(
         elif fooled and sim_adversary.planted(content).to_reviewers:
             score = BOUND_SCORE
         else:
-            crng = seeded(params.seed, agent_id, task_id, round_number, "review", seat, label,
-                          content)  # fmt: skip
+            crng = seeded(
+                params.seed, agent_id, task_id, round_number, "review", seat, label, content
+            )
             answer = extract_answer(content, answer_format)
             score = review_score(crng, gap, same_answer(answer, truth, answer_format))
             if params.self_bias and same_answer(answer, own_answer, answer_format):
