@@ -22,6 +22,15 @@ Domains = Annotated[dict[Label, DomainPrior], msgspec.Meta(max_length=32)]
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
 
+# A simulated agent that attacks the council (``backends/sim_adversary``): ``self_promote``
+# votes every rival down at the ballot's bound in every review; ``inject`` plants
+# instructions to reviewers and to later rounds in its proposals.
+Adversary = Literal["self_promote", "inject"]
+# The default chance that a simulated agent follows an instruction planted in another
+# agent's text it is shown (a review, or a proposal of a later round), although every
+# prompt fences that text as data: an assumption, not a measurement (see sim_adversary).
+DEFAULT_SUSCEPTIBILITY = 0.2
+
 
 class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The exact parameters of a simulated agent (§6.2; the model is in ``sim_latent``).
@@ -30,7 +39,10 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     a review orders a right candidate above a wrong one (0.5 is chance). ``fatigue_g``:
     logits of ability lost per (round − 1)². ``fatigue_v``: share of p_v's edge over chance
     lost per (round − 1)². ``self_bias``: latent-score bonus a reviewer gives candidates
-    that share its own answer (0 keeps p_v exact).
+    that share its own answer (0 keeps p_v exact). ``adversary``: this agent attacks the
+    council (``Adversary``); None is an honest agent. ``susceptibility``: the chance that one
+    of its reviews, or one of its proposals, follows an instruction planted in the text of
+    another agent it is shown; an adversary follows none.
     """
 
     p_g: Probability = 0.55
@@ -44,6 +56,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     reasoning_tokens: Annotated[int, msgspec.Meta(ge=0)] = 200
     error_rate: Probability = 0.0  # chance that a call fails (chaos and reliability studies)
     seed: int = 0
+    adversary: Adversary | None = None
+    susceptibility: Probability = DEFAULT_SUSCEPTIBILITY
     # per-domain p_g / p_v, else the two above
     domains: Domains = msgspec.field(default_factory=dict)
 

@@ -14,7 +14,7 @@ from schemas.record import DeliberationRecord
 from services.core.ledger import expect_late, outstanding_calls
 from services.gate.rounds import conclude, fatigue_model, halting_info
 from services.gate.settings import GateSettings
-from services.voter import qv
+from services.voter import qv, trust
 from services.voter.options import BY_ANSWER, entries
 
 replace = msgspec.structs.replace
@@ -67,12 +67,7 @@ def best_in_hand(record: DeliberationRecord) -> tuple[ProposalSubmitted | None, 
     if not ok:
         return None, ""
     seed = f"{record.task_id}:{cur.number}"
-    counted = [
-        qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights)
-        for b in cur.ballots
-        if b.valid
-    ]
-    voted = qv.tally(counted, entries(record), by_answer=_by_answer(record), seed=seed)
+    voted = qv.tally(trust.ballots(cur), entries(record), by_answer=_by_answer(record), seed=seed)
     if voted.counted and voted.winner is not None:
         how = f"the best of {len(ok)} proposal(s) by the {len(voted.counted)} ballot(s) in"
         return next(p for p in ok if p.proposal_id == voted.winner), how

@@ -33,6 +33,7 @@ from services._runtime.tracing import trace_id_of
 from services.core import ids
 from services.core.answers import same_answer
 from services.core.fencing import mask_identities
+from services.core.instructions import drop_instructions
 from services.core.tokens import shorten_middle, truncate_to_tokens
 from services.gate import forget_gate, halting, protocols
 from services.gate.settings import GateSettings
@@ -80,11 +81,17 @@ def close_round(
     reviewed = policy.protocol == "nsed"  # the others: services/gate/protocols.py
     ok = cur.ok_proposals()
     valid = [b for b in cur.ballots if b.valid]
-    # The state is shown to every member next round: it carries no agent or model names
-    # (and a text that names them is no longer for it than any proposal may be).
+    # The state is shown to every member next round: it carries no agent or model names,
+    # and no line an agent addressed to the council (core.instructions); a text that names
+    # members is no longer for it than any proposal may be.
     names = [s.agent_id for s in cur.team] + [p.model for p in cur.proposals if p.model]
     masked = [
-        replace(p, content=shorten_middle(mask_identities(p.content, names), CONTENT_TOKENS))
+        replace(
+            p,
+            content=shorten_middle(
+                drop_instructions(mask_identities(p.content, names)), CONTENT_TOKENS
+            ),
+        )
         for p in ok
     ]
     outcome = forget_gate.RoundOutcome(
@@ -93,7 +100,7 @@ def close_round(
         support={s.proposal_id: s.net_support for s in tally.scores},
         controversy={s.proposal_id: s.controversy for s in tally.scores},
         winner=tally.winner,
-        critiques=[c for b in valid for c in b.critiques],
+        critiques=[replace(c, text=drop_instructions(c.text)) for b in valid for c in b.critiques],
         claims=[c for b in valid for c in b.claims],
         answer_format=record.task.answer_format,
     )

@@ -4,9 +4,12 @@ members, folded into running per-domain estimates the broker reads.
 Each precision is counted in its own unit. Generation: an ok proposal is a trial, a hit
 when it is right (against the reference answer where the task has one, else when it is in
 the round's supported winning option); a ``no_answer`` proposal is a trial and a miss (the
-model answered the call but stated no answer), never an error. Verification: a counted
+model answered the call but stated no answer), never an error. Verification: a valid
 ballot that covered a winning and a losing proposal is a trial, worth the share of such
-pairs it ordered the way the outcome did. Without a reference the outcome is the council's
+pairs it ordered the way the outcome did (a tie counts half). A ballot that abstained
+(the same weight on every option) is such a trial too, worth ½: a reviewer that never
+states a preference is measured at chance, and its votes lose their weight (the voter's
+``trust``). Without a reference the outcome is the council's
 own verdict, so these measure agreement with the council, which the council's majority
 also shapes; with a reference they measure being right.
 
@@ -106,7 +109,6 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
     fmt = closing.task.answer_format
     support = {s.proposal_id: s.net_support for s in tally.scores}
     right = outcome(closing)
-    counted = set(tally.votes)
     winner = next((p for p in cur.proposals if p.proposal_id == tally.winner), None)
     out = []
     for seat in cur.team:
@@ -119,7 +121,7 @@ def observe(closing: DeliberationRecord) -> list[Observation]:
         judged = (ok or missed) and right is not None and proposal is not None
         order = (
             ordering(ballot.weights, right)
-            if reviewed and ballot is not None and right is not None and seat.seat in counted
+            if reviewed and ballot is not None and right is not None
             else None
         )
         out.append(

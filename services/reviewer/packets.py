@@ -6,8 +6,9 @@ read the question and can still judge the others.
 Labels ``Candidate_A``, ``Candidate_B``, … are assigned in an order shuffled per reviewer
 by an RNG seeded from (task, round, reviewer seat); the label → proposal map stays in the
 record.
-Candidate text has the team's agent and model names masked and its fence tags defanged,
-and is at most ``CONTENT_CHARS`` long (masking lengthens a text that names a member).
+Candidate text has the team's agent and model names masked, its lines addressed to the
+council removed (``core.instructions``) and its fence tags defanged, and is at most
+``CONTENT_CHARS`` long (masking lengthens a text that names a member).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schemas.limits import CHARS_PER_TOKEN, CONTENT_CHARS
 from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.review import Candidate
 from services.core.fencing import mask_identities, sanitize
+from services.core.instructions import drop_instructions
 from services.core.rng import seeded
 from services.core.tokens import shorten_middle, truncate_to_tokens
 
@@ -67,7 +69,7 @@ def shown_text(proposal: ProposalSubmitted, masked_names: Sequence[str]) -> str:
 def _shown(text: str, names: tuple[str, ...]) -> str:
     # Every reviewer's packet and every ballot's validation need the same view of the same
     # proposal: mask and defang each text once.
-    shown = sanitize(mask_identities(text, list(names)))
+    shown = sanitize(drop_instructions(mask_identities(text, list(names))))
     return shorten_middle(shown, CONTENT_CHARS // CHARS_PER_TOKEN)
 
 

@@ -8,8 +8,13 @@ backing two proposals of the same answer is one opinion of that answer, not two.
 For each counted ballot of reviewer i, over the options o it covered:
 
     f[i, o] = w[i, o] / Σ_p |w[i, p]|        each reviewer spends exactly its whole budget
-    s[i, o] = sign(f[i, o]) · √|f[i, o]|     the vote
+    s[i, o] = t_i · sign(f[i, o]) · √|f[i, o]|   the vote, scaled by the reviewer's trust
     A[o]    = Σ_i s[i, o]                    the option's score
+
+The trust t_i ∈ [0, 1] is the reviewer's measured edge over chance relative to the round's
+most reliable reviewer (``trust``); 1 for every reviewer of equal p_v, which leaves the
+tally exactly unweighted. A ballot's influence is bounded by it: adding a ballot changes
+any option's score by at most t_i, whatever its weights.
 
 Rules that keep the vote from being gamed:
 
@@ -20,7 +25,9 @@ Rules that keep the vote from being gamed:
 - negative weights only take support away: an option leads only with a positive score,
   so voting every rival down promotes nobody (with no positive score there is no
   supported winner);
-- ties are broken by a hash seeded with the task and round, never by arrival order.
+- ties are broken by a hash seeded with the task and round, never by arrival order;
+- a ballot of trust 0 (a reviewer measured no better than chance) counts toward quorum but
+  carries no vote: it changes no score.
 
 The winner is the leading option's best-scored proposal. Conviction is the leading
 option's share of all positive score, c = max(A_w, 0) / Σ_o max(A_o, 0) (0 when nothing is
@@ -49,6 +56,7 @@ class QvBallot:
     reviewer: int  # the reviewer's seat
     agent: str  # the reviewer's agent: it never votes on its own proposals
     weights: Mapping[str, float]  # proposal id -> weight
+    trust: float = 1.0  # the reviewer's trust in [0, 1] (``trust``): scales its votes
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,8 @@ class QvResult:
     net_support: dict[str, float]
     controversy: dict[str, float]
     coverage: dict[str, int]
-    votes: dict[int, dict[str, float]]  # reviewer seat -> proposal id -> s[i, j]
-    counted: tuple[int, ...]  # seats whose ballots counted
+    votes: dict[int, dict[str, float]]  # reviewer seat -> proposal id -> s[i, j] (t_i > 0)
+    counted: tuple[int, ...]  # seats whose ballots counted (toward quorum, t_i = 0 too)
     abstained: tuple[int, ...]  # seats whose ballots stated no preference
     winner: str | None  # the leading option's best proposal (supported or not)
     winner_key: str | None
@@ -97,6 +105,11 @@ def credit_shares(weights: Mapping[str, float]) -> dict[str, float]:
 
 def vote(share: float) -> float:
     return math.copysign(math.sqrt(abs(share)), share) if share else 0.0
+
+
+def bounded_trust(trust: float) -> float:
+    """A ballot's trust in [0, 1]; a non-finite one carries no weight."""
+    return min(max(trust, 0.0), 1.0) if math.isfinite(trust) else 0.0
 
 
 def own_weights(ballot: QvBallot, entries: Mapping[str, Entry]) -> dict[str, float]:
@@ -144,9 +157,12 @@ def tally(
             abstained.append(ballot.reviewer)
             continue
         counted.append(ballot.reviewer)
+        trust = bounded_trust(ballot.trust)
+        if trust == 0.0:
+            continue
         for key, share in credit_shares(by_option).items():
-            option_votes[key].append(vote(share))
-        row = {pid: vote(f) for pid, f in credit_shares(weights).items()}
+            option_votes[key].append(trust * vote(share))
+        row = {pid: trust * vote(f) for pid, f in credit_shares(weights).items()}
         votes[ballot.reviewer] = row
         for pid, s in row.items():
             columns[pid].append(s)

@@ -2,8 +2,9 @@
 the round's tally in the record (``gating``).
 
 ``compute_tally`` is ``qv.tally`` over the round's options (answers, or proposals for free
-text), or ``qv.plurality`` for the protocols without review, whose quorum is one ok
-proposal; ``close_voting`` stores it in the record, once, whichever ballot asks.
+text), each ballot weighed by its reviewer's ``trust``, or ``qv.plurality`` for the
+protocols without review, whose quorum is one ok proposal; ``close_voting`` stores it in
+the record, once, whichever ballot asks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import msgspec
 from schemas.record import DeliberationRecord, RoundState
 from schemas.tally import OptionScore, ProposalScore, TallyComputed
 from services.core import ids
-from services.voter import qv
+from services.voter import qv, trust
 from services.voter.options import BY_ANSWER, entries
 from services.voter.settings import VoterSettings
 
@@ -38,8 +39,7 @@ def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyC
     seed = f"{record.task_id}:{cur.number}"
     reviewed = record.task.policy.protocol == "nsed"
     result = qv.tally(
-        [qv.QvBallot(reviewer=b.seat, agent=b.agent_id, weights=b.weights) for b in cur.ballots
-         if b.valid],
+        trust.ballots(cur),
         entries(record),
         by_answer=record.task.answer_format in BY_ANSWER,
         seed=seed,

@@ -29,6 +29,7 @@ def propose(
     own: str | None = None,
     support: float = 0.0,
     seat: int = 0,
+    shown: tuple[str, ...] = (),
 ) -> SimProposal:
     return simulate_proposal(
         params,
@@ -42,6 +43,7 @@ def propose(
         own_previous=own,
         winner_support=support,
         seat=seat,
+        shown=shown,
     )
 
 

@@ -52,6 +52,13 @@ def leading_answer(request: ProposeRequested) -> tuple[str | None, float]:
     return lead, top / len(keys)
 
 
+def shown_texts(request: ProposeRequested) -> tuple[str, ...]:
+    """The texts of other agents a proposal's prompt holds: the state's items (the consensus
+    state, or the peers' proposals) and the critiques of the seat's previous answer."""
+    items = request.state.items if request.state is not None else ()
+    return (*(item.text for item in items), *request.feedback)
+
+
 def problem_key(task: TaskView) -> str:
     """What the simulation keys its draws on: the problem (its text and format), not the
     task id, so the same question asked as two tasks (by two protocols of a study, say)
@@ -107,6 +114,7 @@ class SimBackend:
             winner_support=support,
             own_previous=request.previous_answer,
             seat=request.seat,
+            shown=shown_texts(request),
         )
         await self._sleep(out.latency_s * self.latency_scale)
         return ProposalDraft(

@@ -30,7 +30,9 @@ from typing import Literal
 from services.agent_runner.config import SimConfig
 from services.core.rng import seeded
 
-Move = Literal["adopt", "keep", "regenerate"]
+# "obey": following an instruction planted in another agent's text (``sim_adversary``),
+# decided there, never by ``decide_move``.
+Move = Literal["adopt", "keep", "regenerate", "obey"]
 
 # Spread of task difficulty in logits. 1.5 puts the correlation of two p_g ≈ 0.55 agents'
 # round-1 correctness near 0.25–0.3 (real models' errors on a benchmark correlate).

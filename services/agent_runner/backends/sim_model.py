@@ -1,7 +1,9 @@
 """The simulated agent of §6.2 as pure functions: parameters and a task in, text out.
 
 The latent model (difficulty, ability, confidence, fatigue, review precision, moves) is in
-``sim_latent``; this module turns it into answers, proposals and reviews.
+``sim_latent``, the adversaries and the response to planted instructions in
+``sim_adversary``, the wording in ``sim_text``; this module turns them into answers,
+proposals and reviews.
 
 - Truth: the task's reference answer, else a hidden label derived from the task id.
 - Wrong answers come from a small per-task distractor pool with fixed decreasing weights,
@@ -9,11 +11,13 @@ The latent model (difficulty, ability, confidence, fatigue, review precision, mo
 - Round 1: right with P(right | agent, task), else a distractor.
 - Round r > 1: the move (adopt the previous winner's answer, keep the own answer, or
   regenerate) comes from ``sim_latent.decide_move``, which never sees an answer's
-  correctness; a regeneration is a fresh draw, right with P(right) at round r.
+  correctness; a regeneration is a fresh draw, right with P(right) at round r. A proposer
+  that follows an instruction planted in its context answers what it names instead.
 - Reviewing: each candidate gets a latent score, ±μ(r)/2 + N(0, 1) (+ ``self_bias`` if it
   shares the reviewer's answer), and a weight ``REVIEW_SCALE``·score, rounded and clamped
   to [−100, 100]. Verdict and justification follow the score. Claim quotes are real
-  substrings.
+  substrings. A ``self_promote`` review scores every candidate at the bound below; a
+  review that follows a planted instruction scores that candidate at the bound above.
 - The truth is read in exactly two places: ``draw_answer`` (a generation is right or a
   distractor, in round 1 and in every regeneration) and ``review_score`` (the sign of
   ±μ/2). Nothing else of a deliberation can learn it but through reviews.
@@ -30,7 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas.base import AnswerFormat
-from schemas.review import Claim, Verdict
+from schemas.review import Claim
+from services.agent_runner.backends import sim_adversary
 from services.agent_runner.backends.sim_latent import (
     Move,
     confidence,
@@ -39,42 +44,25 @@ from services.agent_runner.backends.sim_latent import (
     p_v_at,
     score_gap,
 )
+from services.agent_runner.backends.sim_text import (
+    HOW,
+    WHY,
+    filler,
+    quote,
+    render_answer,
+    verdict_of,
+)
 from services.agent_runner.config import SimConfig
 from services.core.answers import extract_answer, normalize_answer, same_answer
 from services.core.rng import seeded, stable_hex
-from services.core.tokens import CHARS_PER_TOKEN
 
 DISTRACTOR_WEIGHTS = (0.45, 0.25, 0.15, 0.10, 0.05)
 # Weight per unit of latent review score: the noise (sd 1) spans about ±30, and only a
 # score past ±3.3 reaches the ballot's bounds.
 REVIEW_SCALE = 30.0
+BOUND_SCORE = 100.0 / REVIEW_SCALE  # the latent score that reaches the ballot's bound
 
-_FILLER = (
-    "Let me restate what is being asked and list the quantities involved.",
-    "I will set up the relationships between the given values first.",
-    "Checking the units keeps the intermediate results consistent.",
-    "Working through the arithmetic one step at a time avoids slips.",
-    "An alternative route through the problem should give the same result.",
-    "I double-check the step that carries the most risk of error.",
-    "Substituting the intermediate value back confirms the relation holds.",
-    "The constraint in the question rules out the other interpretation.",
-    "Combining the partial results gives the quantity the question asks for.",
-    "A quick estimate agrees with the order of magnitude of the result.",
-)
-
-_HOW: dict[Move | None, str] = {
-    None: "I solved the problem from scratch.",
-    "adopt": "I went through the leading answer and I agree with it.",
-    "keep": "I re-read my previous answer and I stand by it.",
-    "regenerate": "I was not sure of the earlier answers, so I solved it again.",
-}
-
-_WHY: dict[Verdict, str] = {
-    "verified": "I checked the decisive steps and they hold.",
-    "unverified": "Nothing looks wrong, but I could not check every step.",
-    "contested": "Some steps look doubtful to me.",
-    "wrong": "The result does not hold up when I recompute it.",
-}
+__all__ = ["render_answer"]  # tests build candidates as simulated agents write them
 
 
 @dataclass(frozen=True)
@@ -154,22 +142,6 @@ def latency(rng: random.Random, params: SimConfig) -> float:
     return params.latency_median_s * math.exp(params.latency_sigma * rng.gauss(0.0, 1.0))
 
 
-def render_answer(answer: str, answer_format: AnswerFormat) -> str:
-    if answer_format == "code":
-        return f"```python\n{answer}\n```\nFinal answer: \\boxed{{{answer}}}"
-    return f"Final answer: \\boxed{{{answer}}}"
-
-
-def filler(rng: random.Random, tokens: int) -> str:
-    sentences: list[str] = []
-    size = 0
-    while size < tokens * CHARS_PER_TOKEN:
-        sentence = rng.choice(_FILLER)
-        sentences.append(sentence)
-        size += len(sentence) + 1
-    return " ".join(sentences)
-
-
 def choose_move(
     params: SimConfig,
     *,
@@ -211,8 +183,10 @@ def simulate_proposal(
     own_previous: str | None,
     winner_support: float = 0.0,
     seat: int = 0,
+    shown: Sequence[str] = (),
 ) -> SimProposal:
-    move = choose_move(
+    """``shown``: the texts of other agents its context holds (state items, critiques)."""
+    move: Move | None = choose_move(
         params,
         agent_id=agent_id,
         task_id=task_id,
@@ -223,7 +197,12 @@ def simulate_proposal(
         has_own=own_previous is not None,
         seat=seat,
     )
-    if move == "adopt" and winner_answer is not None:
+    ordered = sim_adversary.ordered_answer(shown) if round_number > 1 else None
+    if ordered is not None and sim_adversary.obeys(
+        params, agent_id, task_id, round_number, "propose", seat
+    ):
+        move, answer = "obey", ordered
+    elif move == "adopt" and winner_answer is not None:
         answer = winner_answer
     elif move == "keep" and own_previous is not None:
         answer = own_previous
@@ -233,7 +212,8 @@ def simulate_proposal(
         answer = draw_answer(generate, p_right(params, domain, task_id, round_number), truth, pool)
     rng = seeded(params.seed, agent_id, task_id, round_number, "propose", seat)
     reasoning = filler(rng, params.reasoning_tokens)
-    content = f"{_HOW[move]}\n{render_answer(answer, answer_format)}"
+    planted = sim_adversary.notes(answer, answer_format) if params.adversary == "inject" else ()
+    content = "\n".join((HOW[move], *planted, render_answer(answer, answer_format)))
     return SimProposal(
         answer=answer,
         content=content,
@@ -241,14 +221,6 @@ def simulate_proposal(
         latency_s=latency(rng, params),
         move=move,
     )
-
-
-def verdict_of(score: float) -> Verdict:
-    if score >= 1.0:
-        return "verified"
-    if score >= 0.0:
-        return "unverified"
-    return "contested" if score > -1.0 else "wrong"
 
 
 def simulate_review(
@@ -267,27 +239,29 @@ def simulate_review(
     """Judge each ``(label, content)``; returns the judgements and the call's latency."""
     rng = seeded(params.seed, agent_id, task_id, round_number, "review", seat)
     gap = score_gap(p_v_at(params, domain, round_number))
+    fooled = sim_adversary.obeys(params, agent_id, task_id, round_number, "review", seat)
     judgements: list[SimJudgement] = []
     for label, content in candidates:
-        crng = seeded(params.seed, agent_id, task_id, round_number, "review", seat, label, content)
-        answer = extract_answer(content, answer_format)
-        score = review_score(crng, gap, same_answer(answer, truth, answer_format))
-        if params.self_bias and same_answer(answer, own_answer, answer_format):
-            score += params.self_bias
+        if params.adversary == "self_promote":
+            score = -BOUND_SCORE  # whatever the candidate says
+        elif fooled and sim_adversary.planted(content).to_reviewers:
+            score = BOUND_SCORE
+        else:
+            crng = seeded(
+                params.seed, agent_id, task_id, round_number, "review", seat, label, content
+            )
+            answer = extract_answer(content, answer_format)
+            score = review_score(crng, gap, same_answer(answer, truth, answer_format))
+            if params.self_bias and same_answer(answer, own_answer, answer_format):
+                score += params.self_bias
         verdict = verdict_of(score)
-        quote = _quote(content)
+        line = quote(content)
         judgements.append(
             SimJudgement(
                 label=label,
                 weight=float(max(-100, min(100, round(REVIEW_SCALE * score)))),
-                justification=f"{label}: {_WHY[verdict]}",
-                claims=(Claim(quote=quote, verdict=verdict),) if quote else (),
+                justification=f"{label}: {WHY[verdict]}",
+                claims=(Claim(quote=line, verdict=verdict),) if line else (),
             )
         )
     return judgements, latency(rng, params)
-
-
-def _quote(content: str) -> str:
-    """A verbatim substring of the candidate: its final-answer line."""
-    lines = [line.strip() for line in content.splitlines() if line.strip()]
-    return lines[-1] if lines else ""

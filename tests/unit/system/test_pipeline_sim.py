@@ -40,9 +40,9 @@ def untimed(messages: list[Message]) -> list[Message]:
 
 
 class Bus(MemoryBus):
-    def __init__(self, inmem: InMemoryServices) -> None:
+    def __init__(self, inmem: InMemoryServices, pool_path: Path = POOL) -> None:
         inmem.registry.clear()
-        for profile in load_pool(POOL).agents:
+        for profile in load_pool(pool_path).agents:
             inmem.add_agent(profile)
         super().__init__(inmem.routes(), inmem.clock)
         self.inmem = inmem
