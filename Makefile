@@ -104,7 +104,7 @@ chromium: ## Install Debian's chromium for the browser test, if missing and root
 test-e2e: $(VENV)/.dev ## End-to-end tests (the whole stack as processes)
 	$(PYTEST) tests/e2e
 
-bench: $(BIN)/nsed ## Run every benchmark suite; print and save a Markdown table (~1.5 min)
+bench: $(BIN)/nsed ## Run every benchmark suite; print and save a Markdown table (~2–6 min)
 	$(BIN)/nsed bench all
 
 lint: $(VENV)/.dev ## ruff lint + format check

@@ -12,6 +12,7 @@ from schemas.base import Backend, Token
 from schemas.limits import Label, Name
 from schemas.team import DomainPrior
 from services._runtime.errors import ConfigError
+from services.agent_runner.backends.slots import server_key
 from services.agent_runner.local_model import LocalModel, ServerSpec, group_servers
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -110,6 +111,10 @@ class OpenAIConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # llama-cpp-python servers only; backends/grammar.py), for models that do not end
     # with one of their own accord.
     answer_grammar: bool = False
+    # Requests the server computes at once (llama-server --parallel, vLLM max_num_seqs),
+    # shared by every agent of this host that calls its base_url (backends/slots.py); None:
+    # only each agent's max_concurrency. An agent on a local model gets its server's.
+    server_slots: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
     headers: dict[str, str] = msgspec.field(default_factory=dict)  # never put secrets here
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)  # e.g. reasoning_effort
 
@@ -181,7 +186,10 @@ class AgentProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             self,
             local=None,
             openai=msgspec.structs.replace(
-                config, base_url=base_url, model=config.model or self.local.name
+                config,
+                base_url=base_url,
+                model=config.model or self.local.name,
+                server_slots=self.local.parallel,
             ),
         )
 
@@ -219,6 +227,7 @@ class PoolConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"duplicate agent ids: {', '.join(duplicates)}")
+        _check_server_slots(self.agents)
 
     def agent(self, agent_id: str | None) -> AgentProfile:
         if agent_id is None:
@@ -237,6 +246,22 @@ class PoolConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         return group_servers(
             [(a.id, a.local) for a in self.agents if a.local is not None], pool_dir
         )
+
+
+def _check_server_slots(agents: tuple[AgentProfile, ...]) -> None:
+    """Agents that call one server must agree on its slots: they share them."""
+    seen: dict[str, tuple[str, int | None]] = {}
+    for agent in agents:
+        if agent.openai is None or not agent.openai.base_url:
+            continue
+        key = server_key(agent.openai.base_url)
+        first = seen.setdefault(key, (agent.id, agent.openai.server_slots))
+        if first[1] != agent.openai.server_slots:
+            raise ValueError(
+                f"agents {first[0]} and {agent.id} call one server "
+                f"({agent.openai.base_url}) but give it server_slots {first[1]} and "
+                f"{agent.openai.server_slots}: they share its slots, so set the same number"
+            )
 
 
 def load_pool(path: str | Path) -> PoolConfig:

@@ -8,7 +8,8 @@ points the agents' runners at it; ``group_servers`` is that grouping, pure: pool
 
 llama-cpp-python's server computes one request at a time (one lock around its model), so
 ``parallel`` can only be 1, and an agent on it may not take more requests at once than
-that: several agents on one model share its single slot and their calls queue there.
+that: several agents on one model share its single slot, which their runners take in turn
+(``server_slots``, ``backends/slots.py``).
 """
 
 from __future__ import annotations

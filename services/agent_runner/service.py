@@ -62,7 +62,7 @@ def make_backend(
     if profile.backend == "sim":
         return SimBackend(profile, truth, latency_scale=settings.latency_scale)
     if profile.backend == "openai":
-        return OpenAIBackend(profile, session)
+        return OpenAIBackend(profile, session, slots_folder=Path(settings.home) / "slots")
     raise ConfigError(f"agent {profile.id}: unknown backend {profile.backend!r}")
 
 

@@ -11,7 +11,10 @@ is what the pipeline costs over the messaging it cannot avoid.
 
 Both windows are profiled (``services/bench/cpu.py``): the CPU each process used per round
 and per floor traversal. With every process on a few shared cores, a round cannot be
-shorter than the CPU on its critical path, and that is what bounds the ratio.
+shorter than the CPU on its critical path, and that is what bounds the ratio. The server's
+own counters (``streams.py``) give the round's stream messages, record writes and
+deliveries. Then, on a stack of its own, rounds at a realistic model latency give
+``latency_share`` (``latency.py``): how much of a round is not its slowest calls.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
 from schemas.task import Policy
-from services.bench import driver
+from services.bench import bounds, driver, latency, streams
 from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, ProcessBench, process_stack
 from services.bench.report import machine
@@ -84,20 +87,13 @@ async def floor(nc: Client, hops: int = HOPS, repeats: int = 200) -> list[float]
     return times
 
 
-async def published(nc: Client) -> dict[str, int]:
-    """Messages published to each stream so far (sequence numbers only grow). Record
-    writes count: a KV bucket is a stream."""
-    infos = await nc.jetstream(timeout=5.0).streams_info()
-    return {str(i.config.name): i.state.last_seq for i in infos if i.config.name != FLOOR_STREAM}
-
-
 async def _rounds(bench: ProcessBench, tasks: int, policy: Policy) -> dict[str, Any]:
     """Run ``tasks`` sequential tasks; their round times, CPU profile and message count."""
     collector, sub = await driver.listen(bench.nc)
     durations: list[float] = []
     rounds_run = 0
     meter = CpuMeter.of(bench.pids())
-    before = await published(bench.nc)
+    before = await streams.read(bench.nc, skip=(FLOOR_STREAM,))
     meter.start()
     started = time.perf_counter()
     for i in range(tasks):
@@ -107,18 +103,26 @@ async def _rounds(bench: ProcessBench, tasks: int, policy: Policy) -> dict[str, 
             raise RuntimeError(f"overhead-{i} got no result")
         durations += [s.duration_s * 1000 for s in result.summaries[1:]]
         rounds_run += result.rounds
-    cpu = profile(meter.stop(), rounds_run, time.perf_counter() - started)
+    used = meter.stop()
+    cpu = profile(used, rounds_run, time.perf_counter() - started, meter.machine_s)
     await sub.unsubscribe()
-    after = await published(bench.nc)
-    by_stream = {
-        name: round((seq - before.get(name, 0)) / rounds_run, 1)
-        for name, seq in sorted(after.items(), key=lambda item: item[0])
-        if seq > before.get(name, 0)
+    after = await streams.read(bench.nc, skip=(FLOOR_STREAM,))
+    return {
+        "durations": durations,
+        "cpu": cpu,
+        "counts": streams.per_round(before, after, rounds_run),
     }
-    return {"durations": durations, "cpu": cpu, "messages": by_stream}
 
 
-async def run(tasks: int = 20, rounds: int = 4, team: int = 5) -> dict[str, Any]:
+async def run(
+    tasks: int = 20,
+    rounds: int = 4,
+    team: int = 5,
+    latency_median_s: float = 2.0,
+    latency_tasks: int = 6,
+) -> dict[str, Any]:
+    """The zero-latency rounds against the floor, then (``latency_tasks`` > 0) rounds at a
+    model latency of median ``latency_median_s`` on a stack of their own."""
     env = {"NSED_AGENT_RUNNER_LATENCY_SCALE": "0"}
     policy = Policy(team_size=team, min_rounds=rounds, max_rounds=rounds, deadline_s=300)
     async with process_stack(DEFAULT_POOL, env=env) as bench:
@@ -127,7 +131,9 @@ async def run(tasks: int = 20, rounds: int = 4, team: int = 5) -> dict[str, Any]
         meter.start()
         started = time.perf_counter()
         hop_times = await floor(bench.nc)
-        relay = profile(meter.stop(), len(hop_times), time.perf_counter() - started)
+        relay = profile(
+            meter.stop(), len(hop_times), time.perf_counter() - started, meter.machine_s
+        )
     durations = pipeline["durations"]
     round_p50 = statistics.median(durations)
     floor_p50 = statistics.median(hop_times)
@@ -136,9 +142,10 @@ async def run(tasks: int = 20, rounds: int = 4, team: int = 5) -> dict[str, Any]
     # every core: a round time no service code could beat on this machine. Conservative:
     # record writes (KV_* streams, publish without a consumer) are left out.
     cpu_per_hop = relay["cpu_ms_per_round_total"] / HOPS
-    messages = sum(n for name, n in pipeline["messages"].items() if not name.startswith("KV_"))
+    counts = pipeline["counts"]
+    messages = counts["stream_messages_per_round"]
     messaging_ms = messages * cpu_per_hop / cpu["cpu_cores"]
-    return {
+    report: dict[str, Any] = {
         "suite": "overhead",
         "round_ms_p50": round(round_p50, 2),
         "round_ms_p95": round(sorted(durations)[int(0.95 * (len(durations) - 1))], 2),
@@ -152,9 +159,16 @@ async def run(tasks: int = 20, rounds: int = 4, team: int = 5) -> dict[str, Any]
         "cpu": cpu,
         "cpu_bound_round_ms": round(cpu["cpu_ms_per_round_total"] / cpu["cpu_cores"], 2),
         "hops_per_round_measured": round(messages, 1),
-        "messages_per_round_by_stream": pipeline["messages"],
+        **counts,
         "floor_cpu_ms_per_hop": round(cpu_per_hop, 3),
         "messaging_bound_round_ms": round(messaging_ms, 2),
         "messaging_bound_ratio": round(messaging_ms / floor_p50, 2),
         "machine": machine(),
     }
+    report["bound"] = bounds.overhead(report).as_dict()
+    if latency_tasks > 0:
+        at_latency = await latency.run(latency_median_s, latency_tasks, team=team)
+        at_latency["bound"] = bounds.latency(at_latency).as_dict()
+        report["latency_share"] = at_latency["latency_share"]
+        report["at_latency"] = at_latency
+    return report

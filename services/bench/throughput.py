@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from schemas.task import Policy
-from services.bench import driver
+from services.bench import bounds, driver
 from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, process_stack
 from services.bench.report import machine
@@ -41,7 +41,7 @@ async def run(tasks: int = 300, rounds: int = 3, in_flight: int = 100) -> dict[s
         await sub.unsubscribe()
     answered = [collector.results[t] for t in ids if t in collector.results]
     total_rounds = sum(r.rounds for r in answered)
-    return {
+    report: dict[str, Any] = {
         "suite": "throughput",
         "rounds_per_s": round(total_rounds / elapsed, 1),
         "tasks_per_s": round(len(answered) / elapsed, 2),
@@ -51,6 +51,8 @@ async def run(tasks: int = 300, rounds: int = 3, in_flight: int = 100) -> dict[s
         "lost": tasks - len(answered),
         "duplicates": sum(max(n - 1, 0) for n in collector.counts.values()),
         "elapsed_s": round(elapsed, 2),
-        "cpu": profile(used, max(total_rounds, 1), elapsed),
+        "cpu": profile(used, max(total_rounds, 1), elapsed, meter.machine_s),
         "machine": machine(),
     }
+    report["bound"] = bounds.throughput(report).as_dict()
+    return report

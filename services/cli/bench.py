@@ -63,12 +63,28 @@ def bench_broker(as_json: bool) -> None:
 
 @bench.command("overhead")
 @click.option("--tasks", type=click.IntRange(2, 500), default=20, show_default=True)
+@click.option(
+    "--latency-median",
+    type=click.FloatRange(0.01, 60.0),
+    default=2.0,
+    show_default=True,
+    help="Median seconds a call of the model-latency run takes.",
+)
+@click.option(
+    "--latency-tasks",
+    type=click.IntRange(0, 8),
+    default=6,
+    show_default=True,
+    help="Concurrent tasks of that run (0: no run at a model latency).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def bench_overhead(tasks: int, as_json: bool) -> None:
-    """Time per round (team 5, zero-latency agents) against the 7-hop JetStream floor."""
+def bench_overhead(tasks: int, latency_median: float, latency_tasks: int, as_json: bool) -> None:
+    """Time per round (team 5, zero-latency agents) against the 7-hop JetStream floor, then
+    latency_share: how much of a round at a model latency is not its slowest calls."""
     from services.bench import overhead, report
 
-    report.emit(run_async(overhead.run(tasks=tasks)), as_json)
+    run = overhead.run(tasks=tasks, latency_median_s=latency_median, latency_tasks=latency_tasks)
+    report.emit(run_async(run), as_json)
 
 
 @bench.command("throughput")

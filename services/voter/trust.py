@@ -3,7 +3,7 @@ the most reliable reviewer of the round.
 
 Consumes a round: its seats, each carrying the p_v the broker estimated when it seated the
 member (the card's prior, updated by the reviews the gate has measured since, see
-``gate/telemetry.py``), and its valid ballots. Emits the ballots the tally counts, each
+``gate/stats.py``), and its valid ballots. Emits the ballots the tally counts, each
 with its reviewer's trust t ∈ [0, 1]:
 
     edge_i = max(0, 2·p_v,i − 1)      0 at chance (p_v ≤ ½), 1 for a reviewer never wrong
@@ -14,7 +14,7 @@ A seat without an estimate counts as the neutral prior (``DomainPrior().p_v``). 
 of equal p_v all have t = 1: the tally is then exactly unweighted quadratic voting. A
 reviewer whose ballots order right and wrong answers no better than chance loses its weight
 as its reviews are measured: one that votes every rival down whatever they say states no
-preference between them, is measured at ½ (``telemetry.ordering``: ties count half) and, in
+preference between them, is measured at ½ (``stats.ordering``: ties count half) and, in
 time, can neither promote nor block any answer.
 """
 

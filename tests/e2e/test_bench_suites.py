@@ -33,9 +33,10 @@ def _check_profile(cpu: dict[str, Any], processes: set[str]) -> None:
     assert 0 < cpu["cpu_busy"] <= 1.05
 
 
-@pytest.mark.timeout(180)
-def test_overhead_reports_round_time_floor_ratio_and_profile() -> None:
-    report = _bench("overhead", "--tasks", "3")
+@pytest.mark.timeout(240)
+def test_overhead_reports_round_time_floor_ratio_profile_and_latency_share() -> None:
+    report = _bench("overhead", "--tasks", "3", "--latency-median", "0.3", "--latency-tasks", "2",
+                    timeout=230)  # fmt: skip
     assert report["suite"] == "overhead"
     assert report["rounds_measured"] == 3 * 3  # rounds 2..4 of each task
     assert report["round_ms_p50"] > report["floor_ms_p50"] > 0
@@ -56,6 +57,22 @@ def test_overhead_reports_round_time_floor_ratio_and_profile() -> None:
         / report["cpu"]["cpu_cores"],
         rel=0.02,
     )
+    # The server's counters: stream messages and record writes apart, and deliveries.
+    assert report["stream_messages_per_round"] == report["hops_per_round_measured"]
+    assert report["record_writes_per_round"] == by_stream["KV_nsed_deliberations"]
+    deliveries = report["deliveries_per_round_by_consumer"]
+    assert deliveries["agent runners"] == pytest.approx(10, abs=0.5)
+    assert deliveries["voter-ballots"] == pytest.approx(5, abs=0.5)
+    assert report["bound"]["by"] in ("CPU", "messaging floor")
+    # The run at a model latency: 2 tasks of 2 rounds, every call ~0.3 s × e^(σ·z).
+    at_latency = report["at_latency"]
+    assert report["latency_share"] == at_latency["latency_share"]
+    assert at_latency["rounds"] == 4
+    assert at_latency["calls"] == 4 * 10
+    assert 0.1 < at_latency["call_latency_s_p50"] < 1.0
+    assert at_latency["round_s_p50"] >= at_latency["model_path_s_p50"] > 0
+    assert 0 <= at_latency["latency_share"] <= at_latency["latency_share_max"] < 1
+    assert at_latency["bound"]["by"] == "model"
 
 
 @pytest.mark.timeout(180)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from schemas.gate import DeliberationConcluded
+from services._runtime import credentials
 from services.stack.supervisor import StackPaths, Supervisor
 from tests.support import nsed as client
 from tests.support.natsserver import free_port
@@ -60,8 +61,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def deliberate(url: str) -> tuple[DeliberationConcluded, list[dict[str, Any]], list[Any]]:
-    nc = await client.connect(url)
+async def deliberate(
+    url: str, home: Path
+) -> tuple[DeliberationConcluded, list[dict[str, Any]], list[Any]]:
+    # As the CLI does: the stack's admin key (authorization is on), which may read results.
+    nc = await client.connect(url, **credentials.for_principal("admin", home).options())
     try:
         task_id = client.new_task_id("gemma")
         body = client.task(
@@ -100,7 +104,7 @@ def test_the_packaged_model_is_served_by_the_stack_and_deliberates_one_round(
         assert all(p["statename"] == "RUNNING" for p in processes.values()), processes
         pids = [p["pid"] for p in processes.values()]
         started = time.monotonic()
-        result, proposals, ballots = asyncio.run(deliberate(url))
+        result, proposals, ballots = asyncio.run(deliberate(url, home))
         took = time.monotonic() - started
         print(f"stack up {up_took:.0f}s, one round {took:.0f}s: {result.status}, {result.detail}")
         status = nsed(env, "stack", "status", timeout=60)

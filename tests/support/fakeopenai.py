@@ -5,7 +5,8 @@ Each request takes the next step of its model's script (then ``ok`` forever): ``
 (200 with a body that is not JSON), ``truncated`` (the connection closes mid-body),
 ``401``, ``404`` (unknown model), ``no_schema`` (refuses ``json_schema`` like some servers),
 ``template`` (a review that copies the prompt's placeholders, as a tiny model under a
-grammar does), ``ramble`` (a proposal that states no final answer).
+grammar does), ``ramble`` (a proposal that states no final answer). It counts the chat
+requests it is answering at once (``most_in_flight``).
 An ``ok`` proposal answers "Final answer: \\boxed{42}"; an ``ok`` review scores every label
 the prompt lists, quoting a line of the candidates. Every ``ok`` reports its usage, and the
 server keeps the totals.
@@ -53,6 +54,8 @@ class FakeOpenAI(LoopbackServer):
     chat_template: str = "{{ messages }}"
     # every request to an endpoint other than chat, in order: (path, the text it was sent)
     paths: list[tuple[str, str]] = field(default_factory=list)
+    in_flight: int = 0  # chat requests being answered now, and the most there ever were
+    most_in_flight: int = 0
 
     @property
     def base_url(self) -> str:
@@ -97,6 +100,14 @@ class FakeOpenAI(LoopbackServer):
         return [r for r in self.requests if r.get("model") == model]
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer_chat(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer_chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         model = body.get("model", "")

@@ -10,6 +10,9 @@
       a rejection of ``response_format`` → ``StructuredOutputRefused`` (the caller steps
               down to the next structured-output mode; not a retry)
 
+At most the agent's ``max_concurrency`` calls run at once, and each attempt holds one of
+the server's slots (``slots.py``) when the pool says how many it has.
+
 Usage comes from the response's ``usage``; when a server leaves it out, the project's
 token estimator stands in and the result says so. Reasoning text (``reasoning_content``,
 ``reasoning`` or a leading ``<think>…</think>``) is kept apart from the answer.
@@ -18,6 +21,7 @@ token estimator stands in and the result says so. Reasoning text (``reasoning_co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -29,6 +33,7 @@ from typing import Any
 import aiohttp
 
 from services.agent_runner.backends.base import BackendError
+from services.agent_runner.backends.slots import ServerSlots
 from services.agent_runner.config import OpenAIConfig
 from services.agent_runner.prompts import ChatMessage, fold_system
 from services.core.tokens import estimate_tokens
@@ -61,6 +66,7 @@ class ChatClient:
         *,
         api_key: str | None,
         concurrency: int,
+        slots: ServerSlots | None = None,
         sleep: Any = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -70,7 +76,8 @@ class ChatClient:
         self.headers = {"Content-Type": "application/json", **config.headers}
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
-        self.limit = asyncio.Semaphore(concurrency)
+        self.limit = asyncio.Semaphore(concurrency)  # this agent's calls
+        self.slots = slots  # the server's, shared with the other agents that call it
         self.timeout = aiohttp.ClientTimeout(
             total=config.timeout_s, sock_connect=config.connect_timeout_s
         )
@@ -109,13 +116,18 @@ class ChatClient:
             while True:
                 attempts += 1
                 try:
-                    payload = await self._post(body)
+                    async with self._slot():
+                        payload = await self._post(body)
                 except _Transient as exc:
                     if attempts > self.config.max_retries:
                         raise BackendError(f"{exc} (gave up after {attempts} attempts)") from exc
                     await self._sleep(self._backoff(attempts, exc.retry_after))
                     continue
                 return self._result(payload, attempts, time.perf_counter() - started)
+
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """One of the server's slots for one attempt: a retry's backoff leaves it free."""
+        return self.slots.hold() if self.slots is not None else contextlib.nullcontext()
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

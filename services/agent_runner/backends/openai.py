@@ -21,6 +21,7 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,6 +40,7 @@ from services.agent_runner.backends.server import (
     check_chat_template,
     discover_tokenizer,
 )
+from services.agent_runner.backends.slots import ServerSlots
 from services.agent_runner.backends.structured import Unparseable, parse_review, review_schema
 from services.agent_runner.config import AgentProfile, OpenAIConfig
 
@@ -75,16 +77,33 @@ def _shown_whole(shown: str, whole: str) -> str:
 class OpenAIBackend:
     simulated = False
 
-    def __init__(self, profile: AgentProfile, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        profile: AgentProfile,
+        session: aiohttp.ClientSession,
+        *,
+        slots_folder: Path | None = None,
+    ) -> None:
+        """``slots_folder``: where the runners of this host hold the servers' slots
+        (``backends/slots.py``); the server's slots are held if the profile gives them."""
         if profile.openai is None:
             raise ConfigError(f"agent {profile.id} has no [agents.openai] table")
         self.profile = profile
         self.config = profile.openai
+        slots = None
+        if slots_folder is not None and self.config.server_slots is not None:
+            slots = ServerSlots(
+                slots_folder,
+                self.config.base_url,
+                self.config.server_slots,
+                wait_s=self.config.timeout_s,  # a wait for a slot as long as a call may take
+            )
         self.client = ChatClient(
             session,
             self.config,
             api_key=api_key(self.config, profile.id),
             concurrency=profile.max_concurrency,
+            slots=slots,
         )
         configured = self.config.structured_output
         self.modes = list(MODES) if configured == "auto" else [configured]
