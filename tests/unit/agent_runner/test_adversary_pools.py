@@ -52,3 +52,13 @@ def test_the_control_pool_is_the_default_team_with_one_reviewer_at_chance() -> N
                 expected, sim=msgspec.structs.replace(expected.sim, p_v=0.5)
             )
         assert agent == expected
+
+
+def test_the_pool_without_the_adversary_is_the_adversary_pools_other_members() -> None:
+    clean = {a.id: a for a in load_pool(AGENTS / "sim.toml").agents}
+    pool = load_pool(AGENTS / "sim-without-adversary.toml")
+    others = tuple(a for a in default_team(4, AGENTS / "sim.toml") if a != ADVERSARY)
+    assert tuple(sorted(a.id for a in pool.agents)) == tuple(sorted(others))
+    assert default_team(3, AGENTS / "sim-without-adversary.toml") == others
+    for agent in pool.agents:
+        assert agent == clean[agent.id]
