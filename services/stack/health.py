@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
@@ -51,13 +51,16 @@ async def discover(nc: Client, wait: float = 0.3) -> dict[str, int]:
     return counts
 
 
-async def registry(nc: Client) -> Registry:
-    """The agent registry as the broker sees it, read once from ``nsed_agents``."""
+async def registry(nc: Client, timeout: float = 5.0) -> Registry:
+    """The agent registry as the broker sees it, read once from ``nsed_agents``. No bucket
+    yet is no agent; a server too busy to answer within ``timeout`` raises ``TimeoutError``
+    rather than pass for one with no live agents (``make status`` said "live agents: none"
+    beside five, and ``nsed eval`` refused to start, on a loaded machine)."""
     found = Registry(stale_after_s=10.0)
-    js = nc.jetstream(timeout=2.0)
+    js = nc.jetstream(timeout=timeout)
     try:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
-    except Exception:
+    except BucketNotFoundError:
         return found
     return await read_cards(js, kv, found)
 
@@ -171,7 +174,10 @@ async def wait_healthy(
         missing: list[str] = []
         while time.monotonic() < deadline:
             found = await discover(nc)
-            agents_now = await registry(nc)
+            try:
+                agents_now = await registry(nc)
+            except TimeoutError:  # a busy server: not an answer yet
+                agents_now = Registry(stale_after_s=10.0)
             # An unhealthy agent is up: its backend is what fails, and no wait mends that
             # (`nsed stack status` says why).
             up = {a.agent_id for a in [*agents_now.live(), *agents_now.unhealthy()]}

@@ -88,3 +88,22 @@ async def test_an_unhealthy_instance_beside_a_healthy_one_is_named_with_its_reas
         f"{reason}; it still takes a share of agent0's work"
     )
     assert line in shown.splitlines()
+
+
+async def test_a_server_too_slow_to_answer_is_an_error_not_a_registry_without_agents(
+    nc: Client,
+) -> None:
+    # On a loaded machine a read that times out was taken for "no bucket": `make status`
+    # printed "live agents: none" beside five, and `nsed eval` refused to start.
+    js = nc.jetstream()
+    await ensure_topology(js)
+    kv = await js.key_value(subjects.AGENTS_BUCKET)
+    for agent_id in AGENTS:
+        await kv.put(f"{agent_id}.i1", card(agent_id))
+    with pytest.raises(TimeoutError):
+        await health.registry(nc, timeout=1e-9)
+    assert {a.agent_id for a in (await health.registry(nc)).live()} == set(AGENTS)
+
+
+async def test_a_server_with_no_registry_yet_has_no_agents(nc: Client) -> None:
+    assert (await health.registry(nc)).live() == []
