@@ -19,6 +19,7 @@ from schemas.record import DeliberationRecord
 from schemas.task import TaskView
 from schemas.timers import PhaseDue
 from services.core import ids, roles
+from services.core.timers import phase_due
 from services.core.tokens import PREVIOUS_ANSWER_TOKENS, truncate_to_tokens
 
 
@@ -27,16 +28,7 @@ def opening_messages(record: DeliberationRecord) -> Sequence[Dispatch]:
     out: list[Dispatch] = []
     if record.team_selected is not None:
         out.append(record.team_selected)
-    out.append(
-        PhaseDue(
-            task_id=record.task_id,
-            round=0,
-            message_id=ids.timer(record.task_id, 0, "task"),
-            phase="task",
-            owner="gate",
-            due_at=record.deadline_at,
-        )
-    )
+    out.append(phase_due(record.task_id, 0, "task", "gate", record.deadline_at))
     out.extend(dispatch_round(record))
     return out
 
@@ -84,14 +76,7 @@ def dispatch_round(record: DeliberationRecord) -> list[ProposeRequested | PhaseD
         for seat in current.team
     ]
     out.append(
-        PhaseDue(
-            task_id=record.task_id,
-            round=current.number,
-            message_id=ids.timer(record.task_id, current.number, "proposing"),
-            phase="proposing",
-            owner="reviewer",
-            due_at=current.phase_deadline,
-        )
+        phase_due(record.task_id, current.number, "proposing", "reviewer", current.phase_deadline)
     )
     return out
 

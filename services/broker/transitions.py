@@ -24,7 +24,7 @@ from schemas.task import TaskRefused, TaskSubmitted
 from schemas.team import Seat, TeamSelected
 from services._runtime import tracing
 from services._runtime.errors import Rejected
-from services._runtime.route import Delivery, dead_letter
+from services._runtime.route import UNDECODABLE, Delivery, dead_letter
 from services._runtime.tracing import trace_id_of
 from services.broker.dispatch import redispatch
 from services.broker.selection import NoTeam, Selection
@@ -206,7 +206,7 @@ def readable_task_id(payload: bytes) -> str | None:
     """The task id of a payload that did not validate, when it has a well-formed one."""
     try:
         raw = msgspec.json.decode(payload)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # not UTF-8: Python's codec raises
+    except UNDECODABLE:
         return None
     task_id = raw.get("task_id") if isinstance(raw, dict) else None
     if not isinstance(task_id, str) or _TOKEN.fullmatch(task_id) is None:

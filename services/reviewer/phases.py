@@ -24,10 +24,10 @@ from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
 from schemas.review import ReviewRequested
 from schemas.task import TaskView
-from schemas.timers import PhaseDue
 from services.agent_runner.prompts import RUBRIC
 from services.core import ids, roles
 from services.core.ledger import expect_late, outstanding_calls, with_usage
+from services.core.timers import phase_due
 from services.core.tokens import estimate_tokens, truncate_to_tokens
 from services.reviewer.packets import build_packets, candidate, shown_text
 from services.reviewer.validation import absent_ballot
@@ -152,14 +152,7 @@ def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[R
     if cur.phase == "reviewing":
         out.extend(review_requests(record, excerpt_tokens))
         out.append(
-            PhaseDue(
-                task_id=record.task_id,
-                round=cur.number,
-                message_id=ids.timer(record.task_id, cur.number, "reviewing"),
-                phase="reviewing",
-                owner="reviewer",
-                due_at=cur.phase_deadline,
-            )
+            phase_due(record.task_id, cur.number, "reviewing", "reviewer", cur.phase_deadline)
         )
     out.extend(as_published(record, b) for b in cur.ballots)
     return out
