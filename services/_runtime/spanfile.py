@@ -8,12 +8,12 @@ One file per process under ``$NSED_HOME/traces/``; one JSON object per finished 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -30,7 +30,7 @@ class JsonlFile:
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a") as out:
+                with self.path.open("a", encoding="utf-8") as out:
                     out.write(lines)
         except OSError:
             return False
@@ -62,12 +62,17 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
 class JsonlSpanExporter(SpanExporter):
     def __init__(self, path: Path) -> None:
         self.file = JsonlFile(path)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = "".join(json.dumps(span_record(s), default=str) + "\n" for s in spans)
+        # msgspec, not json: every handled message ends a span or two, and the exporter's
+        # thread holds the interpreter while it encodes them (about half the cost).
+        lines = "".join(_encoder.encode(span_record(s)).decode() + "\n" for s in spans)
         if self.file.append(lines):
             return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
