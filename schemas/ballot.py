@@ -1,8 +1,13 @@
-"""Step 4 — ballot: the reviewer's validated ballot (reviewer → voter).
+"""Step 4 — the ballot box: each seat's validated ``Ballot`` (kept in the record, not sent)
+and ``VotingOpened`` (reviewer → voter), the one trigger of a round nobody reviews.
 
-Exactly one ``BallotAccepted`` is emitted per seat and round: a valid ballot, or an invalid
-one whose ``notes`` say why (no valid entry, review error, timed out, not a reviewer). The
-voter tallies when every seat has one, so the fan-in never waits on a ballot that cannot come.
+The voter validates each ``ReviewSubmitted`` itself into a ``Ballot`` and keeps it in the
+record; the round's ``TallyComputed`` carries every ballot to watchers. Every seat ends a
+round with exactly one ballot: a valid one, or an invalid one whose ``notes`` say why (no
+valid entry, review error, timed out, not a reviewer), so the tally never waits on a
+ballot that cannot come. A round whose reviewer opens no review (the protocols without
+review, or nobody able to review) goes straight to ``voting`` with every ballot absent:
+no review will reach the voter, so the reviewer publishes one ``VotingOpened`` for it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Annotated
 
 import msgspec
 
-from schemas.base import AgentId, Event, Struct
+from schemas.base import AgentId, Event, Struct, TaskId
 from schemas.limits import (
     CLAIMS_PER_ENTRY,
     MAX_READING_TEAM,
@@ -20,11 +25,12 @@ from schemas.limits import (
     Id,
     Justification,
     Quote,
+    RoundNumber,
     SeatNumber,
 )
 from schemas.review import Verdict
 
-# The reviewer clamps every weight to [-100, 100] (services/reviewer/validation.py).
+# The voter clamps every weight to [-100, 100] (services/reviewer/validation.py).
 Weight = Annotated[float, msgspec.Meta(ge=-100.0, le=100.0)]
 
 
@@ -40,7 +46,14 @@ class Critique(Struct, frozen=True, kw_only=True):
     text: Justification
 
 
-class BallotAccepted(Event, tag="ballot.accepted", frozen=True, kw_only=True):
+class Ballot(Struct, frozen=True, kw_only=True):
+    """One seat's ballot of one round (what was ``Ballot``, once a message of its
+    own; the record's copies of old ones still decode: their ``type`` and ``final`` are
+    ignored)."""
+
+    task_id: TaskId
+    round: RoundNumber
+    message_id: Id
     seat: SeatNumber
     agent_id: AgentId
     valid: bool
@@ -55,6 +68,8 @@ class BallotAccepted(Event, tag="ballot.accepted", frozen=True, kw_only=True):
     notes: BallotNotes = ()
     dropped_entries: Count = 0
     ungrounded_quotes: Count = 0
-    # Published once every seat had its ballot: the voter tallies on this one and skips
-    # reading the record for the others.
-    final: bool = False
+
+
+class VotingOpened(Event, tag="voting.opened", frozen=True, kw_only=True):
+    """The round is in ``voting`` with every ballot absent: tally it (a trigger: the record
+    holds the ballots)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 from typing import Any, TypeAlias, get_args
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import Message
 from schemas.dlq import DeadLetter
 from schemas.gate import DeliberationConcluded, RoundContinued
@@ -28,11 +28,11 @@ Intake: TypeAlias = Dispatch | DeliberationConcluded | TaskRefused | DeadLetter
 # agent runner: the work it takes, and what it answers.
 AgentWork: TypeAlias = ProposeRequested | ReviewRequested
 AgentOutput: TypeAlias = ProposalSubmitted | ReviewSubmitted
-# reviewer: what the review phase calls for (``on_proposal``, ``on_timer``); ``on_review``
-# emits one ``BallotAccepted``.
-ReviewStep: TypeAlias = ReviewRequested | BallotAccepted | PhaseDue
-# voter: one ``TallyComputed``. gate: the round goes on, or the task ends (a timer or a
-# cancel only ends it).
+# reviewer: what opening review calls for (``on_proposal``, ``on_timer``): the requests
+# and the reviewing timer, or for a round nobody reviews one ``VotingOpened``.
+ReviewStep: TypeAlias = ReviewRequested | VotingOpened | PhaseDue
+# voter: one ``TallyComputed`` (on a review, ``VotingOpened`` or its reviewing timer).
+# gate: the round goes on, or the task ends (a timer or a cancel only ends it).
 GateOutcome: TypeAlias = RoundContinued | DeliberationConcluded
 
 

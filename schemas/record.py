@@ -11,27 +11,29 @@ message that carries nothing the record lacks: its handler reads the record, not
 | none → `proposing` 1, or `done` | broker | `TaskSubmitted` | `broker/transitions.new_record` |
 | `proposing` → `reviewing` | reviewer | `ProposalSubmitted` | `reviewer/phases.add_proposal` |
 | `proposing` → `reviewing` | reviewer | `PhaseDue` proposing* | `reviewer/phases.close_proposing` |
-| `reviewing` → `voting` | reviewer | `ReviewSubmitted` | `reviewer/phases.add_ballot` |
-| `reviewing` → `voting` | reviewer | `PhaseDue` reviewing* | `reviewer/phases.close_reviewing` |
-| `voting` → `gating` | voter | `BallotAccepted` final* | `voter/tally.close_voting` |
+| `reviewing` → `gating` | voter | `ReviewSubmitted` | `voter/ballots.add_ballot` |
+| `reviewing` → `gating` | voter | `PhaseDue` reviewing* | `voter/ballots.close_reviewing` |
+| `voting` → `gating` | voter | `VotingOpened`* | `voter/tally.close_voting` |
 | `gating` → `proposing` r+1, or `done` | gate | `TallyComputed`* | `gate/rounds.close_round` |
 | `proposing` r+1: team confirmed | broker | `RoundContinued`* | `broker/transitions.confirm_team` |
 | any → `done` | gate | `PhaseDue` task* | `gate/early.conclude_at_deadline` |
 | any → `done` | gate | `CancelRequested` | `gate/early.cancel` |
 | none: a late call is paid | reviewer | `ProposalSubmitted` | `core/ledger.pay_late` |
-| none: a late call is paid | reviewer | `ReviewSubmitted` | `core/ledger.pay_late` |
+| none: a late call is paid | voter | `ReviewSubmitted` | `core/ledger.pay_late` |
 
 What each emits: a new record, its team, the task's deadline timer, one ``ProposeRequested``
 per seat and the proposing timer (``broker/dispatch.opening_messages``), or its ``no_team``
-result; entering ``reviewing``, one ``ReviewRequested`` per reviewer, the reviewing timer
-and the ballots of the seats that will not review; entering ``voting``, every ballot, the
-last one ``final`` (both ``reviewer/phases.review_outputs``; the protocols without review
-go from ``proposing`` straight to ``voting``); ``gating``, the ``TallyComputed``; the gate,
-``RoundContinued`` or the one ``DeliberationConcluded``; a continued round, its re-selected
-team and its dispatch (``broker/dispatch.continued_round``; the broker writes the record
-only when a member left and the team changed). The record holds what the current round
-has gathered; finished rounds are folded into ``summaries``, the consensus ``state`` and
-per-seat ``feedback``.
+result; entering ``reviewing``, one ``ReviewRequested`` per reviewer and the reviewing
+timer (the voter's); entering ``voting`` from ``proposing`` (the protocols without review,
+or a round nobody can review: every ballot is absent), one ``VotingOpened`` (both
+``reviewer/phases.review_outputs``); ``gating``, the ``TallyComputed`` with every ballot
+(``voter/tally.published``; the voter fills the ballot box and tallies in one write, so a
+reviewed round passes ``voting`` within it); the gate, ``RoundContinued`` or the one
+``DeliberationConcluded``; a continued round, its re-selected team and its dispatch
+(``broker/dispatch.continued_round``; the broker writes the record only when a member
+left and the team changed). The record holds what the current round has gathered;
+finished rounds are folded into ``summaries``, the consensus ``state`` and per-seat
+``feedback``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Literal
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import Ballot
 from schemas.base import Struct, Usage
 from schemas.gate import DeliberationConcluded, RoundContinued, RoundSummary
 from schemas.propose import ConsensusState, ProposalSubmitted
@@ -61,8 +63,8 @@ class RoundState(Struct, frozen=True, kw_only=True):
     timed_out: tuple[int, ...] = ()  # seats whose proposal never came
     # reviewer seat -> label -> proposal_id
     packets: dict[int, dict[str, str]] = msgspec.field(default_factory=dict)
-    ballots: tuple[BallotAccepted, ...] = ()
-    tally: TallyComputed | None = None
+    ballots: tuple[Ballot, ...] = ()
+    tally: TallyComputed | None = None  # stored without its ``ballots`` (the ones above)
     usage: dict[str, Usage] = msgspec.field(default_factory=dict)  # this round, per agent
     # The broker confirmed (or re-selected) this round's team; until then nothing is sent.
     selected: bool = True
@@ -70,7 +72,7 @@ class RoundState(Struct, frozen=True, kw_only=True):
     def proposal_of(self, seat: int) -> ProposalSubmitted | None:
         return next((p for p in self.proposals if p.seat == seat), None)
 
-    def ballot_of(self, seat: int) -> BallotAccepted | None:
+    def ballot_of(self, seat: int) -> Ballot | None:
         return next((b for b in self.ballots if b.seat == seat), None)
 
     def ok_proposals(self) -> list[ProposalSubmitted]:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import Message
 from schemas.dlq import DeadLetter
 from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
@@ -46,10 +46,11 @@ WORK_REVIEW: Final = "nsed.work.{agent_id}.review"
 EVENT_REFUSED: Final = "nsed.events.{task_id}.refused"
 EVENT_TEAM: Final = "nsed.events.{task_id}.team"
 # An agent's outputs carry its id: its NATS principal may publish on its own subjects only,
-# and the reviewer drops a message whose subject names another agent than its body.
+# and the reviewer (proposals) and the voter (reviews) drop a message whose subject names
+# another agent than its body.
 EVENT_PROPOSAL: Final = "nsed.events.{task_id}.proposal.{agent_id}"
 EVENT_REVIEW: Final = "nsed.events.{task_id}.review.{agent_id}"
-EVENT_BALLOT: Final = "nsed.events.{task_id}.ballot"
+EVENT_VOTING: Final = "nsed.events.{task_id}.voting"
 EVENT_TALLY: Final = "nsed.events.{task_id}.tally"
 EVENT_CONTINUED: Final = "nsed.events.{task_id}.continued"
 EVENT_CANCEL: Final = "nsed.events.{task_id}.cancel"
@@ -101,8 +102,9 @@ FLOW: Final[tuple[Step, ...]] = (
     Step(message=ReviewRequested, subject=WORK_REVIEW, stream=NSED_WORK,
          producers=("reviewer",), consumers=("agent_runner",)),
     Step(message=ReviewSubmitted, subject=EVENT_REVIEW, stream=NSED_EVENTS,
-         producers=("agent_runner",), consumers=("reviewer",)),
-    Step(message=BallotAccepted, subject=EVENT_BALLOT, stream=NSED_EVENTS,
+         producers=("agent_runner",), consumers=("voter",)),
+    # Only for a round that opened no review (nobody reviews): the voter's one trigger.
+    Step(message=VotingOpened, subject=EVENT_VOTING, stream=NSED_EVENTS,
          producers=("reviewer",), consumers=("voter",)),
     Step(message=TallyComputed, subject=EVENT_TALLY, stream=NSED_EVENTS,
          producers=("voter",), consumers=("gate",)),
@@ -113,7 +115,7 @@ FLOW: Final[tuple[Step, ...]] = (
     Step(message=DeliberationConcluded, subject=CONCLUDED, stream=NSED_RESULTS,
          producers=("gate", "broker"), consumers=("client",)),  # clients: RESULTS
     Step(message=PhaseDue, subject=TIMERS, stream=NSED_TIMERS,
-         producers=("broker", "reviewer"), consumers=("reviewer", "gate")),
+         producers=("broker", "reviewer"), consumers=("reviewer", "voter", "gate")),
     Step(message=DeadLetter, subject=DLQ, stream=NSED_DLQ,
          producers=("broker", "agent_runner", "reviewer", "voter", "gate"),
          consumers=("observers",)),

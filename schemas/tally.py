@@ -1,4 +1,6 @@
-"""Step 5 — tally: the quadratic-voting result of one round (voter → gate)."""
+"""Step 5 — tally: the quadratic-voting result of one round (voter → gate), with the
+round's ballots for watchers (the record keeps its tally without that copy: the record
+holds the ballots already)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from schemas.ballot import Ballot
 from schemas.base import Event, Struct
 from schemas.limits import (
     ANSWER_CHARS,
@@ -67,3 +70,6 @@ class TallyComputed(Event, tag="tally.computed", frozen=True, kw_only=True):
     supported: bool = False  # the leading option's score is positive
     # seats whose valid ballots stated no preference
     abstained: Annotated[tuple[SeatNumber, ...], msgspec.Meta(max_length=MAX_TEAM)] = ()
+    # Every seat's ballot, in seat order, as published (empty in the record's own copy):
+    # who balloted and with what weights, for ``nsed watch`` and the web timeline.
+    ballots: Annotated[tuple[Ballot, ...], msgspec.Meta(max_length=MAX_TEAM)] = ()

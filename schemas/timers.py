@@ -13,7 +13,7 @@ from schemas.base import Event
 from schemas.limits import Epoch
 
 TimedPhase = Literal["proposing", "reviewing", "task"]
-TimerOwner = Literal["reviewer", "gate"]
+TimerOwner = Literal["reviewer", "voter", "gate"]
 
 
 class PhaseDue(Event, tag="phase.due", frozen=True, kw_only=True):

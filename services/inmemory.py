@@ -18,7 +18,7 @@ from schemas import subjects
 from schemas.base import Message
 from schemas.stats import AgentStats
 from services._runtime.memory_bus import MemoryBus
-from services._runtime.records import InMemoryRecordStore
+from services._runtime.memory_records import InMemoryRecordStore
 from services._runtime.references import InMemoryReferenceStore
 from services._runtime.route import Route
 from services.agent_runner import routes as runner

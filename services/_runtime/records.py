@@ -39,7 +39,7 @@ from nats.js.kv import KeyValue
 
 from schemas.record import DeliberationRecord
 from schemas.stats import AgentStats
-from services._runtime.errors import Rejected, Retryable
+from services._runtime.errors import Retryable, UnknownTask
 from services._runtime.retry import retryable
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -137,6 +137,11 @@ class CasStore(Generic[T]):
 class RecordStore(Protocol):
     async def get(self, task_id: str) -> DeliberationRecord | None: ...
 
+    def holds(self, task_id: str) -> bool:
+        """Whether this process holds a copy of the task's record (so the task exists, or
+        did: a timer that is not due yet need not read it to know)."""
+        ...
+
     async def create(self, record: DeliberationRecord) -> bool:
         """Store a new record; False if one already exists for the task."""
         ...
@@ -145,7 +150,7 @@ class RecordStore(Protocol):
         self, task_id: str, change: Change, *, fresh: bool = False
     ) -> tuple[DeliberationRecord, bool]:
         """Apply ``change`` atomically; returns the resulting record and whether it changed.
-        A missing record raises ``Rejected``: records exist before any event about them.
+        A missing record raises ``UnknownTask``: records exist before any event about them.
         ``fresh``: the last value this process saw is likely current; try it first."""
         ...
 
@@ -174,6 +179,9 @@ class KvRecordStore:
 
     async def get(self, task_id: str) -> DeliberationRecord | None:
         return await self._store.get(task_id)
+
+    def holds(self, task_id: str) -> bool:
+        return task_id in self._seen
 
     async def create(self, record: DeliberationRecord) -> bool:
         return await self._store.create(record.task_id, record)
@@ -219,7 +227,7 @@ class KvRecordStore:
 
         def apply(record: DeliberationRecord | None) -> DeliberationRecord | None:
             if record is None:
-                raise Rejected(f"no deliberation record for task {task_id!r}")
+                raise UnknownTask(task_id)
             outcomes.clear()
             for item in batch:
                 try:
@@ -250,37 +258,6 @@ class KvRecordStore:
                 item.done.set_exception(outcome)
             else:
                 item.done.set_result(outcome)
-
-
-class InMemoryRecordStore:
-    """The same contract without NATS, for handler tests and offline studies."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, DeliberationRecord] = {}
-        self.writes = 0
-
-    async def get(self, task_id: str) -> DeliberationRecord | None:
-        return self.records.get(task_id)
-
-    async def create(self, record: DeliberationRecord) -> bool:
-        if record.task_id in self.records:
-            return False
-        self.records[record.task_id] = record
-        self.writes += 1
-        return True
-
-    async def update(
-        self, task_id: str, change: Change, *, fresh: bool = False
-    ) -> tuple[DeliberationRecord, bool]:
-        record = self.records.get(task_id)
-        if record is None:
-            raise Rejected(f"no deliberation record for task {task_id!r}")
-        changed = change(record)
-        if changed is None:
-            return record, False
-        self.records[task_id] = changed
-        self.writes += 1
-        return changed, True
 
 
 class KvStatsStore:

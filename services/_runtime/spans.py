@@ -2,7 +2,8 @@
 the handler's outputs (handlers themselves never touch OpenTelemetry).
 
 Names: ``intake``, ``dispatch``, ``propose <agent>``, ``review <agent>``,
-``gather proposal`` / ``open review``, ``validate ballot``, ``count ballot`` / ``tally``,
+``gather proposal`` / ``open review``, ``count ballot`` / ``tally`` (a review: the voter
+validates it into its seat's ballot, and tallies on the last), ``tally`` (voting opened),
 ``gate``, ``timer <phase>``. Attributes: ``nsed.task_id``, ``nsed.round``,
 ``nsed.agent_id``, ``nsed.phase``; the winner, conviction and per-proposal scores on the
 tally span; the decision, evidence and state tokens on the gate span.
@@ -15,7 +16,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import Message
 from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
@@ -31,7 +32,7 @@ PHASES: dict[type, str] = {
     ReviewRequested: "review",
     ProposalSubmitted: "proposing",
     ReviewSubmitted: "reviewing",
-    BallotAccepted: "voting",
+    VotingOpened: "voting",
     TallyComputed: "gating",
     PhaseDue: "timer",
 }
@@ -49,9 +50,7 @@ def name_for(message: Any, outputs: Sequence[Message]) -> str:
         return f"review {message.agent_id}"
     if isinstance(message, ProposalSubmitted):
         return "open review" if ReviewRequested in kinds else "gather proposal"
-    if isinstance(message, ReviewSubmitted):
-        return "validate ballot"
-    if isinstance(message, BallotAccepted):
+    if isinstance(message, ReviewSubmitted | VotingOpened):
         return "tally" if TallyComputed in kinds else "count ballot"
     if isinstance(message, TallyComputed):
         return "gate"

@@ -1,13 +1,14 @@
 """``nsed bench overhead``: what the orchestration adds to a round, against its floor.
 
-A round's critical path is 7 sequential JetStream hops: broker → runner (propose) →
-reviewer → runner (review) → reviewer → voter → gate → broker. The suite runs sequential
-tasks (simulated agents at zero latency, a team of 5, several rounds each) on a stack of
-processes, and takes each round's duration as the gate measures it (rounds ≥ 2: each one
-is a full continue → dispatch → … → close cycle). In the same run, on the same server, it
-times the floor: a message relayed through 7 sequential publish → pull-consume hops by
-trivial relays (publish with acknowledgement, fetch one, ack). The ratio of the two p50s
-is what the pipeline costs over the messaging it cannot avoid.
+A round's critical path is 6 sequential JetStream hops, the design's own: broker → runner
+(propose) → reviewer → runner (review) → voter (it validates the last review and tallies
+in one step) → gate → broker. The suite runs sequential tasks (simulated agents at zero
+latency, a team of 5, several rounds each) on a stack of processes, and takes each round's
+duration as the gate measures it (rounds ≥ 2: each one is a full continue → dispatch → … →
+close cycle). In the same run, on the same server, it times the floor: a message relayed
+through as many (6) sequential publish → pull-consume hops by trivial relays (publish with
+acknowledgement, fetch one, ack). The ratio of the two p50s is what the pipeline costs
+over the messaging it cannot avoid.
 
 Both windows are profiled (``services/bench/cpu.py``): the CPU each process used per round
 and per floor traversal. With every process on a few shared cores, a round cannot be
@@ -34,7 +35,7 @@ from services.bench.cpu import CpuMeter, profile
 from services.bench.harness import DEFAULT_POOL, ProcessBench, process_stack
 from services.bench.report import machine
 
-HOPS = 7
+HOPS = 6  # the critical path above: the floor is the design's own, not an ideal
 FLOOR_STREAM = "NSED_BENCH_FLOOR"
 
 

@@ -1,7 +1,8 @@
 """What a follower of one task knows from its events, and the lines it shows (pure).
 
 Consumes the task's events (``nsed.events.<task_id>.>``) and its result. ``RoundCounts``
-keeps the team, who proposed and who balloted per round, and the cost so far;
+keeps the team, who proposed and who balloted per round (a review is its seat's ballot;
+the tally carries every ballot, absent ones included), and the cost so far;
 ``lines_for`` gives the lines one event calls for, once per event: ``member_notes`` (a
 member timed out or was replaced, and why), then ``describe`` (at most one line). The
 rest word the summary, the warnings and the simulated-agents notice.
@@ -15,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import Ballot
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewSubmitted
@@ -40,7 +41,7 @@ class RoundCounts:
     def waiting(self, round_number: int) -> tuple[str, list[str]]:
         """The round's phase as seen from its events, and the members it waits for: the
         seats without a proposal, then the reviewers (seats with an ok proposal) without a
-        ballot."""
+        review."""
         proposed = self.proposed.get(round_number, set())
         missing = [a for seat, a in sorted(self.agents.items()) if seat not in proposed]
         if missing:
@@ -75,21 +76,25 @@ def member_notes(event: Any, counts: RoundCounts) -> list[str]:
             for seat, before in sorted(counts.agents.items())
             if now.get(seat) != before
         ]
-    if isinstance(event, BallotAccepted):
-        if "review timed out" in event.notes:
-            return _late(counts, event.round, event.seat, event.agent_id, "review")
-        if any(note.startswith("no proposal in time") for note in event.notes):
-            return _late(counts, event.round, event.seat, event.agent_id, "propose")
     if isinstance(event, TallyComputed):
-        # Every seat of a round gets a ballot, so a balloted seat without a proposal did
-        # not propose in time (protocols without review say nothing else about it).
+        # The tally carries every seat's ballot: a timed-out review, and a seat without a
+        # proposal (protocols without review say nothing else about it), are said here.
+        found = [line for b in event.ballots for line in _ballot_notes(counts, b)]
         proposed = counts.proposed.get(event.round, set())
-        missing = sorted(counts.balloted.get(event.round, set()) - proposed)
-        return [
+        balloted = counts.balloted.get(event.round, set()) | {b.seat for b in event.ballots}
+        return found + [
             line
-            for seat in missing
+            for seat in sorted(balloted - proposed)
             for line in _late(counts, event.round, seat, counts.agents.get(seat, "?"), "propose")
         ]
+    return []
+
+
+def _ballot_notes(counts: RoundCounts, ballot: Ballot) -> list[str]:
+    if "review timed out" in ballot.notes:
+        return _late(counts, ballot.round, ballot.seat, ballot.agent_id, "review")
+    if any(note.startswith("no proposal in time") for note in ballot.notes):
+        return _late(counts, ballot.round, ballot.seat, ballot.agent_id, "propose")
     return []
 
 
@@ -117,6 +122,8 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
         return f"team ({event.solver_status}): {names}{timing}"
     if isinstance(event, ProposalSubmitted | ReviewSubmitted):
         counts.cost_usd += event.usage.cost_usd
+    if isinstance(event, ReviewSubmitted):  # the seat's ballot, as the voter will count it
+        _balloted(counts, event.round, {event.seat})
     if isinstance(event, ReviewSubmitted) and event.status != "ok":
         return f"round {event.round}: {event.agent_id} review {event.status}: {event.error}"
     if isinstance(event, ProposalSubmitted):
@@ -127,11 +134,8 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
         if event.status != "ok":
             return f"round {event.round}: {event.agent_id} {event.status}: {event.error}"
         return None
-    if isinstance(event, BallotAccepted):
-        counts.ballots[event.round] = counts.ballots.get(event.round, 0) + 1
-        counts.balloted.setdefault(event.round, set()).add(event.seat)
-        return None
     if isinstance(event, TallyComputed):
+        _balloted(counts, event.round, {b.seat for b in event.ballots})
         winner = next((s for s in event.scores if s.proposal_id == event.winner), None)
         who = winner.agent_id if winner else "nobody"
         quorum = "" if event.quorum_met else " · below quorum"
@@ -145,6 +149,12 @@ def describe(event: Any, counts: RoundCounts) -> str | None:
         tokens = event.state.tokens
         return f"round {event.round}: continue → round {event.next_round} ({tokens} state tokens)"
     return None
+
+
+def _balloted(counts: RoundCounts, round_number: int, seats: set[int]) -> None:
+    balloted = counts.balloted.setdefault(round_number, set())
+    balloted |= seats
+    counts.ballots[round_number] = len(balloted)
 
 
 def summary_line(result: DeliberationConcluded) -> str:

@@ -8,7 +8,6 @@ from typing import Any, Union
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
 from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted
 from schemas.review import ReviewSubmitted
@@ -21,7 +20,6 @@ TaskEvent = Union[  # noqa: UP007 - a runtime union for msgspec
     TeamSelected,
     ProposalSubmitted,
     ReviewSubmitted,
-    BallotAccepted,
     TallyComputed,
     RoundContinued,
     CancelRequested,

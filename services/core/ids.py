@@ -36,6 +36,10 @@ def ballot(task_id: str, round_number: int, seat: int) -> str:
     return f"{task_id}:{round_number}:ballot:{seat}"
 
 
+def voting(task_id: str, round_number: int) -> str:
+    return f"{task_id}:{round_number}:voting"
+
+
 def tally(task_id: str, round_number: int) -> str:
     return f"{task_id}:{round_number}:tally"
 

@@ -2,10 +2,10 @@
 proposals, reviews, ballots, tally and the gate's decision, then the result.
 
 Consumes a task's events (``nsed.events.<task_id>.>``: ``TeamSelected``,
-``ProposalSubmitted``, ``ReviewSubmitted``, ``BallotAccepted``, ``TallyComputed``,
-``RoundContinued``, ``TaskRefused``) and its ``DeliberationConcluded``, in any order and
-with redeliveries (a message id seen before changes nothing). Emits a ``Timeline`` that
-``services/gateway/pages.py`` renders.
+``ProposalSubmitted``, ``ReviewSubmitted``, ``TallyComputed`` (which carries the round's
+ballots), ``RoundContinued``, ``TaskRefused``) and its ``DeliberationConcluded``, in any
+order and with redeliveries (a message id seen before changes nothing). Emits a
+``Timeline`` that ``services/gateway/pages.py`` renders.
 
 The record keeps only the current round in full, so earlier rounds are known from their
 events alone. The masked labels each reviewer saw are made again as the reviewer made them
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import Ballot
 from schemas.base import Usage
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted
@@ -37,7 +37,7 @@ class RoundView:
     team: tuple[Seat, ...] = ()
     proposals: dict[str, ProposalSubmitted] = field(default_factory=dict)  # arrival order
     reviews: dict[int, ReviewSubmitted] = field(default_factory=dict)  # seat -> review
-    ballots: dict[int, BallotAccepted] = field(default_factory=dict)  # seat -> ballot
+    ballots: dict[int, Ballot] = field(default_factory=dict)  # seat -> ballot, at the tally
     tally: TallyComputed | None = None
     continued: RoundContinued | None = None
 
@@ -122,10 +122,10 @@ class Timeline:
             self.round(event.round).proposals[event.proposal_id] = event
         elif isinstance(event, ReviewSubmitted):
             self.round(event.round).reviews[event.seat] = event
-        elif isinstance(event, BallotAccepted):
-            self.round(event.round).ballots[event.seat] = event
         elif isinstance(event, TallyComputed):
-            self.round(event.round).tally = event
+            view = self.round(event.round)
+            view.tally = event
+            view.ballots.update({b.seat: b for b in event.ballots})
         elif isinstance(event, RoundContinued):
             self.round(event.round).continued = event
         else:

@@ -1,6 +1,7 @@
 """The reviewer: the peer-review fabric of §5.2.
 
-Consumes ``ProposalSubmitted``, ``ReviewSubmitted`` and its phase timers; emits
-``ReviewRequested`` per reviewing seat, one ``BallotAccepted`` per seat and round, and the
-review-phase timer. It owns the proposing and reviewing phases of the record.
+Consumes ``ProposalSubmitted`` and its (proposing) phase timers; emits ``ReviewRequested``
+per reviewing seat and the reviewing timer, which the voter owns, or, for a round in which
+nobody reviews, one ``VotingOpened``. It owns the proposing phase of the record; the voter
+takes the reviews.
 """

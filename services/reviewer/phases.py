@@ -1,15 +1,17 @@
-"""The proposing and reviewing phases as pure record transitions, and what each emits.
+"""The proposing phase as pure record transitions, and what opening review emits.
 
-    proposing ──all seats proposed, or the phase timer fired──▶ reviewing
-    reviewing ──every seat has a ballot, or the phase timer fired──▶ voting
+    proposing ──all seats proposed, or the phase timer fired──▶ reviewing (or voting)
 
 Entering ``reviewing`` builds the packets and, at once, an (invalid) ballot for every seat
 that will not review, with the reason; so every seat ends the round with exactly one
 ballot. A review request carries the reviewing seat's role and its instruction, as its
-proposal request did. The protocols without review (vote, moa, debate) build no packets:
-every seat gets its absent ballot ("no review in protocol …") and the phase goes straight
-to ``voting``. The messages each state calls for are a function of the record alone, which
-is what lets a redelivered message emit them again unchanged.
+proposal request did. The reviewing phase itself is the voter's (``voter/ballots``): it
+takes each review as a ballot and tallies when the box is full or the reviewing timer
+(armed here, owned by the voter) fires. The protocols without review (vote, moa, debate)
+build no packets, nor does a round in which nobody can review: every seat gets its absent
+ballot ("no review in protocol …") and the phase goes straight to ``voting``, for which
+the voter hears one ``VotingOpened``. The messages each state calls for are a function of
+the record alone, which is what lets a redelivered message emit them again unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import Ballot, VotingOpened
 from schemas.outputs import ReviewStep
 from schemas.propose import REVIEWING, ProposalSubmitted
 from schemas.record import DeliberationRecord, RoundState
@@ -77,7 +79,7 @@ def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
     protocol = record.task.policy.protocol
     reviewed = protocol == "nsed"
     packets = build_packets(record.task_id, cur.number, cur.proposals) if reviewed else {}
-    ballots: list[BallotAccepted] = []
+    ballots: list[Ballot] = []
     for seat in cur.team:
         if seat.seat in packets:
             continue
@@ -110,58 +112,25 @@ def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
     )
 
 
-def add_ballot(record: DeliberationRecord, ballot: BallotAccepted) -> DeliberationRecord | None:
-    cur = record.current
-    if record.done or cur.number != ballot.round or cur.phase != "reviewing":
-        return None
-    if cur.ballot_of(ballot.seat) is not None:
-        return None
-    ballots = (*cur.ballots, ballot)
-    phase = "voting" if {b.seat for b in ballots} >= set(cur.seats()) else "reviewing"
-    return replace(record, current=replace(cur, ballots=ballots, phase=phase))
-
-
-def close_reviewing(record: DeliberationRecord) -> DeliberationRecord | None:
-    """The reviewing deadline passed: every seat still without a ballot gets a timed-out one."""
-    cur = record.current
-    if record.done or cur.phase != "reviewing":
-        return None
-    record = expect_late(record, outstanding_calls(record))
-    late = [
-        absent_ballot(
-            record.task_id,
-            cur.number,
-            seat.seat,
-            seat.agent_id,
-            "review timed out",
-            ids.ballot(record.task_id, cur.number, seat.seat),
-        )
-        for seat in cur.team
-        if cur.ballot_of(seat.seat) is None
-    ]
-    return replace(record, current=replace(cur, ballots=(*cur.ballots, *late), phase="voting"))
-
-
 def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[ReviewStep]:
     """What the review phase of the current round calls for: the review requests still
-    unanswered, every ballot recorded so far and the phase timer."""
+    unanswered and the reviewing timer (the voter's), or, for a round that went straight
+    to ``voting``, the one ``VotingOpened`` the voter tallies on."""
     cur = record.current
-    if cur.phase not in ("reviewing", "voting"):
+    if cur.phase == "voting":
+        return [
+            VotingOpened(
+                task_id=record.task_id,
+                round=cur.number,
+                message_id=ids.voting(record.task_id, cur.number),
+            )
+        ]
+    if cur.phase != "reviewing":
         return []
-    out: list[ReviewStep] = []
-    if cur.phase == "reviewing":
-        out.extend(review_requests(record, excerpt_tokens))
-        out.append(
-            phase_due(record.task_id, cur.number, "reviewing", "reviewer", cur.phase_deadline)
-        )
-    out.extend(as_published(record, b) for b in cur.ballots)
-    return out
-
-
-def as_published(record: DeliberationRecord, ballot: BallotAccepted) -> BallotAccepted:
-    """A ballot as it goes out: ``final`` once the ballot box is full (phase ``voting``)."""
-    final = record.current.phase == "voting"
-    return replace(ballot, final=True) if final and not ballot.final else ballot
+    return [
+        *review_requests(record, excerpt_tokens),
+        phase_due(record.task_id, cur.number, "reviewing", "voter", cur.phase_deadline),
+    ]
 
 
 def review_requests(record: DeliberationRecord, excerpt_tokens: int) -> list[ReviewRequested]:

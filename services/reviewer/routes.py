@@ -1,12 +1,10 @@
-"""Reviewer routes: proposals, reviews and the reviewer's phase timers."""
+"""Reviewer routes: proposals and the reviewer's (proposing) phase timers."""
 
 from __future__ import annotations
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted
 from schemas.outputs import ReviewStep, members
 from schemas.propose import ProposalSubmitted
-from schemas.review import ReviewSubmitted
 from schemas.timers import PhaseDue
 from services._runtime.route import Route, on_delivery, on_message
 from services.reviewer import handlers
@@ -20,12 +18,6 @@ def routes(deps: ReviewerDeps) -> tuple[Route, ...]:
             consumes=(ProposalSubmitted,),
             handler=on_delivery(handlers.on_proposal, deps),
             emits=members(ReviewStep),
-        ),
-        Route(
-            name="reviewer-reviews",
-            consumes=(ReviewSubmitted,),
-            handler=on_delivery(handlers.on_review, deps),
-            emits=(BallotAccepted,),
         ),
         Route(
             name="reviewer-timers",

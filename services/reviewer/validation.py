@@ -1,4 +1,4 @@
-"""Ballot validation (pure, §5.2): a ``ReviewSubmitted`` and its packet → ``BallotAccepted``.
+"""Ballot validation (pure, §5.2): a ``ReviewSubmitted`` and its packet → ``Ballot``.
 
 - weights are clamped to [−100, 100] (a non-finite weight drops its entry);
 - unknown or duplicate labels are dropped (the first entry for a label wins);
@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from schemas.ballot import BallotAccepted, ClaimCheck, Critique
+from schemas.ballot import Ballot, ClaimCheck, Critique
 from schemas.review import ReviewEntry, ReviewSubmitted
 from services.agent_runner.prompts import review_template
 
@@ -100,7 +100,7 @@ def validate_ballot(
     shown: Mapping[str, str],
     *,
     message_id: str,
-) -> BallotAccepted:
+) -> Ballot:
     """``packet``: label → proposal id; ``shown``: proposal id → the text the reviewer saw."""
     if review.status != "ok":
         reason = f"review {review.status}: {review.error or 'no reason given'}"
@@ -152,7 +152,7 @@ def validate_ballot(
         reasons = template_reasons(counted, shown, len(claims))
         notes.extend(reasons)
         valid = not reasons
-    return BallotAccepted(
+    return Ballot(
         task_id=review.task_id,
         round=review.round,
         message_id=message_id,
@@ -170,9 +170,9 @@ def validate_ballot(
 
 def absent_ballot(
     task_id: str, round_number: int, seat: int, agent_id: str, reason: str, message_id: str
-) -> BallotAccepted:
+) -> Ballot:
     """The ballot of a seat that does not (or did not in time) vote, saying why."""
-    return BallotAccepted(
+    return Ballot(
         task_id=task_id,
         round=round_number,
         message_id=message_id,

@@ -1,10 +1,11 @@
 """The voting phase as a pure record transition: every seat has its ballot (``voting``) →
-the round's tally in the record (``gating``).
+the round's tally in the record (``gating``), and the tally as it goes out.
 
 ``compute_tally`` is ``qv.tally`` over the round's options (answers, or proposals for free
 text), each ballot weighed by its reviewer's ``trust``, or ``qv.plurality`` for the
 protocols without review, whose quorum is one ok proposal; ``close_voting`` stores it in
-the record, once, whichever ballot asks.
+the record, once, whichever message asks; ``published`` is the tally as it goes out, with
+the round's ballots (the record's copy goes without them: the record holds them already).
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ def close_voting(
     return msgspec.structs.replace(
         record, current=msgspec.structs.replace(cur, tally=tally, phase="gating")
     )
+
+
+def published(record: DeliberationRecord, round_number: int) -> TallyComputed | None:
+    """Round ``round_number``'s tally with every ballot, in seat order, while the record is
+    in that round's ``gating``; None otherwise (not tallied yet, or the gate has it). A
+    function of the record alone: every emission of a round's tally is the same."""
+    cur = record.current
+    if cur.number != round_number or cur.phase != "gating" or cur.tally is None:
+        return None
+    ballots = tuple(sorted(cur.ballots, key=lambda b: b.seat))
+    return msgspec.structs.replace(cur.tally, ballots=ballots)
 
 
 def compute_tally(record: DeliberationRecord, settings: VoterSettings) -> TallyComputed:

@@ -55,7 +55,7 @@ CRASHES = [
     ("broker", "continued"),  # dispatching round 2
     ("agent-alpha", "team"),  # alpha's round-1 proposal in flight
     ("reviewer", "proposal"),  # gathering proposals
-    ("voter", "ballot"),  # gathering ballots
+    ("voter", "review"),  # gathering reviews into ballots
     ("gate", "tally"),  # closing round 1
 ]
 

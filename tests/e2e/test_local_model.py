@@ -74,7 +74,7 @@ async def deliberate(
         await client.publish_task(nc, body, msg_id=task_id)
         result = await client.wait_result(nc, task_id, timeout=900)
         proposals = await client.task_events(nc, task_id, "proposal")
-        ballots = await client.task_events(nc, task_id, "ballot")
+        ballots = await client.task_ballots(nc, task_id)
     finally:
         await nc.close()
     return result, proposals, ballots

@@ -62,7 +62,7 @@ async def test_three_openai_agents_deliberate_on_a_real_llama_cpp_server(
     assert result.rounds == 1
     [summary] = result.summaries
     assert summary.ok_proposals == 3, result.detail
-    ballots = await nsed.task_events(nc, task_id, "ballot")
+    ballots = await nsed.task_ballots(nc, task_id)
     assert len([b for b in ballots if b["valid"]]) >= 2, [b["notes"] for b in ballots]
     # The server held every quote to its candidate's own pieces.
     assert all(b["ungrounded_quotes"] == 0 for b in ballots), [b["notes"] for b in ballots]

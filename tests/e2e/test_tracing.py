@@ -122,7 +122,7 @@ async def test_a_three_round_task_is_one_trace_across_all_five_services(traced) 
     assert [g["attributes"]["nsed.decision"] for g in gates].count("continue") == 2
     assert all("nsed.state_tokens" in g["attributes"] for g in gates)
     # Service steps hang under their round; consumers link to the producers' spans.
-    steps = [s for s in spans if s["name"] in ("propose alpha", "tally", "gate", "validate ballot")]
+    steps = [s for s in spans if s["name"] in ("propose alpha", "tally", "gate", "count ballot")]
     assert all(by_id[s["parent_id"]]["name"].startswith("round ") for s in steps)
     assert any(s["links"] for s in spans if s["name"] == "gather proposal")
 

@@ -56,7 +56,7 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     js = nc.jetstream()
     await js.publish("nsed.events.junk.proposal.alpha", b"\x00\x01 garbage")
-    await js.publish("nsed.events.junk.ballot", b'{"type": "ballot.accepted", "seat": "x"}')
+    await js.publish("nsed.events.junk.voting", b'{"type": "voting.opened", "round": "x"}')
     await js.publish("nsed.work.alpha.propose", b"[]")
     # A well-formed proposal for a task nobody knows about is rejected too.
     await js.publish(
@@ -69,7 +69,7 @@ async def test_garbage_on_internal_subjects_is_dead_lettered_by_the_consuming_se
     assert any("undecodable" in d.error for d in reviewer)
     assert any("no deliberation record for task 'ghost'" in d.error for d in reviewer)
     voter = await until(lambda: _at_least(nc, "voter", 1), what="a voter dead letter")
-    assert voter[0].subject == "nsed.events.junk.ballot"
+    assert voter[0].subject == "nsed.events.junk.voting"
     assert voter[0].path is not None
     runner = await until(lambda: _at_least(nc, "agent_runner", 1), what="a runner dead letter")
     assert runner[0].subject == "nsed.work.alpha.propose"
@@ -117,11 +117,11 @@ async def test_a_string_that_is_not_utf8_is_dead_lettered_and_the_service_keeps_
     await ready(nc, agents=("alpha", "bravo", "charlie"))
     js = nc.jetstream()
     await js.publish("nsed.tasks", b'{"task_id": "bad-utf8", "prompt": "\x96"}')
-    await js.publish("nsed.events.junk.ballot", b'{"type": "\xff"}')
+    await js.publish("nsed.events.junk.voting", b'{"type": "\xff"}')
     broker = await until(lambda: _at_least(nc, "broker", 1), what="a broker dead letter")
     assert broker[0].error.startswith("undecodable")
     voter = await until(lambda: _at_least(nc, "voter", 1), what="a voter dead letter")
-    assert voter[0].subject == "nsed.events.junk.ballot"
+    assert voter[0].subject == "nsed.events.junk.voting"
 
     good = nsed.new_task_id()
     await nsed.publish_task(nc, nsed.task(good), msg_id=good)

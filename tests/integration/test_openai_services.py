@@ -169,7 +169,7 @@ async def test_template_reviews_do_not_count_and_a_rambling_proposal_is_no_answe
     proposals = {p["agent_id"]: p for p in await nsed.task_events(nc, task_id, "proposal")}
     assert proposals["agent-r"]["status"] == "no_answer"
     assert proposals["agent-r"]["extracted_answer"] is None  # not the 42 in its text
-    ballots = {b["agent_id"]: b for b in await nsed.task_events(nc, task_id, "ballot")}
+    ballots = {b["agent_id"]: b for b in await nsed.task_ballots(nc, task_id)}
     assert ballots["agent-t"]["valid"] is False
     assert any("template text: a placeholder" in n for n in ballots["agent-t"]["notes"])
     assert "no claim quotes its candidate" in ballots["agent-t"]["notes"]

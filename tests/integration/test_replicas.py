@@ -20,7 +20,7 @@ from tests.support.natsserver import NatsServer, kill9, restart
 from tests.support.wait import until
 
 AGENTS = ("alpha", "bravo", "charlie", "delta")
-SERVICE_ROUTES = ("broker-tasks", "reviewer-proposals", "voter-ballots", "gate-tallies")
+SERVICE_ROUTES = ("broker-tasks", "reviewer-proposals", "voter-reviews", "gate-tallies")
 ROUTES = (*SERVICE_ROUTES, *(f"agent-{a}" for a in AGENTS))
 
 

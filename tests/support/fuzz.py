@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import TOKEN_PATTERN, Message
 from schemas.gate import CancelRequested, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
@@ -73,9 +73,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("agent_runner", ProposeRequested, _WORK),
     Entry("agent_runner", ReviewRequested, _WORK),
     Entry("reviewer", ProposalSubmitted, (ProposalSubmitted,)),
-    Entry("reviewer", ReviewSubmitted, (ReviewSubmitted,)),
     Entry("reviewer", PhaseDue, (PhaseDue,), owner="reviewer"),
-    Entry("voter", BallotAccepted, (BallotAccepted,)),
+    Entry("voter", ReviewSubmitted, (ReviewSubmitted,)),
+    Entry("voter", VotingOpened, (VotingOpened,)),
+    Entry("voter", PhaseDue, (PhaseDue,), owner="voter"),
     Entry("gate", TallyComputed, (TallyComputed,)),
     Entry("gate", CancelRequested, (CancelRequested,)),
     Entry("gate", PhaseDue, (PhaseDue,), owner="gate"),
@@ -92,7 +93,7 @@ _ROUTES = {e.decodes: Route(name="fuzz", consumes=e.decodes, handler=_unused) fo
 
 class Fate(Enum):
     DEAD_LETTERED = "dead-lettered by its consumer"
-    ANSWERED = "answered by the runner; the answer dead-lettered by the reviewer"
+    ANSWERED = "answered by the runner; the answer dead-lettered by its consumer"
     CONCLUDED = "a task: taken, and ended with its result (no_team, unless damage changed that)"
     SKIPPED = "stale work: skipped by the runner"
 
@@ -131,8 +132,8 @@ def expected(shots: Sequence[Shot]) -> Counter[str]:
     for shot in shots:
         if shot.fate is Fate.DEAD_LETTERED:
             letters[shot.entry.service] += 1
-        elif shot.fate is Fate.ANSWERED:
-            letters["reviewer"] += 1
+        elif shot.fate is Fate.ANSWERED:  # a proposal (the reviewer's) or a review (the voter's)
+            letters["reviewer" if shot.entry.message is ProposeRequested else "voter"] += 1
     return letters
 
 
@@ -189,7 +190,7 @@ DAMAGES: tuple[Damage, ...] = (
 )  # fmt: skip
 
 
-TAGS = ("", "task.submitted", "proposal.submitted", "review.submitted", "ballot.accepted",
+TAGS = ("", "task.submitted", "proposal.submitted", "review.submitted", "voting.opened",
         "tally.computed", "phase.due", "propose.requested", "round.continued", "no.such.tag",
         "PROPOSAL.SUBMITTED", "proposal.submitted ")  # fmt: skip
 

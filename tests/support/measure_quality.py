@@ -156,7 +156,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 result = await nsed.wait_result(nc, task_id, timeout=7200)
                 proposals = await nsed.task_events(nc, task_id, "proposal")
                 reviews = await nsed.task_events(nc, task_id, "review")
-                ballots = await nsed.task_events(nc, task_id, "ballot")
+                ballots = await nsed.task_ballots(nc, task_id)
                 run = {
                     "task_id": task_id, "question": question, "answer": answer,
                     "status": result.status, "stop_reason": result.stop_reason,

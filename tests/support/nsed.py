@@ -198,6 +198,12 @@ async def task_events(
     return [json.loads(msg.data) for msg in stored]
 
 
+async def task_ballots(nc: Client, task_id: str, wait: float = 0.3) -> list[dict[str, Any]]:
+    """Every ballot of a task, as its rounds' tallies carry them (ballots are no messages
+    of their own: the voter keeps them in the record and sends them with the tally)."""
+    return [b for t in await task_events(nc, task_id, "tally", wait) for b in t["ballots"]]
+
+
 async def connect(url: str, **callbacks: Any) -> Client:
     """A test's client: reconnects forever, and quietly (nats-py logs every failed try at
     ERROR, with a traceback, unless given an error callback); ``url`` may list a cluster's

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted, ClaimCheck, Critique
+from schemas.ballot import Ballot, ClaimCheck, Critique
 from schemas.base import AnswerFormat, Message, Usage
 from schemas.propose import CallStatus, ConsensusState, ProposalSubmitted, ProposeRequested
 from schemas.record import DeliberationRecord, Phase, RoundState
@@ -117,8 +117,8 @@ def ballot(
     critiques: Sequence[Critique] = (),
     claims: Sequence[ClaimCheck] = (),
     notes: Sequence[str] = (),
-) -> BallotAccepted:
-    return BallotAccepted(
+) -> Ballot:
+    return Ballot(
         task_id=task_id,
         round=round_number,
         message_id=ids.ballot(task_id, round_number, seat),
@@ -139,7 +139,7 @@ def record(
     phase: Phase = "proposing",
     seats: tuple[Seat, ...] | None = None,
     proposals: Sequence[ProposalSubmitted] = (),
-    ballots: Sequence[BallotAccepted] = (),
+    ballots: Sequence[Ballot] = (),
     timed_out: tuple[int, ...] = (),
     deadline_at: float = NOW + 600,
     started_at: float = NOW,

@@ -15,6 +15,7 @@ from schemas.task import Policy, ProtocolName, TaskSubmitted
 from schemas.team import TeamSelected
 from services.core import ids
 from services.gateway.feed import Index, Summary
+from services.voter.tally import published
 
 from .builders import TASK, ballot, gating, proposal, record, team
 
@@ -68,10 +69,10 @@ def deliberation(
     rec = gating(
         record(the_task=the_task, proposals=props, ballots=ballots, seats=seats, phase="voting")
     )
-    tally = rec.current.tally
+    tally = published(rec, 1)  # as the voter sends it: with the round's ballots
     assert tally is not None
     selected = TeamSelected(task_id=task_id, round=1, message_id=ids.team(task_id, 1), seats=seats)
-    events: list[Any] = [selected, *props, *ballots, tally]
+    events: list[Any] = [selected, *props, tally]
     if finished:
         result = _result(rec, task_id)
         rec = msgspec.structs.replace(rec, result=result)

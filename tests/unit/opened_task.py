@@ -1,6 +1,6 @@
 """Inputs of the handler tests on the in-memory services: a task (``h-1`` unless named), a phase or
 task timer falling due, the proposal requests of a task the broker has opened, and an
-agent's output handed to the reviewer as it arrives (on its own subject)."""
+agent's output handed to its consumer as it arrives (on its own subject)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,17 @@ def task(task_id: str | None = "h-1", **policy: Any) -> TaskSubmitted:
     )
 
 
-def timer(task_id: str, round_number: int, phase: str, owner: str = "reviewer") -> PhaseDue:
+OWNERS = {"proposing": "reviewer", "reviewing": "voter", "task": "gate"}
+
+
+def timer(task_id: str, round_number: int, phase: str, owner: str | None = None) -> PhaseDue:
+    """The phase's timer, due at once, for its owner (``OWNERS``) unless ``owner`` says."""
     return PhaseDue(
         task_id=task_id,
         round=round_number,
         message_id=ids.timer(task_id, round_number, phase),
         phase=phase,
-        owner=owner,
+        owner=owner or OWNERS[phase],
         due_at=0.0,
     )
 
@@ -46,5 +50,6 @@ async def opened(
 async def submitted(
     inmem: InMemoryServices, msg: ProposalSubmitted | ReviewSubmitted
 ) -> Sequence[Message]:
-    """The reviewer's outputs for an agent's proposal or review, published as agents do."""
+    """The outputs of a proposal's (the reviewer) or a review's (the voter) consumer, the
+    message published as agents do."""
     return await inmem.handle(msg)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import Ballot
 from schemas.propose import CallStatus
 from schemas.review import Claim, ReviewEntry, ReviewSubmitted
 from services.reviewer.validation import validate_ballot
@@ -52,7 +52,7 @@ def entry(label: str, weight: float, *quotes: str, why: str | None = None) -> Re
     )
 
 
-def validate(msg: ReviewSubmitted) -> BallotAccepted:
+def validate(msg: ReviewSubmitted) -> Ballot:
     return validate_ballot(msg, PACKET, SHOWN, message_id="t1:1:ballot:0")
 
 

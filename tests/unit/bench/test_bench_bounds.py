@@ -58,12 +58,12 @@ def test_a_round_at_a_model_latency_is_bounded_by_its_slowest_calls() -> None:
 def test_the_rounds_counts_are_the_servers_counters_over_the_rounds() -> None:
     before = streams.Counters(
         stored={"NSED_EVENTS": 100, "NSED_WORK": 50, "KV_nsed_deliberations": 10},
-        delivered={"agent runners": 40, "voter-ballots": 5},
+        delivered={"agent runners": 40, "voter-reviews": 5},
     )
     after = streams.Counters(
         stored={"NSED_EVENTS": 168, "NSED_WORK": 90, "KV_nsed_deliberations": 35,
                 "KV_nsed_agents": 2, "NSED_TIMERS": 9},
-        delivered={"agent runners": 80, "voter-ballots": 25, "gate-tallies": 4},
+        delivered={"agent runners": 80, "voter-reviews": 25, "gate-tallies": 4},
     )  # fmt: skip
     counts = streams.per_round(before, after, rounds=4)
     assert counts["messages_per_round_by_stream"] == {
@@ -74,7 +74,7 @@ def test_the_rounds_counts_are_the_servers_counters_over_the_rounds() -> None:
     assert counts["record_writes_per_round"] == 6.2
     assert counts["kv_writes_per_round"] == 6.8
     assert counts["deliveries_per_round_by_consumer"] == {
-        "agent runners": 10.0, "gate-tallies": 1.0, "voter-ballots": 5.0}  # fmt: skip
+        "agent runners": 10.0, "gate-tallies": 1.0, "voter-reviews": 5.0}  # fmt: skip
     assert counts["deliveries_per_round"] == 16.0
 
 

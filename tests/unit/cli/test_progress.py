@@ -7,12 +7,13 @@ import time
 import msgspec
 
 from schemas.gate import DeliberationConcluded
+from schemas.review import ReviewSubmitted
 from schemas.team import Seat, TeamSelected
 from services.cli.progress import Progress
 from services.cli.submit import print_answer
 from services.cli.view import RoundCounts, describe
 
-from ..builders import ballot, proposal
+from ..builders import proposal
 
 
 def team(deadline_at: float | None = None) -> TeamSelected:
@@ -33,8 +34,10 @@ def test_a_round_waits_first_for_proposals_then_for_the_reviewers() -> None:
     describe(proposal(1, "41", task_id="t", agent_id="ben"), counts)
     # cy's proposal failed: it reviews nothing, so the round waits for ada and ben only
     assert counts.waiting(1) == ("reviewing", ["ada", "ben"])
-    describe(ballot(0, {}, task_id="t", agent_id="ada"), counts)
+    # a review in is that seat's ballot (the voter validates it; the tally tells it later)
+    describe(ReviewSubmitted(task_id="t", round=1, message_id="r0", seat=0, agent_id="ada"), counts)
     assert counts.waiting(1) == ("reviewing", ["ben"])
+    assert counts.ballots[1] == 1
 
 
 def test_the_team_line_says_how_long_the_team_may_take() -> None:

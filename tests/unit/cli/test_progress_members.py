@@ -58,16 +58,19 @@ def test_a_review_that_fails_is_said_with_its_error() -> None:
 
 def test_a_member_that_does_not_review_in_time_is_named_with_the_phase_timeout() -> None:
     timed_out = ballot(1, {}, task_id="t", agent_id="ben", valid=False, notes=("review timed out",))
-    lines = said(RoundCounts(), team(), timed_out)
-    assert lines[-1] == "round 1: seat 1 (ben) did not review in time (40s a phase)"
+    proposed = proposal(1, "42", task_id="t", agent_id="ben")
+    lines = said(RoundCounts(), team(), proposed, tally(task_id="t", round=1, ballots=(timed_out,)))
+    # said at the tally, which carries the round's ballots
+    assert lines[-2:-1] == ["round 1: seat 1 (ben) did not review in time (40s a phase)"]
+    assert lines[-1].startswith("round 1: winner")
 
 
 def test_a_member_that_does_not_propose_in_time_is_named_once() -> None:
     absent = ballot(2, {}, task_id="t", agent_id="cy", valid=False,
                     notes=("no proposal in time; not a reviewer this round",))  # fmt: skip
     counts = RoundCounts()
-    lines = said(counts, team(), proposal(0, "42", task_id="t", agent_id="ada"), absent,
-                 tally(task_id="t", round=1))  # fmt: skip
+    lines = said(counts, team(), proposal(0, "42", task_id="t", agent_id="ada"),
+                 tally(task_id="t", round=1, ballots=(absent,)))  # fmt: skip
     named = [line for line in lines if "did not propose in time" in line]
     assert named == ["round 1: seat 2 (cy) did not propose in time (40s a phase)"]
 
@@ -79,8 +82,8 @@ def test_a_protocol_without_review_names_a_missing_proposal_at_the_tally() -> No
         for s, a in enumerate(AGENTS)
     ]
     lines = said(RoundCounts(), team(), proposal(0, "42", task_id="t", agent_id="ada"),
-                 proposal(1, "42", task_id="t", agent_id="ben"), *absent,
-                 tally(task_id="t", round=1))  # fmt: skip
+                 proposal(1, "42", task_id="t", agent_id="ben"),
+                 tally(task_id="t", round=1, ballots=tuple(absent)))  # fmt: skip
     assert "round 1: seat 2 (cy) did not propose in time (40s a phase)" in lines
     assert sum("did not propose" in line for line in lines) == 1
 

@@ -1,20 +1,21 @@
 """The reviewer's phases at their edges: a proposal from an agent not holding the seat or
-for another round, error proposals, and the proposing and reviewing deadlines — not due
-before their time, closing the phase at it, and emitting the same messages on redelivery."""
+for another round, error proposals, and the proposing deadline — not due before its time,
+closing the phase at it, and emitting the same messages on redelivery. (The reviewing
+deadline is the voter's: tests/unit/voter/test_voter_reviews.py.)"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 import pytest
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.review import ReviewRequested
+from schemas.timers import PhaseDue
 from services._runtime.errors import NotYetDue, Rejected
+from services.core import ids
 from services.inmemory import InMemoryServices
 
-from ..builders import NOW, proposal_for, review_for
+from ..builders import NOW, proposal_for
 from ..opened_task import opened, submitted, timer
 
 
@@ -56,7 +57,10 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
     record = inmem.store.records["h-1"]
     assert (record.current.phase, record.current.timed_out) == ("reviewing", (2,))
     assert [m.seat for m in out if isinstance(m, ReviewRequested)] == [0, 1]
-    [absent] = [m for m in out if isinstance(m, BallotAccepted)]
+    [reviewing] = [m for m in out if isinstance(m, PhaseDue)]
+    assert (reviewing.phase, reviewing.owner) == ("reviewing", "voter")
+    assert reviewing.due_at == record.current.phase_deadline
+    [absent] = record.current.ballots  # in the record, not sent: the voter holds the box
     assert (absent.seat, absent.valid) == (2, False)
     assert "no proposal in time" in absent.notes[0]
     # the late proposal is not recorded any more
@@ -85,35 +89,28 @@ async def test_error_proposals_neither_review_nor_get_reviewed(inmem: InMemorySe
     reviews = [m for m in out if isinstance(m, ReviewRequested)]
     assert [r.seat for r in reviews] == [0, 2]
     assert all(len(r.candidates) == 1 for r in reviews)
-    [absent] = [m for m in out if isinstance(m, BallotAccepted)]
+    [absent] = inmem.store.records["h-1"].current.ballots
     assert absent.seat == 1
     assert "proposal error" in absent.notes[0]
 
 
-async def test_the_reviewing_deadline_closes_the_ballot_box(inmem: InMemoryServices) -> None:
+async def test_a_round_nobody_can_review_goes_to_voting_with_one_voting_opened(
+    inmem: InMemoryServices,
+) -> None:
+    """Only one ok proposal: no packet for anyone, every ballot absent, and the voter told
+    by one message (the same again when the last proposal is redelivered)."""
     requests = await opened(inmem)
-    out: list[Any] = []
-    for request in requests:
-        out = list(await submitted(inmem, proposal_for(request, "42")))
-    reviews = [m for m in out if isinstance(m, ReviewRequested)]
-    [ballot] = await submitted(inmem, review_for(reviews[0], "42"))
-    assert await inmem.handle(ballot) == []  # still reviewing
-    with pytest.raises(NotYetDue):
-        await inmem.handle(timer("h-1", 1, "reviewing"))
-    inmem.clock.now = inmem.store.records["h-1"].current.phase_deadline + 1
-    closed = await inmem.handle(timer("h-1", 1, "reviewing"))
-    assert inmem.store.records["h-1"].current.phase == "voting"
-    again = await inmem.handle(timer("h-1", 1, "reviewing"))
-    assert again == closed  # redelivered: every ballot again, for the voter to tally
-    late = [b for b in closed if isinstance(b, BallotAccepted) and not b.valid]
-    assert [(b.seat, b.notes) for b in late] == [
-        (1, ("review timed out",)),
-        (2, ("review timed out",)),
-    ]
-    # a review that arrives after the deadline does not replace the timed-out ballot
-    [kept] = await submitted(inmem, review_for(reviews[1], "42"))
-    assert not kept.valid
-    # Ballots published once the box is closed are final: any of them releases the tally.
-    assert all(b.final for b in late)
-    [tally] = await inmem.handle(late[0])
-    assert (tally.valid_ballots, tally.quorum_met) == (1, False)
+    await submitted(inmem, proposal_for(requests[0], "42"))
+    await submitted(inmem, proposal_for(requests[1], "", status="error"))
+    last = proposal_for(requests[2], "", status="error")
+    [opening] = await submitted(inmem, last)
+    assert isinstance(opening, VotingOpened)
+    assert opening.message_id == ids.voting("h-1", 1)
+    record = inmem.store.records["h-1"]
+    assert record.current.phase == "voting"
+    assert [b.seat for b in record.current.ballots] == [0, 1, 2]
+    assert not any(b.valid for b in record.current.ballots)
+    assert await submitted(inmem, last) == [opening]
+    [tally] = await inmem.handle(opening)
+    assert [b.seat for b in tally.ballots] == [0, 1, 2]
+    assert inmem.store.records["h-1"].current.phase == "gating"

@@ -96,7 +96,9 @@ def record_sizes(protocol: str, n: int, rounds: int) -> dict[str, Size]:
         "$.current.ballots[].notes": n + 2 if reviewed else 1,
         "$.current.usage": n,
         "$.current.usage{key}": Ascii(64),
-        # The tally: options partition the ok proposals (worst: one each).
+        # The tally: options partition the ok proposals (worst: one each). The record keeps
+        # it without the ballots it is published with (they are in ``current.ballots``).
+        "$.current.tally.ballots": 0,
         "$.current.tally.scores": n,
         "$.current.tally.votes": n if reviewed else 0,
         "$.current.tally.votes{}": n - 1,

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import Message
 from schemas.dlq import DeadLetter
 from schemas.gate import CancelRequested, DeliberationConcluded, RoundContinued
@@ -52,10 +52,7 @@ EXAMPLES: dict[type[Message], tuple[Message, str]] = {
         ReviewSubmitted(**EV, seat=0, agent_id="a2"),
         "nsed.events.t1.review.a2",
     ),
-    BallotAccepted: (
-        BallotAccepted(**EV, seat=0, agent_id="a2", valid=True),
-        "nsed.events.t1.ballot",
-    ),
+    VotingOpened: (VotingOpened(**EV), "nsed.events.t1.voting"),
     TallyComputed: (TallyComputed(**EV, scores=(), votes={}, winner=None), "nsed.events.t1.tally"),
     RoundContinued: (
         RoundContinued(**EV, next_round=3, state=ConsensusState()),
@@ -67,8 +64,8 @@ EXAMPLES: dict[type[Message], tuple[Message, str]] = {
         "nsed.concluded.t1",
     ),
     PhaseDue: (
-        PhaseDue(**EV, phase="reviewing", owner="reviewer", due_at=1.0),
-        "nsed.timers.reviewer",
+        PhaseDue(**EV, phase="reviewing", owner="voter", due_at=1.0),
+        "nsed.timers.voter",
     ),
     DeadLetter: (
         DeadLetter(message_id="m", service="voter", subject="s", error="e"),
@@ -122,7 +119,7 @@ def test_subject_helpers_agree_with_the_flow_table() -> None:
     assert subjects.dlq("gate") == "nsed.dlq.gate"
     assert subjects.agent_work("a1") == "nsed.work.a1.>"
     assert subjects.agent_key("a1", "i1") == "a1.i1"
-    for kind in (TeamSelected, ProposalSubmitted, BallotAccepted, TallyComputed, RoundContinued):
+    for kind in (TeamSelected, ProposalSubmitted, VotingOpened, TallyComputed, RoundContinued):
         assert matches(subjects.task_events("t1"), subjects.subject_for(EXAMPLES[kind][0]))
     for kind in (ProposeRequested, ReviewRequested):
         assert matches(subjects.agent_work("a1"), subjects.subject_for(EXAMPLES[kind][0]))

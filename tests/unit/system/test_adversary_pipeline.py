@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from schemas import subjects
-from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.gate import DeliberationConcluded
 from schemas.propose import ProposalSubmitted, ProposeRequested
@@ -76,13 +75,14 @@ async def test_a_self_promoter_casts_valid_ballots_against_every_rival(
     published = await run(
         inmem, "sim-adversary-self-promote.toml", [task(f"sp-{n}") for n in range(4)]
     )
-    ballots = [m for m in published if isinstance(m, BallotAccepted) and m.valid]
+    # Ballots reach watchers with their round's tally.
+    tallies = [m for m in published if isinstance(m, TallyComputed)]
+    ballots = [b for t in tallies for b in t.ballots if b.valid]
     mine = [b for b in ballots if b.agent_id == ADVERSARY]
     assert len(mine) == 12  # every round of every task: valid, so counted as a review
     assert all(set(b.weights.values()) == {-100.0} for b in mine)
     others = [w for b in ballots if b.agent_id != ADVERSARY for w in b.weights.values()]
     assert any(w > -100.0 for w in others)  # the honest members still judge
-    tallies = [m for m in published if isinstance(m, TallyComputed)]
     assert len(tallies) == 12
     kinds = set()
     for tally in tallies:

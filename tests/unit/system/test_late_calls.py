@@ -47,10 +47,10 @@ async def test_a_proposal_after_its_seat_timed_out_is_paid_once_and_reaches_the_
     assert record.current.usage["charlie"] == late.usage  # the round's cost too
     assert [p.seat for p in record.current.proposals] == [0, 1]  # paid, not counted as a vote
 
-    ballots = []
+    out: list[Any] = []
     for request in of_type(released, ReviewRequested):
-        ballots += await twice(inmem, review_for(request, "42"))
-    [tally] = await twice(inmem, ballots[-1])
+        out = await twice(inmem, review_for(request, "42"))
+    [tally] = out  # the last review tallies
     [result] = await twice(inmem, tally)
     assert isinstance(result, DeliberationConcluded)
     assert result.usage["charlie"] == late.usage
@@ -67,13 +67,13 @@ async def test_a_review_after_the_ballot_box_closed_is_paid_once(inmem: InMemory
     for request in reviews[:2]:
         await twice(inmem, review_for(request, "42"))
     inmem.clock.now = NOW + 61
-    await twice(inmem, _timer(released, "reviewing"))
+    [tally] = await twice(inmem, _timer(released, "reviewing"))
     record = inmem.store.records["late-2"]
-    assert record.current.phase == "voting"
+    assert record.current.phase == "gating"  # closed and tallied in one write
     before = _spent(inmem, "late-2")
 
     late = review_for(reviews[2], "42")
-    await twice(inmem, late)
+    assert await twice(inmem, late) == [tally]  # the record's tally, the same message
 
     assert _spent(inmem, "late-2") == before + late.usage
     [timed_out] = [b for b in inmem.store.records["late-2"].current.ballots if b.seat == 2]

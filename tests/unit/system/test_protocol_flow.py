@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
+from schemas.ballot import VotingOpened
 from schemas.base import Message
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposeRequested
@@ -30,22 +30,24 @@ from ..fences import INJECTION, fenced_spans, inside, occurrences, pair, tags
 async def round_of(
     inmem: InMemoryServices, requests: list[ProposeRequested], answers: dict[int, str]
 ) -> Message:
-    """Every seat proposes ``answers[seat]``; the final ballot goes to the voter and its
-    tally to the gate. Returns what the gate emitted: ``RoundContinued`` or the result."""
+    """Every seat proposes ``answers[seat]``; the one ``VotingOpened`` goes to the voter and
+    its tally to the gate. Returns what the gate emitted: ``RoundContinued`` or the result."""
     released: list[Message] = []
     for request in requests:
         released = await twice(inmem, proposal_for(request, answers[request.seat]))
-    # No review: every seat's ballot is absent and says why, and the box is full at once.
+    # No review: every seat's ballot is absent and says why, and the box is full at once;
+    # the voter hears of it by one message, not one per seat.
     assert of_type(released, ReviewRequested) == []
     assert of_type(released, PhaseDue) == []
-    ballots: list[BallotAccepted] = of_type(released, BallotAccepted)
-    protocol = requests[0].protocol
-    assert [b.seat for b in ballots] == [r.seat for r in requests]
-    assert all(not b.valid and b.final for b in ballots)
-    assert all(b.notes == (f"no review in protocol {protocol}",) for b in ballots)
-    [tally] = await twice(inmem, ballots[-1])
+    [opened] = released
+    assert isinstance(opened, VotingOpened)
+    assert opened.message_id == ids.voting(requests[0].task.task_id, requests[0].round)
+    [tally] = await twice(inmem, opened)
     assert isinstance(tally, TallyComputed)
-    assert await twice(inmem, ballots[0]) == [tally]
+    protocol = requests[0].protocol
+    assert [b.seat for b in tally.ballots] == [r.seat for r in requests]
+    assert all(not b.valid for b in tally.ballots)
+    assert all(b.notes == (f"no review in protocol {protocol}",) for b in tally.ballots)
     inmem.clock.now += 5
     [out] = await twice(inmem, tally)
     return out
@@ -204,7 +206,7 @@ async def test_a_peers_instruction_is_removed_and_the_rest_stays_fenced(
                 proposal, content=f"{attack}\nFinal answer: \\boxed{{41}}"
             )
         released = await twice(inmem, proposal)
-    [tally] = await twice(inmem, of_type(released, BallotAccepted)[-1])
+    [tally] = await twice(inmem, of_type(released, VotingOpened)[0])
     inmem.clock.now = NOW + 5
     [continued] = await twice(inmem, tally)
     request = (await next_requests(inmem, continued))[0]

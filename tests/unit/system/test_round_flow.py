@@ -1,6 +1,7 @@
 """One round driven by hand through every service's routes — broker → reviewer → voter →
-gate → broker — over the in-memory record store: the record's transitions, and redelivery
-of any message emitting the same messages without touching the record again."""
+gate → broker — over the in-memory record store: the record's transitions (the last review
+fills the ballot box and tallies in one write), and redelivery of any message emitting the
+same messages without touching the record again."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import msgspec
 
-from schemas.ballot import BallotAccepted
 from schemas.base import Message
 from schemas.gate import DeliberationConcluded, RoundContinued
 from schemas.propose import ProposalSubmitted, ProposeRequested
@@ -67,12 +67,19 @@ async def propose_all(
 
 async def review_all(
     inmem: InMemoryServices, requests: list[ReviewRequested], beliefs: dict[str, str]
-) -> list[BallotAccepted]:
-    ballots = []
-    for request in requests:
-        [ballot] = await twice(inmem, review_for(request, beliefs[request.agent_id]))
-        ballots.append(ballot)
-    return ballots
+) -> TallyComputed:
+    """Every reviewer reviews; the voter emits nothing until the last review, whose one
+    write fills the ballot box and tallies. Returns that tally."""
+    out: list[Message] = []
+    for i, request in enumerate(requests):
+        writes = inmem.store.writes
+        out = await twice(inmem, review_for(request, beliefs[request.agent_id]))
+        assert inmem.store.writes == writes + 1
+        if i < len(requests) - 1:
+            assert out == []  # the box is not full yet
+    [tally] = out
+    assert isinstance(tally, TallyComputed)
+    return tally
 
 
 async def test_one_round_runs_through_every_handler_and_concludes(inmem: InMemoryServices) -> None:
@@ -100,24 +107,19 @@ async def test_one_round_runs_through_every_handler_and_concludes(inmem: InMemor
         assert len(r.candidates) == 2
         assert all("alpha" not in c.content and "bravo" not in c.content for c in r.candidates)
 
-    # the first ballot reaches the voter while others are still reviewing: nothing yet
-    beliefs = dict.fromkeys(ANSWERS, "42")
-    [first_ballot] = await twice(inmem, review_for(reviews[0], "42"))
-    assert await twice(inmem, first_ballot) == []
-    ballots = [first_ballot, *await review_all(inmem, reviews[1:], beliefs)]
+    tally = await review_all(inmem, reviews, dict.fromkeys(ANSWERS, "42"))
     record = inmem.store.records["flow-1"]
-    assert record.current.phase == "voting"
+    assert record.current.phase == "gating"
+    ballots = record.current.ballots
+    assert sorted(b.seat for b in ballots) == [0, 1, 2]
     for ballot in ballots:
         assert ballot.valid
         assert set(ballot.weights) <= {p.proposal_id for p in record.current.proposals}
         assert ballot.ungrounded_quotes == 0
-
-    # Only the ballot that filled the box is final, and it alone releases the tally: the
-    # voter does not even read the record for the others.
-    assert [b.final for b in ballots] == [False, False, True]
-    tallies = [await twice(inmem, b) for b in ballots]
-    assert tallies[0] == tallies[1] == []
-    [tally] = tallies[2]
+    # The tally goes out with every ballot, in seat order, for watchers; the record keeps
+    # its tally without that copy (it holds the ballots already).
+    assert tally.ballots == tuple(sorted(ballots, key=lambda b: b.seat))
+    assert record.current.tally == msgspec.structs.replace(tally, ballots=())
     assert isinstance(tally, TallyComputed)
     assert tally.message_id == ids.tally("flow-1", 1)
     # three equal proposals of one answer: the tie is broken by the task's seeded hash
@@ -151,10 +153,9 @@ async def test_a_contested_round_continues_with_state_and_feedback(inmem: InMemo
     opened = await twice(inmem, the_task("flow-2"))
     released = await propose_all(inmem, of_type(opened, ProposeRequested))
     # bravo believes its own 41: nobody's ballots agree, so the round is not unanimous
-    ballots = await review_all(
+    tally = await review_all(
         inmem, of_type(released, ReviewRequested), {"alpha": "42", "bravo": "41", "charlie": "42"}
     )
-    [tally] = await twice(inmem, ballots[-1])
     assert not tally.unanimous
 
     inmem.clock.now = NOW + 12
