@@ -70,6 +70,11 @@ class Puller:
         self._crash: BaseException | None = None
         self._closed = False
 
+    @property
+    def inbox(self) -> str:
+        """The prefix of every pull's reply subject (``<inbox>.<pull id>``)."""
+        return self._inbox
+
     async def subscribe(self) -> None:
         self._inbox = self.nc.new_inbox()
         self._sub = await self.nc.subscribe(f"{self._inbox}.*", cb=self._arrived)
