@@ -3,9 +3,9 @@
 It is created at start, and created again, streams first, when the server answers a pull
 with "no such consumer" (a server that came back without its store, or a stream someone
 deleted). A failed pull waits on a bounded backoff (``retry.Backoff``) and is logged once
-per outage (``retry.Outage``), however many of the route's pull loops see it. A pull that
-merely times out is no failure: the stream is idle, or the server is away, which the
-connection's own log lines report.
+per outage (``retry.Outage``). A pull that merely expires is no failure: the stream is
+idle, or the server is away, which the connection's own log lines report. The pull loop
+that uses it is ``pull.py``.
 """
 
 from __future__ import annotations
@@ -61,19 +61,18 @@ class DurableConsumer:
         """Create the consumer, or leave it as it is (the same config is a no-op)."""
         await self.js.add_consumer(self.route.stream, self.config)
 
-    async def bind(self, count: int) -> list[JetStreamContext.PullSubscription]:
-        return [
-            await self.js.pull_subscribe_bind(durable=self.route.name, stream=self.route.stream)
-            for _ in range(count)
-        ]
+    @property
+    def next_subject(self) -> str:
+        """Where a pull request for the consumer's next messages goes."""
+        return f"{self.js._prefix}.CONSUMER.MSG.NEXT.{self.route.stream}.{self.route.name}"
 
     def fetched(self) -> None:
         self.outage.ok()
 
     async def failed(self, exc: Exception, generation: int, stop: asyncio.Event) -> None:
-        """A pull made at ``generation`` failed with ``exc``: the first loop to report an
-        outage handles it (re-creates what the server lost, then backs off, or until
-        ``stop``); loops whose pulls it covered pull again at once."""
+        """A pull made at ``generation`` failed with ``exc``: the first failure reported of
+        an outage is handled (re-create what the server lost, then back off, or until
+        ``stop``); a later one from a pull made before that is not."""
         async with self._lock:
             if generation != self.generation:
                 return

@@ -2,7 +2,7 @@
 
 A ``Route`` (``route.py``) names a durable pull consumer, the message type(s) it decodes
 and the handler that turns one decoded message into the messages to emit. The worker owns
-everything a handler must not see: fetching, decoding at the edge (``Route.decode``), the
+everything a handler must not see: pulling, decoding at the edge (``Route.decode``), the
 span and log context per message, publishing the outputs, and the acknowledgement:
 
     handler returned          -> check each output against the route's ``emits``,
@@ -11,10 +11,12 @@ span and log context per message, publishing the outputs, and the acknowledgemen
     undecodable or Rejected   -> dead letter with the reason (and msgspec path), then term
     anything else             -> log, nak with backoff; dead letter on the last delivery
 
-Each route runs ``concurrency`` pull subscriptions bound to one durable consumer
-(``consumer.py``), each fetching one message at a time, so a message waits for no batch
-and replicas share work. An acknowledgement the connection cannot send (NATS away) is
-dropped: the server redelivers the message after ``ack_wait``, and handlers are idempotent.
+Each route pulls from one durable consumer (``consumer.py``) through one subscription per
+process (``pull.py``): pull requests for as many messages as it has free slots of
+``concurrency``, each message handled in its own task as soon as it arrives, so a message
+waits for no batch and replicas share work. An acknowledgement the connection cannot send
+(NATS away) is dropped: the server redelivers the message after ``ack_wait``, and handlers
+are idempotent.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from typing import Any
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -38,14 +39,13 @@ from services._runtime.bus import Bus
 from services._runtime.consumer import DurableConsumer
 from services._runtime.errors import NotYetDue, Rejected, Retryable
 from services._runtime.pinger import Pinger
+from services._runtime.pull import Puller
 from services._runtime.retry import TRANSIENT
 from services._runtime.route import Delivery, Route, dead_letter
 
-FETCH_TIMEOUT_S = 2.0
-
 
 class Worker:
-    """Runs one route until ``stop`` is set; then stops fetching and drains in-flight work."""
+    """Runs one route until ``stop`` is set; then stops pulling and drains in-flight work."""
 
     def __init__(
         self,
@@ -74,7 +74,7 @@ class Worker:
         self.consumer = DurableConsumer(
             bus.js, route, ack_wait_s=ack_wait_s, max_deliver=self.max_deliver, restore=restore
         )
-        self._subs: list[JetStreamContext.PullSubscription] = []
+        self.puller = Puller(bus.nc, self.consumer, self.concurrency, self.handle)
         self._busy = 0
         self.handled = 0
 
@@ -83,59 +83,15 @@ class Worker:
         return self._busy
 
     async def start(self) -> None:
-        """Create (or update) the durable consumer and bind the pull subscriptions."""
+        """Create (or update) the durable consumer and subscribe to the pulls' inbox."""
         await self.consumer.create()
-        self._subs.extend(await self.consumer.bind(self.concurrency))
+        await self.puller.subscribe()
 
     async def run(self, stop: asyncio.Event) -> None:
-        loops = [asyncio.create_task(self._loop(sub, stop)) for sub in self._subs]
-        try:
-            await asyncio.gather(*loops)
-        finally:
-            for task in loops:
-                task.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.gather(*loops, return_exceptions=True)
+        await self.puller.run(stop)
 
     async def unsubscribe(self) -> None:
-        for sub in self._subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-        self._subs.clear()
-
-    async def _loop(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            while not stop.is_set():
-                generation = self.consumer.generation
-                fetch = asyncio.create_task(sub.fetch(1, timeout=FETCH_TIMEOUT_S))
-                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    # Stop while idle: abandon the pull. A message the server sends to it
-                    # anyway is redelivered to another replica after ack_wait.
-                    fetch.cancel()
-                    with contextlib.suppress(BaseException):
-                        await fetch
-                    return
-                await self._after_fetch(fetch, generation, stop)
-        finally:
-            stopping.cancel()
-
-    async def _after_fetch(
-        self, fetch: asyncio.Task[list[Msg]], generation: int, stop: asyncio.Event
-    ) -> None:
-        try:
-            msgs = fetch.result()
-        except (TimeoutError, nats.errors.TimeoutError):
-            return
-        except Exception as exc:  # the server restarting, or without the consumer
-            await self.consumer.failed(exc, generation, stop)
-            return
-        self.consumer.fetched()
-        for msg in msgs:
-            # A message whose pull was granted is handled even if a stop came meanwhile:
-            # handling it now beats leaving it to wait out ack_wait.
-            await self.handle(msg)
+        await self.puller.unsubscribe()
 
     async def handle(self, msg: Msg) -> None:
         self._busy += 1

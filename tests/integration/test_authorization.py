@@ -16,12 +16,14 @@ import aiohttp
 import msgspec
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, KeyNotFoundError
 
 from schemas import subjects
 from services._runtime.consumer import DurableConsumer
 from services._runtime.credentials import ADMIN, ANONYMOUS, agent_principal
+from services._runtime.pull import Puller
 from services._runtime.topology import ensure_topology
 from services.stack import permissions
 from services.stack.permissions import Agent
@@ -122,10 +124,21 @@ async def test_an_agent_pulls_its_own_work_and_writes_its_own_card(
     [route] = permissions.agent_routes("alpha")
     consumer = DurableConsumer(alpha.nc.jetstream(timeout=5), route, ack_wait_s=5, max_deliver=3)
     await consumer.create()
-    [pull] = await consumer.bind(1)
-    await admin.nc.jetstream().publish(subjects.agent_work("alpha").replace(">", "propose"), b"1")
-    [work] = await pull.fetch(1, timeout=5)
-    await work.ack()
+    received: asyncio.Queue[Msg] = asyncio.Queue()
+    puller = Puller(alpha.nc, consumer, 1, received.put)  # the services' own pull loop
+    await puller.subscribe()
+    stop = asyncio.Event()
+    pulling = asyncio.create_task(puller.run(stop))
+    try:
+        await admin.nc.jetstream().publish(
+            subjects.agent_work("alpha").replace(">", "propose"), b"1"
+        )
+        work = await asyncio.wait_for(received.get(), timeout=5)
+        await work.ack()
+    finally:
+        stop.set()
+        await pulling
+        await puller.unsubscribe()
     assert work.data == b"1"
     await alpha.nc.jetstream().publish(
         subjects.kv_subject(subjects.AGENTS_BUCKET, "alpha.i1"), b"c"
