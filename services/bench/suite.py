@@ -16,7 +16,7 @@ from typing import Any
 from services.bench import bounds, broker, context, overhead, quality, scaling, throughput
 
 TARGETS = {
-    "overhead": "round ≤ 3× the 7-hop floor",
+    "overhead": "round ≤ 3× the 6-hop floor",
     "latency": "≤ 2 % of a round not its slowest calls",
     "throughput": "≥ 100 rounds/s, 0 lost, 0 duplicates",
     "scaling": "4 replicas ≥ 3.2× one",

@@ -79,8 +79,9 @@ def bench_broker(as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True)
 def bench_overhead(tasks: int, latency_median: float, latency_tasks: int, as_json: bool) -> None:
-    """Time per round (team 5, zero-latency agents) against the 7-hop JetStream floor, then
-    latency_share: how much of a round at a model latency is not its slowest calls."""
+    """Time per round (team 5, zero-latency agents) against the 6-hop JetStream floor (a
+    round's critical path), then latency_share: how much of a round at a model latency is
+    not its slowest calls."""
     from services.bench import overhead, report
 
     run = overhead.run(tasks=tasks, latency_median_s=latency_median, latency_tasks=latency_tasks)
