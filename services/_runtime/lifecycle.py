@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from services._runtime import bus as busmod
-from services._runtime import credentials, topology, tracing
+from services._runtime import collector, credentials, topology, tracing
 from services._runtime.bus import Bus
 from services._runtime.errors import ConfigError
 from services._runtime.logging import configure_logging
@@ -277,6 +277,7 @@ def run_main(
     try:
         settings = load_settings(settings_type, service)
         configure_logging(service, settings.log_level)
+        collector.tune()
 
         async def _run() -> None:
             stop = asyncio.Event()
