@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import structlog
-
 from schemas.outputs import ReviewStep
 from schemas.propose import ProposalSubmitted
 from schemas.record import DeliberationRecord
@@ -20,10 +18,9 @@ from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ledger
 from services.core.senders import check_seat, check_sender
+from services.core.timeouts import log_timeouts
 from services.reviewer import phases
 from services.reviewer.settings import ReviewerSettings
-
-log = structlog.get_logger("reviewer")
 
 
 @dataclass(frozen=True)
@@ -80,24 +77,8 @@ async def on_timer(msg: PhaseDue, deps: ReviewerDeps) -> Sequence[ReviewStep]:
     if record.current.number != msg.round:
         return []
     if changed:
-        log_timeouts(record, list(record.current.timed_out), "proposing")
+        log_timeouts(record, record.current.timed_out, "proposing")
     return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
-
-
-def log_timeouts(record: DeliberationRecord, seats: Sequence[int], phase: str) -> None:
-    """A warning per member a phase timer left behind (``seats``): who, where, and how long
-    a phase may take (the task's deadline may have cut it shorter)."""
-    cur = record.current
-    agents = {s.seat: s.agent_id for s in cur.team}
-    for seat in seats:
-        log.warning(
-            "member_timed_out",
-            agent_id=agents.get(seat),
-            seat=seat,
-            phase=phase,
-            round=cur.number,
-            phase_timeout_s=round(record.phase_timeout_s, 1),
-        )
 
 
 def _if_round(record: DeliberationRecord, msg: PhaseDue, now: float) -> DeliberationRecord | None:

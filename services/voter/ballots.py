@@ -68,12 +68,9 @@ def close_reviewing(
     return _tallied(voting, settings)
 
 
-def closed_by_timer(record: DeliberationRecord) -> bool:
-    """Whether the reviewing timer, not the last review, closed the current round's box."""
-    return any(TIMED_OUT in b.notes for b in record.current.ballots)
-
-
 def timed_out(record: DeliberationRecord) -> list[int]:
+    """The current round's seats the reviewing timer gave a ballot: none when the last
+    review, not the timer, closed the box."""
     return [b.seat for b in record.current.ballots if TIMED_OUT in b.notes]
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
-
 from schemas.ballot import VotingOpened
 from schemas.record import DeliberationRecord
 from schemas.review import ReviewSubmitted
@@ -25,13 +23,12 @@ from services._runtime.records import RecordStore
 from services._runtime.route import Delivery
 from services.core import ids, ledger
 from services.core.senders import check_seat, check_sender
+from services.core.timeouts import log_timeouts
 from services.reviewer.phases import shown_texts
 from services.reviewer.validation import validate_ballot
 from services.voter import ballots
 from services.voter.settings import VoterSettings
 from services.voter.tally import close_voting, published
-
-log = structlog.get_logger("voter")
 
 
 @dataclass(frozen=True)
@@ -97,23 +94,8 @@ async def on_timer(msg: PhaseDue, deps: VoterDeps) -> TallyComputed | None:
 
     record, changed = await deps.store.update(msg.task_id, change, fresh=True)
     if changed:
-        _log_timeouts(record)
-    elif not ballots.closed_by_timer(record):
+        log_timeouts(record, ballots.timed_out(record), "reviewing")
+    elif not ballots.timed_out(record):
         return None  # the last review closed the box and emitted the tally
     # This timer closed the box (now, or before a crash lost its tally): the tally again.
     return published(record, msg.round)
-
-
-def _log_timeouts(record: DeliberationRecord) -> None:
-    """A warning per member the reviewing timer left behind."""
-    cur = record.current
-    agents = {s.seat: s.agent_id for s in cur.team}
-    for seat in ballots.timed_out(record):
-        log.warning(
-            "member_timed_out",
-            agent_id=agents.get(seat),
-            seat=seat,
-            phase="reviewing",
-            round=cur.number,
-            phase_timeout_s=round(record.phase_timeout_s, 1),
-        )

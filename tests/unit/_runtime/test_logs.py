@@ -20,10 +20,9 @@ from services.agent_runner.backends import traced
 from services.agent_runner.backends.base import ProposalDraft, ReviewDraft
 from services.agent_runner.config import load_pool
 from services.agent_runner.probe import probe_request
+from services.core import timeouts
 from services.gate import handlers as gate
 from services.inmemory import InMemoryServices
-from services.reviewer import handlers as reviewer
-from services.voter import handlers as voter
 
 from ..builders import NOW, proposal_for
 from ..opened_task import opened, submitted, timer
@@ -33,15 +32,15 @@ POOL = load_pool(Path(__file__).resolve().parents[2] / "data" / "pool.toml")
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Every line the gate, the reviewer, the voter and the traced backend log, debug
-    included."""
+    """Every line the gate, the phase timers (the reviewer's and the voter's) and the traced
+    backend log, debug included."""
     cap = LogCapture()
     logger = structlog.wrap_logger(
         None,
         processors=[structlog.contextvars.merge_contextvars, cap],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
     )
-    for module in (gate, reviewer, voter, traced):
+    for module in (gate, timeouts, traced):
         monkeypatch.setattr(module, "log", logger)
     structlog.contextvars.clear_contextvars()
     yield cap.entries
