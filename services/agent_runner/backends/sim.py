@@ -3,6 +3,13 @@
 It needs the truth, which agents never see in their requests: ``TruthSource`` reads the
 task's reference answer from ``nsed_references`` (falling back to a hidden label), the
 simulation's only oracle. Latency is slept for real, scaled by ``latency_scale``.
+
+The hidden label stands for the answer of a task that came without one: every runner of
+the task derives the same label from the problem, so the council still deliberates about
+one answer, which nobody outside the simulation knows. It never stands in for a reference
+that exists: the broker writes a task's reference before it dispatches any of its work, and
+in a cluster the runners read it from the bucket's leader, so every runner of one task
+judges by the same truth.
 """
 
 from __future__ import annotations

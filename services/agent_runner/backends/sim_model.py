@@ -5,7 +5,7 @@ The latent model (difficulty, ability, confidence, fatigue, review precision, mo
 ``sim_adversary``, the wording in ``sim_text``; this module turns them into answers,
 proposals and reviews.
 
-- Truth: the task's reference answer, else a hidden label derived from the task id.
+- Truth: the task's reference answer, else a hidden label derived from the problem.
 - Wrong answers come from a small per-task distractor pool with fixed decreasing weights,
   the same for every agent, so wrong answers coincide as real models' do.
 - Round 1: right with P(right | agent, task), else a distractor.
