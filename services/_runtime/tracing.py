@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import os
 import re
@@ -105,7 +106,9 @@ def tracer_provider(service: str, instance: str = "", home: str | None = None) -
 # -- derived ids -------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _hash(size: int, *parts: object) -> int:
+    # Cached: every message a round publishes derives the same ids again.
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=size).digest()
     return int.from_bytes(digest, "big") or 1
 

@@ -1,5 +1,6 @@
 """Reviewer handlers: proposals and the proposing timer in → review requests, the reviewing
-timer (the voter's) or, for a round nobody reviews, ``VotingOpened`` out. Each one: one
+timer (the voter's, armed by the proposing timer only for a round still reviewing) or, for a
+round nobody reviews, ``VotingOpened`` out. Each one: one
 compare-and-set on the record, then the messages the resulting record calls for (the same
 ones again when a message is redelivered).
 """
@@ -68,9 +69,11 @@ async def on_timer(msg: PhaseDue, deps: ReviewerDeps) -> Sequence[ReviewStep]:
     cur = record.current
     if cur.phase != "proposing":
         if not cur.timed_out:
-            return []  # the phase closed on its own and emitted what it called for
+            # The phase closed on its own and emitted its requests; if the round is still
+            # reviewing, its reviewing deadline can pass now: arm that timer.
+            return phases.reviewing_timer(record)
         # This timer closed the phase, and a crash may have lost its outputs: emit them again.
-        return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
+        return _closed_by_timer(record, deps)
     if now < cur.phase_deadline:  # the record is the truth about deadlines
         raise NotYetDue(cur.phase_deadline - now)
     record, changed = await deps.store.update(msg.task_id, lambda r: _if_round(r, msg, now))
@@ -78,7 +81,15 @@ async def on_timer(msg: PhaseDue, deps: ReviewerDeps) -> Sequence[ReviewStep]:
         return []
     if changed:
         log_timeouts(record, record.current.timed_out, "proposing")
-    return phases.review_outputs(record, excerpt_tokens=deps.settings.reasoning_excerpt_tokens)
+    return _closed_by_timer(record, deps)
+
+
+def _closed_by_timer(record: DeliberationRecord, deps: ReviewerDeps) -> list[ReviewStep]:
+    excerpt = deps.settings.reasoning_excerpt_tokens
+    return [
+        *phases.review_outputs(record, excerpt_tokens=excerpt),
+        *phases.reviewing_timer(record),
+    ]
 
 
 def _if_round(record: DeliberationRecord, msg: PhaseDue, now: float) -> DeliberationRecord | None:

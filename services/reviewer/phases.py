@@ -114,8 +114,9 @@ def open_review(record: DeliberationRecord, now: float) -> DeliberationRecord:
 
 def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[ReviewStep]:
     """What the review phase of the current round calls for: the review requests still
-    unanswered and the reviewing timer (the voter's), or, for a round that went straight
-    to ``voting``, the one ``VotingOpened`` the voter tallies on."""
+    unanswered, or, for a round that went straight to ``voting``, the one ``VotingOpened``
+    the voter tallies on. The reviewing timer is not among them: it is armed only when the
+    round can still be reviewing at its deadline (``reviewing_timer``)."""
     cur = record.current
     if cur.phase == "voting":
         return [
@@ -127,10 +128,20 @@ def review_outputs(record: DeliberationRecord, *, excerpt_tokens: int) -> list[R
         ]
     if cur.phase != "reviewing":
         return []
-    return [
-        *review_requests(record, excerpt_tokens),
-        phase_due(record.task_id, cur.number, "reviewing", "voter", cur.phase_deadline),
-    ]
+    return [*review_requests(record, excerpt_tokens)]
+
+
+def reviewing_timer(record: DeliberationRecord) -> list[ReviewStep]:
+    """The voter's reviewing timer of a round still reviewing, armed by the proposing timer.
+
+    Reviewing opens at or before the proposing deadline, and its own deadline is a phase
+    later, so a round that is still reviewing when its proposing timer falls due is the
+    only one whose reviewing deadline can pass: it gets its timer then, and every round
+    that ends sooner (almost all) never publishes one."""
+    cur = record.current
+    if record.done or cur.phase != "reviewing":
+        return []
+    return [phase_due(record.task_id, cur.number, "reviewing", "voter", cur.phase_deadline)]
 
 
 def review_requests(record: DeliberationRecord, excerpt_tokens: int) -> list[ReviewRequested]:

@@ -18,6 +18,7 @@ Each reason is a note on the ballot.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -52,7 +53,9 @@ _PLACEHOLDER = re.compile(r"<[^<>]{0,80}>|\[[^\[\]]{0,80}\]|\W*")
 MIN_COPIED_CHARS = 12
 
 
+@functools.lru_cache(maxsize=512)
 def normalize_quote(text: str) -> str:
+    # Cached: each candidate's text is normalised for every entry and every ballot about it.
     return _SPACE.sub(" ", text.translate(_QUOTES)).strip()
 
 

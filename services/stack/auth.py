@@ -4,7 +4,8 @@ Consumes ``NSED_HOME``, the checkout's ``infra/nats/nats-server.conf`` and the a
 the pool (and of runners started by hand). Emits, under ``$NSED_HOME/auth`` (mode 0700):
 one nkey seed per principal, ``<principal>.nk`` (mode 0600, made once and kept: a
 restart, or another pool, reuses them), ``agents.json`` (the agents enrolled: the pool's,
-then each one a runner started by hand adds) and ``auth.conf``, the ``authorization``
+then each one a runner started by hand adds; read and replaced under ``.lock``, so runners
+enrolling at once lose none of each other's) and ``auth.conf``, the ``authorization``
 block and ``no_auth_user`` rendered from the permission table (``permissions``); and
 ``$NSED_HOME/nats-server.conf``, the checkout's server config with that block included.
 """
@@ -12,10 +13,11 @@ block and ``no_auth_user`` rendered from the permission table (``permissions``);
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import nkeys
@@ -25,6 +27,7 @@ from services.stack.permissions import Agent, Grant, table
 
 CONFIG = "auth.conf"
 AGENTS = "agents.json"
+LOCK = ".lock"  # held while the files above are read and replaced
 SEED_BYTES = 32
 
 
@@ -96,9 +99,28 @@ def load_agents(home: str | Path) -> list[Agent]:
         return []
 
 
+@contextlib.contextmanager
+def _locked(home: str | Path) -> Iterator[None]:
+    """Hold the stack's authorization files alone: ``nsed stack up`` and runners enrolling
+    at the same time each read, change and write them whole, so one must not start from a
+    copy the other is about to replace (its change would be lost)."""
+    path = _private_dir(auth_dir(home)) / LOCK
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write(home: str | Path, agents: Iterable[Agent]) -> Path:
     """Keys for every principal of a stack running ``agents`` (kept where they exist), the
     enrolled agents and the authorization block; returns the block's path."""
+    with _locked(home):
+        return _write(home, agents)
+
+
+def _write(home: str | Path, agents: Iterable[Agent]) -> Path:
     enrolled = list({a.agent_id: a for a in agents}.values())
     directory = _private_dir(auth_dir(home))
     grants = table(enrolled)
@@ -112,11 +134,12 @@ def write(home: str | Path, agents: Iterable[Agent]) -> Path:
 def enrol(home: str | Path, agent: Agent) -> bool:
     """Add ``agent`` to a stack's authorization (a runner started by hand); False when it
     is enrolled as it is already."""
-    agents = load_agents(home)
-    if agent in agents:
-        return False
-    write(home, [*(a for a in agents if a.agent_id != agent.agent_id), agent])
-    return True
+    with _locked(home):
+        agents = load_agents(home)
+        if agent in agents:
+            return False
+        _write(home, [*(a for a in agents if a.agent_id != agent.agent_id), agent])
+        return True
 
 
 def server_config(path: Path, base: Path) -> Path:

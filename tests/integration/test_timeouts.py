@@ -72,3 +72,33 @@ async def test_timers_survive_the_reviewer_being_away_when_they_fall_due(
     result = await nsed.wait_result(nc, task_id, timeout=30)
     assert result.status == "degraded"
     assert result.rounds == 1
+
+
+async def test_a_member_that_proposes_but_never_reviews_times_out_at_the_reviewing_deadline(
+    inproc: InProcessServices, nc: Client
+) -> None:
+    """No reviewing timer is armed when review opens; the round's proposing timer arms it
+    because the round is still reviewing then, and the voter closes the box at its time."""
+    inproc.start_all(agents=("alpha", "bravo", "charlie"))
+    inproc.latency_scale = 40.0  # delta's calls take about 2 s; the others' 50 ms
+    inproc.start_agent("delta")
+    await ready(nc, agents=("alpha", "bravo", "charlie", "delta"))
+    task_id = nsed.new_task_id()
+    body = nsed.task(
+        task_id, pinned_agents=["delta"], team_size=4, max_rounds=1, phase_timeout_s=6.0
+    )
+    await nsed.publish_task(nc, body, msg_id=task_id)
+
+    async def delta_proposed() -> bool:
+        proposals = await nsed.task_events(nc, task_id, "proposal", wait=0.05)
+        return any(p["agent_id"] == "delta" for p in proposals)
+
+    await until(delta_proposed, what="delta's proposal")
+    await inproc.cancel("agent-delta")  # mid-way through its review call
+    result = await nsed.wait_result(nc, task_id, timeout=40)
+    assert result.status == "degraded"
+    assert result.rounds == 1
+    notes = result.summaries[0].notes
+    assert any("delta" in note and "review" in note for note in notes), notes
+    reviews = await nsed.task_events(nc, task_id, "review", wait=0.1)
+    assert sorted(r["agent_id"] for r in reviews) == ["alpha", "bravo", "charlie"]

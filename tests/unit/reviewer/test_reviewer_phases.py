@@ -1,7 +1,8 @@
 """The reviewer's phases at their edges: a proposal from an agent not holding the seat or
 for another round, error proposals, and the proposing deadline — not due before its time,
-closing the phase at it, and emitting the same messages on redelivery. (The reviewing
-deadline is the voter's: tests/unit/voter/test_voter_reviews.py.)"""
+closing the phase at it, and emitting the same messages on redelivery; and the reviewing
+timer, armed only for a round still reviewing when its proposing timer falls due. (The
+reviewing deadline itself is the voter's: tests/unit/voter/test_voter_reviews.py.)"""
 
 from __future__ import annotations
 
@@ -72,11 +73,45 @@ async def test_the_proposing_deadline_times_out_missing_seats_and_opens_review(
     assert inmem.store.writes == writes
 
 
-async def test_a_timer_for_a_phase_that_closed_on_its_own_emits_nothing(
+async def test_a_round_that_opens_review_on_its_own_arms_no_reviewing_timer(
     inmem: InMemoryServices,
 ) -> None:
+    out = []
     for request in await opened(inmem):
+        out += await submitted(inmem, proposal_for(request, "42"))
+    assert [m.seat for m in out if isinstance(m, ReviewRequested)] == [0, 1, 2]
+    assert [m for m in out if isinstance(m, PhaseDue)] == []
+
+
+async def test_the_proposing_timer_of_a_round_still_reviewing_arms_the_reviewing_timer(
+    inmem: InMemoryServices,
+) -> None:
+    requests = await opened(inmem)
+    proposing_deadline = inmem.store.records["h-1"].current.phase_deadline
+    inmem.clock.now = NOW + 5  # the proposals come in 5 s after the round opened
+    for request in requests:
         await submitted(inmem, proposal_for(request, "42"))
+    cur = inmem.store.records["h-1"].current
+    inmem.clock.now = proposing_deadline  # review is still open
+    writes = inmem.store.writes
+    [reviewing] = await inmem.handle(timer("h-1", 1, "proposing"))
+    assert isinstance(reviewing, PhaseDue)
+    assert (reviewing.phase, reviewing.owner, reviewing.round) == ("reviewing", "voter", 1)
+    assert reviewing.due_at == cur.phase_deadline > inmem.clock.now
+    assert reviewing.message_id == ids.timer("h-1", 1, "reviewing")
+    assert inmem.store.writes == writes  # arming reads the record and writes nothing
+
+
+async def test_a_proposing_timer_of_a_round_past_review_emits_nothing(
+    inmem: InMemoryServices,
+) -> None:
+    requests = await opened(inmem)
+    for request in requests:
+        await submitted(inmem, proposal_for(request, "42"))
+    inmem.store.records["h-1"] = msgspec.structs.replace(
+        inmem.store.records["h-1"],
+        current=msgspec.structs.replace(inmem.store.records["h-1"].current, phase="gating"),
+    )
     inmem.clock.now = NOW + 10_000
     assert await inmem.handle(timer("h-1", 1, "proposing")) == []
 

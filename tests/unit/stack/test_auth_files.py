@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import stat
 from pathlib import Path
 
@@ -89,3 +91,24 @@ def test_a_process_uses_the_named_key_else_its_own_else_none(tmp_path: Path) -> 
     assert given.seed == named
     with pytest.raises(ConfigError, match="NSED_NATS_NKEY"):
         credentials.for_principal("gate", tmp_path, env={credentials.ENV: str(tmp_path / "no")})
+
+
+def _enrol_many(home: str, prefix: str, count: int) -> None:
+    for n in range(count):
+        auth.enrol(home, Agent(f"{prefix}-{n}", True))
+
+
+def test_runners_enrolling_at_once_are_all_enrolled(tmp_path: Path) -> None:
+    # Four processes, as four `nsed agent enrol` started together: each read-modify-write
+    # of agents.json must see the others' (a lost update leaves a runner without a key).
+    auth.write(tmp_path, [Agent("alpha", True)])
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=context) as pool:
+        done = [pool.submit(_enrol_many, str(tmp_path), f"r{p}", 12) for p in range(4)]
+        for future in done:
+            future.result()
+    enrolled = {a.agent_id for a in auth.load_agents(tmp_path)}
+    expected = {"alpha"} | {f"r{p}-{n}" for p in range(4) for n in range(12)}
+    assert enrolled == expected
+    config = (tmp_path / "auth" / auth.CONFIG).read_text()
+    assert all(f"# agent-{agent}\n" in config for agent in expected)

@@ -67,7 +67,11 @@ async def test_a_review_after_the_ballot_box_closed_is_paid_once(inmem: InMemory
     for request in reviews[:2]:
         await twice(inmem, review_for(request, "42"))
     inmem.clock.now = NOW + 61
-    [tally] = await twice(inmem, _timer(released, "reviewing"))
+    # the round is still reviewing when its proposing timer falls due: that arms the
+    # reviewing timer, already due here
+    [reviewing] = await twice(inmem, _timer(opened, "proposing"))
+    assert (reviewing.phase, reviewing.owner) == ("reviewing", "voter")
+    [tally] = await twice(inmem, reviewing)
     record = inmem.store.records["late-2"]
     assert record.current.phase == "gating"  # closed and tallied in one write
     before = _spent(inmem, "late-2")

@@ -102,7 +102,9 @@ async def test_one_round_runs_through_every_handler_and_concludes(inmem: InMemor
     assert set(record.current.packets) == {0, 1, 2}
     reviews = of_type(released, ReviewRequested)
     assert [r.seat for r in reviews] == [0, 1, 2]
-    assert of_type(released, PhaseDue)[0].due_at == record.current.phase_deadline
+    # no reviewing timer: one is armed only if the round is still reviewing when its
+    # proposing timer falls due (tests/unit/reviewer/test_reviewer_phases.py)
+    assert of_type(released, PhaseDue) == []
     for r in reviews:
         assert len(r.candidates) == 2
         assert all("alpha" not in c.content and "bravo" not in c.content for c in r.candidates)
