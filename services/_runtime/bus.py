@@ -20,12 +20,12 @@ import nats
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import subjects
 from schemas.base import Message
-from schemas.timers import PhaseDue
+from schemas.timers import PhaseDue, replaces
 from services._runtime import natsurls, tracing
 from services._runtime.credentials import Credentials
 from services._runtime.errors import Retryable
@@ -38,6 +38,11 @@ MSG_ID = "Nats-Msg-Id"
 PERMISSION_DENIED = "permissions violation"  # how the server refuses a subject
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
+# A publish the stream stores only if the subject's last message has this sequence (0: none).
+EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+WRONG_LAST_SEQUENCE = 10071  # the server's error code when it does not
+ARM_ATTEMPTS = 3
+_TIMER = msgspec.json.Decoder(PhaseDue)
 
 # Streams whose messages clients read with plain subscriptions (``nats sub
 # nsed.results.<id>``). A plain subscriber of a stream's own subject would receive every
@@ -143,11 +148,54 @@ class Bus:
             # schedule): the owner hears of it once, at its time, whatever restarts between.
             hdrs[SCHEDULE] = "@at " + _rfc3339(message.due_at)
             hdrs[SCHEDULE_TARGET] = subject
-            subject = subjects.timer_schedule(message)
+            await self._arm(message, payload, hdrs)
+            return
         try:
             await self.js.publish(subject, payload, headers=hdrs)
         except TRANSIENT as exc:
             raise Retryable(f"publish not acknowledged: {type(exc).__name__}", delay=1.0) from exc
+
+    async def _arm(self, timer: PhaseDue, payload: bytes, hdrs: dict[str, str]) -> None:
+        """Schedule ``timer`` in place of the one its task and phase has waiting, unless
+        that one is of its round or a later one (``schemas.timers.replaces``).
+
+        The handlers arm a round's timer only while the record says the round is open, but a
+        publish can land after the next round's (a process stalled between its read and its
+        publish, a publish buffered across a reconnect): the server's compare-and-set on
+        the subject's last sequence refuses it once a later round's is armed. Left open: an
+        old round's arm landing after the later round's timer has fallen due (the schedule
+        is gone) is scheduled again and wakes its owner once, for a round that is over."""
+        schedule = subjects.timer_schedule(timer)
+        for attempt in range(ARM_ATTEMPTS):
+            # After a refused compare-and-set, read from the stream's leader, which refused it.
+            seq, scheduled = await self._scheduled(schedule, direct=attempt == 0)
+            if not replaces(scheduled, timer):
+                return
+            try:
+                expect = {EXPECTED_LAST_SUBJECT_SEQ: str(seq)}
+                await self.js.publish(schedule, payload, headers={**hdrs, **expect})
+                return
+            except BadRequestError as exc:
+                if exc.err_code != WRONG_LAST_SEQUENCE:
+                    raise
+            except TRANSIENT as exc:
+                raise Retryable(
+                    f"publish not acknowledged: {type(exc).__name__}", delay=1.0
+                ) from exc
+        raise Retryable("the timer's schedule kept changing while it was armed", delay=1.0)
+
+    async def _scheduled(self, schedule: str, *, direct: bool) -> tuple[int, PhaseDue | None]:
+        """The sequence and timer of the schedule waiting on ``schedule`` (0, None: none)."""
+        try:
+            last = await self.js.get_last_msg(subjects.NSED_TIMERS, schedule, direct=direct)
+        except NotFoundError:
+            return 0, None
+        except TRANSIENT as exc:
+            raise Retryable(f"lookup not answered: {type(exc).__name__}", delay=1.0) from exc
+        try:
+            return last.seq or 0, _TIMER.decode(last.data or b"")
+        except msgspec.DecodeError:
+            return last.seq or 0, None  # not a timer: replace it
 
     async def _holds(self, stream: str, subject: str, msg_id: str) -> bool:
         """Whether the last message ``stream`` holds on ``subject`` has id ``msg_id``."""
