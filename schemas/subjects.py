@@ -60,8 +60,11 @@ RESULTS: Final = "nsed.results.{task_id}"
 CONCLUDED: Final = "nsed.concluded.{task_id}"
 DLQ: Final = "nsed.dlq.{service}"
 TIMERS: Final = "nsed.timers.{owner}"
-# Where a timer waits until it is due: the server then publishes it to TIMERS.
-TIMER_SCHEDULES: Final = "nsed.timers.schedule.{task_id}.{round}.{phase}"
+# Where a timer waits until it is due: the server then publishes it to TIMERS. The server
+# keeps one schedule per subject, the last one published: arming a round's timer replaces
+# the previous round's (whose phase is over by then), so only a task's last round's timers
+# ever fall due. (Before, the subject named the round too: every round's timers fell due.)
+TIMER_SCHEDULES: Final = "nsed.timers.schedule.{task_id}.{phase}"
 
 STREAM_SUBJECTS: Final[dict[str, str]] = {
     NSED_TASKS: TASKS,
@@ -165,8 +168,8 @@ def task_events(task_id: str) -> str:
 
 
 def timer_schedule(message: PhaseDue) -> str:
-    """The subject a timer is scheduled on (one per task, round and phase)."""
-    return TIMER_SCHEDULES.format(task_id=message.task_id, round=message.round, phase=message.phase)
+    """The subject a timer is scheduled on (one per task and phase, whatever the round)."""
+    return TIMER_SCHEDULES.format(task_id=message.task_id, phase=message.phase)
 
 
 def dlq(service: str) -> str:

@@ -27,6 +27,7 @@ from schemas import subjects
 from schemas.base import Message
 from schemas.timers import PhaseDue
 from services._runtime import natsurls, tracing
+from services._runtime.arming import Arming
 from services._runtime.credentials import Credentials
 from services._runtime.errors import Retryable
 from services._runtime.retry import TRANSIENT
@@ -115,6 +116,7 @@ class Bus:
         self.js: JetStreamContext = nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
         self.service = service
         self._kv: dict[str, KeyValue] = {}
+        self._arming = Arming(self.js)
 
     async def kv(self, bucket: str) -> KeyValue:
         if bucket not in self._kv:
@@ -143,7 +145,8 @@ class Bus:
             # schedule): the owner hears of it once, at its time, whatever restarts between.
             hdrs[SCHEDULE] = "@at " + _rfc3339(message.due_at)
             hdrs[SCHEDULE_TARGET] = subject
-            subject = subjects.timer_schedule(message)
+            await self._arming.arm(message, payload, hdrs)
+            return
         try:
             await self.js.publish(subject, payload, headers=hdrs)
         except TRANSIENT as exc:

@@ -6,8 +6,10 @@ handlers return, published in turn. ``publish`` keeps each message (``published`
 message id), drops one whose id it already holds (JetStream's duplicate window, here
 without end) and queues one delivery per route whose subscription matches the message's
 subject: the subject ``schemas.subjects`` gives it, a timer's being its owner's, where the
-server delivers it when due. ``run`` takes the deliveries in order and settles each as
-the worker does (``worker.py``):
+server delivers it when due. A timer is armed as ``Bus`` arms it: only in place of an
+earlier round's of its task and phase (``schemas.timers.replaces``), which is then never
+delivered again, as the server never fires a schedule replaced. ``run`` takes the
+deliveries in order and settles each as the worker does (``worker.py``):
 
     handler returned          -> outputs checked against the route's ``emits``, published
     NotYetDue                 -> held until the clock reaches its time (``next_due``)
@@ -32,6 +34,7 @@ import msgspec
 
 from schemas import subjects
 from schemas.base import Message
+from schemas.timers import PhaseDue, replaces
 from services._runtime.errors import NotYetDue, Rejected, Retryable
 from services._runtime.route import Delivery, Route, dead_letter
 
@@ -77,6 +80,7 @@ class MemoryBus:
         self.held: list[tuple[float, int, Pending]] = []  # a heap, by due time
         self.deliveries = 0
         self._seq: dict[str, int] = {}
+        self._timers: dict[str, PhaseDue] = {}  # by schedule subject: the one armed
         self._order = itertools.count()
 
     def subscribers(self, subject: str) -> list[tuple[str, Route]]:
@@ -92,6 +96,11 @@ class MemoryBus:
             key = self.key(message)
             if key in self.published:
                 continue
+            if isinstance(message, PhaseDue):
+                schedule = subjects.timer_schedule(message)
+                if not replaces(self._timers.get(schedule), message):
+                    continue
+                self._timers[schedule] = message
             stream = subjects.stream_for(type(message))
             seq = self._seq[stream] = self._seq.get(stream, 0) + 1
             self.published[key or f"{stream}:{seq}"] = message
@@ -152,6 +161,8 @@ class MemoryBus:
         now = self.clock()
         while self.held and self.held[0][0] <= now:
             self.ready.append(heapq.heappop(self.held)[2])
+        while self.ready and self._replaced(self.ready[0]):
+            self.ready.popleft()
         if not self.ready:
             return False
         await self._settle(self.ready.popleft())
@@ -159,6 +170,15 @@ class MemoryBus:
         if self.after_each is not None:
             await self.after_each()
         return True
+
+    def _replaced(self, pending: Pending) -> bool:
+        """A timer whose schedule a later round's has replaced since it was published."""
+        if PhaseDue not in pending.route.consumes:
+            return False
+        timer, failure = pending.route.decode(pending.delivery.payload)
+        if failure is not None or not isinstance(timer, PhaseDue):
+            return False
+        return self._timers.get(subjects.timer_schedule(timer), timer) != timer
 
     async def _settle(self, pending: Pending) -> None:
         route, delivery = pending.route, pending.delivery

@@ -123,6 +123,19 @@ def consumer_subjects(route: Route) -> list[str]:
     ]
 
 
+def timer_lookups(principal: str) -> list[str]:
+    """A timer's producer reads the timer its task and phase has waiting when the server
+    refuses to replace the one it expected (``arming.Arming``): directly, or from the
+    stream's leader."""
+    if flow_role(principal) not in subjects.step_of(PhaseDue).producers:
+        return []
+    schedules = subjects.fill(subjects.TIMER_SCHEDULES)
+    return [
+        f"{API}.DIRECT.GET.{subjects.NSED_TIMERS}.{schedules}",
+        f"{API}.STREAM.MSG.GET.{subjects.NSED_TIMERS}",
+    ]
+
+
 def bucket_subjects(bucket: str, access: str, agent_id: str | None = None) -> list[str]:
     stream = f"KV_{bucket}"
     if access == OWN:
@@ -202,6 +215,7 @@ def grant(principal: str, agent: Agent | None = None) -> Grant:
         # Whether the results stream already holds a result (published once), and a result
         # read back for a caller.
         f"{API}.DIRECT.GET.{subjects.NSED_RESULTS}.>",
+        *timer_lookups(principal),
         *_EXTRA.get(principal, ()),
     ]
     heard = HEARD if principal == GATEWAY else ()

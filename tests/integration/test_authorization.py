@@ -21,10 +21,13 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, KeyNotFoundError
 
 from schemas import subjects
+from schemas.timers import PhaseDue
+from services._runtime.bus import Bus
 from services._runtime.consumer import DurableConsumer
 from services._runtime.credentials import ADMIN, ANONYMOUS, agent_principal
 from services._runtime.pull import Puller
 from services._runtime.topology import ensure_topology
+from services.core.timers import phase_due
 from services.stack import permissions
 from services.stack.permissions import Agent
 from tests.support.authorized import Principal, authorized_server
@@ -245,3 +248,21 @@ async def _admin_sees_agents(url: str, home: Path, count: int) -> bool:
         return False
     finally:
         await admin.close()
+
+
+@pytest.mark.parametrize("service", ["broker", "reviewer"])
+async def test_a_service_that_arms_timers_reads_the_one_waiting_and_replaces_it(
+    admin: Principal, connect, service: str
+) -> None:
+    # A replica arming the round after another's reads the timer waiting first
+    # (``arming.Arming``): without that read granted, it could not replace it.
+    me: Principal = await connect(service)
+    task_id = f"t-arms-{service}"
+    for round_number in (1, 2):  # each round by a replica of its own
+        bus = Bus(me.nc, service)
+        await bus.publish(phase_due(task_id, round_number, "proposing", "reviewer", 4e9))
+    waiting = await admin.nc.jetstream().get_last_msg(
+        subjects.NSED_TIMERS, subjects.TIMER_SCHEDULES.format(task_id=task_id, phase="proposing")
+    )
+    assert msgspec.json.decode(waiting.data, type=PhaseDue).round == 2
+    assert me.errors == []

@@ -3,8 +3,14 @@ cannot stall a deliberation, and the result says what went wrong."""
 
 from __future__ import annotations
 
-from nats.aio.client import Client
+import asyncio
+import json
 
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from schemas import subjects
+from schemas.propose import ProposalSubmitted
 from tests.integration.conftest import ready
 from tests.support import nsed
 from tests.support.inprocess import InProcessServices
@@ -102,3 +108,44 @@ async def test_a_member_that_proposes_but_never_reviews_times_out_at_the_reviewi
     assert any("delta" in note and "review" in note for note in notes), notes
     reviews = await nsed.task_events(nc, task_id, "review", wait=0.1)
     assert sorted(r["agent_id"] for r in reviews) == ["alpha", "bravo", "charlie"]
+
+
+async def test_a_member_that_goes_silent_in_a_later_round_times_out_on_that_rounds_timers(
+    inproc: InProcessServices, nc: Client
+) -> None:
+    # A task keeps only its latest round's timer per phase: round 2's reviewing timer and
+    # round 3's proposing timer must each have replaced the round before's, not been lost.
+    agents = ("alpha", "bravo", "charlie", "delta")
+    inproc.latency_scale = 4.0  # calls slow enough that delta is gone before its review
+    inproc.start_all(agents=agents)
+    await ready(nc, agents=agents)
+    task_id = nsed.new_task_id("silent-later")
+    gone = asyncio.Event()
+
+    async def on_proposal(msg: Msg) -> None:
+        # delta proposes in round 2, then its runner dies before it reviews.
+        if json.loads(msg.data)["round"] == 2 and not gone.is_set():
+            gone.set()
+            await inproc.cancel("agent-delta")
+
+    delta = subjects.filter_for(ProposalSubmitted, task_id=task_id, agent_id="delta")
+    sub = await nc.subscribe(delta, cb=on_proposal)
+    body = nsed.task(
+        task_id,
+        pinned_agents=["delta"],
+        team_size=4,
+        max_rounds=3,
+        min_rounds=3,
+        phase_timeout_s=2.0,
+        deadline_s=90,
+    )
+    await nsed.publish_task(nc, body, msg_id=task_id)
+    # Well before the task's deadline: only the phase timers can have ended these phases.
+    result = await nsed.wait_result(nc, task_id, timeout=30)
+    await sub.unsubscribe()
+    assert gone.is_set()
+    assert result.rounds == 3
+    notes = [round_.notes for round_ in result.summaries]
+    assert not any("delta" in note for note in notes[0])
+    assert any("delta" in note and "review in time" in note for note in notes[1])
+    assert any("delta" in note and "propose in time" in note for note in notes[2])

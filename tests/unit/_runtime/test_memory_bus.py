@@ -150,6 +150,32 @@ async def test_a_timer_not_yet_due_is_held_until_the_clock_reaches_it() -> None:
     assert [d.delivered for _, d in handler.calls] == [1, 2]
 
 
+def armed(round_number: int, at: float) -> PhaseDue:
+    return PhaseDue(
+        task_id="t1",
+        round=round_number,
+        message_id=ids.timer("t1", round_number, "reviewing"),
+        phase="reviewing",
+        owner="gate",
+        due_at=at,
+    )
+
+
+async def test_a_later_rounds_timer_replaces_the_earlier_one_still_waiting() -> None:
+    handler = Recorder()
+    handler.raises = [NotYetDue(30.0), NotYetDue(60.0)]
+    bus, clock = one_route(handler)
+    bus.publish([armed(1, NOW + 30)])
+    await bus.run()  # round 1's: early, held
+    bus.publish([armed(2, NOW + 60)])  # replaces it
+    bus.publish([msgspec.structs.replace(armed(1, NOW + 30), message_id="again")])  # ignored
+    await bus.run()
+    clock.now = NOW + 60
+    assert await bus.run() == 1  # round 2's only: round 1's never falls due
+    assert [(m.round, d.delivered) for m, d in handler.calls] == [(1, 1), (2, 1), (2, 2)]
+    assert bus.of_type(PhaseDue) == [armed(1, NOW + 30), armed(2, NOW + 60)]
+
+
 async def test_a_retry_is_delivered_again_up_to_the_routes_limit_then_dead_lettered() -> None:
     handler = Recorder()
     handler.raises = [Retryable("busy"), Retryable("busy"), Retryable("busy")]
