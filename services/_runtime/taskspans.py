@@ -43,7 +43,9 @@ class TaskSpans:
         root = self._root(record)
         if root is None:
             return
-        own = tracing.round_context(root.trace_id, record.task_id, number)
+        own = tracing.round_context(
+            root.trace_id, record.task_id, number, is_sampled=root.trace_flags.sampled
+        )
         with tracing.fixed_ids(root.trace_id, own.span_id):
             span = self.tracer.start_span(
                 f"round {number}",

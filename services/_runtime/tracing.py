@@ -20,6 +20,11 @@ Export: OTLP over HTTP/protobuf when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the tra
 variant) is set; otherwise JSON lines under ``$NSED_HOME/traces/``, which ``nsed trace``
 reads; nothing with ``OTEL_TRACES_EXPORTER=none``. Spans are flushed when the provider
 shuts down (the service's last exit step).
+
+Sampling: the standard ``OTEL_TRACES_SAMPLER`` (and ``_ARG``). A task's root and round
+contexts carry the decision the named sampler makes for a root with the task's trace id
+(``sampled``), or its client's; a parent-based sampler follows them in every service, so
+a trace is whole or absent.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -113,25 +119,51 @@ def _hash(size: int, *parts: object) -> int:
     return int.from_bytes(digest, "big") or 1
 
 
+def sampled(trace_id: int) -> bool:
+    """Whether a task's trace is recorded, as the sampler the standard variables name
+    (``OTEL_TRACES_SAMPLER``, ``OTEL_TRACES_SAMPLER_ARG``) decides for a trace of its own:
+    by the trace id, so that every service decides the same for every span of a task and
+    a trace is whole or absent. Every trace, unless a ratio or ``always_off`` is named."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if name in ("always_off", "parentbased_always_off"):
+        return False
+    if name not in ("traceidratio", "parentbased_traceidratio"):
+        return True
+    try:
+        rate = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        rate = 1.0  # the SDK's own fallback for an unreadable ratio
+    if not 0.0 <= rate <= 1.0:
+        rate = 1.0
+    return trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < TraceIdRatioBased.get_bound_for_rate(rate)
+
+
+def _flags(is_sampled: bool) -> TraceFlags:
+    return TraceFlags(TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT)
+
+
 def root_context(task_id: str, client: SpanContext | None = None) -> SpanContext:
-    trace_id = client.trace_id if client is not None and client.is_valid else _hash(16, task_id)
+    """A task's root: in the client's trace, and sampled as the client sampled it, when the
+    task came with one; else a trace of its own, sampled by ``sampled``."""
+    if client is not None and client.is_valid:
+        trace_id, flags = client.trace_id, client.trace_flags
+    else:
+        trace_id = _hash(16, task_id)
+        flags = _flags(sampled(trace_id))
     return SpanContext(
-        trace_id=trace_id,
-        span_id=_hash(8, "root", task_id),
-        is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_id=trace_id, span_id=_hash(8, "root", task_id), is_remote=True, trace_flags=flags
     )
 
 
-def round_context(trace_id: int, task_id: str, round_number: int) -> SpanContext:
+def round_context(
+    trace_id: int, task_id: str, round_number: int, *, is_sampled: bool = True
+) -> SpanContext:
+    """Round ``round_number``'s span (0: the root), sampled as its task's root is."""
     span_id = (
         _hash(8, "root", task_id) if round_number <= 0 else _hash(8, "round", task_id, round_number)
     )
     return SpanContext(
-        trace_id=trace_id,
-        span_id=span_id,
-        is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_id=trace_id, span_id=span_id, is_remote=True, trace_flags=_flags(is_sampled)
     )
 
 
@@ -184,7 +216,9 @@ def headers_for(task_id: str | None, round_number: int | None) -> dict[str, str]
     headers = {ORIGIN: format_traceparent(current)}
     if task_id is not None and round_number is not None:
         headers[TRACEPARENT] = format_traceparent(
-            round_context(current.trace_id, task_id, round_number)
+            round_context(
+                current.trace_id, task_id, round_number, is_sampled=current.trace_flags.sampled
+            )
         )
     else:
         headers[TRACEPARENT] = format_traceparent(current)

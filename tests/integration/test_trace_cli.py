@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from services._runtime import tracing
 from services.cli.trace import load_task_spans, traces_dir
 from tests.integration.conftest import ready
 from tests.support import nsed
@@ -102,3 +103,34 @@ async def test_nsed_trace_json_is_one_tree_under_the_results_trace_id(
     code, _, err = await nsed_trace(inproc.home, "no-such-task")
     assert code == 2
     assert err.startswith(f"nsed: no spans of task no-such-task under {traces_dir(inproc.home)} ")
+
+
+async def test_a_sampled_task_has_its_whole_trace_and_an_unsampled_one_none(
+    inproc: InProcessServices, nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The standard sampler variables, read by every service: each decides by the task's
+    # trace id, so a trace is whole or absent, never a few spans of some services.
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    ids = [nsed.new_task_id("sampled") for _ in range(40)]
+    kept = [t for t in ids if tracing.sampled(tracing.root_context(t).trace_id)][:2]
+    dropped = [t for t in ids if not tracing.sampled(tracing.root_context(t).trace_id)][:2]
+    assert len(kept) == len(dropped) == 2
+    inproc.start_all()
+    await ready(nc, agents=("alpha", "bravo", "charlie"))
+    for task_id in kept + dropped:
+        body = nsed.task(task_id, max_rounds=2, min_rounds=2)
+        await nsed.publish_task(nc, body, msg_id=task_id)
+    results = [await nsed.wait_result(nc, t) for t in kept + dropped]
+    assert [r.rounds for r in results] == [2, 2, 2, 2]
+    await inproc.close()  # every service flushes its spans as it stops
+    directory = traces_dir(inproc.home)
+    for task_id in kept:
+        spans = load_task_spans(directory, task_id)
+        assert sum(s.is_root for s in spans) == 1
+        names = [s.name for s in spans]
+        assert sum(n.startswith("chat ") for n in names) == 12  # 3 agents × 2 calls × 2 rounds
+        assert {"round 1", "round 2", "tally", "gate"} <= set(names)
+    written = b"".join(path.read_bytes() for path in directory.glob("*.jsonl"))
+    for task_id in dropped:
+        assert json.dumps(task_id).encode() not in written

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from unittest import mock
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services._runtime import tracing
@@ -77,3 +81,40 @@ def test_a_clients_trace_is_kept_for_the_root() -> None:
     client = tracing.parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     assert client is not None
     assert tracing.root_context("t-1", client).trace_id == client.trace_id
+
+
+_SAMPLERS = st.sampled_from(
+    ["", "always_on", "always_off", "parentbased_always_off", "traceidratio",
+     "parentbased_traceidratio", "parentbased_always_on"]
+)  # fmt: skip
+
+
+@given(
+    trace_id=st.integers(1, 2**128 - 1),
+    sampler=_SAMPLERS,
+    rate=st.one_of(st.floats(0.0, 1.0), st.sampled_from(["", "x", "2", "-1"])),
+)
+@settings(max_examples=400, deadline=None)
+def test_a_tasks_own_trace_is_sampled_as_the_sdks_sampler_decides_for_a_root(
+    trace_id: int, sampler: str, rate: float | str
+) -> None:
+    # Every service decides each span of a task by the same trace id: the root's flags,
+    # which the derived contexts carry, must be what the configured sampler says of a root.
+    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": str(rate)}
+    with mock.patch.dict(os.environ, env):
+        theirs = sampling._get_from_env_or_default().should_sample(None, trace_id, "root")
+        assert tracing.sampled(trace_id) == theirs.decision.is_sampled()
+
+
+def test_a_round_is_sampled_as_its_root_and_a_client_decides_for_its_own_trace() -> None:
+    with mock.patch.dict(os.environ, {"OTEL_TRACES_SAMPLER": "always_off"}):
+        root = tracing.root_context("t-off")
+        client = trace.SpanContext(
+            trace_id=7, span_id=9, is_remote=True, trace_flags=trace.TraceFlags(1)
+        )
+        kept = tracing.root_context("t-client", client)
+    assert not root.trace_flags.sampled
+    assert kept.trace_flags.sampled  # the client sampled its trace: the task's spans follow
+    rounds = [tracing.round_context(root.trace_id, "t-off", r, is_sampled=False) for r in (1, 2)]
+    assert not any(r.trace_flags.sampled for r in rounds)
+    assert tracing.format_traceparent(rounds[0]).endswith("-00")
