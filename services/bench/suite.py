@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from services.bench import bounds, broker, context, overhead, quality, scaling, throughput
 
 TARGETS = {
@@ -33,8 +35,16 @@ async def run_all() -> dict[str, Any]:
         "scaling": await scaling.run(),
         "context": await context.run(),
         "broker": broker.run(),
-        "quality": await quality.run(200, on_result=lambda _: None),
+        "quality": await quality_suite(),
     }
+
+
+async def quality_suite(tasks: int = 200) -> dict[str, Any]:
+    """The quality study as plain data, like every other suite's report (its own report is
+    typed: ``quality_report.QualityReport``)."""
+    report = await quality.run(tasks, on_result=lambda _: None)
+    plain: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(report))
+    return plain
 
 
 def table(reports: dict[str, Any]) -> str:
