@@ -13,7 +13,7 @@ thread, off the event loop) and write the record; what the record becomes is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -65,6 +65,8 @@ class BrokerDeps:
     spans: TaskSpans = field(default_factory=TaskSpans)
     admission: Admission | None = None  # None: every task starts at once
     references: ReferenceStore = field(default_factory=InMemoryReferenceStore)
+    # Reads every card again now, for when the watch may not have caught up (None: trust it)
+    refresh: Callable[[], Awaitable[object]] | None = None
 
 
 async def choose(
@@ -181,8 +183,16 @@ async def on_continued(msg: RoundContinued, deps: BrokerDeps) -> Sequence[Dispat
 async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected | None:
     """The next round's team: the members still live keep their seats; the seats of those
     who left go to the best replacements. None when the team stays as it is."""
-    live = {a.agent_id for a in deps.registry.live()}
     team = record.current.team
+    if deps.refresh is not None and short_handed(record):
+        # A member whose call just failed has made its card unhealthy before its error went
+        # out, but the watch may bring that card after the round's close (three hops) has
+        # reached this broker: read the cards now rather than seat it again.
+        try:
+            await deps.refresh()
+        except Exception as exc:  # the watch's view stands; the next round looks again
+            log.warning("registry_refresh_failed", error=repr(exc))
+    live = {a.agent_id for a in deps.registry.live()}
     survivors = {s.agent_id: (s.seat, s.role) for s in team if s.agent_id in live}
     if len(survivors) == len(team):
         return None
@@ -200,6 +210,14 @@ async def reselect(record: DeliberationRecord, deps: BrokerDeps) -> TeamSelected
         phase_timeout_s=record.phase_timeout_s,
         warnings=record.warnings,
     )
+
+
+def short_handed(record: DeliberationRecord) -> bool:
+    """Whether the round just closed missed a member's proposal or ballot."""
+    if not record.summaries:
+        return False
+    last, seats = record.summaries[-1], len(record.current.team)
+    return last.degraded or last.ok_proposals < seats or last.valid_ballots < seats
 
 
 async def reject_task(

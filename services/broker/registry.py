@@ -19,8 +19,11 @@ from typing import Protocol
 import msgspec
 import nats.errors
 import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from schemas import subjects
 from schemas.stats import AgentStats
 from schemas.team import AgentCard
 from services._runtime.retry import Outage
@@ -198,3 +201,20 @@ async def watch(
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def read_cards(js: JetStreamContext, kv: KeyValue, into: Registry) -> Registry:
+    """Every key's latest card, applied to ``into``. The keys are the stream's subjects,
+    one request: nats-py's ``kv.keys()`` leaves an ordered consumer behind on each call
+    (a burst of reads meets the server's consumer limit), and its watch can end on a
+    consumer count that arrived before the messages, listing no key at all."""
+    prefix = f"$KV.{subjects.AGENTS_BUCKET}."
+    info = await js.stream_info(f"KV_{subjects.AGENTS_BUCKET}", subjects_filter=f"{prefix}>")
+    for subject in sorted(info.state.subjects or {}):
+        key = subject[len(prefix) :]
+        try:
+            entry = await kv.get(key)
+        except (KeyNotFoundError, KeyDeletedError):  # deregistered, or gone since the list
+            continue
+        into.apply(key, entry.value, entry.operation)
+    return into

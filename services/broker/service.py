@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from functools import partial
 
 import structlog
 
@@ -42,6 +43,7 @@ async def serve_broker(settings: BrokerSettings, stop: asyncio.Event) -> None:
             spans=TaskSpans(rt.tracer),
             admission=admission if settings.queue_per_slot > 0 else None,
             references=KvReferenceStore(await rt.bus.kv(subjects.REFERENCES_BUCKET)),
+            refresh=partial(registry_mod.read_cards, rt.bus.js, agents, registry),
         )
 
         async def watch(stop: asyncio.Event) -> None:

@@ -28,8 +28,8 @@ from services._runtime import credentials, natsurls
 from services._runtime.errors import ConfigError
 from services._runtime.retry import TRANSIENT
 from services._runtime.settings import DEFAULT_HOME, DEFAULT_NATS_URL
-from services.broker.registry import LiveAgent, Registry
-from services.stack import cluster, health
+from services.broker.registry import LiveAgent, Registry, read_cards
+from services.stack import cluster
 
 T = TypeVar("T")
 
@@ -199,7 +199,7 @@ async def agent_registry(nc: Client) -> Registry:
         kv = await js.key_value(subjects.AGENTS_BUCKET)
     except Exception as exc:
         raise CliError("no agent registry on this server; is the stack up?") from exc
-    return await health.read_cards(js, kv, Registry(stale_after_s=STALE_AFTER_S))
+    return await read_cards(js, kv, Registry(stale_after_s=STALE_AFTER_S))
 
 
 def exit_code(result: DeliberationConcluded) -> int:

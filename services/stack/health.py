@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterable
 
 import nats
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import BucketNotFoundError
 
 from schemas import subjects
 from schemas.team import AgentCard
 from services._runtime import natsurls
 from services._runtime.credentials import Credentials
 from services._runtime.lifecycle import SERVICE_PREFIX
-from services.broker.registry import Registry
+from services.broker.registry import Registry, read_cards
 
 SERVICE_NAMES = ("broker", "agent_runner", "reviewer", "voter", "gate")  # the deliberation
 STACK_SERVICES = (*SERVICE_NAMES, "gateway")  # what `make up` runs and waits for
@@ -63,23 +61,6 @@ async def registry(nc: Client, timeout: float = 5.0) -> Registry:
     except BucketNotFoundError:
         return found
     return await read_cards(js, kv, found)
-
-
-async def read_cards(js: JetStreamContext, kv: KeyValue, into: Registry) -> Registry:
-    """Every key's latest card, applied to ``into``. The keys are the stream's subjects,
-    one request: nats-py's ``kv.keys()`` leaves an ordered consumer behind on each call
-    (a burst of reads meets the server's consumer limit), and its watch can end on a
-    consumer count that arrived before the messages, listing no key at all."""
-    prefix = f"$KV.{subjects.AGENTS_BUCKET}."
-    info = await js.stream_info(f"KV_{subjects.AGENTS_BUCKET}", subjects_filter=f"{prefix}>")
-    for subject in sorted(info.state.subjects or {}):
-        key = subject[len(prefix) :]
-        try:
-            entry = await kv.get(key)
-        except (KeyNotFoundError, KeyDeletedError):  # deregistered, or gone since the list
-            continue
-        into.apply(key, entry.value, entry.operation)
-    return into
 
 
 async def live_agent_ids(nc: Client) -> set[str]:

@@ -3,6 +3,7 @@ logs who left; the reviewer keeps as much reasoning as its setting says."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import msgspec
@@ -70,6 +71,51 @@ async def test_a_round_re_selected_after_a_member_left_emits_only_declared_types
     assert "charlie" not in {s.agent_id for s in team.seats}
     assert "delta" in {s.agent_id for s in team.seats}
     _route(inmem, "broker-continued").check_outputs(out)
+
+
+def _short_handed(inmem: InMemoryServices, task_id: str) -> None:
+    """The round just closed as if one member's ballot had been missing."""
+    record = inmem.store.records[task_id]
+    last = msgspec.structs.replace(record.summaries[-1], degraded=True, valid_ballots=2)
+    inmem.store.records[task_id] = msgspec.structs.replace(
+        record, summaries=(*record.summaries[:-1], last)
+    )
+
+
+@pytest.mark.parametrize("short", [True, False])
+async def test_after_a_short_handed_round_the_broker_reads_the_cards_before_keeping_the_team(
+    inmem: InMemoryServices, short: bool
+) -> None:
+    # charlie's call failed and its runner wrote an unhealthy card, which the watch has not
+    # brought yet: only a fresh read of the cards shows it.
+    continued = await _continued(inmem, f"refresh-{short}")
+    inmem.registry.put(
+        "delta.i1", card("delta", p_g=0.5, p_v=0.75, latency_p95_s=1.0, updated_at=NOW + 12)
+    )
+    reads = []
+
+    async def refresh() -> None:
+        reads.append(inmem.clock.now)
+        sick = card("charlie", p_g=0.5, p_v=0.75, latency_p95_s=1.0, updated_at=NOW + 12)
+        inmem.registry.put("charlie.i1", msgspec.structs.replace(sick, healthy=False))
+
+    inmem.broker = dataclasses.replace(inmem.broker, refresh=refresh)
+    if short:
+        _short_handed(inmem, f"refresh-{short}")
+
+    out = await inmem.handle(continued)
+
+    assert len(reads) == (1 if short else 0)  # a whole round costs no read
+    teams = of_type(out, TeamSelected)
+    if short:
+        assert {s.agent_id for s in teams[0].seats} == {"alpha", "bravo", "delta"}
+    else:
+        assert teams == []  # the same team goes on
+        assert {r.agent_id for r in of_type(out, ProposeRequested)} == {
+            "alpha",
+            "bravo",
+            "charlie",
+        }
 
 
 async def test_a_failed_re_selection_logs_the_members_who_left(
