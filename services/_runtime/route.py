@@ -23,6 +23,7 @@ from schemas import subjects
 from schemas.base import Message
 from schemas.dlq import DeadLetter
 from schemas.limits import EXCERPT_BYTES, ID_CHARS, REASON_CHARS
+from schemas.timers import PhaseDue, TimerOwner
 from services._runtime.errors import Rejected, UndeclaredOutput
 from services.core.wording import clip, plain
 
@@ -164,3 +165,21 @@ def _path_of(exc: msgspec.ValidationError) -> str | None:
     text = str(exc)
     marker = " - at `"
     return text.split(marker, 1)[1].rstrip("`") if marker in text else None
+
+
+def timer_route(
+    owner: TimerOwner,
+    handle: Callable[[PhaseDue, D], Awaitable[Outputs]],
+    deps: D,
+    emits: tuple[type[Message], ...],
+) -> Route:
+    """The route of ``owner``'s phase timers (``schemas.timers``): its own subject of the
+    timers stream, and no delivery limit, since a timer is naked until it is due."""
+    return Route(
+        name=f"{owner}-timers",
+        consumes=(PhaseDue,),
+        handler=on_message(handle, deps),
+        emits=emits,
+        filter_subject=subjects.filter_for(PhaseDue, owner=owner),
+        max_deliver=-1,
+    )

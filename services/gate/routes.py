@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from schemas import subjects
 from schemas.gate import CancelRequested, DeliberationConcluded
 from schemas.outputs import GateOutcome, members
 from schemas.tally import TallyComputed
-from schemas.timers import PhaseDue
-from services._runtime.route import Route, on_message
+from services._runtime.route import Route, on_message, timer_route
 from services.gate import handlers
 from services.gate.handlers import GateDeps
 
@@ -26,12 +24,5 @@ def routes(deps: GateDeps) -> tuple[Route, ...]:
             handler=on_message(handlers.on_cancel, deps),
             emits=(DeliberationConcluded,),
         ),
-        Route(
-            name="gate-timers",
-            consumes=(PhaseDue,),
-            handler=on_message(handlers.on_timer, deps),
-            emits=(DeliberationConcluded,),
-            filter_subject=subjects.filter_for(PhaseDue, owner="gate"),
-            max_deliver=-1,
-        ),
+        timer_route("gate", handlers.on_timer, deps, (DeliberationConcluded,)),
     )

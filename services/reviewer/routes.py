@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from schemas import subjects
 from schemas.outputs import ReviewStep, members
 from schemas.propose import ProposalSubmitted
-from schemas.timers import PhaseDue
-from services._runtime.route import Route, on_delivery, on_message
+from services._runtime.route import Route, on_delivery, timer_route
 from services.reviewer import handlers
 from services.reviewer.handlers import ReviewerDeps
 
@@ -19,12 +17,5 @@ def routes(deps: ReviewerDeps) -> tuple[Route, ...]:
             handler=on_delivery(handlers.on_proposal, deps),
             emits=members(ReviewStep),
         ),
-        Route(
-            name="reviewer-timers",
-            consumes=(PhaseDue,),
-            handler=on_message(handlers.on_timer, deps),
-            emits=members(ReviewStep),
-            filter_subject=subjects.filter_for(PhaseDue, owner="reviewer"),
-            max_deliver=-1,  # a timer is naked until it is due
-        ),
+        timer_route("reviewer", handlers.on_timer, deps, members(ReviewStep)),
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from schemas import subjects
 from schemas.ballot import VotingOpened
 from schemas.review import ReviewSubmitted
 from schemas.tally import TallyComputed
-from schemas.timers import PhaseDue
-from services._runtime.route import Route, on_delivery, on_message
+from services._runtime.route import Route, on_delivery, on_message, timer_route
 from services.voter import handlers
 from services.voter.handlers import VoterDeps
 
@@ -26,12 +24,5 @@ def routes(deps: VoterDeps) -> tuple[Route, ...]:
             handler=on_message(handlers.on_voting_opened, deps),
             emits=(TallyComputed,),
         ),
-        Route(
-            name="voter-timers",
-            consumes=(PhaseDue,),
-            handler=on_message(handlers.on_timer, deps),
-            emits=(TallyComputed,),
-            filter_subject=subjects.filter_for(PhaseDue, owner="voter"),
-            max_deliver=-1,  # a timer is naked until it is due
-        ),
+        timer_route("voter", handlers.on_timer, deps, (TallyComputed,)),
     )
