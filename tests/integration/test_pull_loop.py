@@ -126,12 +126,7 @@ async def test_a_deleted_consumer_is_made_again_with_one_warning(
     nats_server: NatsServer, nc: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await ensure_topology(nc.jetstream())
-    handled: list[str] = []
-
-    async def handler(msg: TaskSubmitted, delivery: Delivery) -> None:
-        handled.append(msg.task_id or "")
-
-    replica = await pulled.Replica.start(nats_server.url, handler, 8)
+    replica, handled = await pulled.recording(nats_server.url, 8)
     try:
         await until(lambda: pulled.waiting(nc), what="a pull waiting")
         await nc.jetstream().delete_consumer(pulled.STREAM, pulled.ROUTE)
@@ -145,12 +140,7 @@ async def test_a_deleted_consumer_is_made_again_with_one_warning(
 
 async def test_a_route_rides_out_a_nats_restart(nats_server: NatsServer, nc: Client) -> None:
     await ensure_topology(nc.jetstream())
-    handled: list[str] = []
-
-    async def handler(msg: TaskSubmitted, delivery: Delivery) -> None:
-        handled.append(msg.task_id or "")
-
-    replica = await pulled.Replica.start(nats_server.url, handler, 8)
+    replica, handled = await pulled.recording(nats_server.url, 8)
     try:
         await until(lambda: pulled.waiting(nc), what="a pull waiting")
         kill9(nats_server)

@@ -56,6 +56,16 @@ class Replica:
         await self.nc.close()
 
 
+async def recording(url: str, concurrency: int) -> tuple[Replica, list[str]]:
+    """A replica whose handler only records the task ids it handles, in order."""
+    handled: list[str] = []
+
+    async def handler(msg: TaskSubmitted, delivery: Delivery) -> None:
+        handled.append(msg.task_id or "")
+
+    return await Replica.start(url, handler, concurrency), handled
+
+
 async def publish(nc: Client, task_id: str) -> None:
     await nc.jetstream().publish(
         subjects.TASKS, b'{"task_id": "%s", "prompt": "p"}' % task_id.encode()
